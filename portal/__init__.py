@@ -1,0 +1,80 @@
+"""Care Portal: the app factory."""
+
+import logging
+
+import redis
+from flask import Flask, g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from portal.config import PROJECT_ROOT, load_settings
+from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    settings = load_settings()
+    settings.update(overrides or {})
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings)
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    app.extensions["portal_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+
+    from portal.security import auth
+
+    auth.init_app(app)
+
+    from portal import errors, filters, main
+    from portal.referrals import views as referral_views
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(referral_views.api_bp)
+    app.register_blueprint(referral_views.bp)
+    errors.init_app(app)
+    filters.init_app(app)
+
+    from portal import cli
+
+    cli.init_app(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL lets readers and one writer work at once; foreign keys are off by default in SQLite."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        # We issue BEGIN ourselves (below): pysqlite's own transaction handling breaks SAVEPOINT.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    """On SQLite, a transaction that will write takes the write lock up front (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+    another process committed in between; an immediate one waits its turn (busy_timeout).
+    GET requests stay deferred so readers never queue behind writers.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    reading = has_request_context() and request.method in ("GET", "HEAD") and not g.get("sqlite_write")
+    connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

@@ -1,0 +1,65 @@
+"""Flask commands: `flask --app wsgi <command>`."""
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from portal.extensions import db, redis_client
+from portal.security.models import STAFF_ROLES, StaffUser
+
+
+def create_or_update_user(email: str, password: str, role: str, name: str) -> StaffUser:
+    email = email.strip().lower()
+    user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
+    if user is None:
+        user = StaffUser(email=email)
+        db.session.add(user)
+    user.name, user.role, user.active = name, role, True
+    user.set_password(password)
+    db.session.commit()
+    return user
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice(STAFF_ROLES))
+@click.option("--name", required=True)
+def create_user_command(email, password, role, name):
+    """Create a staff account, or reset an existing one's role, name and password."""
+    if len(password) < 10:
+        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    user = create_or_update_user(email, password, role, name)
+    click.echo(f"staff user {user.email} ({user.role}) ready")
+
+
+@click.command("demo-data")
+def demo_data_command():
+    """Load demo staff, patients and referrals in every state. Safe to run again."""
+    from portal.demo import load_demo_data
+
+    for line in load_demo_data():
+        click.echo(line)
+
+
+@click.command("worker")
+@click.option("--queues", default="notifications,claims,reports,default")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker_command(queues, burst):
+    """Run an RQ worker with the scheduler, inside the app context."""
+    from rq import Queue, Worker
+
+    connection = redis_client()
+    worker = Worker([Queue(name, connection=connection) for name in queues.split(",")], connection=connection)
+    worker.work(with_scheduler=True, burst=burst)
+
+
+@click.command("redis-url")
+def redis_url_command():
+    """Print the Redis URL in use (starting the embedded server if needed)."""
+    click.echo(current_app.config["REDIS_URL"])
+
+
+def init_app(app):
+    for command in (create_user_command, demo_data_command, worker_command, redis_url_command):
+        app.cli.add_command(command)

@@ -1,0 +1,98 @@
+"""Settings from environment variables, with safe local defaults.
+
+Secrets that are not given in the environment are generated once per install into
+`instance/secrets.json` (never committed), so a fresh checkout runs without set-up and
+no two installs share a key.
+"""
+
+import base64
+import json
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from portal.redis_embedded import ensure_embedded_redis
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(env, name: str, default: bool) -> bool:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _new_secrets() -> dict:
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATA_KEYS": "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "BLIND_INDEX_KEY": secrets.token_urlsafe(32),
+        "REFERRAL_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+    }
+
+
+def install_secrets(instance_path: Path) -> dict:
+    """Read the per-install secrets, creating the file atomically on first use."""
+    path = instance_path / "secrets.json"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        tmp = instance_path / f".secrets.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(_new_secrets(), f)
+        try:
+            os.link(tmp, path)  # fails if another process won the race; we then read theirs
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return json.loads(path.read_text())
+
+
+def load_settings(env=None) -> dict:
+    """Every setting the app reads, as a dict for `app.config`."""
+    env = os.environ if env is None else env
+    instance_path = Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
+    generated = install_secrets(instance_path)
+
+    def secret(name: str) -> str:
+        return env.get(name) or generated[name]
+
+    idle = int(env.get("SESSION_IDLE_MINUTES", "15"))
+    redis_url = env.get("REDIS_URL") or ensure_embedded_redis(str(instance_path))
+    return {
+        "INSTANCE_PATH": str(instance_path),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'portal.db'}",
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": secret("SECRET_KEY"),
+        "DATA_KEYS": secret("DATA_KEYS"),
+        "BLIND_INDEX_KEY": secret("BLIND_INDEX_KEY"),
+        "REFERRAL_WEBHOOK_SECRET": secret("REFERRAL_WEBHOOK_SECRET"),
+        "REFERRAL_MAX_SKEW_SECONDS": int(env.get("REFERRAL_MAX_SKEW_SECONDS", "300")),
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=idle),
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag(env, "SECURE_COOKIES", False),
+        "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
+        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_LOCKOUT_MINUTES": int(env.get("LOGIN_LOCKOUT_MINUTES", "15")),
+        "RATELIMIT_STORAGE_URI": _limits_uri(redis_url),
+        "RATELIMIT_ENABLED": _flag(env, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (idle-limited) session
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "SANDBOX_URL": env.get("SANDBOX_URL", "http://127.0.0.1:5001"),
+        "PORTAL_URL": env.get("PORTAL_URL", "http://127.0.0.1:5000"),
+        "QUEUE_PAGE_SIZE": int(env.get("QUEUE_PAGE_SIZE", "25")),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+    }
+
+
+def _limits_uri(redis_url: str) -> str:
+    """flask-limiter (the `limits` package) spells a unix-socket Redis as redis+unix://."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url

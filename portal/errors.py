@@ -1,0 +1,62 @@
+"""Friendly error pages for people, RFC 9457 problem+json for API clients. Never a stack trace."""
+
+import logging
+
+from flask import jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    401: "Sign-in required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported media type",
+    429: "Too many attempts",
+    500: "Something went wrong",
+}
+
+
+def problem(status: int, title: str, detail: str, **extra):
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _render(status: int, detail: str):
+    title = TITLES.get(status, "Error")
+    if _wants_json():
+        return problem(status, title, detail)
+    return render_template("errors/error.html", code=status, title=title, detail=detail), status
+
+
+def handle_http_error(exc: HTTPException):
+    if exc.code == 429:
+        return _render(429, "Too many attempts. For your security, wait a few minutes and try again.")
+    return _render(exc.code or 500, exc.description or "")
+
+
+def handle_csrf_error(exc: CSRFError):
+    return _render(400, "The form had expired or was sent from elsewhere. Reload the page and try again.")
+
+
+def handle_unexpected(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _render(500, "Something went wrong on our side. It has been logged; please try again.")
+
+
+def init_app(app):
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,25 @@
+"""Jinja filters for showing times to people."""
+
+from datetime import datetime
+
+from portal.security.models import utcnow
+
+
+def age(moment: datetime | None) -> str:
+    """'3 min ago', '2 h 5 min ago', '4 days ago'."""
+    if moment is None:
+        return ""
+    minutes = int((utcnow() - moment).total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min ago"
+    days = hours // 24
+    return f"{days} day{'s' if days != 1 else ''} ago"
+
+
+def init_app(app):
+    app.jinja_env.filters["age"] = age

@@ -1,0 +1,32 @@
+from datetime import date, datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.security.crypto import EncryptedText
+from portal.security.models import utcnow
+
+
+class Patient(db.Model):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The national id is sealed; lookups go through its blind index.
+    national_id = mapped_column(EncryptedText("patient.national_id"), nullable=True)
+    national_id_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    national_id_kind: Mapped[str | None] = mapped_column(String(20))
+    first_name: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date | None]
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    phone_needs_check: Mapped[bool] = mapped_column(default=False)
+    # Patients who came through an insurer referral must never get marketing messages.
+    from_insurer_referral: Mapped[bool] = mapped_column(default=False)
+    marketing_allowed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"

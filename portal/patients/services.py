@@ -1,0 +1,45 @@
+"""Finding and creating patients."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.extensions import db
+from portal.patients.identifiers import birth_date_from_fodselsnummer
+from portal.patients.models import Patient
+from portal.security.crypto import blind_index
+
+
+def fodselsnummer_index(normalised: str) -> str:
+    return blind_index("fnr", normalised)
+
+
+def find_patient_by_fodselsnummer(normalised: str) -> Patient | None:
+    return db.session.scalar(select(Patient).where(Patient.national_id_index == fodselsnummer_index(normalised)))
+
+
+def fetch_or_create_patient_from_referral(*, fodselsnummer: str, first_name: str, last_name: str,
+                                          email: str | None, phone: str | None, phone_needs_check: bool) -> Patient:
+    """The patient with this national id, created on first sight. Safe against a concurrent create."""
+    patient = find_patient_by_fodselsnummer(fodselsnummer)
+    if patient is not None:
+        return patient
+    patient = Patient(
+        national_id=fodselsnummer,
+        national_id_index=fodselsnummer_index(fodselsnummer),
+        national_id_kind="fnr",
+        first_name=first_name,
+        last_name=last_name,
+        birth_date=birth_date_from_fodselsnummer(fodselsnummer),
+        email=email,
+        phone=phone,
+        phone_needs_check=phone_needs_check,
+        from_insurer_referral=True,
+        marketing_allowed=False,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(patient)
+    except IntegrityError:
+        # Another request created the same patient a moment ago: use theirs.
+        return find_patient_by_fodselsnummer(fodselsnummer)
+    return patient

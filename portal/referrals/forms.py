@@ -1,0 +1,62 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.consultations.models import CATEGORIES, CHANNELS
+from portal.referrals.models import CALL_OUTCOMES
+
+DECLINE_REASONS = [
+    ("not_reached", "Patient could not be reached"),
+    ("declined_by_patient", "Patient does not want a consultation"),
+    ("not_covered", "Not covered by the insurance"),
+    ("wrong_service", "Needs another service"),
+    ("duplicate", "Duplicate referral"),
+    ("other", "Other"),
+]
+
+
+class CallAttemptForm(FlaskForm):
+    outcome = RadioField("What happened?", choices=list(CALL_OUTCOMES.items()), validators=[InputRequired()])
+    note = TextAreaField("Note", validators=[Optional(), Length(max=1000)])
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ConsultationForm(FlaskForm):
+    enabled_channels = MultiCheckboxField("Channels", choices=[(c, c.title()) for c in CHANNELS],
+                                          default=list(CHANNELS))
+    primary_channel = RadioField("Primary channel", choices=[(c, c.title()) for c in CHANNELS], default="VIDEO",
+                                 validators=[InputRequired()])
+    category = SelectField("Category", choices=[(c, c.title()) for c in CATEGORIES], default="insurance")
+    urgent = BooleanField("Urgent")
+    interpreter_language = StringField("Interpreter needed (language)", validators=[Optional(), Length(max=60)])
+
+    def validate(self, extra_validators=None):
+        if not super().validate(extra_validators):
+            return False
+        if not self.enabled_channels.data:
+            self.enabled_channels.errors.append("Choose at least one channel.")
+            return False
+        if self.primary_channel.data not in self.enabled_channels.data:
+            self.primary_channel.errors.append("The primary channel must be one of the chosen channels.")
+            return False
+        return True
+
+    def options(self) -> dict:
+        options = {"urgent": bool(self.urgent.data)}
+        if self.interpreter_language.data:
+            options["interpreterLanguage"] = self.interpreter_language.data.strip()
+        return options
+
+
+class DeclineForm(FlaskForm):
+    reason = SelectField("Reason", choices=DECLINE_REASONS, validators=[DataRequired()])
+    details = TextAreaField("Details", validators=[Optional(), Length(max=400)])
+
+    def reason_text(self) -> str:
+        label = dict(DECLINE_REASONS)[self.reason.data]
+        return f"{label}: {self.details.data.strip()}" if self.details.data else label

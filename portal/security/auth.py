@@ -1,0 +1,138 @@
+"""Staff sign-in, sign-out, idle timeout, and the headers every response carries."""
+
+import time
+import uuid
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
+                   url_for)
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from portal.extensions import db, limiter, login_manager
+from portal.security import audit
+from portal.security.forms import LoginForm
+from portal.security.models import StaffUser
+
+bp = Blueprint("security", __name__)
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
+
+
+def background(view):
+    """Mark a view as a background poll: it does not count as activity for the idle timeout."""
+    view.background_poll = True
+    return view
+
+
+def _login_key() -> str:
+    return "login:" + request.form.get("email", "").strip().lower()
+
+
+def _lockout_limit() -> str:
+    cfg = current_app.config
+    return f"{cfg['LOGIN_MAX_FAILURES']} per {cfg['LOGIN_LOCKOUT_MINUTES']} minutes"
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("main.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+@limiter.limit(_lockout_limit, key_func=_login_key, methods=["POST"],
+               deduct_when=lambda response: g.get("login_failed", False))
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
+        if user is None:
+            StaffUser.burn_password_check(form.password.data)
+        if user is not None and user.active and user.check_password(form.password.data):
+            session.clear()
+            login_user(user)
+            session.permanent = True
+            session["last_active"] = time.time()
+            audit.record("staff.login", subject=user)
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")))
+        g.login_failed = True
+        form.password.errors.append("E-mail or password is not right.")
+        return render_template("security/login.html", form=form), 200
+    return render_template("security/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        audit.record("staff.logout", subject=current_user._get_current_object())
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("security.login"))
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    kind, _, raw_id = user_id.partition(":")
+    if kind != "staff" or not raw_id.isdigit():
+        return None
+    return db.session.get(StaffUser, int(raw_id))
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    target = url_for("security.login", next=request.full_path if request.method == "GET" else None)
+    if request.headers.get("HX-Request"):
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = target
+        return response
+    if request.path.startswith("/api/"):
+        return make_response({"title": "Sign-in required", "status": 401}, 401)
+    flash("Please sign in.")
+    return redirect(target)
+
+
+def _enforce_idle_timeout():
+    g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    if not current_user.is_authenticated:
+        return None
+    idle_limit = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+    last = session.get("last_active", 0)
+    now = time.time()
+    if now - last > idle_limit:
+        logout_user()
+        session.clear()
+        flash("You were signed out after a period of inactivity.")
+        return unauthorized()
+    view = current_app.view_functions.get(request.endpoint)
+    if not getattr(view, "background_poll", False):
+        session["last_active"] = now
+    return None
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Permissions-Policy"] = "camera=(self), microphone=(self), geolocation=()"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    return response
+
+
+def init_app(app):
+    login_manager.init_app(app)
+    login_manager.login_view = "security.login"
+    login_manager.session_protection = "strong"
+    app.before_request(_enforce_idle_timeout)
+    app.after_request(_security_headers)

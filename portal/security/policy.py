@@ -1,0 +1,62 @@
+"""Who may do what to which object: the one place access is decided.
+
+Views ask `authorize(action, obj)`; it raises 403 for a role that may never do the action
+and 404 for an object the user may not know exists, so nobody can probe for ids.
+"""
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user
+
+SCREENING_ROLES = {"secretary", "admin"}
+
+# action -> roles allowed. Object-level rules, where an action has them, are in OBJECT_RULES.
+ROLE_RULES: dict[str, set[str]] = {
+    "referral.screen": SCREENING_ROLES,
+    "referral.view": SCREENING_ROLES,
+    "user.manage": {"admin"},
+}
+
+
+def _referral_visible(user, referral) -> bool:
+    # Every screener sees every referral today; the hook is here for clinic scoping later.
+    return True
+
+
+OBJECT_RULES = {
+    "referral.view": _referral_visible,
+    "referral.screen": _referral_visible,
+}
+
+
+def can(user, action: str, obj=None) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if getattr(user, "role", None) not in ROLE_RULES.get(action, set()):
+        return False
+    rule = OBJECT_RULES.get(action)
+    return obj is None or rule is None or rule(user, obj)
+
+
+def authorize(action: str, obj=None) -> None:
+    if not getattr(current_user, "is_authenticated", False):
+        abort(401)
+    if getattr(current_user, "role", None) not in ROLE_RULES.get(action, set()):
+        abort(403)
+    if obj is not None and not can(current_user, action, obj):
+        abort(404)
+
+
+def requires(action: str):
+    """View decorator: the signed-in user's role must allow `action`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            authorize(action)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

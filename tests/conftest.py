@@ -1,0 +1,149 @@
+"""Fixtures: one app per test session on a real database and a real Redis; clean state per test.
+
+The database is a SQLite file in a temporary folder, or the PostgreSQL of DATABASE_URL (CI runs
+both). Redis is the embedded server started in that folder, or the one of REDIS_URL. The schema
+is built by running the Alembic migrations, so every test run also proves they work.
+"""
+
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+_instance = tempfile.mkdtemp(prefix="care-portal-test-")
+os.environ["INSTANCE_PATH"] = _instance
+
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.extensions import db, redis_client  # noqa: E402
+from portal.redis_embedded import stop_embedded_redis  # noqa: E402
+
+PASSWORD = "correct horse battery"
+
+
+def _reset_postgres_schema(app):
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app({"TESTING": True, "SERVER_NAME": None})
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        _reset_postgres_schema(app)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield app
+    if not os.environ.get("REDIS_URL"):
+        stop_embedded_redis(_instance)
+
+
+@pytest.fixture(autouse=True)
+def clean_state(app):
+    """Every test starts with empty tables and an empty Redis."""
+    with app.app_context():
+        redis_client().flushdb()
+        tables = [t for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            for table in tables:
+                conn.execute(table.delete())
+    yield
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html) or \
+        re.search(r'"X-CSRFToken": "([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def make_staff(app, role: str, email: str | None = None, name: str | None = None):
+    from portal.cli import create_or_update_user
+
+    with app.app_context():
+        user = create_or_update_user(email or f"{role}@test.example", PASSWORD, role, name or f"Test {role.title()}")
+        return user.id
+
+
+def sign_in(client, email: str, password: str = PASSWORD):
+    page = client.get("/login")
+    return client.post("/login", data={"email": email, "password": password,
+                                       "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+
+
+@pytest.fixture
+def staff_client(app):
+    """A test client signed in with the given role: `staff_client("secretary")`."""
+
+    def make(role: str = "secretary", email: str | None = None):
+        email = email or f"{role}@test.example"
+        make_staff(app, role, email)
+        c = app.test_client()
+        response = sign_in(c, email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        c.csrf = csrf_token_from(c.get("/queue" if role in ("secretary", "admin") else "/").get_data(as_text=True))
+        return c
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The portal served over real HTTP on loopback, for browser tests and multi-client tests."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def post_referral(client, app):
+    """POST a referral to the webhook, signed like the referral system signs it."""
+    from portal.sandbox.referral_system import signed_request
+
+    def post(payload, timestamp=None, secret=None, headers=None):
+        body, signed = signed_request(secret or app.config["REFERRAL_WEBHOOK_SECRET"], payload, timestamp)
+        signed.update(headers or {})
+        return client.post("/api/referrals", data=body, headers=signed)
+
+    return post
+
+
+SEED_REFERRAL = {
+    "JournalGuid": "240b54a7-8c2a-4c3c-80a4-0bc63e2c9493",
+    "PID": "13116900216",
+    "FormatId": "http://ehelse.no/xmlstds/henvisning/2017-11-30",
+    "MessageTimestamp": "2022-11-08T22:51:10.1127156Z",
+    "Firstname": "Line",
+    "Lastname": "Danser",
+    "Email": "line.danser@example.com",
+    "PhoneNumber": "+4712345678",
+}
+
+
+@pytest.fixture
+def seed_referral():
+    return dict(SEED_REFERRAL)
