@@ -2,6 +2,7 @@
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from portal.extensions import db, redis_client
@@ -21,6 +22,7 @@ def create_or_update_user(email: str, password: str, role: str, name: str) -> St
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--password", required=True)
 @click.option("--role", required=True, type=click.Choice(STAFF_ROLES))
@@ -34,6 +36,7 @@ def create_user_command(email, password, role, name):
 
 
 @click.command("demo-data")
+@with_appcontext
 def demo_data_command():
     """Load demo staff, patients and referrals in every state. Safe to run again."""
     from portal.demo import load_demo_data
@@ -43,6 +46,7 @@ def demo_data_command():
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--queues", default="notifications,claims,reports,default")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker_command(queues, burst):
@@ -55,6 +59,7 @@ def worker_command(queues, burst):
 
 
 @click.command("redis-url")
+@with_appcontext
 def redis_url_command():
     """Print the Redis URL in use (starting the embedded server if needed)."""
     click.echo(current_app.config["REDIS_URL"])

@@ -6,7 +6,7 @@ and 404 for an object the user may not know exists, so nobody can probe for ids.
 
 from functools import wraps
 
-from flask import abort
+from flask import abort, current_app
 from flask_login import current_user
 
 SCREENING_ROLES = {"secretary", "admin"}
@@ -41,7 +41,7 @@ def can(user, action: str, obj=None) -> bool:
 
 def authorize(action: str, obj=None) -> None:
     if not getattr(current_user, "is_authenticated", False):
-        abort(401)
+        abort(current_app.login_manager.unauthorized())
     if getattr(current_user, "role", None) not in ROLE_RULES.get(action, set()):
         abort(403)
     if obj is not None and not can(current_user, action, obj):
