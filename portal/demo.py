@@ -69,4 +69,7 @@ def load_demo_data() -> list[str]:
         services.log_call_attempt(received[0], outcome="no_answer", note="Tried before lunch", by_id=secretary)
     db.session.commit()
     lines.append(f"Referrals: {len(received)} (awaiting screening, converted, declined)")
+    from portal.scheduling.demo import load_demo_schedule
+
+    lines += load_demo_schedule()
     return lines

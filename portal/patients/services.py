@@ -43,3 +43,30 @@ def fetch_or_create_patient_from_referral(*, fodselsnummer: str, first_name: str
         # Another request created the same patient a moment ago: use theirs.
         return find_patient_by_fodselsnummer(fodselsnummer)
     return patient
+
+
+def nhs_number_index(normalised: str) -> str:
+    return blind_index("nhs", normalised)
+
+
+def find_patient_by_nhs_number(normalised: str) -> Patient | None:
+    return db.session.scalar(select(Patient).where(Patient.national_id_index == nhs_number_index(normalised)))
+
+
+def fetch_or_create_patient_by_nhs_number(*, nhs_number: str, first_name: str, last_name: str,
+                                          birth_date=None, phone: str | None = None) -> Patient:
+    """The patient with this (normalised) NHS number, created on first sight; added to the caller's
+    transaction. An existing patient's details are not overwritten by what a booking system sent."""
+    patient = find_patient_by_nhs_number(nhs_number)
+    if patient is not None:
+        return patient
+    patient = Patient(
+        national_id=nhs_number, national_id_index=nhs_number_index(nhs_number), national_id_kind="nhs",
+        first_name=first_name, last_name=last_name, birth_date=birth_date, phone=phone,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(patient)
+    except IntegrityError:
+        return find_patient_by_nhs_number(nhs_number)
+    return patient
