@@ -21,14 +21,15 @@ PROFILES = {
 
 def instant(value: datetime) -> str:
     """A stored naive-UTC datetime as a FHIR instant."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + "+00:00"
+    return value.isoformat(timespec="seconds") + "+00:00"
 
 
 def _meta(kind: str, version: int = 1) -> dict:
     return {"versionId": str(version), "profile": [PROFILES[kind]]}
 
 
-def slot_resource(slot: Slot) -> dict:
+def slot_resource(slot) -> dict:
+    """A Slot from a Slot or a search row (id, schedule_id, start, end, status, version)."""
     return {
         "resourceType": "Slot", "id": str(slot.id), "meta": _meta("Slot", slot.version),
         "schedule": {"reference": f"Schedule/{slot.schedule_id}"}, "status": slot.status,

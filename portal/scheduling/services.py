@@ -158,16 +158,21 @@ def unblock_slot(slot_id: int, *, actor=None) -> Slot:
 # --- search --------------------------------------------------------------------------------------
 
 def search_slots(healthcare_service_id: int, *, start_from: datetime | None = None,
-                 start_to: datetime | None = None, status: str | None = FREE, limit: int = 5000) -> list[Slot]:
-    """Slots of one service in a window, in start order. Served by ix_slots_service_status_start."""
-    query = select(Slot).where(Slot.healthcare_service_id == healthcare_service_id)
+                 start_to: datetime | None = None, status: str | None = FREE, limit: int = 5000) -> list:
+    """Slots of one service in a window, in start order, served by ix_slots_service_status_start.
+
+    Read-only rows (id, schedule_id, start, end, status, version), not ORM objects: a week of a
+    busy service is hundreds of slots, and search is the hottest query of the FHIR API.
+    """
+    query = select(Slot.id, Slot.schedule_id, Slot.start, Slot.end, Slot.status, Slot.version).where(
+        Slot.healthcare_service_id == healthcare_service_id)
     if status:
         query = query.where(Slot.status == status)
     if start_from is not None:
         query = query.where(Slot.start >= start_from)
     if start_to is not None:
         query = query.where(Slot.start <= start_to)
-    return list(db.session.scalars(query.order_by(Slot.start, Slot.id).limit(limit)))
+    return list(db.session.execute(query.order_by(Slot.start, Slot.id).limit(limit)))
 
 
 def schedules_by_id(ids) -> dict[int, Schedule]:
