@@ -39,6 +39,7 @@ from sqlalchemy import func, insert, select, text  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.fhir import oauth  # noqa: E402
+from portal.redis_embedded import stop_embedded_redis  # noqa: E402
 from portal.scheduling.models import HealthcareService, Location, Practitioner, Schedule, Slot  # noqa: E402
 
 FIRST_DAY = date(2030, 1, 7)  # a Monday
@@ -250,6 +251,8 @@ def main():
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+        if not os.environ.get("REDIS_URL"):
+            stop_embedded_redis(app.config["INSTANCE_PATH"])
 
 
 if __name__ == "__main__":
