@@ -32,6 +32,7 @@ def _new_secrets() -> dict:
         "BLIND_INDEX_KEY": secrets.token_urlsafe(32),
         "REFERRAL_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "API_TOKEN_KEY": secrets.token_urlsafe(48),
+        "BOOKING_CLIENT_SECRET": secrets.token_urlsafe(32),
     }
 
 
@@ -83,6 +84,7 @@ def load_settings(env=None) -> dict:
 
     idle = int(env.get("SESSION_IDLE_MINUTES", "15"))
     redis_url = env.get("REDIS_URL") or ensure_embedded_redis(str(instance_path))
+    sandbox_url = env.get("SANDBOX_URL", "http://127.0.0.1:5001").rstrip("/")
     return {
         "INSTANCE_PATH": str(instance_path),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'portal.db'}",
@@ -107,7 +109,13 @@ def load_settings(env=None) -> dict:
         "RATELIMIT_HEADERS_ENABLED": False,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (idle-limited) session
         "MAX_CONTENT_LENGTH": 1024 * 1024,
-        "SANDBOX_URL": env.get("SANDBOX_URL", "http://127.0.0.1:5001"),
+        "SANDBOX_URL": sandbox_url,
+        "DOS_URL": env.get("DOS_URL") or f"{sandbox_url}/dos",
+        "SDS_URL": env.get("SDS_URL") or f"{sandbox_url}/sds",
+        "PDS_URL": env.get("PDS_URL") or f"{sandbox_url}/pds",
+        "BOOKING_CLIENT_ID": env.get("BOOKING_CLIENT_ID", "care-portal-loopback"),
+        "BOOKING_CLIENT_SECRET": secret("BOOKING_CLIENT_SECRET"),
+        "EXTERNAL_TIMEOUT_SECONDS": float(env.get("EXTERNAL_TIMEOUT_SECONDS", "5")),
         "PORTAL_URL": env.get("PORTAL_URL", "http://127.0.0.1:5000"),
         "QUEUE_PAGE_SIZE": int(env.get("QUEUE_PAGE_SIZE", "25")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),

@@ -72,4 +72,13 @@ def load_demo_data() -> list[str]:
     from portal.scheduling.demo import load_demo_schedule
 
     lines += load_demo_schedule()
+    from flask import current_app
+
+    from portal.fhir.oauth import SCOPES, ensure_api_client
+
+    # "Book elsewhere" books at this portal's own FHIR API through the sandbox's directories.
+    ensure_api_client(client_id=current_app.config["BOOKING_CLIENT_ID"],
+                      secret=current_app.config["BOOKING_CLIENT_SECRET"], name="This portal (loopback consumer)",
+                      scopes=list(SCOPES))
+    lines.append(f"API client for loopback booking: {current_app.config['BOOKING_CLIENT_ID']}")
     return lines

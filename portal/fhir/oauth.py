@@ -95,6 +95,18 @@ def create_api_client(*, name: str, scopes: list[str], client_id: str | None = N
     return client, secret
 
 
+def ensure_api_client(*, client_id: str, secret: str, name: str, scopes: list[str]) -> ApiClient:
+    """Create the client, or reset its secret, name and scopes (the demo's loopback consumer)."""
+    client = db.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+    if client is None:
+        client = ApiClient(client_id=client_id)
+        db.session.add(client)
+    client.name, client.scopes, client.active = name, " ".join(scopes), True
+    client.set_secret(secret)
+    db.session.commit()
+    return client
+
+
 # --- bearer tokens -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def _actor_entries(schedules, kinds: set[str], base_url: str) -> list[dict]:
 
 def book_appointment(incoming: AppointmentIn, actor: tuple[str, str]) -> Appointment:
     """Book the slot for the patient of this NHS number (created on first sight, only if the booking
-    succeeds). Raises the scheduling errors: SlotNotFound, SlotTaken, SlotMismatch."""
+    succeeds). Raises the scheduling errors: SlotNotFound, SlotTaken, SlotMismatch, SlotInPast."""
     patient = fetch_or_create_patient_by_nhs_number(
         nhs_number=incoming.nhs_number, first_name=incoming.given_name, last_name=incoming.family_name,
         birth_date=incoming.birth_date,

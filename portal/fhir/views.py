@@ -112,6 +112,8 @@ def create_appointment():
     except scheduling.SlotTaken:
         return outcome(422, "conflict", f"Slot/{incoming.slot_id} is no longer free; choose another slot",
                        ["Appointment.slot"])
+    except scheduling.SlotInPast:
+        return outcome(422, "business-rule", f"Slot/{incoming.slot_id} has already started", ["Appointment.slot"])
     except scheduling.SlotMismatch:
         return outcome(422, "invalid", "start and end must be those of the slot",
                        ["Appointment.start", "Appointment.end"])

@@ -38,6 +38,10 @@ class SlotMismatch(SchedulingError, ValueError):
     """The caller's start/end do not match the slot's."""
 
 
+class SlotInPast(SchedulingError):
+    """A slot that has started can no longer be booked."""
+
+
 class AppointmentNotFound(SchedulingError, LookupError):
     pass
 
@@ -63,7 +67,7 @@ def _actor_label(actor: tuple[str, str | None]) -> str:
 def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], start: datetime | None = None,
               end: datetime | None = None, description: str | None = None,
               comment: str | None = None) -> Appointment:
-    """Book a free slot for a patient, or raise SlotTaken / SlotNotFound / SlotMismatch.
+    """Book a free slot for a patient, or raise SlotTaken / SlotNotFound / SlotMismatch / SlotInPast.
 
     Commits the caller's transaction with the appointment (so a patient created for this
     booking in the same transaction is kept only when the booking succeeds).
@@ -75,6 +79,9 @@ def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], s
     if (start is not None and start != slot.start) or (end is not None and end != slot.end):
         db.session.rollback()
         raise SlotMismatch("start and end must be those of the slot")
+    if slot.start <= utcnow():
+        db.session.rollback()
+        raise SlotInPast(slot_id)
     taken = db.session.execute(
         update(Slot).where(Slot.id == slot_id, Slot.status == FREE)
         .values(status=BUSY, version=Slot.version + 1)

@@ -19,6 +19,7 @@ ROLE_RULES: dict[str, set[str]] = {
     "schedule.view": SCREENING_ROLES,
     "slot.block": SCREENING_ROLES,
     "schedule.manage": {"admin"},
+    "booking.remote": SCREENING_ROLES,
 }
 
 

@@ -177,3 +177,17 @@ def test_booking_needs_the_write_scope_and_reading_it_too(app, client, bearer, d
     assert response.status_code == 403
     valid_stu3(response)
     assert client.get("/fhir/stu3/Appointment/1", headers=read_only).status_code == 403
+
+
+def test_booking_a_slot_in_the_past_is_422(app, client, bearer, diary_set_up):
+    from datetime import date
+
+    from portal.scheduling import services
+
+    with app.app_context():
+        services.generate_slots(diary_set_up["schedule_id"], date(2020, 1, 6), date(2020, 1, 6))
+    past = slot_ids(app)[0]
+    response = post_appointment(client, bearer(), appointment_body(past, "2020-01-06T09:00:00Z",
+                                                                   "2020-01-06T09:15:00Z"))
+    assert response.status_code == 422
+    assert "already started" in valid_stu3(response)["issue"][0]["diagnostics"]

@@ -161,3 +161,12 @@ def test_generate_slots_command(app, diary_set_up):
     assert len(slot_ids(app)) == 120
     missing = app.test_cli_runner().invoke(args=["generate-slots", "--schedule", "999999"])
     assert missing.exit_code != 0
+
+
+def test_a_slot_that_has_started_cannot_be_booked(app, app_ctx, diary_set_up):
+    from datetime import datetime
+
+    services.generate_slots(diary_set_up["schedule_id"], date(2020, 1, 6), date(2020, 1, 6))
+    old = db.session.scalar(select(Slot).where(Slot.start < datetime(2021, 1, 1)))
+    with pytest.raises(services.SlotInPast):
+        services.book_slot(old.id, patient_id=a_patient(), actor=STAFF)
