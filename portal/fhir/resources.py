@@ -3,7 +3,7 @@ callers pass the base URL that `fullUrl`s and references are made from."""
 
 from datetime import datetime
 
-from portal.scheduling.models import Appointment, HealthcareService, Location, Practitioner, Schedule, Slot
+from portal.scheduling.models import Appointment, HealthcareService, Location, Practitioner, Schedule
 
 FHIR_VERSION = "3.0.1"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"

@@ -12,10 +12,16 @@ from portal.scheduling.models import Appointment, HealthcareService, Location, P
 SEARCH_LIMIT = 5000
 
 
+class TooManySlots(Exception):
+    """More slots match than one answer may hold; the client should narrow the window."""
+
+
 def slot_search_bundle(search: SlotSearch, base_url: str) -> dict:
     """A searchset Bundle: the matching slots, plus their schedules and actors when asked to include them."""
     slots = scheduling.search_slots(search.healthcare_service_id, start_from=search.start_from,
-                                    start_to=search.start_to, status=search.status, limit=SEARCH_LIMIT)
+                                    start_to=search.start_to, status=search.status, limit=SEARCH_LIMIT + 1)
+    if len(slots) > SEARCH_LIMIT:
+        raise TooManySlots()
     entries = [resources.entry(base_url, resources.slot_resource(slot)) for slot in slots]
     if search.include_schedule and slots:
         schedules = scheduling.schedules_by_id(slot.schedule_id for slot in slots)

@@ -92,7 +92,11 @@ def search_slots():
         search = parsing.parse_slot_search(list(request.args.items(multi=True)))
     except parsing.InvalidRequest as exc:
         return _invalid(exc)
-    return fhir_response(services.slot_search_bundle(search, _base_url()))
+    try:
+        return fhir_response(services.slot_search_bundle(search, _base_url()))
+    except services.TooManySlots:
+        return outcome(400, "too-costly", f"more than {services.SEARCH_LIMIT} slots match; narrow the start window",
+                       ["start"])
 
 
 @bp.post("/Appointment")

@@ -13,7 +13,6 @@ from portal.fhir.oauth import SCOPES, ensure_api_client
 from portal.scheduling import services
 from portal.scheduling.models import Appointment
 from portal.security.models import AuditEvent
-from tests.conftest import slot_ids
 
 
 @pytest.fixture(scope="session")

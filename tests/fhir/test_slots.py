@@ -111,3 +111,12 @@ def test_ssp_proxy_headers_are_accepted_and_logged(client, bearer, diary_set_up,
         response = search(client, headers, f"schedule.actor:HealthcareService={diary_set_up['service_id']}")
     assert response.status_code == 200
     assert "Ssp-TraceID=trace-123" in caplog.text and "Ssp-InteractionID=urn:nhs" in caplog.text
+
+
+def test_a_search_matching_too_many_slots_asks_for_a_narrower_window(client, bearer, diary_set_up, monkeypatch):
+    from portal.fhir import services as fhir_services
+
+    monkeypatch.setattr(fhir_services, "SEARCH_LIMIT", 10)
+    response = search(client, bearer(["slot/*.read"]), f"schedule.actor:HealthcareService={diary_set_up['service_id']}")
+    assert response.status_code == 400
+    assert valid_stu3(response)["issue"][0]["code"] == "too-costly"
