@@ -4,7 +4,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.patients.identifiers import birth_date_from_fodselsnummer
+from portal.patients.identifiers import (InvalidIdentifier, birth_date_from_fodselsnummer, normalise_fodselsnummer,
+                                         normalise_nhs_number)
 from portal.patients.models import Patient
 from portal.security.crypto import blind_index
 
@@ -70,3 +71,14 @@ def fetch_or_create_patient_by_nhs_number(*, nhs_number: str, first_name: str, l
     except IntegrityError:
         return find_patient_by_nhs_number(nhs_number)
     return patient
+
+
+def find_patient_by_national_id(value: str) -> Patient | None:
+    """A known patient by fødselsnummer (11 digits) or NHS number (10 digits), or None."""
+    digits = "".join(ch for ch in value or "" if not ch.isspace())
+    try:
+        if len(digits) == 11:
+            return find_patient_by_fodselsnummer(normalise_fodselsnummer(digits))
+        return find_patient_by_nhs_number(normalise_nhs_number(digits))
+    except InvalidIdentifier:
+        return None

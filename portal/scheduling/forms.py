@@ -52,3 +52,8 @@ class GenerateForm(FlaskForm):
             self.last_day.errors.append("The last day must not be before the first.")
             return False
         return True
+
+
+class StaffBookingForm(FlaskForm):
+    national_id = StringField("Patient's fødselsnummer or NHS number", validators=[DataRequired(), Length(max=20)])
+    description = StringField("Reason for the appointment", validators=[Optional(), Length(max=200)])

@@ -3,10 +3,12 @@
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
+from portal.patients.services import find_patient_by_national_id
 from portal.scheduling import services
-from portal.scheduling.forms import GenerateForm, ScheduleForm, TemplateForm
+from portal.scheduling.forms import GenerateForm, ScheduleForm, StaffBookingForm, TemplateForm
 from portal.security import audit
 from portal.security.policy import authorize, requires
 
@@ -75,6 +77,58 @@ def block(slot_id: int):
 @requires("slot.block")
 def unblock(slot_id: int):
     return _slot_changed(slot_id, services.unblock_slot, "Slot free again.")
+
+
+def _staff_actor() -> tuple[str, str]:
+    return ("staff", str(current_user.id))
+
+
+def _diary_url(entry) -> str:
+    return url_for("scheduling.diary", schedule_id=entry.slot.schedule_id, day=entry.local_start.date().isoformat())
+
+
+@bp.route("/slots/<int:slot_id>/book", methods=["GET", "POST"])
+@requires("appointment.book")
+def book(slot_id: int):
+    entry = services.diary_entry(slot_id)
+    if entry is None:
+        abort(404)
+    authorize("appointment.book", entry.slot)
+    form = StaffBookingForm()
+    if not form.validate_on_submit():
+        return render_template("scheduling/book.html", entry=entry, form=form), 422 if form.is_submitted() else 200
+    patient = find_patient_by_national_id(form.national_id.data)
+    if patient is None:
+        form.national_id.errors.append("No patient with this national id is known here.")
+        return render_template("scheduling/book.html", entry=entry, form=form), 422
+    try:
+        services.book_slot(slot_id, patient_id=patient.id, actor=_staff_actor(),
+                           description=form.description.data or None)
+    except (services.SlotTaken, services.SlotInPast):
+        entry = services.diary_entry(slot_id)
+        return render_template("scheduling/book.html", entry=entry, form=form,
+                               problem="This slot is no longer free. Choose another one in the diary."), 409
+    flash(f"Booked {patient.full_name} at {entry.local_start.strftime('%A %d %B %H:%M')}.")
+    return redirect(_diary_url(entry))
+
+
+@bp.post("/appointments/<int:appointment_id>/cancel")
+@requires("appointment.cancel")
+def cancel(appointment_id: int):
+    appointment = services.get_appointment(appointment_id)
+    if appointment is None:
+        abort(404)
+    authorize("appointment.cancel", appointment)
+    message, status = "Appointment cancelled; the slot is free again.", 200
+    try:
+        services.cancel_appointment(appointment_id, actor=_staff_actor())
+    except services.AlreadyCancelled:
+        message, status = "Already cancelled.", 409
+    entry = services.diary_entry(appointment.slot_id)
+    if request.headers.get("HX-Request"):
+        return render_block(DIARY_TEMPLATE, "slot_row", entry=entry, message=message), status
+    flash(message)
+    return redirect(_diary_url(entry))
 
 
 # --- admin -----------------------------------------------------------------------------------------

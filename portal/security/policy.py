@@ -20,6 +20,8 @@ ROLE_RULES: dict[str, set[str]] = {
     "slot.block": SCREENING_ROLES,
     "schedule.manage": {"admin"},
     "booking.remote": SCREENING_ROLES,
+    "appointment.book": SCREENING_ROLES,
+    "appointment.cancel": SCREENING_ROLES,
 }
 
 

@@ -153,3 +153,64 @@ def test_nav_links_follow_the_role(staff_client):
     assert "Scheduling set-up" in staff_client("admin").get("/schedules").get_data(as_text=True)
     secretary_page = staff_client("secretary").get("/schedules").get_data(as_text=True)
     assert "Schedules" in secretary_page and "Scheduling set-up" not in secretary_page
+
+
+def _a_known_patient(app) -> int:
+    with app.app_context():
+        patient = fetch_or_create_patient_by_nhs_number(nhs_number=VALID_NHS_NUMBER, first_name="Amy",
+                                                        last_name="Able")
+        db.session.commit()
+        return patient.id
+
+
+def test_secretary_books_a_known_patient_into_a_free_slot_and_cancels(app, staff_client, diary_set_up):
+    from portal.scheduling.models import Appointment
+
+    _a_known_patient(app)
+    slot_id = slot_ids(app)[0]
+    secretary = staff_client("secretary")
+    diary = secretary.get(f"/schedules/{diary_set_up['schedule_id']}?day={DIARY_MONDAY}").get_data(as_text=True)
+    assert f"/slots/{slot_id}/book" in diary
+    form = secretary.get(f"/slots/{slot_id}/book")
+    assert form.status_code == 200
+    booked = secretary.post(f"/slots/{slot_id}/book", data={"csrf_token": secretary.csrf,
+                                                           "national_id": "943 476 5919", "description": "Knee"})
+    assert booked.status_code == 302
+    assert "Booked Amy Able" in secretary.get(booked.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        appointment = db.session.scalar(select(Appointment))
+        assert appointment.booked_by.startswith("staff:") and appointment.description == "Knee"
+    cancelled = secretary.post(f"/appointments/{appointment.id}/cancel",
+                               headers={**HX, "X-CSRFToken": secretary.csrf})
+    assert cancelled.status_code == 200 and ">free</span>" in cancelled.get_data(as_text=True)
+    again = secretary.post(f"/appointments/{appointment.id}/cancel", headers={**HX, "X-CSRFToken": secretary.csrf})
+    assert again.status_code == 409 and "Already cancelled" in again.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Slot, slot_id).status == "free"
+
+
+def test_staff_booking_of_a_taken_slot_or_an_unknown_patient_is_refused(app, staff_client, diary_set_up):
+    patient_id = _a_known_patient(app)
+    slot_id = slot_ids(app)[0]
+    secretary = staff_client("secretary")
+    unknown = secretary.post(f"/slots/{slot_id}/book", data={"csrf_token": secretary.csrf,
+                                                            "national_id": "4010232137"})
+    assert unknown.status_code == 422 and "No patient with this national id" in unknown.get_data(as_text=True)
+    nonsense = secretary.post(f"/slots/{slot_id}/book", data={"csrf_token": secretary.csrf, "national_id": "abc"})
+    assert nonsense.status_code == 422
+    empty = secretary.post(f"/slots/{slot_id}/book", data={"csrf_token": secretary.csrf})
+    assert empty.status_code == 422 and 'id="national_id-error"' in empty.get_data(as_text=True)
+    with app.app_context():
+        services.book_slot(slot_id, patient_id=patient_id, actor=("staff", "1"))
+    late = secretary.post(f"/slots/{slot_id}/book", data={"csrf_token": secretary.csrf,
+                                                         "national_id": VALID_NHS_NUMBER})
+    assert late.status_code == 409 and "no longer free" in late.get_data(as_text=True)
+    assert secretary.get("/slots/999999/book").status_code == 404
+    assert secretary.post("/appointments/999999/cancel", headers={"X-CSRFToken": secretary.csrf}).status_code == 404
+
+
+def test_doctors_may_not_book_or_cancel_from_the_diary(app, staff_client, diary_set_up):
+    doctor = staff_client("doctor")
+    slot_id = slot_ids(app)[0]
+    assert doctor.get(f"/slots/{slot_id}/book").status_code == 403
+    assert doctor.post("/appointments/1/cancel", headers={"X-CSRFToken": doctor.csrf}).status_code == 403
