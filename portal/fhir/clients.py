@@ -1,8 +1,16 @@
 """HTTP adapters to the systems the consumer side of booking talks to. Every call has a timeout;
 every failure (timeout, refused connection, 5xx, unreadable answer) becomes ExternalSystemError."""
 
+import hashlib
+import logging
+
+import redis
 import requests
 from flask import current_app
+
+from portal.extensions import redis_client
+
+log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
 
@@ -98,14 +106,39 @@ class RemoteProviderClient:
         self.token_url = token_url
         self._token = None
 
+    def _cache_key(self) -> str:
+        who = f"{self.token_url} {current_app.config['BOOKING_CLIENT_ID']}"
+        return "remote-token:" + hashlib.sha256(who.encode()).hexdigest()
+
+    def _cached_token(self) -> str | None:
+        try:
+            cached = redis_client().get(self._cache_key())
+        except redis.RedisError:
+            return None
+        return cached.decode() if cached else None
+
+    def _new_token(self) -> str:
+        cfg = current_app.config
+        response = _call(self.system, "POST", self.token_url, data={"grant_type": "client_credentials"},
+                         auth=(cfg["BOOKING_CLIENT_ID"], cfg["BOOKING_CLIENT_SECRET"]))
+        if response.status_code != 200:
+            raise ExternalSystemError(self.system, f"refused our credentials ({response.status_code})")
+        body = _json(self.system, response)
+        token = body.get("access_token")
+        if not isinstance(token, str):
+            raise ExternalSystemError(self.system, "sent no access token")
+        # Shared by every web process until a minute before it expires (tokens live an hour).
+        lifetime = int(body.get("expires_in") or 0) - 60
+        if lifetime > 0:
+            try:
+                redis_client().set(self._cache_key(), token, ex=lifetime)
+            except redis.RedisError:
+                log.warning("could not cache the access token of %s", self.token_url)
+        return token
+
     def _headers(self) -> dict:
         if self._token is None:
-            cfg = current_app.config
-            response = _call(self.system, "POST", self.token_url, data={"grant_type": "client_credentials"},
-                             auth=(cfg["BOOKING_CLIENT_ID"], cfg["BOOKING_CLIENT_SECRET"]))
-            if response.status_code != 200:
-                raise ExternalSystemError(self.system, f"refused our credentials ({response.status_code})")
-            self._token = _json(self.system, response).get("access_token")
+            self._token = self._cached_token() or self._new_token()
         return {"Authorization": f"Bearer {self._token}", "Accept": FHIR_JSON}
 
     def search_free_slots(self, healthcare_service_id: str, start: str, end: str) -> dict:
