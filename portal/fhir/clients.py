@@ -141,20 +141,33 @@ class RemoteProviderClient:
             self._token = self._cached_token() or self._new_token()
         return {"Authorization": f"Bearer {self._token}", "Accept": FHIR_JSON}
 
+    def _authorised(self, method: str, url: str, **kwargs) -> requests.Response:
+        """A call with our token; a 401 (token revoked or the provider's key rotated) gets one fresh token."""
+        extra = kwargs.pop("headers", {})
+        response = _call(self.system, method, url, headers={**self._headers(), **extra}, **kwargs)
+        if response.status_code == 401:
+            try:
+                redis_client().delete(self._cache_key())
+            except redis.RedisError:
+                pass
+            self._token = self._new_token()
+            response = _call(self.system, method, url, headers={**self._headers(), **extra}, **kwargs)
+        return response
+
     def search_free_slots(self, healthcare_service_id: str, start: str, end: str) -> dict:
         params = [("schedule.actor:HealthcareService", healthcare_service_id), ("start", f"ge{start}"),
                   ("start", f"le{end}"), ("status", "free"), ("_include", "Slot:schedule"),
                   ("_include:recurse", "Schedule:actor:Practitioner"),
                   ("_include:recurse", "Schedule:actor:Location")]
-        response = _call(self.system, "GET", f"{self.endpoint}/Slot", params=params, headers=self._headers())
+        response = self._authorised("GET", f"{self.endpoint}/Slot", params=params)
         if response.status_code != 200:
             raise ExternalSystemError(self.system, f"refused the slot search ({response.status_code})")
         return _json(self.system, response)
 
     def book(self, appointment: dict) -> tuple[int, dict]:
         """(status, body): 201 and the Appointment, or 422 and an OperationOutcome."""
-        response = _call(self.system, "POST", f"{self.endpoint}/Appointment", json=appointment,
-                         headers={**self._headers(), "Content-Type": FHIR_JSON})
+        response = self._authorised("POST", f"{self.endpoint}/Appointment", json=appointment,
+                                    headers={"Content-Type": FHIR_JSON})
         if response.status_code not in (201, 422):
             raise ExternalSystemError(self.system, f"refused the booking ({response.status_code})")
         return response.status_code, _json(self.system, response)

@@ -141,3 +141,18 @@ def test_tampered_or_missing_form_fields_are_refused(app, staff_client, chain, t
 def test_doctors_may_not_book_elsewhere(staff_client):
     doctor = staff_client("doctor")
     assert doctor.get("/book-elsewhere").status_code == 403
+
+
+def test_a_cached_token_the_provider_no_longer_accepts_is_replaced(app, staff_client, chain, this_week):
+    from portal.extensions import redis_client
+
+    secretary = staff_client("secretary")
+    find_and_list(secretary, this_week["service_id"])
+    with app.app_context():
+        keys = redis_client().keys("remote-token:*")
+        assert len(keys) == 1
+        redis_client().set(keys[0], "a-token-from-before-the-key-rotation")
+    listing = find_and_list(secretary, this_week["service_id"])
+    assert "Asha Patel" in listing
+    with app.app_context():
+        assert redis_client().get(keys[0]) != b"a-token-from-before-the-key-rotation"
