@@ -7,7 +7,7 @@ from portal.fhir import resources
 from portal.fhir.parsing import AppointmentIn, SlotSearch
 from portal.patients.services import fetch_or_create_patient_by_nhs_number
 from portal.scheduling import services as scheduling
-from portal.scheduling.models import Appointment, HealthcareService, Location, Practitioner
+from portal.scheduling.models import Appointment, HealthcareService, Location, Practitioner, Schedule
 
 SEARCH_LIMIT = 5000
 
@@ -61,3 +61,17 @@ def appointment_json(appointment: Appointment) -> dict:
     patient = appointment.patient
     nhs_number = patient.national_id if patient.national_id_kind == "nhs" else None
     return resources.appointment_resource(appointment, nhs_number)
+
+
+READABLE = {
+    "Schedule": (Schedule, resources.schedule_resource),
+    "Location": (Location, resources.location_resource),
+    "HealthcareService": (HealthcareService, resources.healthcare_service_resource),
+}
+
+
+def read_resource(kind: str, resource_id: int) -> dict | None:
+    """A Schedule, Location or HealthcareService as FHIR, or None when there is none with that id."""
+    model, build = READABLE[kind]
+    row = db.session.get(model, resource_id)
+    return None if row is None else build(row)

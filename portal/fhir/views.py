@@ -126,6 +126,31 @@ def create_appointment():
                          {"Location": location, "ETag": f'W/"{appointment.version}"'})
 
 
+def _read(kind: str, resource_id: int) -> Response:
+    body = services.read_resource(kind, resource_id)
+    if body is None:
+        return outcome(404, "not-found", f"{kind}/{resource_id} is not known")
+    return fhir_response(body, headers={"ETag": f'W/"{body["meta"]["versionId"]}"'})
+
+
+@bp.get("/Schedule/<int:resource_id>")
+@needs("fhir.schedule.read")
+def read_schedule(resource_id: int):
+    return _read("Schedule", resource_id)
+
+
+@bp.get("/Location/<int:resource_id>")
+@needs("fhir.location.read")
+def read_location(resource_id: int):
+    return _read("Location", resource_id)
+
+
+@bp.get("/HealthcareService/<int:resource_id>")
+@needs("fhir.healthcareservice.read")
+def read_healthcare_service(resource_id: int):
+    return _read("HealthcareService", resource_id)
+
+
 def _load_appointment(appointment_id: int, action: str):
     appointment = scheduling.get_appointment(appointment_id)
     caller = g.api_caller

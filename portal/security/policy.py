@@ -76,6 +76,9 @@ CLIENT_SCOPE_RULES: dict[str, str] = {
     "fhir.appointment.book": "appointment/*.write",
     "fhir.appointment.read": "appointment/*.write",
     "fhir.appointment.cancel": "appointment/*.write",
+    "fhir.schedule.read": "schedule/*.read",
+    "fhir.location.read": "location/*.read",
+    "fhir.healthcareservice.read": "healthcareservice/*.read",
 }
 
 

@@ -120,3 +120,18 @@ def test_a_search_matching_too_many_slots_asks_for_a_narrower_window(client, bea
     response = search(client, bearer(["slot/*.read"]), f"schedule.actor:HealthcareService={diary_set_up['service_id']}")
     assert response.status_code == 400
     assert valid_stu3(response)["issue"][0]["code"] == "too-costly"
+
+
+def test_schedule_location_and_service_can_be_read_with_their_scopes(client, bearer, diary_set_up):
+    headers = bearer(["schedule/*.read", "location/*.read", "healthcareservice/*.read"])
+    for kind, key in (("Schedule", "schedule_id"), ("Location", "location_id"),
+                      ("HealthcareService", "service_id")):
+        response = client.get(f"/fhir/stu3/{kind}/{diary_set_up[key]}", headers=headers)
+        assert response.status_code == 200, kind
+        assert valid_stu3(response)["resourceType"] == kind
+        missing = client.get(f"/fhir/stu3/{kind}/999999", headers=headers)
+        assert missing.status_code == 404
+        valid_stu3(missing)
+    assert client.get(f"/fhir/stu3/Schedule/{diary_set_up['schedule_id']}",
+                      headers=bearer(["slot/*.read"])).status_code == 403
+    assert client.get("/fhir/stu3/Schedule/abc", headers=headers).status_code == 404
