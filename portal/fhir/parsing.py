@@ -15,8 +15,9 @@ from portal.scheduling.models import SLOT_STATUSES
 
 MAX_BODY_BYTES = 64 * 1024
 _PREFIXED = re.compile(r"^(ge|gt|le|lt|eq)?(.+)$")
-_REFERENCE = re.compile(r"^(?:.*/)?Slot/(\d{1,18})$")
-_ID = re.compile(r"^\d{1,18}$")
+_REFERENCE = re.compile(r"^(?:.*/)?Slot/(\d{1,10})$")
+_ID = re.compile(r"^\d{1,10}$")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 class InvalidRequest(ValueError):
@@ -73,7 +74,7 @@ def parse_slot_search(pairs: list[tuple[str, str]]) -> SlotSearch:
             issues.append(_issue("not-supported", f"unknown search parameter {name!r}", name))
         elif name == "schedule.actor:HealthcareService":
             raw = value.removeprefix("HealthcareService/")
-            if _ID.match(raw):
+            if _ID.match(raw) and int(raw) <= MAX_ID:
                 service_ids.append(int(raw))
             else:
                 issues.append(_issue("value", f"{name} must be a HealthcareService id", name))
@@ -230,7 +231,7 @@ def parse_appointment(body: bytes) -> AppointmentIn:
         issues.append(_issue("required", "exactly one slot reference is required", "Appointment.slot"))
     else:
         match = _REFERENCE.match(str(slots[0].get("reference", "")))
-        if match:
+        if match and int(match.group(1)) <= MAX_ID:
             slot_id = int(match.group(1))
         else:
             issues.append(_issue("value", "the slot reference must be Slot/<id>", "Appointment.slot"))

@@ -191,3 +191,13 @@ def test_booking_a_slot_in_the_past_is_422(app, client, bearer, diary_set_up):
                                                                    "2020-01-06T09:15:00Z"))
     assert response.status_code == 422
     assert "already started" in valid_stu3(response)["issue"][0]["diagnostics"]
+
+
+def test_ids_too_big_for_the_database_are_client_errors(app, client, bearer, diary_set_up):
+    headers = bearer()
+    huge = "99999999999999"
+    assert post_appointment(client, headers, appointment_body(huge, START, END)).status_code == 422
+    assert client.get(f"/fhir/stu3/Appointment/{huge}", headers=headers).status_code == 404
+    assert client.get(f"/fhir/stu3/Slot?schedule.actor:HealthcareService={huge}", headers=headers).status_code == 400
+    assert client.get("/fhir/stu3/Slot?schedule.actor:HealthcareService=2147483648",
+                      headers=headers).status_code == 400

@@ -214,3 +214,9 @@ def test_doctors_may_not_book_or_cancel_from_the_diary(app, staff_client, diary_
     slot_id = slot_ids(app)[0]
     assert doctor.get(f"/slots/{slot_id}/book").status_code == 403
     assert doctor.post("/appointments/1/cancel", headers={"X-CSRFToken": doctor.csrf}).status_code == 403
+
+
+def test_ids_too_big_for_the_database_are_404(staff_client):
+    secretary = staff_client("secretary")
+    assert secretary.get("/schedules/99999999999999").status_code == 404
+    assert secretary.get("/slots/99999999999999/book").status_code == 404
