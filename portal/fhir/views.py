@@ -185,7 +185,10 @@ def update_appointment(appointment_id: int):
     except (parsing.InvalidRequest, parsing.InvalidResource) as exc:
         return _invalid(exc)
     if status == appointment.status:
-        return fhir_response(services.appointment_json(appointment), headers={"ETag": f'W/"{appointment.version}"'})
+        body = services.appointment_json(appointment)
+        audit.record_read("appointment.read", subject=appointment, patient_id=appointment.patient_id,
+                          actor=g.api_caller.actor)
+        return fhir_response(body, headers={"ETag": f'W/"{appointment.version}"'})
     if status != "cancelled":
         return outcome(422, "not-supported", "a cancelled appointment cannot be booked again; book a new one",
                        ["Appointment.status"])

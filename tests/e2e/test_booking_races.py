@@ -117,3 +117,33 @@ def test_random_concurrent_bookings_never_book_a_slot_twice(app, gunicorn_server
         assert set(per_slot.values()) == {1} and set(per_slot) == set(picks)
         busy = db.session.scalar(select(func.count()).select_from(Slot).where(Slot.status == "busy"))
         assert busy == len(per_slot)
+
+
+def test_bookings_racing_a_cancellation_leave_at_most_one_live_appointment(app, gunicorn_server, api_client,
+                                                                           diary_set_up):
+    headers = _token(gunicorn_server, *api_client())
+    slot_id = slot_ids(app)[0]
+    start, end = _slot_times(app, slot_id)
+    first = requests.post(f"{gunicorn_server}/fhir/stu3/Appointment",
+                          data=json.dumps(appointment_body(slot_id, start, end)), headers=headers, timeout=60)
+    assert first.status_code == 201
+    appointment = first.json()
+
+    def act(n: int) -> int:
+        if n == 10:
+            return requests.put(f"{gunicorn_server}/fhir/stu3/Appointment/{appointment['id']}",
+                                data=json.dumps({**appointment, "status": "cancelled"}), headers=headers,
+                                timeout=60).status_code
+        body = appointment_body(slot_id, start, end, nhs_number=NHS_NUMBERS[n % len(NHS_NUMBERS)])
+        return requests.post(f"{gunicorn_server}/fhir/stu3/Appointment", data=json.dumps(body), headers=headers,
+                             timeout=60).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(act, range(60)))
+    assert statuses[10] == 200
+    assert statuses.count(201) <= 1 and set(statuses) <= {200, 201, 422}
+    with app.app_context():
+        live = db.session.scalar(select(func.count()).select_from(Appointment)
+                                 .where(Appointment.active_slot_id == slot_id))
+        assert live == statuses.count(201)
+        assert db.session.get(Slot, slot_id).status == ("busy" if live else "free")

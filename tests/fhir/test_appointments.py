@@ -152,6 +152,8 @@ def test_cancelling_with_put_frees_the_slot(app, client, bearer, diary_set_up):
     again = client.put(f"/fhir/stu3/Appointment/{created['id']}",
                        data=json.dumps({**created, "status": "cancelled"}), headers=headers)
     assert again.status_code == 200 and again.json["status"] == "cancelled"
+    with app.app_context():
+        assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "appointment.read"))
     rebook = client.put(f"/fhir/stu3/Appointment/{created['id']}",
                         data=json.dumps({**created, "status": "booked"}), headers=headers)
     assert rebook.status_code == 422
