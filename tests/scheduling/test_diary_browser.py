@@ -40,3 +40,19 @@ def test_secretary_blocks_and_unblocks_a_slot_without_a_page_load(app, page, dia
     page.keyboard.press("Enter")
     row.get_by_text("free", exact=True).wait_for()
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_scheduling_pages_have_no_axe_violations(app, page, diary_set_up):
+    from axe_playwright_python.sync_playwright import Axe
+
+    make_staff(app, "admin", "axe@test.example")
+    page.goto("/login")
+    page.get_by_label("E-mail").fill("axe@test.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    axe = Axe()
+    for url in ("/schedules", f"/schedules/{diary_set_up['schedule_id']}?view=week&day={DIARY_MONDAY}",
+                "/scheduling/admin", f"/slots/{slot_ids(app)[0]}/book", "/book-elsewhere"):
+        page.goto(url)
+        results = axe.run(page)
+        assert results.violations_count == 0, (url, results.generate_report())
