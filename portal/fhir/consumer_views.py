@@ -83,7 +83,7 @@ def book():
     except ValueError:
         return _page(422, problem="Choose a slot from the list.")
     except consumer.RemoteSlotTaken as exc:
-        return _slots_page(form, 409, message=f"Not booked: {exc} The list below is fresh.")
+        return _slots_page(form, 409, message=f"Not booked: {str(exc).rstrip('.')}. The list below is fresh.")
     except (consumer.PersonNotFound, consumer.ServiceNotFound):
         return _page(422, problem="The patient or the service is no longer known to the directories.")
     except consumer.ExternalSystemError as exc:
