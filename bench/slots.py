@@ -126,6 +126,7 @@ def start_gunicorn(app, workers: int) -> tuple[subprocess.Popen, str]:
                 return process, url
         except requests.RequestException:
             time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGTERM)
     raise SystemExit("gunicorn did not start")
 
 

@@ -46,18 +46,19 @@ def gunicorn_server(app):
         cwd=ROOT, env=env, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("gunicorn did not start")
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
+    try:
+        for _ in range(150):
+            try:
+                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            pytest.fail("gunicorn did not start")
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the whole group: master and workers
+        process.wait(timeout=30)
 
 
 def _token(url: str, client_id: str, secret: str) -> dict:
