@@ -37,12 +37,19 @@ def create_app(overrides: dict | None = None) -> Flask:
     auth.init_app(app)
 
     from portal import errors, filters, main
+    from portal.fhir import consumer_views, oauth
+    from portal.fhir import views as fhir_views
     from portal.referrals import views as referral_views
+    from portal.scheduling import views as scheduling_views
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(referral_views.api_bp)
     app.register_blueprint(referral_views.bp)
+    app.register_blueprint(scheduling_views.bp)
+    app.register_blueprint(fhir_views.bp)
+    app.register_blueprint(consumer_views.bp)
+    oauth.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
 

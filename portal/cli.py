@@ -66,5 +66,9 @@ def redis_url_command():
 
 
 def init_app(app):
-    for command in (create_user_command, demo_data_command, worker_command, redis_url_command):
+    from portal.fhir.commands import create_api_client_command
+    from portal.scheduling.commands import generate_slots_command
+
+    for command in (create_user_command, demo_data_command, worker_command, redis_url_command,
+                    generate_slots_command, create_api_client_command):
         app.cli.add_command(command)

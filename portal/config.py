@@ -6,6 +6,7 @@ no two installs share a key.
 """
 
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -30,6 +31,8 @@ def _new_secrets() -> dict:
         "DATA_KEYS": "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "BLIND_INDEX_KEY": secrets.token_urlsafe(32),
         "REFERRAL_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        "API_TOKEN_KEY": secrets.token_urlsafe(48),
+        "BOOKING_CLIENT_SECRET": secrets.token_urlsafe(32),
     }
 
 
@@ -48,7 +51,26 @@ def install_secrets(instance_path: Path) -> dict:
             pass
         finally:
             os.unlink(tmp)
-    return json.loads(path.read_text())
+    stored = json.loads(path.read_text())
+    if set(_new_secrets()) <= set(stored):
+        return stored
+    return _add_missing_secrets(instance_path, path)
+
+
+def _add_missing_secrets(instance_path: Path, path: Path) -> dict:
+    """An install from before a secret was added gets the new ones; under a lock, so that every
+    process of the install ends up with the same values."""
+    with open(instance_path / ".secrets.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored = json.loads(path.read_text())
+        missing = {k: v for k, v in _new_secrets().items() if k not in stored}
+        if missing:
+            tmp = instance_path / f".secrets.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({**stored, **missing}, f)
+            os.replace(tmp, path)
+        return json.loads(path.read_text())
 
 
 def load_settings(env=None) -> dict:
@@ -62,6 +84,7 @@ def load_settings(env=None) -> dict:
 
     idle = int(env.get("SESSION_IDLE_MINUTES", "15"))
     redis_url = env.get("REDIS_URL") or ensure_embedded_redis(str(instance_path))
+    sandbox_url = env.get("SANDBOX_URL", "http://127.0.0.1:5001").rstrip("/")
     return {
         "INSTANCE_PATH": str(instance_path),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'portal.db'}",
@@ -70,6 +93,8 @@ def load_settings(env=None) -> dict:
         "DATA_KEYS": secret("DATA_KEYS"),
         "BLIND_INDEX_KEY": secret("BLIND_INDEX_KEY"),
         "REFERRAL_WEBHOOK_SECRET": secret("REFERRAL_WEBHOOK_SECRET"),
+        "API_TOKEN_KEY": secret("API_TOKEN_KEY"),
+        "API_TOKEN_TTL_SECONDS": int(env.get("API_TOKEN_TTL_SECONDS", "3600")),
         "REFERRAL_MAX_SKEW_SECONDS": int(env.get("REFERRAL_MAX_SKEW_SECONDS", "300")),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=idle),
         "SESSION_REFRESH_EACH_REQUEST": True,
@@ -84,7 +109,13 @@ def load_settings(env=None) -> dict:
         "RATELIMIT_HEADERS_ENABLED": False,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (idle-limited) session
         "MAX_CONTENT_LENGTH": 1024 * 1024,
-        "SANDBOX_URL": env.get("SANDBOX_URL", "http://127.0.0.1:5001"),
+        "SANDBOX_URL": sandbox_url,
+        "DOS_URL": env.get("DOS_URL") or f"{sandbox_url}/dos",
+        "SDS_URL": env.get("SDS_URL") or f"{sandbox_url}/sds",
+        "PDS_URL": env.get("PDS_URL") or f"{sandbox_url}/pds",
+        "BOOKING_CLIENT_ID": env.get("BOOKING_CLIENT_ID", "care-portal-loopback"),
+        "BOOKING_CLIENT_SECRET": secret("BOOKING_CLIENT_SECRET"),
+        "EXTERNAL_TIMEOUT_SECONDS": float(env.get("EXTERNAL_TIMEOUT_SECONDS", "5")),
         "PORTAL_URL": env.get("PORTAL_URL", "http://127.0.0.1:5000"),
         "QUEUE_PAGE_SIZE": int(env.get("QUEUE_PAGE_SIZE", "25")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),

@@ -7,9 +7,13 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from flask import current_app
+
 from portal.cli import create_or_update_user
 from portal.extensions import db
+from portal.fhir.oauth import SCOPES, ensure_api_client
 from portal.referrals import intake, services
+from portal.scheduling.demo import load_demo_schedule
 
 DEMO_PASSWORD = "demo-password-1"
 DEMO_STAFF = [
@@ -69,4 +73,10 @@ def load_demo_data() -> list[str]:
         services.log_call_attempt(received[0], outcome="no_answer", note="Tried before lunch", by_id=secretary)
     db.session.commit()
     lines.append(f"Referrals: {len(received)} (awaiting screening, converted, declined)")
+    lines += load_demo_schedule()
+    # "Book elsewhere" books at this portal's own FHIR API through the sandbox's directories.
+    ensure_api_client(client_id=current_app.config["BOOKING_CLIENT_ID"],
+                      secret=current_app.config["BOOKING_CLIENT_SECRET"], name="This portal (loopback consumer)",
+                      scopes=list(SCOPES))
+    lines.append(f"API client for loopback booking: {current_app.config['BOOKING_CLIENT_ID']}")
     return lines

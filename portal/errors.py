@@ -34,8 +34,24 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+FHIR_ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+                    413: "too-long", 415: "not-supported", 429: "throttled"}
+
+
+def _fhir_outcome(status: int, detail: str):
+    """FHIR clients get an OperationOutcome for every error, even for a route that does not exist."""
+    issue = {"severity": "error", "code": FHIR_ISSUE_CODES.get(status, "exception"),
+             "diagnostics": detail or TITLES.get(status, "Error")}
+    response = jsonify({"resourceType": "OperationOutcome", "issue": [issue]})
+    response.status_code = status
+    response.mimetype = "application/fhir+json"
+    return response
+
+
 def _render(status: int, detail: str):
     title = TITLES.get(status, "Error")
+    if request.path.startswith("/fhir/"):
+        return _fhir_outcome(status, detail)
     if _wants_json():
         return problem(status, title, detail)
     return render_template("errors/error.html", code=status, title=title, detail=detail), status

@@ -147,3 +147,72 @@ SEED_REFERRAL = {
 @pytest.fixture
 def seed_referral():
     return dict(SEED_REFERRAL)
+
+
+# --- scheduling and FHIR ---------------------------------------------------------------------------
+
+# A Monday far enough ahead that "today" never matters; London is on GMT then, so local = UTC.
+DIARY_MONDAY = "2030-01-07"
+VALID_NHS_NUMBER = "9434765919"
+
+
+@pytest.fixture
+def diary_set_up(app):
+    """One service with a Mon-Fri 09:00-12:00 diary of 15-minute slots for the week of DIARY_MONDAY."""
+    from datetime import date, time, timedelta
+
+    from portal.scheduling import services
+
+    with app.app_context():
+        schedule = services.set_up_schedule(
+            name="Minor injuries — Dr Patel", service_name="Minor injuries unit", organisation_code="RXX01",
+            location_name="Riverside Health Centre", practitioner_given="Asha", practitioner_family="Patel",
+        )
+        for weekday in range(5):
+            services.add_weekly_template(schedule.id, weekday=weekday, start_time=time(9), end_time=time(12),
+                                         slot_minutes=15)
+        monday = date.fromisoformat(DIARY_MONDAY)
+        services.generate_slots(schedule.id, monday, monday + timedelta(days=6))
+        ids = {"schedule_id": schedule.id, "service_id": schedule.healthcare_service_id,
+               "location_id": schedule.location_id, "practitioner_id": schedule.practitioner_id}
+        db.session.remove()
+        return ids
+
+
+def slot_ids(app, service_id: int | None = None) -> list[int]:
+    from sqlalchemy import select
+
+    from portal.scheduling.models import Slot
+
+    with app.app_context():
+        query = select(Slot.id).order_by(Slot.start, Slot.id)
+        if service_id is not None:
+            query = query.where(Slot.healthcare_service_id == service_id)
+        return list(db.session.scalars(query))
+
+
+@pytest.fixture
+def api_client(app):
+    """Create an API client: `api_client(scopes=[...])` → (client_id, secret)."""
+    from portal.fhir import oauth
+
+    def make(scopes=None, name="Consumer system"):
+        with app.app_context():
+            created, secret = oauth.create_api_client(name=name, scopes=list(scopes or oauth.SCOPES))
+            return created.client_id, secret
+
+    return make
+
+
+@pytest.fixture
+def fhir_token(client, api_client):
+    """A bearer token from POST /oauth/token for a new client with the given scopes."""
+
+    def make(scopes=None):
+        client_id, secret = api_client(scopes)
+        response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(client_id, secret))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.json["access_token"]
+
+    return make

@@ -58,3 +58,16 @@ def test_readyz_is_503_when_redis_is_down(app):
     response = broken.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"]["redis"] == "unreachable"
+
+
+def test_an_older_install_gets_new_secrets_and_keeps_its_old_ones(tmp_path):
+    import json
+
+    from portal.config import install_secrets
+
+    (tmp_path / "secrets.json").write_text(json.dumps({"SECRET_KEY": "old-key", "DATA_KEYS": "k1:x",
+                                                       "BLIND_INDEX_KEY": "b", "REFERRAL_WEBHOOK_SECRET": "r"}))
+    first = install_secrets(tmp_path)
+    second = install_secrets(tmp_path)
+    assert first["SECRET_KEY"] == "old-key" and first["API_TOKEN_KEY"]
+    assert second == first

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from stdnum import exceptions as stdnum_errors
+from stdnum.gb import nhs
 from stdnum.no import fodselsnummer
 
 
@@ -26,6 +27,20 @@ def normalise_fodselsnummer(value: str) -> str:
         raise InvalidIdentifier("does not encode a valid birth date") from None
     except stdnum_errors.ValidationError:
         raise InvalidIdentifier("is not a valid fødselsnummer") from None
+
+
+def normalise_nhs_number(value: str) -> str:
+    """The 10-digit NHS number (spaces allowed on input), its modulus 11 check digit verified."""
+    try:
+        return nhs.validate(value)
+    except stdnum_errors.InvalidLength:
+        raise InvalidIdentifier("an NHS number has 10 digits") from None
+    except stdnum_errors.InvalidFormat:
+        raise InvalidIdentifier("an NHS number contains only digits") from None
+    except stdnum_errors.InvalidChecksum:
+        raise InvalidIdentifier("the NHS number fails its check digit") from None
+    except stdnum_errors.ValidationError:
+        raise InvalidIdentifier("is not a valid NHS number") from None
 
 
 def birth_date_from_fodselsnummer(value: str):

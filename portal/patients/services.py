@@ -4,7 +4,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.patients.identifiers import birth_date_from_fodselsnummer
+from portal.patients.identifiers import (InvalidIdentifier, birth_date_from_fodselsnummer, normalise_fodselsnummer,
+                                         normalise_nhs_number)
 from portal.patients.models import Patient
 from portal.security.crypto import blind_index
 
@@ -43,3 +44,41 @@ def fetch_or_create_patient_from_referral(*, fodselsnummer: str, first_name: str
         # Another request created the same patient a moment ago: use theirs.
         return find_patient_by_fodselsnummer(fodselsnummer)
     return patient
+
+
+def nhs_number_index(normalised: str) -> str:
+    return blind_index("nhs", normalised)
+
+
+def find_patient_by_nhs_number(normalised: str) -> Patient | None:
+    return db.session.scalar(select(Patient).where(Patient.national_id_index == nhs_number_index(normalised)))
+
+
+def fetch_or_create_patient_by_nhs_number(*, nhs_number: str, first_name: str, last_name: str,
+                                          birth_date=None, phone: str | None = None) -> Patient:
+    """The patient with this (normalised) NHS number, created on first sight; added to the caller's
+    transaction. An existing patient's details are not overwritten by what a booking system sent."""
+    patient = find_patient_by_nhs_number(nhs_number)
+    if patient is not None:
+        return patient
+    patient = Patient(
+        national_id=nhs_number, national_id_index=nhs_number_index(nhs_number), national_id_kind="nhs",
+        first_name=first_name, last_name=last_name, birth_date=birth_date, phone=phone,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(patient)
+    except IntegrityError:
+        return find_patient_by_nhs_number(nhs_number)
+    return patient
+
+
+def find_patient_by_national_id(value: str) -> Patient | None:
+    """A known patient by fødselsnummer (11 digits) or NHS number (10 digits), or None."""
+    digits = "".join(ch for ch in value or "" if not ch.isspace())
+    try:
+        if len(digits) == 11:
+            return find_patient_by_fodselsnummer(normalise_fodselsnummer(digits))
+        return find_patient_by_nhs_number(normalise_nhs_number(digits))
+    except InvalidIdentifier:
+        return None

@@ -8,12 +8,20 @@ import click
 from flask import Flask, current_app, render_template_string, request
 
 from portal.config import load_settings
-from portal.sandbox import referral_system
+from portal.sandbox import directories, referral_system
 
 INDEX = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Care Portal sandbox</title></head>
 <body><main><h1>Care Portal sandbox</h1>
 <p>Stand-ins for the external systems the portal talks to. Portal: <a href="{{ portal }}">{{ portal }}</a></p>
+<h2>Directories and demographics</h2>
+<p>Service directory (DoS): <code>POST /dos/CheckCapacitySummary</code>, <code>GET /dos/ServiceDetailsByID/&lt;id&gt;</code>;
+endpoint directory (SDS): <code>GET /sds/accredited-system?asid=</code>, <code>GET /sds/endpoint?partyKey=</code>;
+demographics (PDS): <code>GET /pds/Patient/&lt;NHS number&gt;</code>.</p>
+<form method="post" action="/failure-mode"><label for="system">System</label>
+<select id="system" name="system"><option>dos</option><option>sds</option><option>pds</option></select>
+<label for="mode">Behaviour</label><select id="mode" name="mode"><option>ok</option><option>500</option><option>slow</option></select>
+<button>Set</button></form>
 <h2>Referral system</h2>
 <form method="post" action="/referral-system/send"><label for="count">Referrals to send</label>
 <input id="count" name="count" type="number" min="1" max="50" value="1"><button>Send</button></form>
@@ -27,7 +35,9 @@ def create_app() -> Flask:
     app.config.update(
         PORTAL_URL=settings["PORTAL_URL"],
         REFERRAL_WEBHOOK_SECRET=settings["REFERRAL_WEBHOOK_SECRET"],
+        SQLALCHEMY_DATABASE_URI=settings["SQLALCHEMY_DATABASE_URI"],
     )
+    app.register_blueprint(directories.bp)
 
     @app.get("/")
     def index():

@@ -35,9 +35,10 @@ def record(action: str, *, subject=None, patient_id: int | None = None, actor: t
     return event
 
 
-def record_read(action: str, *, subject=None, patient_id: int | None = None, **details) -> None:
+def record_read(action: str, *, subject=None, patient_id: int | None = None,
+                actor: tuple[str, str | None] | None = None, **details) -> None:
     """Audit a read. The read transaction ends first, so the write starts a fresh one
     (on SQLite a read transaction that turns into a write can fail when another process wrote)."""
     db.session.commit()
-    record(action, subject=subject, patient_id=patient_id, **details)
+    record(action, subject=subject, patient_id=patient_id, actor=actor, **details)
     db.session.commit()

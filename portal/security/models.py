@@ -15,6 +15,18 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password")
 
 
+def hash_secret(secret: str) -> str:
+    """Argon2 hash of a password or an API client secret."""
+    return _hasher.hash(secret)
+
+
+def verify_secret(secret_hash: str, secret: str) -> bool:
+    try:
+        return _hasher.verify(secret_hash, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -38,13 +50,10 @@ class StaffUser(UserMixin, db.Model):
         return self.active
 
     def set_password(self, password: str) -> None:
-        self.password_hash = _hasher.hash(password)
+        self.password_hash = hash_secret(password)
 
     def check_password(self, password: str) -> bool:
-        try:
-            return _hasher.verify(self.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        return verify_secret(self.password_hash, password)
 
     @staticmethod
     def burn_password_check(password: str) -> None:

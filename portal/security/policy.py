@@ -16,6 +16,12 @@ ROLE_RULES: dict[str, set[str]] = {
     "referral.screen": SCREENING_ROLES,
     "referral.view": SCREENING_ROLES,
     "user.manage": {"admin"},
+    "schedule.view": SCREENING_ROLES,
+    "slot.block": SCREENING_ROLES,
+    "schedule.manage": {"admin"},
+    "booking.remote": SCREENING_ROLES,
+    "appointment.book": SCREENING_ROLES,
+    "appointment.cancel": SCREENING_ROLES,
 }
 
 
@@ -60,3 +66,39 @@ def requires(action: str):
         return wrapped
 
     return decorator
+
+
+# --- machine clients (OAuth2 client credentials on the FHIR API) ----------------------------------
+
+# action -> the token scope it needs.
+CLIENT_SCOPE_RULES: dict[str, str] = {
+    "fhir.slot.search": "slot/*.read",
+    "fhir.appointment.book": "appointment/*.write",
+    "fhir.appointment.read": "appointment/*.write",
+    "fhir.appointment.cancel": "appointment/*.write",
+    "fhir.schedule.read": "schedule/*.read",
+    "fhir.location.read": "location/*.read",
+    "fhir.healthcareservice.read": "healthcareservice/*.read",
+}
+
+
+def _client_booked(client_id: str, appointment) -> bool:
+    # A client sees and changes only the appointments it booked itself.
+    return appointment.booked_by == f"api_client:{client_id}"
+
+
+CLIENT_OBJECT_RULES = {
+    "fhir.appointment.read": _client_booked,
+    "fhir.appointment.cancel": _client_booked,
+}
+
+
+def client_decision(client_id: str, scopes: list[str], action: str, obj=None) -> int:
+    """200 when the client may, 403 when its token lacks the scope, 404 for an object it may not know of."""
+    needed = CLIENT_SCOPE_RULES.get(action)
+    if needed is None or needed not in scopes:
+        return 403
+    rule = CLIENT_OBJECT_RULES.get(action)
+    if obj is not None and rule is not None and not rule(client_id, obj):
+        return 404
+    return 200

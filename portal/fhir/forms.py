@@ -1,0 +1,29 @@
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
+
+
+def nhs_number_check(form, field):
+    try:
+        field.data = normalise_nhs_number(field.data or "")
+    except InvalidIdentifier as exc:
+        raise ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
+
+
+class FindServiceForm(FlaskForm):
+    nhs_number = StringField("NHS number", validators=[DataRequired(), Length(max=20), nhs_number_check])
+    postcode = StringField("Patient's postcode", validators=[DataRequired(), Length(max=10)])
+
+
+class ChooseServiceForm(FlaskForm):
+    nhs_number = HiddenField(validators=[DataRequired(), nhs_number_check])
+    service_id = HiddenField(validators=[DataRequired(), Length(max=64)])
+
+
+class BookRemoteSlotForm(ChooseServiceForm):
+    slot_id = HiddenField(validators=[DataRequired(), Length(max=64)])
+    start = HiddenField(validators=[DataRequired(), Length(max=40)])
+    end = HiddenField(validators=[DataRequired(), Length(max=40)])
+    description = StringField("Reason for the appointment", validators=[Optional(), Length(max=200)])

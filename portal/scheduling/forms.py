@@ -1,0 +1,59 @@
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, StringField, TimeField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+WEEKDAYS = [("0", "Monday"), ("1", "Tuesday"), ("2", "Wednesday"), ("3", "Thursday"), ("4", "Friday"),
+            ("5", "Saturday"), ("6", "Sunday")]
+TIMEZONES = [("Europe/London", "Europe/London"), ("Europe/Oslo", "Europe/Oslo"), ("UTC", "UTC")]
+
+
+class ScheduleForm(FlaskForm):
+    name = StringField("Schedule name", validators=[DataRequired(), Length(max=200)])
+    service_name = StringField("Healthcare service", validators=[DataRequired(), Length(max=200)])
+    organisation_code = StringField("Organisation code (ODS)", validators=[DataRequired(), Length(max=20)])
+    location_name = StringField("Location", validators=[Optional(), Length(max=200)])
+    practitioner_given = StringField("Practitioner given name", validators=[Optional(), Length(max=100)])
+    practitioner_family = StringField("Practitioner family name", validators=[Optional(), Length(max=100)])
+    timezone = SelectField("Time zone", choices=TIMEZONES, default="Europe/London")
+
+    def validate(self, extra_validators=None):
+        if not super().validate(extra_validators):
+            return False
+        if bool(self.practitioner_given.data) != bool(self.practitioner_family.data):
+            self.practitioner_family.errors.append("Give both names of the practitioner, or neither.")
+            return False
+        return True
+
+
+class TemplateForm(FlaskForm):
+    weekday = SelectField("Weekday", choices=WEEKDAYS, validators=[InputRequired()])
+    start_time = TimeField("Opens", validators=[InputRequired()])
+    end_time = TimeField("Closes", validators=[InputRequired()])
+    slot_minutes = IntegerField("Slot length (minutes)", default=15,
+                                validators=[InputRequired(), NumberRange(min=5, max=480)])
+
+    def validate(self, extra_validators=None):
+        if not super().validate(extra_validators):
+            return False
+        if self.end_time.data <= self.start_time.data:
+            self.end_time.errors.append("Closing time must be after opening time.")
+            return False
+        return True
+
+
+class GenerateForm(FlaskForm):
+    first_day = DateField("First day", validators=[InputRequired()])
+    last_day = DateField("Last day", validators=[InputRequired()])
+
+    def validate(self, extra_validators=None):
+        if not super().validate(extra_validators):
+            return False
+        if self.last_day.data < self.first_day.data:
+            self.last_day.errors.append("The last day must not be before the first.")
+            return False
+        return True
+
+
+class StaffBookingForm(FlaskForm):
+    national_id = StringField("Patient's fødselsnummer or NHS number", validators=[DataRequired(), Length(max=20)])
+    description = StringField("Reason for the appointment", validators=[Optional(), Length(max=200)])

@@ -1,0 +1,129 @@
+from datetime import datetime, time
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.security.models import utcnow
+
+# FHIR STU3 slot statuses we use: `busy-unavailable` is a slot a secretary blocked.
+FREE, BUSY, BLOCKED = "free", "busy", "busy-unavailable"
+SLOT_STATUSES = (FREE, BUSY, BLOCKED)
+BOOKED, CANCELLED = "booked", "cancelled"
+
+
+class HealthcareService(db.Model):
+    __tablename__ = "healthcare_services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # The ODS code of the organisation that provides the service.
+    organisation_code: Mapped[str] = mapped_column(String(20), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Location(db.Model):
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(500))
+    organisation_code: Mapped[str | None] = mapped_column(String(20))
+
+
+class Practitioner(db.Model):
+    __tablename__ = "practitioners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str | None] = mapped_column(String(20))
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.prefix, self.given_name, self.family_name) if p)
+
+
+class Schedule(db.Model):
+    """A diary: its actors are one healthcare service and optionally a location and a practitioner."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    healthcare_service_id: Mapped[int] = mapped_column(ForeignKey("healthcare_services.id"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"))
+    # Weekly templates are wall-clock times in this zone; slots are stored in UTC.
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    active: Mapped[bool] = mapped_column(default=True)
+
+    healthcare_service = relationship("HealthcareService")
+    location = relationship("Location")
+    practitioner = relationship("Practitioner")
+    templates = relationship("WeeklyTemplate", order_by="(WeeklyTemplate.weekday, WeeklyTemplate.start_time)",
+                             back_populates="schedule")
+
+
+class WeeklyTemplate(db.Model):
+    """Opening hours of a schedule on one weekday, cut into slots of `slot_minutes`."""
+
+    __tablename__ = "weekly_templates"
+    __table_args__ = (
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="weekday"),
+        CheckConstraint("slot_minutes > 0", name="slot_minutes"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id"), index=True)
+    weekday: Mapped[int]  # 0 = Monday
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+    slot_minutes: Mapped[int]
+
+    schedule = relationship("Schedule", back_populates="templates")
+
+
+class Slot(db.Model):
+    __tablename__ = "slots"
+    __table_args__ = (
+        # Generation is idempotent: a schedule has at most one slot starting at a given instant.
+        UniqueConstraint("schedule_id", "start", name="uq_slots_schedule_start"),
+        # Slot search: one service, free, in a time window, in start order.
+        Index("ix_slots_service_status_start", "healthcare_service_id", "status", "start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id"))
+    # Copied from the schedule so that search needs no join.
+    healthcare_service_id: Mapped[int] = mapped_column(ForeignKey("healthcare_services.id"))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default=FREE)
+    version: Mapped[int] = mapped_column(default=1)
+
+    schedule = relationship("Schedule")
+
+
+class Appointment(db.Model):
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"), index=True)
+    # Set while the appointment is booked, NULL once cancelled: the database refuses a second
+    # active appointment on a slot even if the conditional update were ever bypassed.
+    active_slot_id: Mapped[int | None] = mapped_column(ForeignKey("slots.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=BOOKED)
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    description: Mapped[str | None] = mapped_column(String(500))
+    comment: Mapped[str | None] = mapped_column(String(1000))
+    # Who booked: "staff:<id>", "api:<client_id>", "partner:<id>".
+    booked_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+    slot = relationship("Slot", foreign_keys=[slot_id])
+    patient = relationship("Patient")

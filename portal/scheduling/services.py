@@ -1,0 +1,395 @@
+"""Scheduling rules: the booking service, blocking, slot generation and search. No Flask request here.
+
+Booking takes a slot with one conditional UPDATE (`status = 'free'` → `'busy'`): of many
+processes racing for a slot exactly one sees a row count of 1. Behind it, an appointment's
+`active_slot_id` is unique, so the database itself refuses a second live appointment on a slot.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from portal.extensions import db
+from portal.scheduling.models import (BLOCKED, BOOKED, BUSY, CANCELLED, FREE, Appointment, HealthcareService,
+                                      Location, Practitioner, Schedule, Slot, WeeklyTemplate)
+from portal.security import audit
+from portal.security.models import utcnow
+
+MAX_GENERATION_DAYS = 366
+
+
+class SchedulingError(Exception):
+    """Base of the errors callers show to people or clients."""
+
+
+class SlotNotFound(SchedulingError, LookupError):
+    pass
+
+
+class SlotTaken(SchedulingError):
+    """Someone else holds the slot (booked or blocked)."""
+
+
+class SlotMismatch(SchedulingError, ValueError):
+    """The caller's start/end do not match the slot's."""
+
+
+class SlotInPast(SchedulingError):
+    """A slot that has started can no longer be booked."""
+
+
+class AppointmentNotFound(SchedulingError, LookupError):
+    pass
+
+
+class AlreadyCancelled(SchedulingError):
+    pass
+
+
+class SlotNotChangeable(SchedulingError):
+    """Only a free slot can be blocked and only a blocked one unblocked."""
+
+
+class InvalidSchedule(SchedulingError, ValueError):
+    pass
+
+
+def _actor_label(actor: tuple[str, str | None]) -> str:
+    return f"{actor[0]}:{actor[1] or ''}"
+
+
+# --- booking -------------------------------------------------------------------------------------
+
+def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], start: datetime | None = None,
+              end: datetime | None = None, description: str | None = None,
+              comment: str | None = None) -> Appointment:
+    """Book a free slot for a patient, or raise SlotTaken / SlotNotFound / SlotMismatch / SlotInPast.
+
+    Commits the caller's transaction with the appointment (so a patient created for this
+    booking in the same transaction is kept only when the booking succeeds).
+    """
+    slot = db.session.get(Slot, slot_id)
+    if slot is None:
+        db.session.rollback()
+        raise SlotNotFound(slot_id)
+    if (start is not None and start != slot.start) or (end is not None and end != slot.end):
+        db.session.rollback()
+        raise SlotMismatch("start and end must be those of the slot")
+    if slot.start <= utcnow():
+        db.session.rollback()
+        raise SlotInPast(slot_id)
+    taken = db.session.execute(
+        update(Slot).where(Slot.id == slot_id, Slot.status == FREE)
+        .values(status=BUSY, version=Slot.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        db.session.rollback()
+        raise SlotTaken(slot_id)
+    appointment = Appointment(
+        slot_id=slot_id, active_slot_id=slot_id, patient_id=patient_id, status=BOOKED, start=slot.start,
+        end=slot.end, description=description, comment=comment, booked_by=_actor_label(actor),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(appointment)
+    except IntegrityError:
+        db.session.rollback()
+        raise SlotTaken(slot_id) from None
+    audit.record("appointment.booked", subject=appointment, patient_id=patient_id, actor=actor, slot_id=slot_id)
+    db.session.commit()
+    return appointment
+
+
+def get_appointment(appointment_id: int) -> Appointment | None:
+    return db.session.get(Appointment, appointment_id)
+
+
+def cancel_appointment(appointment_id: int, *, actor: tuple[str, str | None]) -> Appointment:
+    """Cancel a booked appointment and free its slot, once; raise AlreadyCancelled after that."""
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None:
+        db.session.rollback()
+        raise AppointmentNotFound(appointment_id)
+    cancelled = db.session.execute(
+        update(Appointment).where(Appointment.id == appointment_id, Appointment.status == BOOKED)
+        .values(status=CANCELLED, active_slot_id=None, cancelled_at=utcnow(), version=Appointment.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if cancelled != 1:
+        db.session.rollback()
+        raise AlreadyCancelled(appointment_id)
+    db.session.execute(
+        update(Slot).where(Slot.id == appointment.slot_id, Slot.status == BUSY)
+        .values(status=FREE, version=Slot.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    audit.record("appointment.cancelled", subject=appointment, patient_id=appointment.patient_id, actor=actor)
+    db.session.commit()
+    db.session.refresh(appointment)
+    return appointment
+
+
+def _change_slot(slot_id: int, from_status: str, to_status: str, action: str, actor) -> Slot:
+    slot = db.session.get(Slot, slot_id)
+    if slot is None:
+        db.session.rollback()
+        raise SlotNotFound(slot_id)
+    changed = db.session.execute(
+        update(Slot).where(Slot.id == slot_id, Slot.status == from_status)
+        .values(status=to_status, version=Slot.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        db.session.rollback()
+        raise SlotNotChangeable(slot_id)
+    audit.record(action, subject=slot, actor=actor)
+    db.session.commit()
+    db.session.refresh(slot)
+    return slot
+
+
+def block_slot(slot_id: int, *, actor=None) -> Slot:
+    """Take a free slot out of booking (a secretary's block)."""
+    return _change_slot(slot_id, FREE, BLOCKED, "slot.blocked", actor)
+
+
+def unblock_slot(slot_id: int, *, actor=None) -> Slot:
+    return _change_slot(slot_id, BLOCKED, FREE, "slot.unblocked", actor)
+
+
+# --- search --------------------------------------------------------------------------------------
+
+def search_slots(healthcare_service_id: int, *, start_from: datetime | None = None,
+                 start_to: datetime | None = None, status: str | None = FREE, limit: int = 5000) -> list:
+    """Slots of one service in a window, in start order, served by ix_slots_service_status_start.
+
+    Read-only rows (id, schedule_id, start, end, status, version), not ORM objects: a week of a
+    busy service is hundreds of slots, and search is the hottest query of the FHIR API.
+    """
+    query = select(Slot.id, Slot.schedule_id, Slot.start, Slot.end, Slot.status, Slot.version).where(
+        Slot.healthcare_service_id == healthcare_service_id)
+    if status:
+        query = query.where(Slot.status == status)
+    if start_from is not None:
+        query = query.where(Slot.start >= start_from)
+    if start_to is not None:
+        query = query.where(Slot.start <= start_to)
+    return list(db.session.execute(query.order_by(Slot.start, Slot.id).limit(limit)))
+
+
+def schedules_by_id(ids) -> dict[int, Schedule]:
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    return {s.id: s for s in db.session.scalars(select(Schedule).where(Schedule.id.in_(ids)))}
+
+
+# --- set-up and generation ------------------------------------------------------------------------
+
+def create_healthcare_service(*, name: str, organisation_code: str) -> HealthcareService:
+    service = HealthcareService(name=name.strip(), organisation_code=organisation_code.strip().upper())
+    db.session.add(service)
+    db.session.flush()
+    return service
+
+
+def create_location(*, name: str, address: str | None = None, organisation_code: str | None = None) -> Location:
+    location = Location(name=name.strip(), address=address, organisation_code=organisation_code)
+    db.session.add(location)
+    db.session.flush()
+    return location
+
+
+def create_practitioner(*, family_name: str, given_name: str, prefix: str | None = None) -> Practitioner:
+    practitioner = Practitioner(family_name=family_name.strip(), given_name=given_name.strip(), prefix=prefix)
+    db.session.add(practitioner)
+    db.session.flush()
+    return practitioner
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidSchedule(f"unknown time zone {name!r}") from None
+
+
+def create_schedule(*, name: str, healthcare_service_id: int, location_id: int | None = None,
+                    practitioner_id: int | None = None, timezone_name: str = "Europe/London") -> Schedule:
+    _zone(timezone_name)
+    if db.session.get(HealthcareService, healthcare_service_id) is None:
+        raise InvalidSchedule("unknown healthcare service")
+    schedule = Schedule(name=name.strip(), healthcare_service_id=healthcare_service_id, location_id=location_id,
+                        practitioner_id=practitioner_id, timezone=timezone_name)
+    db.session.add(schedule)
+    db.session.flush()
+    return schedule
+
+
+def set_up_schedule(*, name: str, service_name: str, organisation_code: str, location_name: str | None = None,
+                    practitioner_given: str | None = None, practitioner_family: str | None = None,
+                    timezone_name: str = "Europe/London") -> Schedule:
+    """A new schedule with its actors; an existing service of the same name and organisation is reused."""
+    service = db.session.scalar(select(HealthcareService).where(
+        HealthcareService.name == service_name.strip(),
+        HealthcareService.organisation_code == organisation_code.strip().upper()))
+    if service is None:
+        service = create_healthcare_service(name=service_name, organisation_code=organisation_code)
+    location = create_location(name=location_name, organisation_code=service.organisation_code) \
+        if location_name else None
+    practitioner = create_practitioner(family_name=practitioner_family, given_name=practitioner_given) \
+        if practitioner_given and practitioner_family else None
+    schedule = create_schedule(name=name, healthcare_service_id=service.id,
+                               location_id=location.id if location else None,
+                               practitioner_id=practitioner.id if practitioner else None, timezone_name=timezone_name)
+    audit.record("schedule.created", subject=schedule)
+    db.session.commit()
+    return schedule
+
+
+def list_schedules() -> list[Schedule]:
+    return list(db.session.scalars(select(Schedule).order_by(Schedule.name, Schedule.id)))
+
+
+def get_schedule(schedule_id: int) -> Schedule | None:
+    return db.session.get(Schedule, schedule_id)
+
+
+def add_weekly_template(schedule_id: int, *, weekday: int, start_time: time, end_time: time,
+                        slot_minutes: int) -> WeeklyTemplate:
+    if not 0 <= weekday <= 6:
+        raise InvalidSchedule("weekday must be 0 (Monday) to 6 (Sunday)")
+    if not 5 <= slot_minutes <= 480:
+        raise InvalidSchedule("slots must be 5 to 480 minutes long")
+    if end_time <= start_time:
+        raise InvalidSchedule("the end must be after the start")
+    template = WeeklyTemplate(schedule_id=schedule_id, weekday=weekday, start_time=start_time, end_time=end_time,
+                              slot_minutes=slot_minutes)
+    db.session.add(template)
+    db.session.commit()
+    return template
+
+
+def remove_weekly_template(template_id: int) -> None:
+    template = db.session.get(WeeklyTemplate, template_id)
+    if template is not None:
+        db.session.delete(template)
+        db.session.commit()
+
+
+def _to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def planned_slots(schedule: Schedule, first_day: date, last_day: date) -> list[tuple[datetime, datetime]]:
+    """(start, end) in UTC of every slot the weekly templates give between the two days inclusive."""
+    zone = _zone(schedule.timezone)
+    by_weekday: dict[int, list[WeeklyTemplate]] = {}
+    for template in schedule.templates:
+        by_weekday.setdefault(template.weekday, []).append(template)
+    planned = []
+    day = first_day
+    while day <= last_day:
+        for template in by_weekday.get(day.weekday(), []):
+            length = timedelta(minutes=template.slot_minutes)
+            begin = datetime.combine(day, template.start_time)
+            close = datetime.combine(day, template.end_time)
+            while begin + length <= close:
+                planned.append((_to_utc(day, begin.time(), zone), _to_utc(day, (begin + length).time(), zone)))
+                begin += length
+        day += timedelta(days=1)
+    return planned
+
+
+def generate_slots(schedule_id: int, first_day: date, last_day: date) -> int:
+    """Create the slots the weekly templates give; existing ones are kept. Returns how many were new.
+
+    Safe to run twice and from two processes at once: the (schedule, start) unique constraint
+    with ON CONFLICT DO NOTHING decides.
+    """
+    schedule = db.session.get(Schedule, schedule_id)
+    if schedule is None:
+        raise InvalidSchedule("unknown schedule")
+    if last_day < first_day:
+        raise InvalidSchedule("the last day must not be before the first")
+    if (last_day - first_day).days >= MAX_GENERATION_DAYS:
+        raise InvalidSchedule(f"generate at most {MAX_GENERATION_DAYS} days at a time")
+    rows = [{"schedule_id": schedule.id, "healthcare_service_id": schedule.healthcare_service_id, "start": start,
+             "end": end, "status": FREE, "version": 1} for start, end in planned_slots(schedule, first_day, last_day)]
+    if not rows:
+        return 0
+    window = and_(Slot.schedule_id == schedule.id, Slot.start >= rows[0]["start"], Slot.start <= rows[-1]["start"])
+    before = db.session.scalar(select(func.count()).select_from(Slot).where(window))
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(Slot.__table__).on_conflict_do_nothing(index_elements=["schedule_id", "start"])
+    for chunk in range(0, len(rows), 5000):
+        db.session.execute(statement, rows[chunk:chunk + 5000])
+    created = db.session.scalar(select(func.count()).select_from(Slot).where(window)) - before
+    audit.record("slots.generated", subject=schedule, first_day=first_day.isoformat(),
+                 last_day=last_day.isoformat(), created=created)
+    db.session.commit()
+    return created
+
+
+# --- the secretary's diary -------------------------------------------------------------------------
+
+@dataclass
+class DiaryEntry:
+    slot: Slot
+    appointment: Appointment | None
+    local_start: datetime
+    local_end: datetime
+
+
+@dataclass
+class Diary:
+    schedule: Schedule
+    first_day: date
+    days: int
+    entries_by_day: dict[date, list[DiaryEntry]]
+
+    @property
+    def patient_ids(self) -> list[int]:
+        return sorted({e.appointment.patient_id for day in self.entries_by_day.values() for e in day
+                       if e.appointment is not None})
+
+
+def local_today(schedule: Schedule) -> date:
+    return datetime.now(_zone(schedule.timezone)).date()
+
+
+def diary(schedule: Schedule, first_day: date, days: int) -> Diary:
+    """The schedule's slots for `days` days from `first_day` (local days), with live appointments."""
+    zone = _zone(schedule.timezone)
+    start = _to_utc(first_day, time(0), zone)
+    end = _to_utc(first_day + timedelta(days=days), time(0), zone)
+    rows = db.session.execute(
+        select(Slot, Appointment)
+        .outerjoin(Appointment, Appointment.active_slot_id == Slot.id)
+        .where(Slot.schedule_id == schedule.id, Slot.start >= start, Slot.start < end)
+        .order_by(Slot.start)
+    ).all()
+    by_day: dict[date, list[DiaryEntry]] = {first_day + timedelta(days=n): [] for n in range(days)}
+    for slot, appointment in rows:
+        local_start = slot.start.replace(tzinfo=timezone.utc).astimezone(zone)
+        local_end = slot.end.replace(tzinfo=timezone.utc).astimezone(zone)
+        by_day.setdefault(local_start.date(), []).append(DiaryEntry(slot, appointment, local_start, local_end))
+    return Diary(schedule=schedule, first_day=first_day, days=days, entries_by_day=by_day)
+
+
+def diary_entry(slot_id: int) -> DiaryEntry | None:
+    row = db.session.execute(
+        select(Slot, Appointment).outerjoin(Appointment, Appointment.active_slot_id == Slot.id)
+        .where(Slot.id == slot_id)
+    ).first()
+    if row is None:
+        return None
+    slot, appointment = row
+    zone = _zone(slot.schedule.timezone)
+    return DiaryEntry(slot, appointment, slot.start.replace(tzinfo=timezone.utc).astimezone(zone),
+                      slot.end.replace(tzinfo=timezone.utc).astimezone(zone))

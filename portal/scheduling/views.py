@@ -1,0 +1,215 @@
+"""The secretary's diary (day and week, block/unblock) and the admin's schedule set-up."""
+
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+
+from portal.patients.services import find_patient_by_national_id
+from portal.scheduling import services
+from portal.scheduling.forms import GenerateForm, ScheduleForm, StaffBookingForm, TemplateForm
+from portal.security import audit
+from portal.security.policy import authorize, requires
+
+bp = Blueprint("scheduling", __name__)
+
+DIARY_TEMPLATE = "scheduling/diary.html"
+ADMIN_TEMPLATE = "scheduling/admin.html"
+
+
+def _load_schedule(schedule_id: int, action: str):
+    schedule = services.get_schedule(schedule_id)
+    if schedule is None:
+        abort(404)
+    authorize(action, schedule)
+    return schedule
+
+
+@bp.get("/schedules")
+@requires("schedule.view")
+def schedules():
+    return render_template("scheduling/schedules.html", schedules=services.list_schedules())
+
+
+@bp.get("/schedules/<int(max=2147483647):schedule_id>")
+@requires("schedule.view")
+def diary(schedule_id: int):
+    schedule = _load_schedule(schedule_id, "schedule.view")
+    view = "week" if request.args.get("view") == "week" else "day"
+    try:
+        day = date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        day = services.local_today(schedule)
+    if view == "week":
+        day -= timedelta(days=day.weekday())
+    days = 7 if view == "week" else 1
+    the_diary = services.diary(schedule, day, days)
+    audit.record_read("schedule.diary_viewed", subject=schedule, patient_ids=the_diary.patient_ids)
+    return render_template(DIARY_TEMPLATE, diary=the_diary, view=view, day=day, step=timedelta(days=days))
+
+
+def _slot_changed(slot_id: int, change, done: str):
+    entry = services.diary_entry(slot_id)
+    if entry is None:
+        abort(404)
+    authorize("slot.block", entry.slot)
+    message, status = done, 200
+    try:
+        change(slot_id)
+    except services.SlotNotChangeable:
+        message, status = "Not changed: the slot was booked or changed by someone else first.", 409
+    entry = services.diary_entry(slot_id)
+    if request.headers.get("HX-Request"):
+        return render_block(DIARY_TEMPLATE, "slot_row", entry=entry, message=message), status
+    flash(message)
+    day = entry.local_start.date().isoformat()
+    return redirect(url_for("scheduling.diary", schedule_id=entry.slot.schedule_id, day=day))
+
+
+@bp.post("/slots/<int(max=2147483647):slot_id>/block")
+@requires("slot.block")
+def block(slot_id: int):
+    return _slot_changed(slot_id, services.block_slot, "Slot blocked.")
+
+
+@bp.post("/slots/<int(max=2147483647):slot_id>/unblock")
+@requires("slot.block")
+def unblock(slot_id: int):
+    return _slot_changed(slot_id, services.unblock_slot, "Slot free again.")
+
+
+def _staff_actor() -> tuple[str, str]:
+    return ("staff", str(current_user.id))
+
+
+def _diary_url(entry) -> str:
+    return url_for("scheduling.diary", schedule_id=entry.slot.schedule_id, day=entry.local_start.date().isoformat())
+
+
+@bp.route("/slots/<int(max=2147483647):slot_id>/book", methods=["GET", "POST"])
+@requires("appointment.book")
+def book(slot_id: int):
+    entry = services.diary_entry(slot_id)
+    if entry is None:
+        abort(404)
+    authorize("appointment.book", entry.slot)
+    form = StaffBookingForm()
+    if not form.validate_on_submit():
+        return render_template("scheduling/book.html", entry=entry, form=form), 422 if form.is_submitted() else 200
+    patient = find_patient_by_national_id(form.national_id.data)
+    if patient is None:
+        form.national_id.errors.append("No patient with this national id is known here.")
+        return render_template("scheduling/book.html", entry=entry, form=form), 422
+    try:
+        services.book_slot(slot_id, patient_id=patient.id, actor=_staff_actor(),
+                           description=form.description.data or None)
+    except (services.SlotTaken, services.SlotInPast):
+        entry = services.diary_entry(slot_id)
+        return render_template("scheduling/book.html", entry=entry, form=form,
+                               problem="This slot is no longer free. Choose another one in the diary."), 409
+    flash(f"Booked {patient.full_name} at {entry.local_start.strftime('%A %d %B %H:%M')}.")
+    return redirect(_diary_url(entry))
+
+
+@bp.post("/appointments/<int(max=2147483647):appointment_id>/cancel")
+@requires("appointment.cancel")
+def cancel(appointment_id: int):
+    appointment = services.get_appointment(appointment_id)
+    if appointment is None:
+        abort(404)
+    authorize("appointment.cancel", appointment)
+    message, status = "Appointment cancelled; the slot is free again.", 200
+    try:
+        services.cancel_appointment(appointment_id, actor=_staff_actor())
+    except services.AlreadyCancelled:
+        message, status = "Already cancelled.", 409
+    entry = services.diary_entry(appointment.slot_id)
+    if request.headers.get("HX-Request"):
+        return render_block(DIARY_TEMPLATE, "slot_row", entry=entry, message=message), status
+    flash(message)
+    return redirect(_diary_url(entry))
+
+
+# --- admin -----------------------------------------------------------------------------------------
+
+def _template_form(schedule_id: int, formdata=None) -> TemplateForm:
+    # One form per schedule on the page: the prefix keeps their field ids apart.
+    return TemplateForm(formdata=formdata, prefix=f"t{schedule_id}")
+
+
+def _generate_form(schedule_id: int, formdata=None) -> GenerateForm:
+    return GenerateForm(formdata=formdata, prefix=f"g{schedule_id}")
+
+
+def _admin_page(status: int = 200, schedule_form=None, failed=None):
+    schedules = services.list_schedules()
+    forms = {s.id: (_template_form(s.id), _generate_form(s.id)) for s in schedules}
+    if failed is not None:
+        schedule_id, form = failed
+        template_form, generate_form = forms[schedule_id]
+        forms[schedule_id] = (form, generate_form) if isinstance(form, TemplateForm) else (template_form, form)
+    return render_template(ADMIN_TEMPLATE, schedules=schedules, forms=forms,
+                           schedule_form=schedule_form or ScheduleForm(formdata=None)), status
+
+
+@bp.get("/scheduling/admin")
+@requires("schedule.manage")
+def admin():
+    return _admin_page()
+
+
+@bp.post("/scheduling/admin/schedules")
+@requires("schedule.manage")
+def create_schedule():
+    form = ScheduleForm()
+    if not form.validate_on_submit():
+        return _admin_page(422, schedule_form=form)
+    schedule = services.set_up_schedule(
+        name=form.name.data, service_name=form.service_name.data, organisation_code=form.organisation_code.data,
+        location_name=form.location_name.data or None, practitioner_given=form.practitioner_given.data or None,
+        practitioner_family=form.practitioner_family.data or None, timezone_name=form.timezone.data,
+    )
+    flash(f"Schedule “{schedule.name}” created. Add its weekly hours, then generate slots.")
+    return redirect(url_for("scheduling.admin"))
+
+
+@bp.post("/scheduling/admin/schedules/<int(max=2147483647):schedule_id>/templates")
+@requires("schedule.manage")
+def add_template(schedule_id: int):
+    schedule = _load_schedule(schedule_id, "schedule.manage")
+    form = _template_form(schedule.id, request.form)
+    if not form.validate_on_submit():
+        return _admin_page(422, failed=(schedule.id, form))
+    try:
+        services.add_weekly_template(schedule.id, weekday=int(form.weekday.data), start_time=form.start_time.data,
+                                     end_time=form.end_time.data, slot_minutes=form.slot_minutes.data)
+    except services.InvalidSchedule as exc:
+        form.slot_minutes.errors.append(str(exc))
+        return _admin_page(422, failed=(schedule.id, form))
+    flash("Weekly hours added.")
+    return redirect(url_for("scheduling.admin"))
+
+
+@bp.post("/scheduling/admin/templates/<int(max=2147483647):template_id>/delete")
+@requires("schedule.manage")
+def remove_template(template_id: int):
+    services.remove_weekly_template(template_id)
+    flash("Weekly hours removed; slots already generated are kept.")
+    return redirect(url_for("scheduling.admin"))
+
+
+@bp.post("/scheduling/admin/schedules/<int(max=2147483647):schedule_id>/generate")
+@requires("schedule.manage")
+def generate(schedule_id: int):
+    schedule = _load_schedule(schedule_id, "schedule.manage")
+    form = _generate_form(schedule.id, request.form)
+    if not form.validate_on_submit():
+        return _admin_page(422, failed=(schedule.id, form))
+    try:
+        created = services.generate_slots(schedule.id, form.first_day.data, form.last_day.data)
+    except services.InvalidSchedule as exc:
+        form.last_day.errors.append(str(exc))
+        return _admin_page(422, failed=(schedule.id, form))
+    flash(f"{created} new slot{'' if created == 1 else 's'} for “{schedule.name}”.")
+    return redirect(url_for("scheduling.admin"))
