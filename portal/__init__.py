@@ -37,12 +37,19 @@ def create_app(overrides: dict | None = None) -> Flask:
     auth.init_app(app)
 
     from portal import errors, filters, main
+    from portal.consultations import patient_views
+    from portal.consultations import views as consultation_views
+    from portal.notifications import views as notification_views
     from portal.referrals import views as referral_views
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(referral_views.api_bp)
     app.register_blueprint(referral_views.bp)
+    app.register_blueprint(consultation_views.api_bp)
+    app.register_blueprint(consultation_views.bp)
+    app.register_blueprint(patient_views.bp)
+    app.register_blueprint(notification_views.bp)
     errors.init_app(app)
     filters.init_app(app)
 
