@@ -128,7 +128,7 @@ def _valid_action() -> bool:
 @bp.post("/consultations/<int:consultation_id>/pick")
 @requires("consultation.pick")
 def pick(consultation_id: int):
-    consultation = _load(consultation_id, "consultation.view")
+    consultation = _load(consultation_id, "consultation.pick")
     if not _valid_action():
         abort(400)
     try:

@@ -58,7 +58,9 @@ OBJECT_RULES = {
     "referral.view": _referral_visible,
     "referral.screen": _referral_visible,
     "consultation.view": _consultation_visible,
-    "consultation.pick": _consultation_visible,
+    # Any doctor may try to pick any consultation: the database decides who was first, and a
+    # late doctor is told "already taken" (the consultation was in the queue they saw).
+    "consultation.pick": lambda user, consultation: True,
     "consultation.conduct": _assigned_doctor,
     "consultation.api": _assigned_doctor,
     "consultation.cancel": _may_cancel,
