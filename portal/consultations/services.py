@@ -156,11 +156,13 @@ def _doctor(doctor_id: int) -> StaffUser:
 def assign_consultation(consultation: Consultation, *, doctor_id: int, by_id: int) -> None:
     """A secretary gives the consultation to a doctor (or to another doctor before it starts)."""
     _doctor(doctor_id)
+    first_assignment = consultation.state == READY
     _transition(consultation, (READY, PENDING), "assigned", state=PENDING, service_provider_id=doctor_id,
                 assigned_at=utcnow())
+    queued = _invite_to_waiting_room(consultation) if first_assignment else []
     audit.record("consultation.assigned", subject=consultation, patient_id=consultation.patient_id,
                  doctor_id=doctor_id, actor=("staff", str(by_id)))
-    _after_change(consultation)
+    _after_change(consultation, queued)
 
 
 def pick_consultation(consultation: Consultation, *, doctor_id: int) -> None:
@@ -168,9 +170,18 @@ def pick_consultation(consultation: Consultation, *, doctor_id: int) -> None:
     _doctor(doctor_id)
     _transition(consultation, (READY,), "picked", unassigned=True, state=PENDING, service_provider_id=doctor_id,
                 assigned_at=utcnow())
+    queued = _invite_to_waiting_room(consultation)
     audit.record("consultation.picked", subject=consultation, patient_id=consultation.patient_id,
                  actor=("staff", str(doctor_id)))
-    _after_change(consultation)
+    _after_change(consultation, queued)
+
+
+def _invite_to_waiting_room(consultation: Consultation) -> list:
+    """Once a doctor has it, the patient gets a link to the waiting room, which opens when the doctor starts."""
+    raw = create_patient_link(consultation)
+    return _tell_patient(consultation, "consultation.waiting", "A doctor will see you soon",
+                         f"A doctor has taken your consultation {consultation.code} and will start it soon. "
+                         f"Wait for them here: {patient_link_url(raw)}")
 
 
 def _ensure_rooms(consultation: Consultation) -> None:

@@ -18,13 +18,15 @@ def load(cid):
     return db.session.get(Consultation, cid, populate_existing=True)
 
 
-def test_doctor_picks_an_unassigned_consultation(app, app_ctx):
+def test_doctor_picks_an_unassigned_consultation_and_the_patient_is_invited_to_wait(app, app_ctx):
     doctor = make_staff(app, "doctor")
     cid = make_consultation(app)
     services.pick_consultation(load(cid), doctor_id=doctor)
     c = load(cid)
     assert c.state == "pending_sp" and c.service_provider_id == doctor and c.assigned_at is not None
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "consultation.picked"))
+    waiting = db.session.scalars(select(Notification).where(Notification.kind == "consultation.waiting")).all()
+    assert {n.channel for n in waiting} == {"sms", "email"} and "/c/" in waiting[0].body
 
 
 def test_second_doctor_cannot_pick_a_taken_consultation(app, app_ctx):
@@ -112,10 +114,12 @@ def test_start_makes_rooms_link_and_messages(app, app_ctx, sandbox):
     chat, video = services.chat_room_of(c), services.video_room_of(c)
     assert chat.external_id in sandbox.chat_rooms and chat.shared_secret
     assert video.name.startswith(f"C-{c.code}-") and video.name in sandbox.video_rooms
-    link = db.session.scalar(select(PatientLink).where(PatientLink.consultation_id == cid))
+    link = db.session.scalars(select(PatientLink).where(PatientLink.consultation_id == cid)
+                              .order_by(PatientLink.id.desc())).first()
     assert link.patient_id == c.patient_id and link.expires_at > c.starts_at + timedelta(hours=1)
     kinds = {(n.channel, n.kind) for n in db.session.scalars(select(Notification))}
-    assert kinds == {("sms", "consultation.link"), ("email", "consultation.link")}
+    assert kinds == {("sms", "consultation.waiting"), ("email", "consultation.waiting"),
+                     ("sms", "consultation.link"), ("email", "consultation.link")}
     assert len(link.token_hash) == 64  # only the hash is stored; the raw token is in the message
 
 
@@ -127,7 +131,8 @@ def test_start_does_nothing_when_the_chat_service_is_down(app, app_ctx, sandbox)
     with pytest.raises(services.ServiceUnavailable):
         services.start_consultation(load(cid), doctor_id=doctor)
     assert load(cid).state == "pending_sp"
-    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Notification)
+                             .where(Notification.kind == "consultation.link")) == 0
     sandbox.failures["chat"] = "ok"
     services.start_consultation(load(cid), doctor_id=doctor)  # trying again works
     assert load(cid).state == "in_progress"

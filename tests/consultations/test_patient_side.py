@@ -25,7 +25,8 @@ def start(app, cid, doctor):
         services.pick_consultation(load(cid), doctor_id=doctor)
         services.start_consultation(load(cid), doctor_id=doctor)
         body = db.session.scalar(select(Notification.body).where(Notification.channel == "sms",
-                                                                 Notification.consultation_id == cid))
+                                                                 Notification.consultation_id == cid)
+                                 .order_by(Notification.id.desc()))
     return re.search(r"(/c/[A-Za-z0-9_-]+)", body).group(1)
 
 

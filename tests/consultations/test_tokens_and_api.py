@@ -67,7 +67,8 @@ def patient_client(app, cid, last_name="Hansen", birth="1965-07-15"):
     """A browser that followed the SMS link and passed the identity check."""
     with app.app_context():
         text = db.session.scalar(select(Notification.body).where(Notification.consultation_id == cid,
-                                                                 Notification.channel == "sms"))
+                                                                 Notification.channel == "sms")
+                                 .order_by(Notification.id.desc()))
     path = re.search(r"(/c/[A-Za-z0-9_-]+)", text).group(1)
     c = app.test_client()
     page = c.get(path).get_data(as_text=True)
