@@ -4,6 +4,8 @@ retried when they fail, visible to staff, and never lost when Redis is down."""
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
@@ -88,7 +90,8 @@ def test_sending_twice_sends_once(app, sandbox):
 
 def test_redis_down_leaves_the_message_pending_for_the_sweep(app, sandbox):
     saved = app.extensions["portal_redis"]
-    app.extensions["portal_redis"] = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    app.extensions["portal_redis"] = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2,
+                                                 retry=Retry(NoBackoff(), 0))
     try:
         queue_both(app)  # dispatch fails quietly
     finally:
