@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -14,6 +14,9 @@ COMPLETED = "completed"
 CANCELLED = "cancelled"
 STATES = (READY, PENDING, IN_PROGRESS, COMPLETED, CANCELLED)
 OPEN_STATES = (READY, PENDING, IN_PROGRESS)
+# The open states as a literal SQL condition: the doctors' queue filters with exactly this text, so
+# SQLite and PostgreSQL can use the partial index below (bound parameters would not match it).
+OPEN_CONDITION = "state IN ('ready_for_pickup', 'pending_sp', 'in_progress')"
 CHANNELS = ("PHONE", "CHAT", "VIDEO")
 CATEGORIES = ("insurance", "private", "public")
 
@@ -28,7 +31,13 @@ STATE_LABELS = {
 
 class Consultation(db.Model):
     __tablename__ = "consultations"
-    __table_args__ = (Index("ix_consultations_state_created", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_consultations_state_created", "state", "created_at"),
+        # Open consultations in queue order: the queue reads its page straight off this index
+        # instead of sorting every open row (100k open: p50 370 ms before, see bench/consultations.py).
+        Index("ix_consultations_open_queue", "created_at", "id", sqlite_where=text(OPEN_CONDITION),
+              postgresql_where=text(OPEN_CONDITION)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(8), unique=True)

@@ -13,15 +13,16 @@ from datetime import date, timedelta
 
 import redis
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal import live
 from portal.consultations import tokens
 from portal.consultations.clients import ChatKeyServiceClient, ServiceUnavailable, VideoServiceClient
-from portal.consultations.models import (CANCELLED, CATEGORIES, CHANNELS, COMPLETED, IN_PROGRESS, OPEN_STATES, PENDING,
-                                         READY, ChatMessage, ChatRoom, Consultation, PatientLink, Review, VideoRoom)
+from portal.consultations.models import (CANCELLED, CATEGORIES, CHANNELS, COMPLETED, IN_PROGRESS, OPEN_CONDITION,
+                                         OPEN_STATES, PENDING, READY, ChatMessage, ChatRoom, Consultation, PatientLink,
+                                         Review, VideoRoom)
 from portal.extensions import db, redis_client
 from portal.notifications import services as outbox
 from portal.security import audit
@@ -301,7 +302,7 @@ class QueuePage:
 def doctor_queue(*, view: str, doctor_id: int, page: int = 1, per_page: int = 25) -> QueuePage:
     """Open consultations, oldest first. `mine`: assigned to this doctor; `unassigned`: free to pick."""
     view = view if view in QUEUE_VIEWS else "all"
-    query = select(Consultation).where(Consultation.state.in_(OPEN_STATES))
+    query = select(Consultation).where(text(OPEN_CONDITION))
     if view == "mine":
         query = query.where(Consultation.service_provider_id == doctor_id)
     elif view == "unassigned":
@@ -309,9 +310,18 @@ def doctor_queue(*, view: str, doctor_id: int, page: int = 1, per_page: int = 25
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
+    offset = (page - 1) * per_page
+    if view == "all" and db.session.get_bind().dialect.name == "sqlite":
+        # Without statistics (no ANALYZE has run) SQLite prefers the state index and sorts every
+        # open row for each page; naming the partial index reads the page straight off it.
+        ids = list(db.session.scalars(text(
+            f"SELECT id FROM consultations INDEXED BY ix_consultations_open_queue WHERE {OPEN_CONDITION} "
+            "ORDER BY created_at, id LIMIT :limit OFFSET :offset"), {"limit": per_page, "offset": offset}))
+        query = select(Consultation).where(Consultation.id.in_(ids))
+        offset = 0
     rows = db.session.scalars(
         query.options(joinedload(Consultation.patient), joinedload(Consultation.service_provider))
-        .order_by(Consultation.created_at, Consultation.id).limit(per_page).offset((page - 1) * per_page)
+        .order_by(Consultation.created_at, Consultation.id).limit(per_page).offset(offset)
     ).all()
     return QueuePage(list(rows), view, page, pages, total)
 
