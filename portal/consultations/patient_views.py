@@ -102,6 +102,7 @@ def chat_poll():
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204
+    _audit_read(consultation, "consultation.chat_read")
     return render_template("consultations/_chat_log.html", messages=services.chat_messages(consultation),
                            viewer="patient", chat_version=version, poll_url=url_for("patient.chat_poll"))
 

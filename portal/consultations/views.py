@@ -240,6 +240,7 @@ def chat_poll(consultation_id: int):
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204
+    audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id)
     return render_template("consultations/_chat_log.html", messages=services.chat_messages(consultation),
                            viewer="doctor", chat_version=version,
                            poll_url=url_for("consultations.chat_poll", consultation_id=consultation.id))

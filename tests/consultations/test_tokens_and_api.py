@@ -25,10 +25,11 @@ def load(cid):
 def started(app, sandbox):
     """A started consultation whose patient id differs from its consultation id."""
     doctor = make_staff(app, "doctor")
-    make_patient(app, fnr="01018012371", last_name="Nordmann", email=None)  # patient ids and consultation
-    make_consultation(app)  # ids now differ
+    make_patient(app, fnr="01018012371", last_name="Nordmann", email=None)
     pid = make_patient(app, fnr="15076500565", last_name="Hansen")
     cid = make_consultation(app, patient_id=pid)
+    while cid == pid:  # the ids must differ, whatever the database's sequences say
+        cid = make_consultation(app, patient_id=pid)
     with app.app_context():
         services.pick_consultation(load(cid), doctor_id=doctor)
         services.start_consultation(load(cid), doctor_id=doctor)
