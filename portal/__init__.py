@@ -37,7 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     auth.init_app(app)
 
     from portal import errors, filters, main
-    from portal.consultations import patient_views
+    from portal.consultations import direct_views, patient_views
     from portal.consultations import views as consultation_views
     from portal.notifications import views as notification_views
     from portal.referrals import views as referral_views
@@ -49,6 +49,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(consultation_views.api_bp)
     app.register_blueprint(consultation_views.bp)
     app.register_blueprint(patient_views.bp)
+    app.register_blueprint(direct_views.bp)
     app.register_blueprint(notification_views.bp)
     errors.init_app(app)
     filters.init_app(app)

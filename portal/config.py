@@ -100,6 +100,8 @@ def load_settings(env=None) -> dict:
         # Video participant keys are signed with the video service's secret (shared with the service).
         "VIDEO_KEY_SECRET": env.get("VIDEO_KEY_SECRET") or _derived(secret("SECRET_KEY"), "video-key-secret"),
         "VIDEO_JOIN_URL": env.get("VIDEO_JOIN_URL") or env.get("SANDBOX_URL", "http://127.0.0.1:5001") + "/video/join",
+        "INSURER_API_KEY": env.get("INSURER_API_KEY", "sandbox-insurer-key"),
+        "DIRECT_SIGNIN_MINUTES": int(env.get("DIRECT_SIGNIN_MINUTES", "30")),
         "PATIENT_LINK_HOURS": int(env.get("PATIENT_LINK_HOURS", "72")),
         "PATIENT_CHECK_MAX_FAILURES": int(env.get("PATIENT_CHECK_MAX_FAILURES", "5")),
         "PATIENT_CHECK_LOCK_MINUTES": int(env.get("PATIENT_CHECK_LOCK_MINUTES", "15")),

@@ -49,6 +49,19 @@ class ChatKeyServiceClient:
             raise ServiceUnavailable("chat key service answered without room id or shared secret") from None
 
 
+class InsurerCoverageClient:
+    def __init__(self, base_url: str, api_key: str, timeout: float = 5):
+        self.base_url, self.api_key, self.timeout = base_url.rstrip("/"), api_key, timeout
+
+    def is_covered(self, policy_number: str) -> bool:
+        body = _post(f"{self.base_url}/insurer/coverage", self.api_key, {"policyNumber": policy_number},
+                     self.timeout, "insurer coverage service")
+        covered = body.get("covered") if isinstance(body, dict) else None
+        if not isinstance(covered, bool):
+            raise ServiceUnavailable("insurer coverage service answered without 'covered'")
+        return covered
+
+
 class VideoServiceClient:
     def __init__(self, base_url: str, api_key: str, timeout: float = 5):
         self.base_url, self.api_key, self.timeout = base_url.rstrip("/"), api_key, timeout

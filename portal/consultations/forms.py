@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import DateField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from portal.consultations.results import OUTCOMES
 
@@ -41,6 +41,30 @@ class IdentityForm(FlaskForm):
                             render_kw={"autocomplete": "family-name"})
     birth_date = DateField("Your date of birth", validators=[InputRequired(message="Enter your date of birth.")],
                            render_kw={"autocomplete": "bday"})
+
+
+class DirectStartForm(FlaskForm):
+    first_name = StringField("First name", validators=[DataRequired(), Length(max=200)],
+                             render_kw={"autocomplete": "given-name"})
+    last_name = StringField("Last name", validators=[DataRequired(), Length(max=200)],
+                            render_kw={"autocomplete": "family-name"})
+    birth_date = DateField("Date of birth", validators=[InputRequired(message="Enter your date of birth.")],
+                           render_kw={"autocomplete": "bday"})
+    email = EmailField("E-mail", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+                       render_kw={"autocomplete": "email"})
+    phone = StringField("Mobile phone", validators=[DataRequired(), Length(max=32)],
+                        render_kw={"autocomplete": "tel", "inputmode": "tel"})
+
+
+class CoverageForm(FlaskForm):
+    policy_number = StringField("Insurance policy number", validators=[DataRequired(), Length(max=60)])
+
+
+class NeedForm(FlaskForm):
+    need = TextAreaField("What do you need help with?", validators=[DataRequired(), Length(max=2000)])
+    channel = RadioField("How do you want to talk to the doctor?",
+                         choices=[("VIDEO", "Video"), ("PHONE", "Phone"), ("CHAT", "Chat")], default="VIDEO",
+                         validators=[InputRequired()])
 
 
 class ReviewForm(FlaskForm):

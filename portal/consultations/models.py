@@ -58,6 +58,9 @@ class Consultation(db.Model):
     ends_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # Direct consultations: what the patient wrote and the policy the insurer confirmed. Sealed.
+    need = mapped_column(EncryptedText("consultation.need"), nullable=True)
+    policy_number = mapped_column(EncryptedText("consultation.policy_number"), nullable=True)
 
     patient = relationship("Patient")
     service_provider = relationship("StaffUser", foreign_keys=[service_provider_id])

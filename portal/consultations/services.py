@@ -87,19 +87,6 @@ def create_consultation(*, patient_id: int, source: str, enabled_channels: list[
     return consultation
 
 
-def create_direct_consultation(*, patient_id: int, enabled_channels: list[str], primary_channel: str,
-                               category: str = "insurance", options: dict | None = None) -> Consultation:
-    """A consultation the patient asked for themselves (source `direct`), committed and in the queue."""
-    consultation = create_consultation(patient_id=patient_id, source="direct", enabled_channels=enabled_channels,
-                                       primary_channel=primary_channel, category=category, options=options)
-    db.session.flush()
-    audit.record("consultation.created", subject=consultation, patient_id=patient_id, source="direct",
-                 actor=("patient", str(patient_id)))
-    db.session.commit()
-    live.bump(QUEUE_TOPIC)
-    return consultation
-
-
 def get_consultation(consultation_id: int) -> Consultation | None:
     return db.session.get(Consultation, consultation_id, options=[joinedload(Consultation.patient)])
 

@@ -54,6 +54,7 @@ def create_app(smtp_port: int | None = None) -> Flask:
         SMS_API_KEY=settings["SMS_API_KEY"],
         CHAT_KEY_SERVICE_API_KEY=settings["CHAT_KEY_SERVICE_API_KEY"],
         VIDEO_SERVICE_API_KEY=settings["VIDEO_SERVICE_API_KEY"],
+        INSURER_API_KEY=settings["INSURER_API_KEY"],
     )
     store = Store()
     app.extensions["sandbox_store"] = store
@@ -121,6 +122,16 @@ def create_app(smtp_port: int | None = None) -> Flask:
         if not isinstance(body.get("name"), str) or not body["name"]:
             return {"error": "name is required"}, 422
         return store.new_video_room(body["name"]), 201
+
+    @app.post("/insurer/coverage")
+    def insurer_coverage():
+        """Covered when the policy number ends in an even digit (so tests can pick either answer)."""
+        require_key("INSURER_API_KEY")
+        misbehave("insurer")
+        number = (request.get_json(silent=True) or {}).get("policyNumber")
+        if not isinstance(number, str) or not number.strip():
+            return {"error": "policyNumber is required"}, 422
+        return {"covered": number.strip()[-1] in "02468"}
 
     @app.get("/video/join/<room>")
     def video_join(room):

@@ -21,7 +21,7 @@ class Store:
         self.chat_rooms: dict[str, dict] = {}
         self.video_rooms: dict[str, dict] = {}
         # service name -> mode: "ok", "5xx", "slow"
-        self.failures: dict[str, str] = {"sms": "ok", "chat": "ok", "video": "ok", "smtp": "ok"}
+        self.failures: dict[str, str] = {"sms": "ok", "chat": "ok", "video": "ok", "smtp": "ok", "insurer": "ok"}
 
     def add_sms(self, to: str, text: str) -> dict:
         with self.lock:

@@ -207,12 +207,9 @@ def test_queue_views_oldest_first(app, app_ctx):
     assert services.doctor_queue(view="nonsense", doctor_id=doctor).view == "all"
 
 
-def test_direct_consultation_enters_the_queue(app, app_ctx):
+def test_unknown_source_is_refused(app, app_ctx):
     from tests.conftest import make_patient
 
     pid = make_patient(app)
-    consultation = services.create_direct_consultation(patient_id=pid, enabled_channels=["CHAT"],
-                                                       primary_channel="CHAT")
-    assert consultation.source == "direct" and consultation.state == "ready_for_pickup"
     with pytest.raises(services.InvalidConsultation):
         services.create_consultation(patient_id=pid, source="fax", enabled_channels=["CHAT"], primary_channel="CHAT")
