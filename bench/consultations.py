@@ -224,6 +224,7 @@ def main():
     started = time.perf_counter()
     _, links = build(app, args.consultations, args.conversations)
     database = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
+    print(f"machine: {os.cpu_count()} CPUs; server: gunicorn 4 workers x 8 threads; client on the same machine")
     print(f"data: {args.consultations} open consultations + {args.conversations} started, on {database} "
           f"({time.perf_counter() - started:.1f} s to load)")
     env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
@@ -234,6 +235,8 @@ def main():
         print(f"doctor queue GET /consultations, wrk 4 connections {args.seconds} s: p50 {q['p50']:.1f} ms, "
               f"p90 {q['p90']:.1f} ms, p99 {q['p99']:.1f} ms, {q['rps']:.0f} req/s, non-2xx {q['non2xx']} "
               f"(target p99 <= 30 ms)")
+        if q["non2xx"]:
+            print("WARNING: the queue answered errors; the figures above are not valid")
         trips = chat_bench(base, links, args.messages)
         print(f"chat round trip, {args.conversations} concurrent conversations x {args.messages} messages: "
               f"p50 {statistics.median(trips):.1f} ms, p99 {pct(trips, 99):.1f} ms, max {max(trips):.1f} ms, "

@@ -213,3 +213,12 @@ def test_unknown_source_is_refused(app, app_ctx):
     pid = make_patient(app)
     with pytest.raises(services.InvalidConsultation):
         services.create_consultation(patient_id=pid, source="fax", enabled_channels=["CHAT"], primary_channel="CHAT")
+
+
+def test_queue_count_stops_at_the_cap(app, app_ctx, monkeypatch):
+    monkeypatch.setattr(services, "QUEUE_COUNT_CAP", 3)
+    doctor = make_staff(app, "doctor")
+    for _ in range(5):
+        make_consultation(app)
+    page = services.doctor_queue(view="all", doctor_id=doctor, per_page=2)
+    assert (page.total, page.more, page.pages, len(page.consultations)) == (3, True, 2, 2)
