@@ -27,6 +27,15 @@ def browser():
         browser.close()
 
 
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical accessibility findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']} {[n['html'] for n in v['nodes']]}" for v in results.response["violations"]
+            if v.get("impact") in ("serious", "critical")]
+
+
 def latest_link(sandbox, base_url: str) -> str:
     text = sandbox.sms[-1]["text"]
     return base_url + re.search(r"(/c/[A-Za-z0-9_-]+)", text).group(1)
@@ -55,12 +64,15 @@ def test_doctor_and_patient_run_a_whole_consultation(app, live_server, sandbox, 
     patient.get_by_label("Your date of birth").fill("1969-11-13")
     patient.get_by_role("button", name="Continue").click()
     expect(patient.get_by_text("Your doctor will join soon")).to_be_visible()
+    assert serious_violations(patient) == []
 
     doctor.get_by_role("button", name="Start consultation").click()
     expect(doctor.get_by_text("The patient has been sent a link")).to_be_visible()
     # The waiting room turns into the consultation by itself.
     expect(patient.get_by_role("heading", name="Your doctor is here")).to_be_visible(timeout=10000)
     expect(patient.get_by_role("link", name=re.compile("Join the video call"))).to_be_visible()
+    assert serious_violations(patient) == []
+    assert serious_violations(doctor) == []
 
     patient.get_by_role("textbox", name="Message").fill("Hello doctor, I have a sore throat.")
     patient.get_by_role("button", name="Send").click()
@@ -73,6 +85,7 @@ def test_doctor_and_patient_run_a_whole_consultation(app, live_server, sandbox, 
     doctor.once("dialog", lambda dialog: dialog.accept())
     doctor.get_by_role("button", name="Finish consultation").click()
     expect(doctor.get_by_text("Please file the report")).to_be_visible()
+    assert serious_violations(doctor) == []
     expect(patient.get_by_role("heading", name="Your consultation is completed")).to_be_visible(timeout=10000)
 
     doctor.get_by_label("ICPC-2 code").fill("R76 Tonsillitis acute")
@@ -82,6 +95,7 @@ def test_doctor_and_patient_run_a_whole_consultation(app, live_server, sandbox, 
     expect(doctor.get_by_text("Report filed.")).to_be_visible()
     expect(doctor.get_by_text("R76 Tonsillitis acute")).to_be_visible()
 
+    assert serious_violations(patient) == []
     patient.get_by_label("5", exact=True).check()
     patient.get_by_label(re.compile("Anything you want to tell us")).fill("Quick and kind.")
     patient.get_by_role("button", name="Send review").click()

@@ -227,3 +227,10 @@ def test_icpc2_picker_narrows_the_list(staff_client):
     doctor = staff_client("doctor")
     html = doctor.get("/consultations/icpc2?icpc2_code=tonsil").get_data(as_text=True)
     assert "R76 Tonsillitis" in html and "R74" not in html
+
+
+def test_fields_carry_no_empty_aria_attributes(app, staff_client):
+    cid = make_consultation(app)
+    page = staff_client("secretary").get(f"/consultations/{cid}").get_data(as_text=True)
+    assert 'aria-describedby="None"' not in page and 'aria-invalid="None"' not in page
+    assert 'for="doctor_id"' in page and 'for="reason"' in page
