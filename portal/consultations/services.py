@@ -5,7 +5,6 @@ at once the database lets exactly one through and the other is told what happene
 """
 
 import hashlib
-import logging
 import secrets
 import string
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from portal.notifications import services as outbox
 from portal.security import audit
 from portal.security.models import StaffUser, utcnow
 
-log = logging.getLogger(__name__)
 
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
 QUEUE_TOPIC = "consultation-queue"
@@ -173,20 +171,30 @@ def _invite_to_waiting_room(consultation: Consultation) -> list:
 
 
 def _ensure_rooms(consultation: Consultation) -> None:
-    """Create the chat and video rooms once; a retry after a half-failed start reuses them."""
+    """Create the chat and video rooms once; a retry after a half-failed start reuses them.
+
+    The built-in chat sits beside phone and video, so every start makes a chat room; a video
+    room only when VIDEO is enabled.
+    """
     cfg = current_app.config
     timeout = cfg["EXTERNAL_TIMEOUT_SECONDS"]
-    # The built-in chat is always there (also beside PHONE and VIDEO), so every start makes a chat room.
-    if db.session.scalar(select(ChatRoom.id).where(ChatRoom.consultation_id == consultation.id)) is None:
+    need_chat = db.session.scalar(select(ChatRoom.id).where(ChatRoom.consultation_id == consultation.id)) is None
+    need_video = "VIDEO" in consultation.enabled_channels and db.session.scalar(
+        select(VideoRoom.id).where(VideoRoom.consultation_id == consultation.id)) is None
+    # End the transaction before talking to another system: on SQLite an open write transaction
+    # would hold the database lock for as long as the partner takes to answer.
+    db.session.commit()
+    if need_chat:
         keys = ChatKeyServiceClient(cfg["SANDBOX_URL"], cfg["CHAT_KEY_SERVICE_API_KEY"], timeout).create_room(
             tokens.consultation_ref(consultation))
         _insert_once(ChatRoom(consultation_id=consultation.id, external_id=keys.room_id,
                               shared_secret_id=keys.shared_secret_id, shared_secret=keys.shared_secret))
-    if "VIDEO" in consultation.enabled_channels:
-        if db.session.scalar(select(VideoRoom.id).where(VideoRoom.consultation_id == consultation.id)) is None:
-            name = f"C-{consultation.code}-{secrets.token_hex(4)}"
-            room = VideoServiceClient(cfg["SANDBOX_URL"], cfg["VIDEO_SERVICE_API_KEY"], timeout).create_room(name)
-            _insert_once(VideoRoom(consultation_id=consultation.id, name=room.name, external_id=room.external_id))
+        db.session.commit()
+    if need_video:
+        name = f"C-{consultation.code}-{secrets.token_hex(4)}"
+        room = VideoServiceClient(cfg["SANDBOX_URL"], cfg["VIDEO_SERVICE_API_KEY"], timeout).create_room(name)
+        _insert_once(VideoRoom(consultation_id=consultation.id, name=room.name, external_id=room.external_id))
+        db.session.commit()
 
 
 def _insert_once(row) -> None:

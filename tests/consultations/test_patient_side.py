@@ -229,3 +229,18 @@ def test_cancelled_consultation_tells_the_patient(app, client):
     with app.app_context():
         services.cancel_consultation(load(cid), reason="Duplicate", by_id=secretary)
     assert "was cancelled" in client.get("/c/room").get_data(as_text=True)
+
+
+def test_junk_in_urls_and_forms_never_500s(app, client, staff_client):
+    cid = make_consultation(app)
+    doctor = staff_client("doctor")
+    for url in ["/consultations/poll?since=abc&view=%00&page=-5", "/consultations?page=99999999999999999999",
+                f"/consultations/{cid}/chat?since=zz", "/consultations/icpc2?icpc2_code=" + "%FF" * 50,
+                "/api/consultations/abc", "/api/consultations/-1"]:
+        assert doctor.get(url, headers=HX).status_code in (200, 204, 404), url
+    for url in ["/c/room", "/c/room/poll?since=x", "/c/room/chat", "/c/review", "/api/consultations/1"]:
+        assert client.get(url).status_code == 404, url
+    assert client.post("/c/room/chat", data={"message": "x"}).status_code in (400, 404)
+    check(client, link_for(app, cid))
+    assert client.post("/c/room/chat", data={"csrf_token": csrf_token_from(client.get("/c/room").get_data(
+        as_text=True)), "chat_token": "", "message": "\x00" * 3000}, headers=HX).status_code in (409, 422)
