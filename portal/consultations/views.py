@@ -28,7 +28,12 @@ def _queue_context():
     queue = services.doctor_queue(view=view, doctor_id=current_user.id, page=page,
                                   per_page=current_app.config["CONSULTATION_PAGE_SIZE"])
     audit.record_read("consultation.queue_viewed", consultation_ids=[c.id for c in queue.consultations])
-    return {"queue": queue, "version": version, "pick_form": ActionForm(formdata=None)}
+    return {"queue": queue, "version": version, "may": _may}
+
+
+def _may(action: str, obj=None) -> bool:
+    """For templates: the policy's answer for the signed-in user."""
+    return can(current_user, action, obj)
 
 
 @bp.get("/consultations")
