@@ -53,9 +53,23 @@ def worker_command(queues, burst):
     """Run an RQ worker with the scheduler, inside the app context."""
     from rq import Queue, Worker
 
+    from portal.notifications.services import sweep_pending
+
     connection = redis_client()
+    # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up.
+    click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
     worker = Worker([Queue(name, connection=connection) for name in queues.split(",")], connection=connection)
     worker.work(with_scheduler=True, burst=burst)
+
+
+@click.command("sweep-notifications")
+@with_appcontext
+@click.option("--older-than", default=30, show_default=True, help="Seconds a message must have waited.")
+def sweep_notifications_command(older_than):
+    """Enqueue pending notifications no job holds (e.g. after a Redis outage)."""
+    from portal.notifications.services import sweep_pending
+
+    click.echo(f"{sweep_pending(older_than_seconds=older_than)} pending notification(s) enqueued")
 
 
 @click.command("redis-url")
@@ -69,6 +83,6 @@ def init_app(app):
     from portal.fhir.commands import create_api_client_command
     from portal.scheduling.commands import generate_slots_command
 
-    for command in (create_user_command, demo_data_command, worker_command, redis_url_command,
-                    generate_slots_command, create_api_client_command):
+    for command in (create_user_command, demo_data_command, worker_command, sweep_notifications_command,
+                    redis_url_command, generate_slots_command, create_api_client_command):
         app.cli.add_command(command)

@@ -7,6 +7,8 @@ no two installs share a key.
 
 import base64
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -118,8 +120,29 @@ def load_settings(env=None) -> dict:
         "EXTERNAL_TIMEOUT_SECONDS": float(env.get("EXTERNAL_TIMEOUT_SECONDS", "5")),
         "PORTAL_URL": env.get("PORTAL_URL", "http://127.0.0.1:5000"),
         "QUEUE_PAGE_SIZE": int(env.get("QUEUE_PAGE_SIZE", "25")),
+        "CONSULTATION_PAGE_SIZE": int(env.get("CONSULTATION_PAGE_SIZE", "25")),
+        "EXTERNAL_TIMEOUT_SECONDS": float(env.get("EXTERNAL_TIMEOUT_SECONDS", "5")),
+        "SMS_API_KEY": env.get("SMS_API_KEY", "sandbox-sms-key"),
+        "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
+        "SMTP_PORT": int(env.get("SMTP_PORT", "2525")),
+        "MAIL_FROM": env.get("MAIL_FROM", "Care Portal <no-reply@care-portal.invalid>"),
+        "CHAT_KEY_SERVICE_API_KEY": env.get("CHAT_KEY_SERVICE_API_KEY", "sandbox-chat-key"),
+        "VIDEO_SERVICE_API_KEY": env.get("VIDEO_SERVICE_API_KEY", "sandbox-video-key"),
+        # Video participant keys are signed with the video service's secret (shared with the service).
+        "VIDEO_KEY_SECRET": env.get("VIDEO_KEY_SECRET") or _derived(secret("SECRET_KEY"), "video-key-secret"),
+        "VIDEO_JOIN_URL": env.get("VIDEO_JOIN_URL") or env.get("SANDBOX_URL", "http://127.0.0.1:5001") + "/video/join",
+        "INSURER_API_KEY": env.get("INSURER_API_KEY", "sandbox-insurer-key"),
+        "DIRECT_SIGNIN_MINUTES": int(env.get("DIRECT_SIGNIN_MINUTES", "30")),
+        "PATIENT_LINK_HOURS": int(env.get("PATIENT_LINK_HOURS", "72")),
+        "PATIENT_CHECK_MAX_FAILURES": int(env.get("PATIENT_CHECK_MAX_FAILURES", "5")),
+        "PATIENT_CHECK_LOCK_MINUTES": int(env.get("PATIENT_CHECK_LOCK_MINUTES", "15")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
     }
+
+
+def _derived(master: str, purpose: str) -> str:
+    """A per-install secret derived from another, so older installs need no new secrets file entry."""
+    return hmac.new(master.encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
 
 def _limits_uri(redis_url: str) -> str:

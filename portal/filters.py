@@ -1,6 +1,6 @@
 """Jinja filters for showing times to people."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from portal.security.models import utcnow
 
@@ -21,5 +21,22 @@ def age(moment: datetime | None) -> str:
     return f"{days} day{'s' if days != 1 else ''} ago"
 
 
+def duration(span: timedelta | None) -> str:
+    """'under a minute', '12 min', '1 h 5 min', '2 days 3 h'."""
+    if span is None:
+        return ""
+    minutes = max(int(span.total_seconds() // 60), 0)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} day{'s' if days != 1 else ''} {hours} h"
+
+
 def init_app(app):
     app.jinja_env.filters["age"] = age
+    app.jinja_env.filters["duration"] = duration

@@ -8,7 +8,7 @@ from portal.extensions import db, limiter, redis_client
 
 bp = Blueprint("main", __name__)
 
-HOME_BY_ROLE = {"secretary": "referrals.queue", "admin": "referrals.queue"}
+HOME_BY_ROLE = {"secretary": "referrals.queue", "admin": "referrals.queue", "doctor": "consultations.queue"}
 
 
 @bp.get("/")

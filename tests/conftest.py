@@ -103,7 +103,8 @@ def staff_client(app):
         c = app.test_client()
         response = sign_in(c, email)
         assert response.status_code == 302, response.get_data(as_text=True)
-        c.csrf = csrf_token_from(c.get("/queue" if role in ("secretary", "admin") else "/").get_data(as_text=True))
+        c.csrf = csrf_token_from(c.get("/queue" if role in ("secretary", "admin") else "/", follow_redirects=True)
+                                 .get_data(as_text=True))
         return c
 
     return make
@@ -216,3 +217,79 @@ def fhir_token(client, api_client):
         return response.json["access_token"]
 
     return make
+# -- the sandbox of external systems, and consultations ------------------------------------------
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(app):
+    """The sandbox app (chat keys, video, SMS gateway, SMTP mail catcher) on loopback ports."""
+    from portal.sandbox import create_app as create_sandbox
+
+    smtp_port = _free_port()
+    sandbox = create_sandbox(smtp_port=smtp_port)
+    server = make_server("127.0.0.1", 0, sandbox, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config.update(SANDBOX_URL=url, SMTP_PORT=smtp_port, VIDEO_JOIN_URL=f"{url}/video/join")
+    yield sandbox.extensions["sandbox_store"], url
+    server.shutdown()
+    sandbox.extensions["sandbox_smtp"].stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The sandbox's store of what it received, emptied and healthy for each test."""
+    store, url = sandbox_server
+    with store.lock:
+        store.sms.clear()
+        store.emails.clear()
+        store.chat_rooms.clear()
+        store.video_rooms.clear()
+        for name in store.failures:
+            store.failures[name] = "ok"
+    store.url = url
+    return store
+
+
+def run_notification_jobs(app) -> None:
+    """Work the notifications queue until it is empty, in this process (like `flask worker --burst`)."""
+    from rq import Queue, SimpleWorker
+
+    with app.app_context():
+        connection = redis_client()
+        SimpleWorker([Queue("notifications", connection=connection)], connection=connection).work(
+            burst=True, with_scheduler=False)
+        db.session.remove()
+
+
+PATIENT_FNR = "13116900216"  # Line Danser, born 1969-11-13 (synthetic)
+
+
+def make_patient(app, fnr: str = PATIENT_FNR, last_name: str = "Danser", email: str | None = "line@example.com",
+                 phone: str | None = "+4791234567") -> int:
+    from portal.patients.services import fetch_or_create_patient_from_referral
+
+    with app.app_context():
+        patient = fetch_or_create_patient_from_referral(fodselsnummer=fnr, first_name="Line", last_name=last_name,
+                                                        email=email, phone=phone, phone_needs_check=False)
+        db.session.commit()
+        return patient.id
+
+
+def make_consultation(app, patient_id: int | None = None, channels=("CHAT", "VIDEO"), primary="VIDEO") -> int:
+    from portal.consultations.services import create_consultation
+
+    patient_id = patient_id or make_patient(app)
+    with app.app_context():
+        consultation = create_consultation(patient_id=patient_id, source="referral", enabled_channels=list(channels),
+                                           primary_channel=primary)
+        db.session.commit()
+        return consultation.id

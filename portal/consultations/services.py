@@ -1,16 +1,62 @@
-"""Consultation life cycle. Views and jobs call these; none of them touches a request."""
+"""Consultation life cycle. Views and jobs call these; none of them touches a request.
 
+Every state change is one conditional UPDATE (`… WHERE state IN (…)`), so when two people act
+at once the database lets exactly one through and the other is told what happened instead.
+"""
+
+import hashlib
 import secrets
 import string
+from dataclasses import dataclass
+from datetime import date, timedelta
 
-from portal.consultations.models import CATEGORIES, CHANNELS, Consultation
-from portal.extensions import db
+import redis
+from flask import current_app
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from portal import live
+from portal.consultations import tokens
+from portal.consultations.clients import ChatKeyServiceClient, ServiceUnavailable, VideoServiceClient
+from portal.consultations.models import (CANCELLED, CATEGORIES, CHANNELS, COMPLETED, IN_PROGRESS, OPEN_CONDITION,
+                                         OPEN_STATES, PENDING, READY, ChatMessage, ChatRoom, Consultation, PatientLink,
+                                         Review, VideoRoom)
+from portal.extensions import db, redis_client
+from portal.notifications import services as outbox
+from portal.security import audit
+from portal.security.models import StaffUser, utcnow
+
 
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
+QUEUE_TOPIC = "consultation-queue"
+MAX_CHAT_MESSAGE = 2000
+
+__all__ = ["ServiceUnavailable"]
 
 
 class InvalidConsultation(ValueError):
     pass
+
+
+class NotAllowedNow(Exception):
+    """The operation is not allowed from the consultation's current state (HTTP 409)."""
+
+
+class AlreadyTaken(NotAllowedNow):
+    pass
+
+
+class IdentityLocked(Exception):
+    pass
+
+
+def consultation_topic(consultation_id: int) -> str:
+    return f"consultation:{consultation_id}"
+
+
+def chat_topic(consultation_id: int) -> str:
+    return f"consultation-chat:{consultation_id}"
 
 
 def new_code() -> str:
@@ -28,10 +74,397 @@ def create_consultation(*, patient_id: int, source: str, enabled_channels: list[
         raise InvalidConsultation("the primary channel must be one of the enabled channels")
     if category not in CATEGORIES:
         raise InvalidConsultation("unknown category")
+    if source not in ("referral", "direct"):
+        raise InvalidConsultation("unknown source")
     consultation = Consultation(
-        code=new_code(), patient_id=patient_id, referral_id=referral_id, source=source, state="ready_for_pickup",
+        code=new_code(), patient_id=patient_id, referral_id=referral_id, source=source, state=READY,
         category=category, enabled_channels=channels, primary_channel=primary_channel, options=options or {},
         created_by_id=created_by_id,
     )
     db.session.add(consultation)
     return consultation
+
+
+def get_consultation(consultation_id: int) -> Consultation | None:
+    return db.session.get(Consultation, consultation_id, options=[joinedload(Consultation.patient)])
+
+
+# -- state changes ---------------------------------------------------------------------------
+
+_REFUSALS = {
+    READY: "it is waiting in the queue and has no doctor yet",
+    PENDING: "it has been taken by a doctor but not started",
+    IN_PROGRESS: "it is already in progress",
+    COMPLETED: "it is already completed",
+    CANCELLED: "it was cancelled",
+}
+
+
+def _refuse(consultation_id: int, action: str, lost_race: bool = False):
+    db.session.rollback()
+    current = db.session.get(Consultation, consultation_id, populate_existing=True)
+    why = _REFUSALS.get(current.state, current.state) if current else "it no longer exists"
+    error = AlreadyTaken if lost_race else NotAllowedNow
+    raise error(f"This consultation cannot be {action}: {why}.")
+
+
+def _transition(consultation: Consultation, from_states, action: str, *, doctor_id: int | None = None,
+                unassigned: bool = False, **values) -> None:
+    """Move the consultation on if it is still in one of `from_states`, or raise NotAllowedNow."""
+    query = update(Consultation).where(Consultation.id == consultation.id, Consultation.state.in_(from_states))
+    if doctor_id is not None:
+        query = query.where(Consultation.service_provider_id == doctor_id)
+    if unassigned:
+        query = query.where(Consultation.service_provider_id.is_(None))
+    if db.session.execute(query.values(**values)).rowcount != 1:
+        current = db.session.get(Consultation, consultation.id, populate_existing=True)
+        if current is not None and current.state in from_states and doctor_id is not None:
+            db.session.rollback()
+            raise NotAllowedNow(f"This consultation cannot be {action}: it is assigned to another doctor.")
+        _refuse(consultation.id, action, lost_race=unassigned)
+
+
+def _after_change(consultation: Consultation, notifications=()) -> None:
+    db.session.commit()
+    db.session.refresh(consultation)
+    outbox.dispatch(notifications)
+    live.bump(QUEUE_TOPIC)
+    live.bump(consultation_topic(consultation.id))
+
+
+def _doctor(doctor_id: int) -> StaffUser:
+    doctor = db.session.get(StaffUser, doctor_id)
+    if doctor is None or doctor.role != "doctor" or not doctor.active:
+        raise InvalidConsultation("choose an active doctor")
+    return doctor
+
+
+def assign_consultation(consultation: Consultation, *, doctor_id: int, by_id: int) -> None:
+    """A secretary gives the consultation to a doctor (or to another doctor before it starts)."""
+    _doctor(doctor_id)
+    first_assignment = consultation.state == READY
+    _transition(consultation, (READY, PENDING), "assigned", state=PENDING, service_provider_id=doctor_id,
+                assigned_at=utcnow())
+    queued = _invite_to_waiting_room(consultation) if first_assignment else []
+    audit.record("consultation.assigned", subject=consultation, patient_id=consultation.patient_id,
+                 doctor_id=doctor_id, actor=("staff", str(by_id)))
+    _after_change(consultation, queued)
+
+
+def pick_consultation(consultation: Consultation, *, doctor_id: int) -> None:
+    """A doctor takes an unassigned consultation from the queue. Of two at once, one wins."""
+    _doctor(doctor_id)
+    _transition(consultation, (READY,), "picked", unassigned=True, state=PENDING, service_provider_id=doctor_id,
+                assigned_at=utcnow())
+    queued = _invite_to_waiting_room(consultation)
+    audit.record("consultation.picked", subject=consultation, patient_id=consultation.patient_id,
+                 actor=("staff", str(doctor_id)))
+    _after_change(consultation, queued)
+
+
+def _invite_to_waiting_room(consultation: Consultation) -> list:
+    """Once a doctor has it, the patient gets a link to the waiting room, which opens when the doctor starts."""
+    raw = create_patient_link(consultation)
+    return _tell_patient(consultation, "consultation.waiting", "A doctor will see you soon",
+                         f"A doctor has taken your consultation {consultation.code} and will start it soon. "
+                         f"Wait for them here: {patient_link_url(raw)}")
+
+
+def _ensure_rooms(consultation: Consultation) -> None:
+    """Create the chat and video rooms once; a retry after a half-failed start reuses them.
+
+    The built-in chat sits beside phone and video, so every start makes a chat room; a video
+    room only when VIDEO is enabled.
+    """
+    cfg = current_app.config
+    timeout = cfg["EXTERNAL_TIMEOUT_SECONDS"]
+    need_chat = db.session.scalar(select(ChatRoom.id).where(ChatRoom.consultation_id == consultation.id)) is None
+    need_video = "VIDEO" in consultation.enabled_channels and db.session.scalar(
+        select(VideoRoom.id).where(VideoRoom.consultation_id == consultation.id)) is None
+    # End the transaction before talking to another system: on SQLite an open write transaction
+    # would hold the database lock for as long as the partner takes to answer.
+    db.session.commit()
+    if need_chat:
+        keys = ChatKeyServiceClient(cfg["SANDBOX_URL"], cfg["CHAT_KEY_SERVICE_API_KEY"], timeout).create_room(
+            tokens.consultation_ref(consultation))
+        _insert_once(ChatRoom(consultation_id=consultation.id, external_id=keys.room_id,
+                              shared_secret_id=keys.shared_secret_id, shared_secret=keys.shared_secret))
+        db.session.commit()
+    if need_video:
+        name = f"C-{consultation.code}-{secrets.token_hex(4)}"
+        room = VideoServiceClient(cfg["SANDBOX_URL"], cfg["VIDEO_SERVICE_API_KEY"], timeout).create_room(name)
+        _insert_once(VideoRoom(consultation_id=consultation.id, name=room.name, external_id=room.external_id))
+        db.session.commit()
+
+
+def _insert_once(row) -> None:
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        pass  # a concurrent start made the room first; theirs is used
+
+
+def create_patient_link(consultation: Consultation) -> str:
+    """A fresh link token for the patient, in the caller's transaction. Only its hash is stored."""
+    raw = secrets.token_urlsafe(32)
+    db.session.add(PatientLink(token_hash=hash_link_token(raw), consultation_id=consultation.id,
+                               patient_id=consultation.patient_id,
+                               expires_at=utcnow() + timedelta(hours=current_app.config["PATIENT_LINK_HOURS"])))
+    return raw
+
+
+def hash_link_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def patient_link_url(raw: str) -> str:
+    return f"{current_app.config['PORTAL_URL']}/c/{raw}"
+
+
+def _tell_patient(consultation: Consultation, kind: str, subject: str, text: str) -> list:
+    patient = consultation.patient
+    queued = []
+    if patient.phone:
+        queued.append(outbox.queue_sms(to=patient.phone, text=text, kind=kind, patient_id=patient.id,
+                                       consultation_id=consultation.id))
+    if patient.email:
+        queued.append(outbox.queue_email(to=patient.email, subject=subject, text=text, kind=kind,
+                                         patient_id=patient.id, consultation_id=consultation.id))
+    return queued
+
+
+def start_consultation(consultation: Consultation, *, doctor_id: int) -> None:
+    """The assigned doctor starts: rooms are made, the patient gets a link by SMS and e-mail."""
+    if consultation.state != PENDING:
+        _refuse(consultation.id, "started")
+    _ensure_rooms(consultation)  # behind a timeout; raises ServiceUnavailable and nothing changes
+    _transition(consultation, (PENDING,), "started", doctor_id=doctor_id, state=IN_PROGRESS, starts_at=utcnow())
+    raw = create_patient_link(consultation)
+    text = (f"Your doctor is ready for your consultation {consultation.code}. "
+            f"Open this link to join: {patient_link_url(raw)}")
+    queued = _tell_patient(consultation, "consultation.link", "Your consultation is starting", text)
+    audit.record("consultation.started", subject=consultation, patient_id=consultation.patient_id,
+                 actor=("staff", str(doctor_id)))
+    _after_change(consultation, queued)
+
+
+def finish_consultation(consultation: Consultation, *, doctor_id: int) -> None:
+    """The doctor ends the consultation: chat turns read-only, keys stop working, the patient is thanked."""
+    _transition(consultation, (IN_PROGRESS,), "finished", doctor_id=doctor_id, state=COMPLETED, ends_at=utcnow())
+    queued = []
+    if consultation.patient.email:
+        raw = create_patient_link(consultation)
+        queued.append(outbox.queue_email(
+            to=consultation.patient.email, subject="Thank you for your consultation", kind="consultation.completed",
+            text=(f"Your consultation {consultation.code} is completed. Tell us how it went: "
+                  f"{patient_link_url(raw)}"),
+            patient_id=consultation.patient_id, consultation_id=consultation.id))
+    audit.record("consultation.finished", subject=consultation, patient_id=consultation.patient_id,
+                 actor=("staff", str(doctor_id)))
+    _after_change(consultation, queued)
+
+
+def cancel_consultation(consultation: Consultation, *, reason: str, by_id: int) -> None:
+    """Cancel an open consultation with a reason; the patient is told."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidConsultation("give a reason for cancelling")
+    _transition(consultation, OPEN_STATES, "cancelled", state=CANCELLED, cancelled_at=utcnow(),
+                cancel_reason=reason[:500])
+    queued = _tell_patient(consultation, "consultation.cancelled", "Your consultation was cancelled",
+                           f"Your consultation {consultation.code} was cancelled. We will contact you if a new "
+                           "time is needed.")
+    audit.record("consultation.cancelled", subject=consultation, patient_id=consultation.patient_id,
+                 actor=("staff", str(by_id)))
+    _after_change(consultation, queued)
+
+
+# -- the doctors' queue ------------------------------------------------------------------------
+
+QUEUE_VIEWS = ("all", "mine", "unassigned")
+# Counting stops here: the count is on every queue render, and beyond a thousand the exact
+# number helps no one (counting 100k open rows cost 6 of a request's 16 ms).
+QUEUE_COUNT_CAP = 1000
+
+
+@dataclass
+class QueuePage:
+    consultations: list[Consultation]
+    view: str
+    page: int
+    pages: int
+    total: int
+    more: bool = False  # there are more than `total` (the count stopped at QUEUE_COUNT_CAP)
+
+
+def doctor_queue(*, view: str, doctor_id: int, page: int = 1, per_page: int = 25) -> QueuePage:
+    """Open consultations, oldest first. `mine`: assigned to this doctor; `unassigned`: free to pick."""
+    view = view if view in QUEUE_VIEWS else "all"
+    query = select(Consultation).where(text(OPEN_CONDITION))
+    if view == "mine":
+        query = query.where(Consultation.service_provider_id == doctor_id)
+    elif view == "unassigned":
+        query = select(Consultation).where(Consultation.state == READY)
+    counted = db.session.scalar(select(func.count()).select_from(
+        query.with_only_columns(Consultation.id).limit(QUEUE_COUNT_CAP + 1).subquery()))
+    total, more = min(counted, QUEUE_COUNT_CAP), counted > QUEUE_COUNT_CAP
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    offset = (page - 1) * per_page
+    if view == "all" and db.session.get_bind().dialect.name == "sqlite":
+        # Without statistics (no ANALYZE has run) SQLite prefers the state index and sorts every
+        # open row for each page; naming the partial index reads the page straight off it.
+        ids = list(db.session.scalars(text(
+            f"SELECT id FROM consultations INDEXED BY ix_consultations_open_queue WHERE {OPEN_CONDITION} "
+            "ORDER BY created_at, id LIMIT :limit OFFSET :offset"), {"limit": per_page, "offset": offset}))
+        query = select(Consultation).where(Consultation.id.in_(ids))
+        offset = 0
+    rows = db.session.scalars(
+        query.options(joinedload(Consultation.patient), joinedload(Consultation.service_provider))
+        .order_by(Consultation.created_at, Consultation.id).limit(per_page).offset(offset)
+    ).all()
+    return QueuePage(list(rows), view, page, pages, total, more)
+
+
+def active_doctors() -> list[StaffUser]:
+    return list(db.session.scalars(select(StaffUser).where(StaffUser.role == "doctor", StaffUser.active)
+                                   .order_by(StaffUser.name)))
+
+
+# -- chat --------------------------------------------------------------------------------------
+
+def chat_room_of(consultation: Consultation) -> ChatRoom | None:
+    return db.session.scalar(select(ChatRoom).where(ChatRoom.consultation_id == consultation.id))
+
+
+def video_room_of(consultation: Consultation) -> VideoRoom | None:
+    return db.session.scalar(select(VideoRoom).where(VideoRoom.consultation_id == consultation.id))
+
+
+def chat_token(consultation: Consultation, *, for_doctor: bool) -> str | None:
+    """A chat JWT for the page, only while the consultation is in progress."""
+    room = chat_room_of(consultation)
+    if room is None or consultation.state != IN_PROGRESS:
+        return None
+    return tokens.chat_jwt(consultation, room, for_doctor=for_doctor)
+
+
+def video_key(consultation: Consultation, *, for_doctor: bool) -> str | None:
+    room = video_room_of(consultation)
+    if room is None or consultation.state != IN_PROGRESS:
+        return None
+    label = consultation.service_provider.name if for_doctor else consultation.patient.first_name
+    return tokens.video_key(consultation, room, current_app.config["VIDEO_KEY_SECRET"], for_doctor=for_doctor,
+                            label=label)
+
+
+def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str) -> ChatMessage:
+    """Store a message, authorised by the sender's chat token. Only while in progress."""
+    text = (text or "").strip()
+    if not text:
+        raise InvalidConsultation("write a message first")
+    if len(text) > MAX_CHAT_MESSAGE:
+        raise InvalidConsultation(f"a message may be at most {MAX_CHAT_MESSAGE} characters")
+    room = chat_room_of(consultation)
+    if room is None or consultation.state != IN_PROGRESS:
+        raise NotAllowedNow("The chat is closed: the consultation is not in progress.")
+    try:
+        sender = tokens.verify_chat_jwt(token or "", consultation, room)
+    except tokens.InvalidChatToken:
+        raise NotAllowedNow("Your chat session has expired. Reload the page.") from None
+    if sender.role != expected_role:
+        raise NotAllowedNow("Your chat session has expired. Reload the page.")
+    message = ChatMessage(chat_room_id=room.id, sender_role=sender.role, sender=sender.owner, body=text)
+    db.session.add(message)
+    db.session.commit()
+    live.bump(chat_topic(consultation.id))
+    return message
+
+
+def chat_messages(consultation: Consultation) -> list[ChatMessage]:
+    room = chat_room_of(consultation)
+    if room is None:
+        return []
+    return list(db.session.scalars(select(ChatMessage).where(ChatMessage.chat_room_id == room.id)
+                                   .order_by(ChatMessage.id)))
+
+
+# -- the patient's side ------------------------------------------------------------------------
+
+def find_patient_link(raw_token: str) -> PatientLink | None:
+    """The unexpired link for this token, or None (unknown, malformed or expired alike)."""
+    if not raw_token or len(raw_token) > 100:
+        return None
+    link = db.session.scalar(select(PatientLink).where(PatientLink.token_hash == hash_link_token(raw_token)))
+    if link is None or link.expires_at <= utcnow():
+        return None
+    return link
+
+
+def _lock_key(link: PatientLink) -> str:
+    # Per patient and consultation, so a fresh link does not reset the count.
+    return f"patient-check:{link.consultation_id}:{link.patient_id}"
+
+
+def identity_locked(link: PatientLink) -> bool:
+    try:
+        failures = int(redis_client().get(_lock_key(link)) or 0)
+    except redis.RedisError:
+        return True  # fail closed: without the counter we cannot enforce the lock
+    return failures >= current_app.config["PATIENT_CHECK_MAX_FAILURES"]
+
+
+def check_patient_identity(link: PatientLink, *, last_name: str, birth_date: date | None) -> bool:
+    """Last name and date of birth must match the linked patient. Five failures lock for 15 minutes."""
+    if identity_locked(link):
+        raise IdentityLocked()
+    patient = link_patient(link)
+    matches = (birth_date is not None and patient.birth_date == birth_date
+               and " ".join((last_name or "").split()).casefold() == " ".join(patient.last_name.split()).casefold())
+    if matches:
+        audit.record("patient.identity_checked", subject=link, patient_id=link.patient_id,
+                     actor=("patient", str(link.patient_id)))
+        db.session.commit()
+        return True
+    cfg = current_app.config
+    try:
+        pipe = redis_client().pipeline()
+        pipe.incr(_lock_key(link))
+        pipe.expire(_lock_key(link), cfg["PATIENT_CHECK_LOCK_MINUTES"] * 60)
+        failures = pipe.execute()[0]
+    except redis.RedisError:
+        raise IdentityLocked() from None
+    audit.record("patient.identity_failed", subject=link, patient_id=link.patient_id, actor=("patient", None))
+    db.session.commit()
+    if failures >= cfg["PATIENT_CHECK_MAX_FAILURES"]:
+        raise IdentityLocked()
+    return False
+
+
+def link_patient(link: PatientLink):
+    from portal.patients.models import Patient
+
+    return db.session.get(Patient, link.patient_id)
+
+
+def submit_review(consultation: Consultation, *, rating: int, comment: str | None) -> Review:
+    if consultation.state != COMPLETED:
+        raise NotAllowedNow("A consultation can be reviewed once it is completed.")
+    if rating not in range(1, 6):
+        raise InvalidConsultation("choose a rating from 1 to 5")
+    review = Review(consultation_id=consultation.id, rating=rating, comment=(comment or "").strip()[:2000] or None)
+    try:
+        with db.session.begin_nested():
+            db.session.add(review)
+    except IntegrityError:
+        db.session.rollback()
+        raise NotAllowedNow("Thank you: this consultation has already been reviewed.") from None
+    audit.record("consultation.reviewed", subject=consultation, patient_id=consultation.patient_id,
+                 actor=("patient", str(consultation.patient_id)))
+    db.session.commit()
+    return review
+
+
+def review_of(consultation: Consultation) -> Review | None:
+    return db.session.scalar(select(Review).where(Review.consultation_id == consultation.id))

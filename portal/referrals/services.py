@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal import live
+from portal.consultations.services import QUEUE_TOPIC as CONSULTATION_QUEUE_TOPIC
 from portal.consultations.services import create_consultation
 from portal.extensions import db
 from portal.patients.models import Patient
@@ -164,6 +165,7 @@ def convert_to_consultation(referral: Referral, *, enabled_channels: list[str], 
     db.session.commit()
     db.session.refresh(referral)
     live.bump(QUEUE_TOPIC)
+    live.bump(CONSULTATION_QUEUE_TOPIC)
     return consultation
 
 

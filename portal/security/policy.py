@@ -10,6 +10,7 @@ from flask import abort, current_app
 from flask_login import current_user
 
 SCREENING_ROLES = {"secretary", "admin"}
+CONSULTATION_STAFF = {"doctor", "secretary", "admin"}
 
 # action -> roles allowed. Object-level rules, where an action has them, are in OBJECT_RULES.
 ROLE_RULES: dict[str, set[str]] = {
@@ -22,6 +23,15 @@ ROLE_RULES: dict[str, set[str]] = {
     "booking.remote": SCREENING_ROLES,
     "appointment.book": SCREENING_ROLES,
     "appointment.cancel": SCREENING_ROLES,
+    "consultation.queue": {"doctor", "admin"},
+    "consultation.view": CONSULTATION_STAFF,
+    "consultation.pick": {"doctor"},
+    "consultation.assign": {"secretary", "admin"},
+    "consultation.conduct": {"doctor"},  # start, chat, finish, file the report
+    "consultation.cancel": CONSULTATION_STAFF,
+    "consultation.api": {"doctor"},
+    "consultation_result.read": {"doctor", "admin"},
+    "notification.view": {"secretary", "admin"},
 }
 
 
@@ -30,9 +40,37 @@ def _referral_visible(user, referral) -> bool:
     return True
 
 
+def _consultation_visible(user, consultation) -> bool:
+    # A doctor sees what is free to pick and what is theirs; secretaries and admins see all.
+    if user.role == "doctor":
+        return consultation.service_provider_id in (None, user.id)
+    return True
+
+
+def _assigned_doctor(user, consultation) -> bool:
+    return consultation.service_provider_id == user.id
+
+
+def _may_cancel(user, consultation) -> bool:
+    return user.role != "doctor" or consultation.service_provider_id == user.id
+
+
+def _may_read_result(user, result) -> bool:
+    # A medical record: its author and admins only (the reporting job reads through its own service).
+    return user.role == "admin" or result.author_id == user.id
+
+
 OBJECT_RULES = {
     "referral.view": _referral_visible,
     "referral.screen": _referral_visible,
+    "consultation.view": _consultation_visible,
+    # Any doctor may try to pick any consultation: the database decides who was first, and a
+    # late doctor is told "already taken" (the consultation was in the queue they saw).
+    "consultation.pick": lambda user, consultation: True,
+    "consultation.conduct": _assigned_doctor,
+    "consultation.api": _assigned_doctor,
+    "consultation.cancel": _may_cancel,
+    "consultation_result.read": _may_read_result,
 }
 
 
@@ -102,3 +140,15 @@ def client_decision(client_id: str, scopes: list[str], action: str, obj=None) ->
     if obj is not None and rule is not None and not rule(client_id, obj):
         return 404
     return 200
+# -- patients: they arrive by link and prove who they are; they have no staff account -----------
+
+def patient_may(access: dict | None, action: str, consultation) -> bool:
+    """A patient who passed the identity check for a link may see and act on that consultation only.
+
+    `access` is what the patient's session holds after the check: the consultation and patient ids.
+    """
+    if not access or consultation is None:
+        return False
+    if action not in {"consultation.view", "consultation.chat", "consultation.review", "consultation.api"}:
+        return False
+    return access.get("consultation_id") == consultation.id and access.get("patient_id") == consultation.patient_id

@@ -1,0 +1,252 @@
+"""Benchmark: the doctors' queue with 100k consultations, and chat round trips in 50 conversations.
+
+Prints figures; never passes or fails on time. Everything runs on loopback in a fresh temporary
+instance (SQLite by default; DATABASE_URL for PostgreSQL, whose schema it replaces):
+
+  .venv/bin/python bench/consultations.py [--consultations 100000] [--conversations 50] [--messages 20]
+
+1. Queue: 100k open consultations (the worst case: every one counted and ordered); gunicorn with
+   4 workers x 8 threads; wrk with 4 connections for 15 s on GET /consultations (first page of 25,
+   the total count, the change counter, and the audit event every read writes).
+2. Chat round trip: 50 started consultations, one doctor and 50 patient sessions, all 50
+   conversations at once. In each, in turn, one side posts a message (HTMX POST) and the other
+   side's poll (GET …/chat?since=N, as the page sends it) fetches it; round trip = from starting
+   the send to the other side holding the message (send + one poll that returns it). Between
+   messages each side pauses 0.2–1 s (reading, typing). Browsers poll every second, which adds
+   up to one second of waiting on top; this measures the server's part of the path.
+"""
+
+import argparse
+import os
+import random
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+INSTANCE = tempfile.mkdtemp(prefix="care-portal-bench-")
+os.environ.update(INSTANCE_PATH=INSTANCE, RATELIMIT_ENABLED="0", SESSION_IDLE_MINUTES="120", LOG_LEVEL="WARNING")
+
+import requests  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.consultations import services  # noqa: E402
+from portal.consultations.models import ChatRoom, Consultation  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.patients.models import Patient  # noqa: E402
+from portal.redis_embedded import stop_embedded_redis  # noqa: E402
+from portal.security.models import utcnow  # noqa: E402
+
+PASSWORD = "bench-password-1"
+BIN = Path(sys.executable).parent
+
+
+def pct(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def build(app, consultations: int, conversations: int):
+    from portal.cli import create_or_update_user
+
+    with app.app_context():
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        doctor = create_or_update_user("bench-doctor@example.org", PASSWORD, "doctor", "Dr. Bench")
+        now = utcnow()
+        db.session.execute(insert(Patient), [
+            {"first_name": f"P{i}", "last_name": "Bench", "birth_date": date(1980, 1, 1) + timedelta(days=i),
+             "phone": f"+4790{i:06d}", "phone_needs_check": False, "from_insurer_referral": True,
+             "marketing_allowed": False, "created_at": now} for i in range(1000)])
+        patient_ids = [row[0] for row in db.session.execute(text("SELECT id FROM patients ORDER BY id"))]
+        batch = []
+        for i in range(consultations):
+            batch.append({"code": f"B{i:07d}", "patient_id": patient_ids[i % len(patient_ids)], "source": "referral",
+                          "state": "ready_for_pickup", "category": "insurance", "enabled_channels": ["CHAT"],
+                          "primary_channel": "CHAT", "options": {}, "created_at": now - timedelta(seconds=i)})
+            if len(batch) == 10000:
+                db.session.execute(insert(Consultation), batch)
+                batch = []
+        if batch:
+            db.session.execute(insert(Consultation), batch)
+        db.session.commit()
+        # The conversations: started consultations with a chat room (as the chat key service would make).
+        links = []
+        for n in range(conversations):
+            consultation = services.create_consultation(patient_id=patient_ids[n], source="referral",
+                                                        enabled_channels=["CHAT"], primary_channel="CHAT")
+            consultation.state, consultation.service_provider_id = "in_progress", doctor.id
+            consultation.assigned_at = consultation.starts_at = utcnow()
+            db.session.flush()
+            db.session.add(ChatRoom(consultation_id=consultation.id, external_id=secrets.token_hex(8),
+                                    shared_secret_id=secrets.token_hex(8), shared_secret=secrets.token_urlsafe(32)))
+            links.append((consultation.id, services.create_patient_link(consultation),
+                          (date(1980, 1, 1) + timedelta(days=n)).isoformat()))
+        db.session.commit()
+        return doctor.id, links
+
+
+def serve(port: int, env: dict) -> subprocess.Popen:
+    process = subprocess.Popen([str(BIN / "gunicorn"), "--workers", "4", "--threads", "8", "--bind",
+                                f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
+    for _ in range(100):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not start")
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+
+
+def sign_in(base: str) -> requests.Session:
+    s = requests.Session()
+    page = s.get(f"{base}/login").text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    r = s.post(f"{base}/login", data={"email": "bench-doctor@example.org", "password": PASSWORD, "csrf_token": token},
+               allow_redirects=False)
+    assert r.status_code == 302, r.status_code
+    return s
+
+
+def queue_bench(base: str, doctor: requests.Session, seconds: int) -> dict:
+    cookie = "; ".join(f"{k}={v}" for k, v in doctor.cookies.items())
+    script = Path(INSTANCE) / "queue.lua"
+    script.write_text(f'wrk.headers["Cookie"] = "{cookie}"\n')
+    out = subprocess.run(["/usr/bin/wrk", "-t4", "-c4", f"-d{seconds}s", "--latency", "-s", str(script),
+                          f"{base}/consultations"], capture_output=True, text=True, check=True).stdout
+
+    def ms(label):
+        match = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    requests_per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"p50": ms("50%"), "p90": ms("90%"), "p99": ms("99%"), "rps": requests_per_s,
+            "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def chat_bench(base: str, links, messages: int) -> list[float]:
+    doctor = sign_in(base)
+    conversations = []
+    for cid, raw, birth in links:
+        patient = requests.Session()
+        page = patient.get(f"{base}/c/{raw}").text
+        r = patient.post(f"{base}/c/{raw}", data={"csrf_token": csrf_of(page), "last_name": "Bench",
+                                                   "birth_date": birth}, allow_redirects=False)
+        assert r.status_code == 302, r.text
+        room = patient.get(f"{base}/c/room").text
+        patient_token = re.search(r'name="chat_token" value="([^"]+)"', room).group(1)
+        doctor_page = doctor.get(f"{base}/consultations/{cid}").text
+        doctor_token = re.search(r'name="chat_token" value="([^"]+)"', doctor_page).group(1)
+        conversations.append({"cid": cid, "patient": patient, "patient_csrf": csrf_of(room),
+                              "patient_token": patient_token, "doctor_csrf": csrf_of(doctor_page),
+                              "doctor_token": doctor_token})
+    trips: list[float] = []
+    lock = threading.Lock()
+    hx = {"HX-Request": "true"}
+
+    def converse(conv):
+        # One requests.Session per thread for the doctor: same cookie, its own connection pool.
+        doc = requests.Session()
+        doc.cookies.update(doctor.cookies)
+        mine = []
+        patient_url = f"{base}/c/room/chat"
+        doctor_url = f"{base}/consultations/{conv['cid']}/chat"
+        since = {patient_url: -2, doctor_url: -2}
+
+        def poll_until(session, url, body):
+            # Like the page's poller, but back to back with a 5 ms pause instead of every second.
+            while True:
+                r = session.get(f"{url}?since={since[url]}", headers=hx)
+                if r.status_code == 200:
+                    since[url] = int(re.search(r"since=(-?\d+)", r.text).group(1))
+                    if body in r.text:
+                        return
+                time.sleep(0.005)
+
+        poll_until(conv["patient"], patient_url, "")
+        poll_until(doc, doctor_url, "")
+        for n in range(messages):
+            from_doctor = n % 2 == 0
+            body = f"message {n} in {conv['cid']} {secrets.token_hex(4)}"
+            started = time.perf_counter()
+            if from_doctor:
+                r = doc.post(f"{base}/consultations/{conv['cid']}/chat", headers=hx,
+                             data={"csrf_token": conv["doctor_csrf"], "chat_token": conv["doctor_token"],
+                                   "message": body})
+                poll, url = conv["patient"], patient_url
+            else:
+                r = conv["patient"].post(f"{base}/c/room/chat", headers=hx,
+                                         data={"csrf_token": conv["patient_csrf"], "chat_token": conv["patient_token"],
+                                               "message": body})
+                poll, url = doc, doctor_url
+            assert r.status_code == 200, r.text[:300]
+            poll_until(poll, url, body)
+            mine.append((time.perf_counter() - started) * 1000)
+            time.sleep(random.uniform(0.2, 1.0))  # the other person reads and types
+        with lock:
+            trips.extend(mine)
+
+    threads = [threading.Thread(target=converse, args=(c,)) for c in conversations]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return trips
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--consultations", type=int, default=100_000)
+    parser.add_argument("--conversations", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--port", type=int, default=5099)
+    args = parser.parse_args()
+
+    app = create_app()
+    started = time.perf_counter()
+    _, links = build(app, args.consultations, args.conversations)
+    database = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
+    print(f"machine: {os.cpu_count()} CPUs; server: gunicorn 4 workers x 8 threads; client on the same machine")
+    print(f"data: {args.consultations} open consultations + {args.conversations} started, on {database} "
+          f"({time.perf_counter() - started:.1f} s to load)")
+    env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
+    server = serve(args.port, env)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        q = queue_bench(base, sign_in(base), args.seconds)
+        print(f"doctor queue GET /consultations, wrk 4 connections {args.seconds} s: p50 {q['p50']:.1f} ms, "
+              f"p90 {q['p90']:.1f} ms, p99 {q['p99']:.1f} ms, {q['rps']:.0f} req/s, non-2xx {q['non2xx']} "
+              f"(target p99 <= 30 ms)")
+        if q["non2xx"]:
+            print("WARNING: the queue answered errors; the figures above are not valid")
+        trips = chat_bench(base, links, args.messages)
+        print(f"chat round trip, {args.conversations} concurrent conversations x {args.messages} messages: "
+              f"p50 {statistics.median(trips):.1f} ms, p99 {pct(trips, 99):.1f} ms, max {max(trips):.1f} ms, "
+              f"n={len(trips)} (target p99 <= 150 ms)")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if not os.environ.get("REDIS_URL"):
+            stop_embedded_redis(INSTANCE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The patient's side: link, identity check, waiting room, chat, review. Phone first.
+
+Patients have no account. Passing the identity check for a link puts the consultation and
+patient ids in the (signed) session; `policy.patient_may` decides from there. The link token
+appears only in the link itself; every later page has a plain URL.
+"""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from jinja2_fragments.flask import render_block
+
+from portal import live
+from portal.consultations import services
+from portal.consultations.forms import ChatForm, IdentityForm, ReviewForm
+from portal.consultations.models import CANCELLED, COMPLETED, IN_PROGRESS
+from portal.consultations.views import post_chat
+from portal.extensions import limiter
+from portal.security import audit
+from portal.security.policy import patient_may
+
+bp = Blueprint("patient", __name__, url_prefix="/c")
+
+ROOM_TEMPLATE = "consultations/patient_room.html"
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def identity_check(token: str):
+    link = services.find_patient_link(token)
+    if link is None:
+        return render_template("consultations/patient_message.html", title="This link does not work",
+                               text="The link is unknown or has expired. Contact the clinic for a new one."), 404
+    form = IdentityForm()
+    locked = services.identity_locked(link)
+    if not locked and form.validate_on_submit():
+        try:
+            if services.check_patient_identity(link, last_name=form.last_name.data, birth_date=form.birth_date.data):
+                session.clear()
+                session.permanent = True
+                session["patient_access"] = {"consultation_id": link.consultation_id, "patient_id": link.patient_id}
+                return redirect(url_for("patient.room"))
+            form.last_name.errors.append("The last name or date of birth does not match what we have.")
+        except services.IdentityLocked:
+            locked = True
+    status = 429 if locked else (422 if form.errors else 200)
+    return render_template("consultations/patient_check.html", form=form, locked=locked), status
+
+
+def _patient_consultation(action: str = "consultation.view"):
+    access = session.get("patient_access")
+    if not access:
+        abort(404)
+    consultation = services.get_consultation(access.get("consultation_id", 0))
+    if not patient_may(access, action, consultation):
+        abort(404)
+    return consultation
+
+
+def _audit_read(consultation, what: str):
+    audit.record_read(what, subject=consultation, patient_id=consultation.patient_id,
+                      actor=("patient", str(consultation.patient_id)))
+
+
+def _room_context(consultation):
+    return {
+        "consultation": consultation,
+        "version": live.version(services.consultation_topic(consultation.id)),
+        "chat_version": live.version(services.chat_topic(consultation.id)),
+        "chat_token": services.chat_token(consultation, for_doctor=False),
+        "messages": services.chat_messages(consultation),
+        "video_room": services.video_room_of(consultation),
+        "chat_form": ChatForm(formdata=None),
+        "IN_PROGRESS": IN_PROGRESS,
+        "CANCELLED": CANCELLED,
+    }
+
+
+@bp.get("/room")
+def room():
+    consultation = _patient_consultation()
+    if consultation.state == COMPLETED:
+        return redirect(url_for("patient.review"))
+    _audit_read(consultation, "consultation.patient_viewed")
+    return render_template(ROOM_TEMPLATE, **_room_context(consultation))
+
+
+@bp.get("/room/poll")
+@limiter.exempt
+def room_poll():
+    """204 while nothing changed; the room as soon as the doctor starts, or off to the review."""
+    consultation = _patient_consultation()
+    if request.args.get("since", type=int) == live.version(services.consultation_topic(consultation.id)):
+        return "", 204
+    if consultation.state == COMPLETED:
+        return "", 200, {"HX-Redirect": url_for("patient.review")}
+    return render_block(ROOM_TEMPLATE, "room", **_room_context(consultation))
+
+
+@bp.get("/room/chat")
+@limiter.exempt
+def chat_poll():
+    consultation = _patient_consultation("consultation.chat")
+    version = live.version(services.chat_topic(consultation.id))
+    if request.args.get("since", type=int) == version:
+        return "", 204
+    _audit_read(consultation, "consultation.chat_read")
+    return render_template("consultations/_chat_log.html", messages=services.chat_messages(consultation),
+                           viewer="patient", chat_version=version, poll_url=url_for("patient.chat_poll"))
+
+
+@bp.post("/room/chat")
+@limiter.limit("60 per minute")
+def chat_post():
+    consultation = _patient_consultation("consultation.chat")
+    return post_chat(consultation, "patient", url_for("patient.chat_poll"), url_for("patient.room"))
+
+
+@bp.route("/review", methods=["GET", "POST"])
+def review():
+    consultation = _patient_consultation("consultation.review")
+    if consultation.state != COMPLETED:
+        return redirect(url_for("patient.room"))
+    _audit_read(consultation, "consultation.patient_viewed")
+    existing = services.review_of(consultation)
+    form = ReviewForm()
+    if existing is None and form.validate_on_submit():
+        try:
+            services.submit_review(consultation, rating=int(form.rating.data), comment=form.comment.data)
+        except (services.NotAllowedNow, services.InvalidConsultation) as exc:
+            flash(str(exc))
+        return redirect(url_for("patient.review"))
+    return render_template("consultations/patient_review.html", consultation=consultation, form=form,
+                           review=existing, messages=services.chat_messages(consultation)), \
+        422 if form.errors else 200

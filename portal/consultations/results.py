@@ -1,0 +1,118 @@
+"""The doctor's report on a consultation: a medical record, sealed field by field.
+
+Filing and reading are services; who may do either is decided in portal/security/policy.py.
+Every read writes an audit event.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.consultations import icpc2
+from portal.consultations.models import COMPLETED, Consultation, ConsultationResult
+from portal.consultations.services import InvalidConsultation, NotAllowedNow
+from portal.extensions import db
+from portal.patients.identifiers import InvalidIdentifier, normalise_fodselsnummer
+from portal.security import audit
+
+OUTCOMES = {
+    "helped": "Helped",
+    "referred_gp": "Referred to GP",
+    "referred_specialist": "Referred to specialist",
+    "referred_emergency": "Referred to emergency",
+    "prescription": "Prescription given",
+    "follow_up": "Follow-up needed",
+    "unable": "Unable to help",
+    "no_show": "Patient did not attend",
+}
+REPORTING_JOB = ("system", "reporting-job")
+
+
+@dataclass(frozen=True)
+class ReportIn:
+    icpc2_code: str
+    outcome: str
+    patient_national_id: str | None = None
+    job_description: str | None = None
+    policy_number: str | None = None
+    notes: str | None = None
+
+
+def validate_report(report: ReportIn) -> dict[str, str]:
+    """Field name → error, empty when the report may be filed."""
+    errors = {}
+    if icpc2.normalise(report.icpc2_code) is None:
+        errors["icpc2_code"] = "Choose a code from the ICPC-2 list."
+    if report.outcome not in OUTCOMES:
+        errors["outcome"] = "Choose an outcome."
+    if report.patient_national_id:
+        try:
+            normalise_fodselsnummer(report.patient_national_id.strip())
+        except InvalidIdentifier as exc:
+            errors["patient_national_id"] = f"The national id {exc}."
+    return errors
+
+
+def file_report(consultation: Consultation, report: ReportIn, *, author_id: int) -> ConsultationResult:
+    """Store the report of a completed consultation, once."""
+    if consultation.state != COMPLETED:
+        raise NotAllowedNow("The report is filed after the consultation is finished.")
+    errors = validate_report(report)
+    if errors:
+        raise InvalidConsultation("; ".join(errors.values()))
+
+    def clean(value):
+        return (value or "").strip() or None
+
+    result = ConsultationResult(
+        consultation_id=consultation.id, author_id=author_id, icpc2_code=icpc2.normalise(report.icpc2_code),
+        outcome=report.outcome,
+        patient_national_id=normalise_fodselsnummer(report.patient_national_id.strip())
+        if clean(report.patient_national_id) else None,
+        job_description=clean(report.job_description), policy_number=clean(report.policy_number),
+        notes=clean(report.notes),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(result)
+    except IntegrityError:
+        db.session.rollback()
+        raise NotAllowedNow("A report for this consultation has already been filed.") from None
+    audit.record("consultation_result.filed", subject=result, patient_id=consultation.patient_id,
+                 consultation_id=consultation.id, actor=("staff", str(author_id)))
+    db.session.commit()
+    return result
+
+
+def result_of(consultation: Consultation) -> ConsultationResult | None:
+    """The report row without opening it: use `read_report` to look inside (that is audited)."""
+    return db.session.scalar(select(ConsultationResult).where(ConsultationResult.consultation_id == consultation.id))
+
+
+def read_report(result: ConsultationResult, *, actor: tuple[str, str | None], patient_id: int) -> dict:
+    """The report's fields in the clear; audited. The caller has asked the policy first."""
+    audit.record_read("consultation_result.read", subject=result, patient_id=patient_id, actor=actor)
+    return {
+        "icpc2_code": result.icpc2_code,
+        "icpc2_title": icpc2.codes().get(result.icpc2_code, ""),
+        "outcome": result.outcome,
+        "outcome_label": OUTCOMES.get(result.outcome, result.outcome),
+        "patient_national_id": result.patient_national_id,
+        "job_description": result.job_description,
+        "policy_number": result.policy_number,
+        "notes": result.notes,
+        "author": result.author.name if result.author else None,
+        "created_at": result.created_at,
+    }
+
+
+def read_reports_for_reporting() -> list[dict]:
+    """What the insurer report job reads: every report, each read audited as the reporting job."""
+    rows = db.session.scalars(select(ConsultationResult).order_by(ConsultationResult.id)).all()
+    out = []
+    for result in rows:
+        consultation = db.session.get(Consultation, result.consultation_id)
+        out.append({"consultation_code": consultation.code,
+                    **read_report(result, actor=REPORTING_JOB, patient_id=consultation.patient_id)})
+    return out

@@ -1,0 +1,335 @@
+"""The doctors' queue and consultation page (staff), and the consultation API."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+
+from portal import live
+from portal.consultations import icpc2, results, services
+from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
+from portal.consultations.models import IN_PROGRESS
+from portal.errors import problem
+from portal.extensions import limiter
+from portal.security import audit
+from portal.security.auth import background
+from portal.security.policy import authorize, can, patient_may, requires
+
+bp = Blueprint("consultations", __name__)
+api_bp = Blueprint("consultations_api", __name__, url_prefix="/api")
+
+QUEUE_TEMPLATE = "consultations/queue.html"
+DETAIL_TEMPLATE = "consultations/detail.html"
+
+
+def _queue_context():
+    view = request.args.get("view", "all")
+    page = request.args.get("page", 1, type=int) or 1
+    version = live.version(services.QUEUE_TOPIC)
+    queue = services.doctor_queue(view=view, doctor_id=current_user.id, page=page,
+                                  per_page=current_app.config["CONSULTATION_PAGE_SIZE"])
+    audit.record_read("consultation.queue_viewed", consultation_ids=[c.id for c in queue.consultations])
+    return {"queue": queue, "version": version, "may": _may}
+
+
+def _may(action: str, obj=None) -> bool:
+    """For templates: the policy's answer for the signed-in user."""
+    return can(current_user, action, obj)
+
+
+@bp.get("/consultations")
+@requires("consultation.queue")
+def queue():
+    context = _queue_context()
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "consultation-list":
+        return render_block(QUEUE_TEMPLATE, "consultation_list", **context)
+    return render_template(QUEUE_TEMPLATE, **context)
+
+
+@bp.get("/consultations/poll")
+@requires("consultation.queue")
+@limiter.exempt
+@background
+def queue_poll():
+    """204 while nothing changed; the fresh list as soon as something did."""
+    if request.args.get("since", type=int) == live.version(services.QUEUE_TOPIC):
+        return "", 204
+    return render_block(QUEUE_TEMPLATE, "consultation_list", **_queue_context())
+
+
+def _load(consultation_id: int, action: str):
+    consultation = services.get_consultation(consultation_id)
+    if consultation is None:
+        abort(404)
+    authorize(action, consultation)
+    return consultation
+
+
+def _detail_context(consultation, **forms):
+    doctor_here = can(current_user, "consultation.conduct", consultation)
+    result = results.result_of(consultation)
+    report = None
+    if result is not None and can(current_user, "consultation_result.read", result):
+        report = results.read_report(result, actor=("staff", str(current_user.id)),
+                                     patient_id=consultation.patient_id)
+    assign_form = forms.get("assign_form") or AssignForm(formdata=None)
+    assign_form.doctor_id.choices = [(d.id, d.name) for d in services.active_doctors()]
+    return {
+        "consultation": consultation,
+        "doctor_here": doctor_here,
+        "may_pick": can(current_user, "consultation.pick", consultation) and consultation.state == "ready_for_pickup",
+        "may_assign": can(current_user, "consultation.assign", consultation) and consultation.state in (
+            "ready_for_pickup", "pending_sp"),
+        "may_cancel": can(current_user, "consultation.cancel", consultation) and consultation.is_open,
+        "chat_token": services.chat_token(consultation, for_doctor=True) if doctor_here else None,
+        "messages": services.chat_messages(consultation) if doctor_here else [],
+        "chat_version": live.version(services.chat_topic(consultation.id)),
+        "video_room": services.video_room_of(consultation),
+        "result": result,
+        "report": report,
+        "icpc2_codes": icpc2.codes(),
+        "action_form": ActionForm(formdata=None),
+        "assign_form": assign_form,
+        "cancel_form": forms.get("cancel_form") or CancelForm(formdata=None),
+        "chat_form": forms.get("chat_form") or ChatForm(formdata=None),
+        "report_form": forms.get("report_form") or ReportForm(formdata=None),
+        "message": forms.get("message"),
+    }
+
+
+def _render_detail(consultation, status: int = 200, **forms):
+    context = _detail_context(consultation, **forms)
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "consultation-panel":
+        return render_block(DETAIL_TEMPLATE, "consultation_panel", **context), status
+    return render_template(DETAIL_TEMPLATE, **context), status
+
+
+@bp.get("/consultations/<int:consultation_id>")
+@requires("consultation.view")
+def detail(consultation_id: int):
+    consultation = _load(consultation_id, "consultation.view")
+    audit.record_read("consultation.viewed", subject=consultation, patient_id=consultation.patient_id)
+    return _render_detail(consultation)
+
+
+def _after(consultation, message: str):
+    if request.headers.get("HX-Request"):
+        return _render_detail(services.get_consultation(consultation.id), message=message)
+    flash(message)
+    return redirect(url_for("consultations.detail", consultation_id=consultation.id))
+
+
+def _conflict(consultation, exc: Exception):
+    fresh = services.get_consultation(consultation.id)
+    if not can(current_user, "consultation.view", fresh):
+        # Someone else picked it: the doctor may no longer see it, so answer with the message alone.
+        return render_template("consultations/conflict.html", message=str(exc)), 409
+    return _render_detail(fresh, 409, message=str(exc))
+
+
+def _valid_action() -> bool:
+    return ActionForm().validate_on_submit()
+
+
+@bp.post("/consultations/<int:consultation_id>/pick")
+@requires("consultation.pick")
+def pick(consultation_id: int):
+    consultation = _load(consultation_id, "consultation.pick")
+    if not _valid_action():
+        abort(400)
+    try:
+        services.pick_consultation(consultation, doctor_id=current_user.id)
+    except services.NotAllowedNow as exc:
+        return _conflict(consultation, exc)
+    return _after(consultation, f"Consultation {consultation.code} is yours. Start it when you are ready.")
+
+
+@bp.post("/consultations/<int:consultation_id>/assign")
+@requires("consultation.assign")
+def assign(consultation_id: int):
+    consultation = _load(consultation_id, "consultation.assign")
+    form = AssignForm()
+    form.doctor_id.choices = [(d.id, d.name) for d in services.active_doctors()]
+    if not form.validate_on_submit():
+        return _render_detail(consultation, 422, assign_form=form)
+    try:
+        services.assign_consultation(consultation, doctor_id=form.doctor_id.data, by_id=current_user.id)
+    except services.InvalidConsultation as exc:
+        form.doctor_id.errors.append(str(exc))
+        return _render_detail(consultation, 422, assign_form=form)
+    except services.NotAllowedNow as exc:
+        return _conflict(consultation, exc)
+    return _after(consultation, "Doctor assigned.")
+
+
+@bp.post("/consultations/<int:consultation_id>/start")
+@requires("consultation.conduct")
+def start(consultation_id: int):
+    consultation = _load(consultation_id, "consultation.conduct")
+    if not _valid_action():
+        abort(400)
+    try:
+        services.start_consultation(consultation, doctor_id=current_user.id)
+    except services.NotAllowedNow as exc:
+        return _conflict(consultation, exc)
+    except services.ServiceUnavailable:
+        return _render_detail(consultation, 503, message="The chat or video service did not answer, so the "
+                                                         "consultation was not started. Try again in a moment.")
+    return _after(consultation, "Consultation started. The patient has been sent a link.")
+
+
+@bp.post("/consultations/<int:consultation_id>/finish")
+@requires("consultation.conduct")
+def finish(consultation_id: int):
+    consultation = _load(consultation_id, "consultation.conduct")
+    if not _valid_action():
+        abort(400)
+    try:
+        services.finish_consultation(consultation, doctor_id=current_user.id)
+    except services.NotAllowedNow as exc:
+        return _conflict(consultation, exc)
+    return _after(consultation, "Consultation finished. Please file the report.")
+
+
+@bp.post("/consultations/<int:consultation_id>/cancel")
+@requires("consultation.cancel")
+def cancel(consultation_id: int):
+    consultation = _load(consultation_id, "consultation.cancel")
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return _render_detail(consultation, 422, cancel_form=form)
+    try:
+        services.cancel_consultation(consultation, reason=form.reason_text(), by_id=current_user.id)
+    except services.NotAllowedNow as exc:
+        return _conflict(consultation, exc)
+    return _after(consultation, "Consultation cancelled. The patient is being told.")
+
+
+@bp.post("/consultations/<int:consultation_id>/report")
+@requires("consultation.conduct")
+def report(consultation_id: int):
+    consultation = _load(consultation_id, "consultation.conduct")
+    form = ReportForm()
+    if not form.validate_on_submit():
+        return _render_detail(consultation, 422, report_form=form)
+    report_in = results.ReportIn(
+        icpc2_code=form.icpc2_code.data, outcome=form.outcome.data,
+        patient_national_id=form.patient_national_id.data, job_description=form.job_description.data,
+        policy_number=form.policy_number.data, notes=form.notes.data,
+    )
+    errors = results.validate_report(report_in)
+    if errors:
+        for name, error in errors.items():
+            getattr(form, name).errors.append(error)
+        return _render_detail(consultation, 422, report_form=form)
+    try:
+        results.file_report(consultation, report_in, author_id=current_user.id)
+    except services.NotAllowedNow as exc:
+        return _conflict(consultation, exc)
+    return _after(consultation, "Report filed.")
+
+
+@bp.get("/consultations/icpc2")
+@requires("consultation.conduct")
+def icpc2_search():
+    """Options for the report form's code picker, narrowed as the doctor types."""
+    matches = icpc2.search(request.args.get("icpc2_code", request.args.get("q", ""))[:100], limit=50)
+    return render_template("consultations/_icpc2_options.html", matches=matches)
+
+
+@bp.get("/consultations/<int:consultation_id>/chat")
+@requires("consultation.conduct")
+@limiter.exempt
+@background
+def chat_poll(consultation_id: int):
+    consultation = _load(consultation_id, "consultation.conduct")
+    version = live.version(services.chat_topic(consultation.id))
+    if request.args.get("since", type=int) == version:
+        return "", 204
+    audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id)
+    return render_template("consultations/_chat_log.html", messages=services.chat_messages(consultation),
+                           viewer="doctor", chat_version=version,
+                           poll_url=url_for("consultations.chat_poll", consultation_id=consultation.id))
+
+
+@bp.post("/consultations/<int:consultation_id>/chat")
+@requires("consultation.conduct")
+def chat_post(consultation_id: int):
+    consultation = _load(consultation_id, "consultation.conduct")
+    return post_chat(consultation, "doctor", url_for("consultations.chat_poll", consultation_id=consultation.id),
+                     url_for("consultations.detail", consultation_id=consultation.id))
+
+
+def post_chat(consultation, role: str, poll_url: str, page_url: str):
+    """Shared by the doctor's and the patient's chat form: store, then answer with the fresh log."""
+    form = ChatForm()
+    error, status = None, 200
+    if not form.validate_on_submit():
+        error, status = " ".join(form.message.errors) or "Write a message first.", 422
+    else:
+        try:
+            services.post_chat_message(consultation, token=form.chat_token.data, text=form.message.data,
+                                       expected_role=role)
+        except services.InvalidConsultation as exc:
+            error, status = str(exc).capitalize() + ".", 422
+        except services.NotAllowedNow as exc:
+            error, status = str(exc), 409
+    if not request.headers.get("HX-Request"):
+        if error:
+            flash(error)
+        return redirect(page_url)
+    return render_template("consultations/_chat_log.html", messages=services.chat_messages(consultation),
+                           viewer=role, chat_version=live.version(services.chat_topic(consultation.id)),
+                           poll_url=poll_url, error=error), status
+
+
+# -- the API ------------------------------------------------------------------------------------
+
+def consultation_document(consultation, *, for_doctor: bool) -> dict:
+    """The seed's field names. A doctor gets only doctor keys, a patient only patient keys."""
+    doctor = consultation.service_provider
+    video = services.video_room_of(consultation)
+    chat = services.chat_room_of(consultation)
+    live_now = consultation.state == IN_PROGRESS
+    video_doc = chat_doc = None
+    if video is not None and live_now:
+        key = services.video_key(consultation, for_doctor=for_doctor)
+        video_doc = {"name": video.name, "externalId": video.external_id,
+                     ("serviceProviderKey" if for_doctor else "patientKey"): key}
+    if chat is not None and live_now:
+        token = services.chat_token(consultation, for_doctor=for_doctor)
+        chat_doc = {"id": chat.external_id, ("serviceProviderJwt" if for_doctor else "patientJwt"): token}
+    return {
+        "id": consultation.id,
+        "patient": {"id": consultation.patient_id, "name": consultation.patient.full_name,
+                    "phoneNumber": consultation.patient.phone},
+        "serviceProvider": {"id": doctor.id, "fullName": doctor.name} if doctor else None,
+        "source": consultation.source,
+        "state": consultation.state,
+        "videoRoom": video_doc,
+        "chatRoom": chat_doc,
+        "serviceProviderId": consultation.service_provider_id,
+        "enabledChannels": consultation.enabled_channels,
+        "primaryChannel": consultation.primary_channel,
+        "category": consultation.category,
+        "code": consultation.code,
+        "options": consultation.options,
+    }
+
+
+@api_bp.get("/consultations/<int:consultation_id>")
+def api_consultation(consultation_id: int):
+    """For the assigned doctor (staff session) or the linked patient (patient session); 404 for anyone else."""
+    consultation = services.get_consultation(consultation_id)
+    not_found = problem(404, "Not found", "No such consultation.")
+    if consultation is None:
+        return not_found
+    if can(current_user, "consultation.api", consultation):
+        audit.record_read("consultation.api_read", subject=consultation, patient_id=consultation.patient_id)
+        return consultation_document(consultation, for_doctor=True)
+    access = session.get("patient_access")
+    if not getattr(current_user, "is_authenticated", False) and patient_may(access, "consultation.api", consultation):
+        audit.record_read("consultation.api_read", subject=consultation, patient_id=consultation.patient_id,
+                          actor=("patient", str(consultation.patient_id)))
+        return consultation_document(consultation, for_doctor=False)
+    return not_found
+

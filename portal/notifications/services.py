@@ -1,0 +1,144 @@
+"""The outbox: queue a message with the change it reports, send it from a job, retry, sweep.
+
+A message is written in the caller's transaction, so it exists exactly when the change does.
+After the commit `dispatch` hands it to the "notifications" RQ queue; when Redis is down the
+row simply stays pending and `sweep_pending` (run by every worker at start and by
+`flask sweep-notifications`) enqueues it later. Sending is never done inside a web request.
+"""
+
+import logging
+from datetime import timedelta
+
+import redis
+from flask import current_app
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import select, update
+
+from portal.extensions import db, redis_client
+from portal.notifications.clients import MailClient, SendFailed, SmsGatewayClient
+from portal.notifications.models import FAILED, PENDING, SENT, Notification
+from portal.security.models import utcnow
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "notifications"
+MAX_ATTEMPTS = 4
+RETRY_INTERVALS = [10, 60, 300]  # seconds before the 2nd, 3rd and 4th attempt
+
+
+def queue_sms(*, to: str, text: str, kind: str, patient_id: int | None = None,
+              consultation_id: int | None = None) -> Notification:
+    """Add an SMS to the outbox in the caller's transaction; `dispatch` it after the commit."""
+    notification = Notification(channel="sms", kind=kind, recipient=to, body=text, patient_id=patient_id,
+                                consultation_id=consultation_id)
+    db.session.add(notification)
+    return notification
+
+
+def queue_email(*, to: str, subject: str, text: str, kind: str, patient_id: int | None = None,
+                consultation_id: int | None = None) -> Notification:
+    notification = Notification(channel="email", kind=kind, recipient=to, subject=subject, body=text,
+                                patient_id=patient_id, consultation_id=consultation_id)
+    db.session.add(notification)
+    return notification
+
+
+def _queue() -> Queue:
+    return Queue(QUEUE_NAME, connection=redis_client())
+
+
+def _job_id(notification_id: int) -> str:
+    return f"notification-{notification_id}"
+
+
+def dispatch(notifications) -> None:
+    """Enqueue committed notifications. Never raises: a Redis outage leaves them for the sweep."""
+    for notification in notifications:
+        try:
+            _queue().enqueue("portal.notifications.jobs.send_notification", notification.id,
+                             job_id=_job_id(notification.id), retry=Retry(max=MAX_ATTEMPTS - 1,
+                                                                         interval=RETRY_INTERVALS))
+        except redis.RedisError:
+            log.warning("could not enqueue notification %s; the sweep will send it", notification.id)
+
+
+def _already_enqueued(notification_id: int) -> bool:
+    try:
+        job = Job.fetch(_job_id(notification_id), connection=redis_client())
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in ("queued", "scheduled", "started", "deferred")
+
+
+def sweep_pending(older_than_seconds: int = 30) -> int:
+    """Enqueue pending notifications that no job holds (e.g. Redis was down). Returns how many."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    pending = db.session.scalars(
+        select(Notification).where(Notification.status == PENDING, Notification.created_at <= cutoff)
+        .order_by(Notification.id).limit(1000)
+    ).all()
+    db.session.commit()
+    lost = [n for n in pending if not _already_enqueued(n.id)]
+    dispatch(lost)
+    return len(lost)
+
+
+def _client_for(notification: Notification):
+    cfg = current_app.config
+    if notification.channel == "sms":
+        return SmsGatewayClient(cfg["SANDBOX_URL"], cfg["SMS_API_KEY"], cfg["EXTERNAL_TIMEOUT_SECONDS"])
+    return MailClient(cfg["SMTP_HOST"], cfg["SMTP_PORT"], cfg["MAIL_FROM"], cfg["EXTERNAL_TIMEOUT_SECONDS"])
+
+
+def deliver(notification_id: int) -> str:
+    """Send one notification; safe to run twice. Raises SendFailed while attempts remain."""
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.status != PENDING:
+        return "nothing to do"
+    db.session.commit()  # end the read; the send below must not hold a write lock
+    try:
+        if notification.channel == "sms":
+            _client_for(notification).send(notification.recipient, notification.body)
+        else:
+            _client_for(notification).send(notification.recipient, notification.subject or "", notification.body)
+    except SendFailed as exc:
+        attempts = notification.attempts + 1
+        give_up = attempts >= MAX_ATTEMPTS
+        db.session.execute(
+            update(Notification).where(Notification.id == notification_id, Notification.status == PENDING)
+            .values(attempts=attempts, last_error=str(exc)[:500], last_attempt_at=utcnow(),
+                    status=FAILED if give_up else PENDING)
+        )
+        db.session.commit()
+        log.warning("notification %s attempt %s failed: %s", notification_id, attempts, exc)
+        if give_up:
+            return "failed"
+        raise
+    db.session.execute(
+        update(Notification).where(Notification.id == notification_id)
+        .values(status=SENT, attempts=Notification.attempts + 1, sent_at=utcnow(), last_attempt_at=utcnow(),
+                last_error=None)
+    )
+    db.session.commit()
+    return "sent"
+
+
+def retry_failed(notification_id: int) -> bool:
+    """Staff asked to try a failed message again."""
+    changed = db.session.execute(
+        update(Notification).where(Notification.id == notification_id, Notification.status == FAILED)
+        .values(status=PENDING, attempts=0)
+    ).rowcount
+    db.session.commit()
+    if changed:
+        dispatch([db.session.get(Notification, notification_id)])
+    return bool(changed)
+
+
+def recent_notifications(status: str | None = None, limit: int = 100) -> list[Notification]:
+    query = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    if status:
+        query = query.where(Notification.status == status)
+    return list(db.session.scalars(query))
