@@ -6,9 +6,16 @@ import redis
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from portal.config import PROJECT_ROOT, load_settings
 from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+
+
+class DatabaseId(IntegerConverter):
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -21,6 +28,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(settings)
+    # Ids in URLs are database integers: one past 32 bits is simply not found, never a 500.
+    app.url_map.converters["int"] = DatabaseId
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -224,3 +224,9 @@ def test_viewing_a_referral_is_audited(staff_client, post_referral, app):
     with app.app_context():
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "referral.viewed"))
         assert event.subject_id == str(rid) and event.actor_type == "staff" and event.patient_id is not None
+
+
+def test_an_id_beyond_the_database_range_is_404_not_500(staff_client):
+    secretary = staff_client("secretary")
+    assert secretary.get("/referrals/99999999999999").status_code == 404
+    assert post(secretary, "/referrals/99999999999999/decline", {"reason": "duplicate"}).status_code == 404
