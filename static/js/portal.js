@@ -1,10 +1,24 @@
 // Small behaviours htmx does not cover. No inline scripts: the CSP forbids them.
 document.addEventListener("htmx:afterSwap", function (event) {
-  // When a referral opens in the side panel, take keyboard and screen-reader focus to it.
-  if (event.detail.target.id === "referral-panel") {
-    var heading = event.detail.target.querySelector("h2[tabindex='-1']");
-    if (heading) heading.focus();
+  // When the referral panel changes, take keyboard and screen-reader focus to the news: the first
+  // field with an error, else the result notice, else the heading of the referral just opened.
+  // Moving focus makes a screen reader read that once, which is why the panel is not aria-live
+  // (that would read the whole panel, forms and all, on every swap).
+  var panel = event.detail.target;
+  if (panel.id !== "referral-panel") return;
+  var target = panel.querySelector(".has-error input, .has-error select, .has-error textarea") ||
+    panel.querySelector(".notice[tabindex='-1']");
+  if (target) {
+    target.focus();
+    return;
   }
+  var heading = panel.querySelector("h2[tabindex='-1']");
+  if (!heading) return;
+  heading.focus({ preventScroll: true });
+  // A referral just opened. Below the list (phones) bring the panel's top up; beside the list
+  // (wide screens) it is already in view, and scrolling would only push the header away.
+  var top = panel.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight / 2) panel.scrollIntoView({ block: "start" });
 });
 
 // Chat: after a message is sent, empty the box; keep the newest message in view.

@@ -1,0 +1,633 @@
+"""Referral intake and screening-queue benchmark. Prints figures; never fails on timing.
+
+    .venv/bin/python bench/referrals.py            # 100k consultations, 10k open referrals, 10 s runs
+    .venv/bin/python bench/referrals.py --quick    # 5k consultations, 1k open referrals, 3 s runs
+
+One run, on a fresh temporary instance folder (its own SQLite file and embedded Redis):
+
+1. migrate, bulk-load consultations with their patients and open referrals, add a secretary;
+2. start gunicorn (sync workers) on a free loopback port, with rate limiting off;
+3. measure `/healthz` (the hello-world floor), `GET /queue` signed in as the secretary, and the
+   webhook `POST /api/referrals` with a NEW validly signed referral per request;
+4. stop gunicorn and the embedded Redis and remove the folder.
+
+`wrk` drives the GETs. The webhook needs an HMAC per request, which wrk's Lua cannot compute, so
+its requests are signed beforehand in Python and fired by a multi-process Python load generator
+(one process per concurrent client, a new connection per request: gunicorn's sync worker closes
+each one). That generator costs CPU on the same machine, so `/healthz` is measured with it too and
+both intake/hello ratios are printed, with the CPU the generator itself used.
+"""
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SECRETARY = "secretary@bench.example"
+PASSWORD = "bench-password-1"
+USER_AGENT = "care-portal-bench/1"  # the same for requests and wrk: sessions are bound to it
+
+INTAKE_TARGET_RPS = 800
+QUEUE_TARGET_P99_MS = 30.0
+
+FIRST_NAMES = ["Line", "Ola", "Kari", "Per", "Ingrid", "Nils", "Astrid", "Lars", "Sofie", "Emil", "Nora", "Jonas"]
+LAST_NAMES = ["Danser", "Nordmann", "Hansen", "Olsen", "Berg", "Dahl", "Johansen", "Larsen", "Haugen", "Bakke"]
+FORMAT_ID = "http://ehelse.no/xmlstds/henvisning/2017-11-30"
+
+# Counts statuses per wrk thread and prints one JSON line with the figures at the end.
+WRK_LUA = r"""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) ok = 0; other = 0; codes = "" end
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1 else
+    other = other + 1
+    if other <= 3 then codes = codes .. status .. " " end
+  end
+end
+function done(summary, latency, requests)
+  local o, b, c = 0, 0, ""
+  for _, t in ipairs(threads) do o = o + t:get("ok"); b = b + t:get("other"); c = c .. t:get("codes") end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"duration_us":%d,"ok":%d,"other":%d,"other_codes":"%s",' ..
+    '"socket_errors":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, o, b, c, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _plain_table(model_table):
+    """The model's table for Core inserts, with sealed columns as plain text (we seal them ourselves)."""
+    from sqlalchemy import Text, column, table
+
+    from portal.security.crypto import EncryptedText
+
+    return table(model_table.name, *[
+        column(c.name, Text() if isinstance(c.type, EncryptedText) else c.type) for c in model_table.columns
+    ])
+
+
+def _fnr_pool(rng: random.Random, size: int) -> list[str]:
+    from portal.sandbox.referral_system import random_fodselsnummer
+
+    return [random_fodselsnummer(rng) for _ in range(size)]
+
+
+def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: random.Random) -> dict:
+    """Bulk-load patients, consultations and open referrals with Core executemany, in batches."""
+    from flask_migrate import upgrade
+    from sqlalchemy import insert
+
+    from portal.cli import create_or_update_user
+    from portal.consultations.models import CATEGORIES, CHANNELS, STATES, Consultation
+    from portal.extensions import db
+    from portal.patients.identifiers import birth_date_from_fodselsnummer
+    from portal.patients.models import Patient
+    from portal.patients.services import fodselsnummer_index
+    from portal.referrals.models import AWAITING, Referral
+    from portal.security.crypto import blind_index, encrypt
+
+    timings = {}
+    t0 = time.perf_counter()
+    with app.app_context():
+        upgrade()
+        timings["migrate"] = time.perf_counter() - t0
+
+        t1 = time.perf_counter()
+        secretary = create_or_update_user(SECRETARY, PASSWORD, "secretary", "Bench Secretary")
+        secretary_id = secretary.id
+        # A small pool of sealed national ids (AES-GCM with the instance's key), reused across rows;
+        # every row still gets its own blind index, which is UNIQUE.
+        sealed_pool = [(encrypt(f, "patient.national_id"), birth_date_from_fodselsnummer(f)) for f in fnrs[:500]]
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        patients_t, consultations_t, referrals_t = (
+            _plain_table(Patient.__table__), _plain_table(Consultation.__table__), _plain_table(Referral.__table__))
+
+        def patient_row(i: int) -> dict:
+            sealed, born = sealed_pool[i % len(sealed_pool)]
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            return {
+                "id": i, "national_id": sealed, "national_id_index": fodselsnummer_index(f"bench-patient-{i}"),
+                "national_id_kind": "fnr", "first_name": first, "last_name": last, "birth_date": born,
+                "email": f"{first}.{last}.{i}@example.com".lower(), "phone": f"+479{rng.randrange(10**7):07d}",
+                "phone_needs_check": False, "from_insurer_referral": True, "marketing_allowed": False,
+                "created_at": now - timedelta(minutes=rng.randrange(365 * 24 * 60)),
+            }
+
+        batch = 5000
+        total_patients = consultations + referrals
+        with db.engine.begin() as conn:
+            for start in range(1, total_patients + 1, batch):
+                stop = min(start + batch, total_patients + 1)
+                conn.execute(insert(patients_t), [patient_row(i) for i in range(start, stop)])
+        timings["patients"] = time.perf_counter() - t1
+
+        t2 = time.perf_counter()
+        channel_sets = [["PHONE"], ["PHONE", "VIDEO"], ["CHAT", "PHONE", "VIDEO"], ["VIDEO"]]
+        with db.engine.begin() as conn:
+            for start in range(1, consultations + 1, batch):
+                rows = []
+                for i in range(start, min(start + batch, consultations + 1)):
+                    channels = channel_sets[i % len(channel_sets)]
+                    created = now - timedelta(minutes=rng.randrange(365 * 24 * 60))
+                    state = STATES[i % len(STATES)]
+                    rows.append({
+                        "id": i, "code": f"B{i:07d}", "patient_id": i, "referral_id": None,
+                        "source": "referral" if i % 3 else "booking", "state": state,
+                        "category": CATEGORIES[i % len(CATEGORIES)], "enabled_channels": channels,
+                        "primary_channel": channels[0], "options": {}, "service_provider_id": None,
+                        "created_by_id": secretary_id, "created_at": created,
+                        "assigned_at": None, "starts_at": None, "ends_at": None,
+                        "cancelled_at": created + timedelta(days=1) if state == "cancelled" else None,
+                        "cancel_reason": "bench" if state == "cancelled" else None,
+                    })
+                conn.execute(insert(consultations_t), rows)
+        assert all(c in CHANNELS for s in channel_sets for c in s)
+        timings["consultations"] = time.perf_counter() - t2
+
+        t3 = time.perf_counter()
+        with db.engine.begin() as conn:
+            for start in range(1, referrals + 1, batch):
+                rows = []
+                for i in range(start, min(start + batch, referrals + 1)):
+                    patient_id = consultations + i
+                    received = now - timedelta(seconds=rng.randrange(14 * 24 * 3600))
+                    payload = {
+                        "JournalGuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                        "PID": fnrs[i % len(fnrs)], "FormatId": FORMAT_ID,
+                        "MessageTimestamp": received.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z",
+                        "Firstname": rng.choice(FIRST_NAMES), "Lastname": rng.choice(LAST_NAMES),
+                        "PhoneNumber": f"+479{rng.randrange(10**7):07d}",
+                    }
+                    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                    rows.append({
+                        "id": i, "journal_guid": payload["JournalGuid"], "patient_id": patient_id,
+                        "format_id": FORMAT_ID, "message_timestamp": received - timedelta(seconds=2),
+                        "payload": encrypt(canonical, "referral.payload"),
+                        "payload_fingerprint": blind_index("referral.payload", canonical),
+                        "phone_needs_check": False, "status": AWAITING, "received_at": received,
+                        "call_attempt_count": 0, "handled_at": None, "handled_by_id": None,
+                        "decline_reason": None,
+                    })
+                conn.execute(insert(referrals_t), rows)
+        timings["referrals"] = time.perf_counter() - t3
+
+        db.session.remove()
+        db.engine.dispose()
+        # Start from a checkpointed database, not one with the whole load still in the WAL file.
+        raw = sqlite3.connect(Path(app.instance_path) / "portal.db", isolation_level=None)
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        raw.close()
+    timings["total"] = time.perf_counter() - t0
+    return timings
+
+
+# --------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_status(port: int, path: str) -> int | None:
+    import http.client
+
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", path)
+        status = conn.getresponse().status
+        conn.close()
+        return status
+    except OSError:
+        return None
+
+
+def start_gunicorn(port: int, workers: int, env: dict, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
+         "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), "wsgi:app"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while http_status(port, "/healthz") != 200:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not come up; see {log_path}:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    # Every worker must be booted, not just the first one answering.
+    while len(_worker_pids(proc.pid)) < workers and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    return proc
+
+
+def stop_gunicorn(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _worker_pids(master: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(entry))
+    return pids
+
+
+def server_cpu_seconds(master: int) -> float:
+    """User+system CPU of the gunicorn master and its workers so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in [master, *_worker_pids(master)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on this machine have spent busy so far (from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def child_cpu_seconds() -> float:
+    """CPU of this script's finished children (wrk, load-generator processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --------------------------------------------------------------------------- wrk
+
+
+def run_wrk(port: int, path: str, connections: int, seconds: float, lua: Path, headers: list[str]) -> dict:
+    threads = min(4, connections)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
+           "-s", str(lua)]
+    for header in headers:
+        cmd += ["-H", header]
+    cmd.append(f"http://127.0.0.1:{port}{path}")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("BENCH "))
+    raw = json.loads(line[len("BENCH "):])
+    seconds_measured = raw["duration_us"] / 1e6
+    return {
+        "rps": raw["ok"] / seconds_measured, "ok": raw["ok"], "other": raw["other"],
+        "other_codes": raw["other_codes"].strip(), "socket_errors": raw["socket_errors"],
+        "p50_ms": raw["p50_us"] / 1000, "p99_ms": raw["p99_us"] / 1000, "max_ms": raw["max_us"] / 1000,
+        "seconds": seconds_measured, "requests": raw["requests"],
+    }
+
+
+# --------------------------------------------------------------------------- Python load generator
+
+
+def _fire(port: int, requests: list[bytes], barrier, seconds: float, success: int, results) -> None:
+    """One client: a fresh connection per request, until the deadline or its requests run out."""
+    barrier.wait()  # every client starts together, once all are forked and ready
+    deadline = time.time() + seconds
+    latencies, codes, errors, late, i = [], {}, 0, 0, 0
+    while i < len(requests) and time.time() < deadline:
+        request = requests[i]
+        i += 1
+        t0 = time.perf_counter()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+                s.sendall(request)
+                chunks = []
+                while True:
+                    data = s.recv(65536)
+                    if not data:
+                        break
+                    chunks.append(data)
+        except OSError:
+            errors += 1
+            continue
+        elapsed = time.perf_counter() - t0
+        head = b"".join(chunks[:1])
+        code = int(head[9:12]) if head.startswith(b"HTTP/1.") else 0
+        if time.time() > deadline:
+            late += 1  # finished after the window closed: not counted in the rate
+            continue
+        codes[code] = codes.get(code, 0) + 1
+        if code == success:
+            latencies.append(elapsed)
+    results.put({
+        "latencies": latencies, "codes": codes, "errors": errors, "late": late,
+        "exhausted": i >= len(requests) and time.time() < deadline,
+    })
+
+
+def run_python_load(port: int, per_client: list[list[bytes]], seconds: float, success: int) -> dict:
+    ctx = mp.get_context("fork")
+    clients = len(per_client)
+    barrier = ctx.Barrier(clients + 1)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_fire, args=(port, reqs, barrier, seconds, success, results)) for reqs in per_client]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    collected = [results.get(timeout=seconds + 120) for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = sorted(x for r in collected for x in r["latencies"])
+    codes: dict = {}
+    for r in collected:
+        for code, n in r["codes"].items():
+            codes[code] = codes.get(code, 0) + n
+    ok = codes.get(success, 0)
+    other = {str(k): v for k, v in codes.items() if k != success}
+    return {
+        "rps": ok / seconds, "ok": ok, "other": sum(other.values()), "other_codes": other,
+        "socket_errors": sum(r["errors"] for r in collected),
+        "p50_ms": _percentile(latencies, 50) * 1000, "p99_ms": _percentile(latencies, 99) * 1000,
+        "max_ms": (latencies[-1] if latencies else math.nan) * 1000, "seconds": seconds,
+        "exhausted": sum(r["exhausted"] for r in collected), "late": sum(r["late"] for r in collected),
+    }
+
+
+def _percentile(sorted_values: list[float], pct: float) -> float:
+    if not sorted_values:
+        return math.nan
+    k = max(0, min(len(sorted_values) - 1, math.ceil(pct / 100 * len(sorted_values)) - 1))
+    return sorted_values[k]
+
+
+def signed_referral_requests(port: int, secret: str, count: int, fnrs: list[str], rng: random.Random) -> list[bytes]:
+    """Raw HTTP requests, each a NEW referral (fresh JournalGuid) signed like the referral system signs."""
+    from portal.referrals.intake import sign
+
+    stamp = str(int(time.time()))
+    message_ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    out = []
+    for _ in range(count):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        payload = {
+            "JournalGuid": str(uuid.uuid4()), "PID": rng.choice(fnrs), "FormatId": FORMAT_ID,
+            "MessageTimestamp": message_ts, "Firstname": first, "Lastname": last,
+            "PhoneNumber": f"+479{rng.randrange(10**7):07d}",
+        }
+        if rng.random() < 0.8:
+            payload["Email"] = f"{first}.{last}@example.com".lower()
+        body = json.dumps(payload).encode()
+        head = (
+            f"POST /api/referrals HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {USER_AGENT}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"X-Referral-Timestamp: {stamp}\r\nX-Referral-Signature: {sign(secret, stamp, body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        out.append(head.encode() + body)
+    return out
+
+
+def split(requests: list[bytes], clients: int) -> list[list[bytes]]:
+    return [requests[i::clients] for i in range(clients)]
+
+
+# --------------------------------------------------------------------------- session
+
+
+def sign_in(port: int) -> str:
+    import requests
+
+    base = f"http://127.0.0.1:{port}"
+    with requests.Session() as s:
+        s.headers["User-Agent"] = USER_AGENT
+        page = s.get(f"{base}/login", timeout=10)
+        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text) or \
+            re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        if not match:
+            raise RuntimeError("login page has no csrf_token field")
+        response = s.post(f"{base}/login", data={"email": SECRETARY, "password": PASSWORD,
+                                                 "csrf_token": match.group(1)},
+                          allow_redirects=False, timeout=10)
+        if response.status_code != 302:
+            raise RuntimeError(f"sign-in failed: {response.status_code} {response.text[:300]}")
+        cookie = s.cookies.get("session")
+        check = s.get(f"{base}/queue", allow_redirects=False, timeout=10)
+        if check.status_code != 200:
+            raise RuntimeError(f"/queue answered {check.status_code} for the signed-in secretary")
+        return cookie
+
+
+def queue_total(port: int, cookie: str) -> str:
+    import requests
+
+    page = requests.get(f"http://127.0.0.1:{port}/queue", cookies={"session": cookie},
+                        headers={"User-Agent": USER_AGENT}, allow_redirects=False, timeout=10)
+    match = re.search(r"([\d,]+) referrals? waiting", page.text)
+    return match.group(1) if match else "?"
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def _problems(r: dict) -> str:
+    parts = []
+    if r.get("other"):
+        parts.append(f"non-success {r['other']} ({r['other_codes']})")
+    if r.get("socket_errors"):
+        parts.append(f"socket errors {r['socket_errors']}")
+    if r.get("exhausted"):
+        parts.append(f"{r['exhausted']} clients ran out of pre-signed requests")
+    return "; ".join(parts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5k consultations, 1k referrals, 3 s runs")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4)")
+    parser.add_argument("--seconds", type=float, help="length of each measured run (default 10, quick 3)")
+    parser.add_argument("--keep", action="store_true", help="keep the instance folder and leave nothing running")
+    args = parser.parse_args()
+    consultations, referrals = (5_000, 1_000) if args.quick else (100_000, 10_000)
+    seconds = args.seconds or (3 if args.quick else 10)
+    warmup = 1 if args.quick else 2
+
+    instance = tempfile.mkdtemp(prefix="care-portal-bench-")
+    # A fresh SQLite file and embedded Redis in that folder, whatever the shell had set.
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    os.environ["INSTANCE_PATH"] = instance
+    os.environ["RATELIMIT_ENABLED"] = "0"
+    sys.path.insert(0, str(ROOT))
+
+    from portal import create_app
+    from portal.redis_embedded import stop_embedded_redis
+
+    server = None
+    try:
+        print(f"Care Portal benchmark ({'quick' if args.quick else 'full'}): instance {instance}")
+        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
+        print("load average before the run: %.2f %.2f %.2f" % os.getloadavg())
+        print("note: RATELIMIT_ENABLED=0 for this run (the sign-in limiter would otherwise get in the way)")
+        rng = random.Random(20261123)
+        t = time.perf_counter()
+        fnrs = _fnr_pool(rng, 3000)
+        app = create_app()
+        secret = app.config["REFERRAL_WEBHOOK_SECRET"]
+        timings = load_data(app, consultations, referrals, fnrs, rng)
+        print(f"loaded {consultations:,} consultations + {consultations + referrals:,} patients + "
+              f"{referrals:,} open referrals + 1 secretary in {time.perf_counter() - t:.1f} s "
+              f"(migrate {timings['migrate']:.1f}, patients {timings['patients']:.1f}, "
+              f"consultations {timings['consultations']:.1f}, referrals {timings['referrals']:.1f})")
+
+        port = free_port()
+        env = dict(os.environ)
+        server = start_gunicorn(port, args.workers, env, Path(instance) / "gunicorn.log")
+        print(f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port}, serving wsgi:app")
+        lua = Path(instance) / "bench.lua"
+        lua.write_text(WRK_LUA)
+        ua = f"User-Agent: {USER_AGENT}"
+        results: dict[str, dict] = {}
+
+        def measure(key: str, fn):
+            """Run one measurement; note the CPU the server, the load generator and the rest used meanwhile."""
+            cpu0, machine0, load0 = server_cpu_seconds(server.pid), machine_busy_seconds(), child_cpu_seconds()
+            t0 = time.perf_counter()
+            r = fn()
+            wall = time.perf_counter() - t0
+            server_cpu = server_cpu_seconds(server.pid) - cpu0
+            r["server_cpu"] = server_cpu / wall  # cores kept busy, on average
+            r["loadgen_cpu"] = (child_cpu_seconds() - load0) / wall  # wrk or the Python clients
+            r["other_cpu"] = max(0.0, (machine_busy_seconds() - machine0) / wall - r["server_cpu"] - r["loadgen_cpu"])
+            r["server_cpu_ms_per_req"] = server_cpu * 1000 / r["ok"] if r["ok"] else math.nan
+            results[key] = r
+            print(f"  {key}: {_fmt(r['rps'], '/s')}, p50 {_fmt(r['p50_ms'], ' ms', 2)}, "
+                  f"p99 {_fmt(r['p99_ms'], ' ms', 2)} {_problems(r)}", flush=True)
+
+        # 1. hello world
+        print("measuring /healthz ...", flush=True)
+        run_wrk(port, "/healthz", 32, warmup, lua, [ua])
+        measure("hello c32", lambda: run_wrk(port, "/healthz", 32, seconds, lua, [ua]))
+        measure("hello c4", lambda: run_wrk(port, "/healthz", 4, seconds, lua, [ua]))
+        hello_req = (f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {USER_AGENT}\r\n"
+                     "Connection: close\r\n\r\n").encode()
+        hello_reqs = split([hello_req] * int(6000 * seconds), 32)
+        measure("hello py c32", lambda: run_python_load(port, hello_reqs, seconds, 200))
+
+        # 2. the queue page, on the loaded data (before the webhook adds more)
+        print("measuring GET /queue ...", flush=True)
+        cookie = sign_in(port)
+        waiting = queue_total(port, cookie)
+        queue_headers = [ua, f"Cookie: session={cookie}"]
+        run_wrk(port, "/queue", 4, warmup, lua, queue_headers)
+        measure("queue c4", lambda: run_wrk(port, "/queue", 4, seconds, lua, queue_headers))
+        measure("queue c32", lambda: run_wrk(port, "/queue", 32, seconds, lua, queue_headers))
+
+        # 3. the webhook: every request a new signed referral
+        print("measuring POST /api/referrals ...", flush=True)
+        budget = int(3000 * seconds)
+        warm = run_python_load(port, split(signed_referral_requests(port, secret, 400, fnrs, rng), 4), warmup, 201)
+        if warm["ok"] == 0:
+            raise RuntimeError(f"the webhook accepted nothing in the warm-up: {warm['other_codes']}")
+        signed = split(signed_referral_requests(port, secret, budget, fnrs, rng), 32)
+        measure("intake c32", lambda: run_python_load(port, signed, seconds, 201))
+        signed = split(signed_referral_requests(port, secret, budget, fnrs, rng), 4)
+        measure("intake c4", lambda: run_python_load(port, signed, seconds, 201))
+
+        print_report(results, args, consultations, referrals, waiting, seconds)
+        print("load average after the run: %.2f %.2f %.2f" % os.getloadavg())
+    finally:
+        if server is not None:
+            stop_gunicorn(server)
+        stop_embedded_redis(instance)
+        if args.keep:
+            print(f"kept {instance}")
+        else:
+            shutil.rmtree(instance, ignore_errors=True)
+    return 0
+
+
+def print_report(results: dict, args, consultations: int, referrals: int, waiting: str, seconds: float) -> None:
+    hello, hello4, hello_py = results["hello c32"], results["hello c4"], results["hello py c32"]
+    queue4, queue32 = results["queue c4"], results["queue c32"]
+    intake32, intake4 = results["intake c32"], results["intake c4"]
+
+    def target(ok: bool) -> str:
+        return "meets target" if ok else "MISSES TARGET"
+
+    print()
+    print(f"Results: {consultations:,} consultations, {referrals:,} open referrals loaded "
+          f"({waiting} waiting when the queue was measured); gunicorn {args.workers} sync workers; "
+          f"{os.cpu_count()} CPUs; {seconds:g} s per run; RATELIMIT_ENABLED=0")
+    header = (f"{'endpoint':<26} {'driver':<7} {'conc':>4} {'req/s':>8} {'p50':>9} {'p99':>9} {'max':>9} "
+              f"{'srv CPU':>7} {'ms/req':>6} {'gen CPU':>7} {'other':>5}  target")
+    print(header)
+    print("-" * (len(header) + 24))
+    rows = [
+        ("GET /healthz (hello)", "wrk", 32, hello, ""),
+        ("GET /healthz (hello)", "wrk", 4, hello4, ""),
+        ("GET /healthz (hello)", "python", 32, hello_py, ""),
+        ("GET /queue (secretary)", "wrk", 32, queue32, ""),
+        ("GET /queue (secretary)", "wrk", 4, queue4,
+         f"p99 <= {QUEUE_TARGET_P99_MS:.0f} ms: {target(queue4['p99_ms'] <= QUEUE_TARGET_P99_MS)}"),
+        ("POST /api/referrals", "python", 32, intake32,
+         f">= {INTAKE_TARGET_RPS}/s: {target(intake32['rps'] >= INTAKE_TARGET_RPS)}"),
+        ("POST /api/referrals", "python", 4, intake4, ""),
+    ]
+    for name, driver, conc, r, note in rows:
+        print(f"{name:<26} {driver:<7} {conc:>4} {_fmt(r['rps'], '', 0):>8} {_fmt(r['p50_ms'], ' ms', 2):>9} "
+              f"{_fmt(r['p99_ms'], ' ms', 2):>9} {_fmt(r['max_ms'], ' ms', 1):>9} {_fmt(r['server_cpu'], '', 2):>7} "
+              f"{_fmt(r['server_cpu_ms_per_req'], '', 2):>6} {_fmt(r['loadgen_cpu'], '', 2):>7} "
+              f"{_fmt(r['other_cpu'], '', 2):>5}  {note}")
+    print()
+    print(f"intake req/s @32 {intake32['rps']:,.0f} (target >= {INTAKE_TARGET_RPS}); "
+          f"queue p99 @4 {queue4['p99_ms']:.2f} ms (target <= {QUEUE_TARGET_P99_MS:.0f} ms)")
+    print(f"intake/hello ratio: {intake32['rps'] / hello['rps']:.3f} (vs wrk hello @32), "
+          f"{intake32['rps'] / hello_py['rps']:.3f} (vs hello driven by the same Python load generator)")
+    print("req/s counts only successes (200; 201 for the webhook) finished inside the window; p50/p99/max are of "
+          "those.\nsrv CPU / gen CPU / other = CPU cores kept busy on average by gunicorn, by the load generator "
+          "(wrk or\nthe Python clients), and by everything else on this machine; ms/req = gunicorn CPU time per "
+          "successful request.")
+    for name, r in results.items():
+        if _problems(r):
+            print(f"warning: {name}: {_problems(r)}")
+    print("Figures only: this benchmark never fails on timing.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
