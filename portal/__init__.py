@@ -39,6 +39,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal import errors, filters, main
     from portal.fhir import consumer_views, oauth
     from portal.fhir import views as fhir_views
+    from portal.partners import views as partner_views
     from portal.referrals import views as referral_views
     from portal.scheduling import views as scheduling_views
 
@@ -49,6 +50,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(scheduling_views.bp)
     app.register_blueprint(fhir_views.bp)
     app.register_blueprint(consumer_views.bp)
+    app.register_blueprint(partner_views.bp)
+    app.register_blueprint(partner_views.triage_bp)
     oauth.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
