@@ -53,6 +53,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(partner_views.bp)
     app.register_blueprint(partner_views.triage_bp)
     oauth.init_app(app)
+    from portal.partners import sign_in as partner_sign_in
+
+    partner_sign_in.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
 

@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app, render_template_string, request
 
 from portal.config import load_settings
-from portal.sandbox import directories, referral_system
+from portal.sandbox import directories, oidc, referral_system
 
 INDEX = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Care Portal sandbox</title></head>
@@ -38,6 +38,7 @@ def create_app() -> Flask:
         SQLALCHEMY_DATABASE_URI=settings["SQLALCHEMY_DATABASE_URI"],
     )
     app.register_blueprint(directories.bp)
+    oidc.init_app(app)
 
     @app.get("/")
     def index():
