@@ -1,6 +1,8 @@
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 from portal.partners.models import PARTNER_ROLES
 
@@ -65,10 +67,6 @@ class VisitForm(FlaskForm):
 
 
 class SlotForm(FlaskForm):
-    slot_id = IntegerField("Slot", validators=[InputRequired()])
-
-
-class TriageBookForm(FlaskForm):
-    slot_id = IntegerField("Slot", validators=[InputRequired()])
+    slot_id = IntegerField("Slot", validators=[InputRequired(message="Choose a time."), NumberRange(1, MAX_ID)])
 
 

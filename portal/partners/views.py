@@ -99,7 +99,7 @@ def care_requests():
     return render_template("partners/care_requests.html", rows=rows, tab=tab, page=max(page, 1), has_next=has_next)
 
 
-@bp.get("/partner/care-requests/<int:care_request_id>")
+@bp.get("/partner/care-requests/<int(max=2147483647):care_request_id>")
 @requires("care_request.view")
 def care_request(care_request_id):
     care_request = services.get_care_request(partner_scope(current_user), care_request_id)
@@ -149,7 +149,7 @@ def create_patient():
     return _hand_off(partner_id, patient.id)
 
 
-@bp.post("/partner/patients/<int:patient_id>/schedule")
+@bp.post("/partner/patients/<int(max=2147483647):patient_id>/schedule")
 @requires("care_request.schedule")
 def schedule_patient(patient_id):
     partner_id = partner_scope(current_user)
@@ -307,7 +307,7 @@ def _managed_user(user_id: int):
     return user
 
 
-@bp.post("/partner/users/<int:user_id>/role")
+@bp.post("/partner/users/<int(max=2147483647):user_id>/role")
 @requires("partner_user.manage")
 def change_role(user_id):
     user = _managed_user(user_id)
@@ -319,7 +319,7 @@ def change_role(user_id):
     return redirect(url_for("partners.users"))
 
 
-@bp.post("/partner/users/<int:user_id>/deactivate")
+@bp.post("/partner/users/<int(max=2147483647):user_id>/deactivate")
 @requires("partner_user.manage")
 def deactivate(user_id):
     user = _managed_user(user_id)
@@ -357,7 +357,7 @@ def queue():
     return render_template("partners/triage.html", care_requests=requests_)
 
 
-@triage_bp.get("/triage/<int:care_request_id>")
+@triage_bp.get("/triage/<int(max=2147483647):care_request_id>")
 @requires("triage.handle")
 def triage_detail(care_request_id):
     care_request = services.get_triage_request(care_request_id)
@@ -372,7 +372,7 @@ def triage_detail(care_request_id):
                            answers=json.loads(care_request.answers or "{}"), empty=EmptyForm())
 
 
-@triage_bp.post("/triage/<int:care_request_id>/book")
+@triage_bp.post("/triage/<int(max=2147483647):care_request_id>/book")
 @requires("triage.handle")
 def triage_book(care_request_id):
     form = SlotForm()
@@ -393,7 +393,7 @@ def triage_book(care_request_id):
     return redirect(url_for("triage.queue"))
 
 
-@triage_bp.post("/triage/<int:care_request_id>/decline")
+@triage_bp.post("/triage/<int(max=2147483647):care_request_id>/decline")
 @requires("triage.handle")
 def triage_decline(care_request_id):
     if not EmptyForm().validate_on_submit():
