@@ -363,13 +363,19 @@ def triage_detail(care_request_id):
     care_request = services.get_triage_request(care_request_id)
     if care_request is None:
         abort(404)
+    answers = json.loads(care_request.answers or "{}")
     slots = []
     if care_request.healthcare_service_id:
-        slots = _free_slots(care_request.healthcare_service_id, date.today())
+        # From the day the patient is available (what the partner entered), never before today.
+        try:
+            available_from = max(date.fromisoformat(answers.get("available_from", "")), date.today())
+        except (TypeError, ValueError):
+            available_from = date.today()
+        slots = _free_slots(care_request.healthcare_service_id, available_from)
     audit.record_read("triage.view", subject=care_request, patient_id=care_request.patient_id,
                       care_request_id=care_request.id)
-    return render_template("partners/triage_detail.html", care_request=care_request, slots=slots,
-                           answers=json.loads(care_request.answers or "{}"), empty=EmptyForm())
+    return render_template("partners/triage_detail.html", care_request=care_request, slots=slots, answers=answers,
+                           empty=EmptyForm())
 
 
 @triage_bp.post("/triage/<int(max=2147483647):care_request_id>/book")

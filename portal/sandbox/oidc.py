@@ -190,7 +190,7 @@ def _tenant(slug: str) -> Tenant:
 LOGIN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in — {{ name }}</title></head>
 <body><main><h1>{{ name }} — sign in</h1><p>Sandbox identity provider. Choose a demo user.</p>
-<form method="post">
+<form method="post" action="{{ request.path }}">
 {% for name, value in params.items() %}<input type="hidden" name="{{ name }}" value="{{ value }}">{% endfor %}
 <fieldset><legend>Demo user</legend>
 {% for u in users %}<div><input type="radio" id="u-{{ u.sub }}" name="sub" value="{{ u.sub }}"{% if loop.first %} checked{% endif %}>
