@@ -277,14 +277,16 @@ def triage_reason(partner: Partner, patient: Patient, reason: str, today: date) 
         return "Self-scheduling is off for this partner"
     rules = partner.eligibility_rules or {}
     text = (reason or "").lower()
-    for symptom in rules.get("triage_symptoms", []):
-        if symptom.lower() in text:
+    for symptom in rules.get("triage_symptoms") or []:
+        if isinstance(symptom, str) and symptom and symptom.lower() in text:
             return "Symptom needs triage"
     age = age_on(patient.birth_date, today)
+    oldest, youngest = rules.get("triage_min_age"), rules.get("triage_max_age")
     if age is not None:
-        if "triage_min_age" in rules and age >= int(rules["triage_min_age"]):
+        # Rules are data an operator typed: a value that is not a number is ignored, never a 500.
+        if isinstance(oldest, int) and age >= oldest:
             return "Age needs triage"
-        if "triage_max_age" in rules and age <= int(rules["triage_max_age"]):
+        if isinstance(youngest, int) and age <= youngest:
             return "Age needs triage"
     return None
 

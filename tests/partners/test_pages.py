@@ -123,3 +123,41 @@ def test_no_patient_data_in_partner_urls(app, partners, partner_client):
     page = client.get("/partner/care-requests/new").get_data(as_text=True)
     assert 'method="post" action="/partner/patients/search"' in page
     assert 'hx-post="/partner/patients/search"' in page
+
+
+def test_partner_is_created_and_its_first_admin_invited_from_the_command_line(app):
+    from portal.partners.models import Partner, PartnerUser
+
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["create-partner", "--name", "Bay Care", "--tenant", "bay", "--issuer",
+                               "https://idp.example/bay", "--client-id", "portal", "--client-secret", "s3cret",
+                               "--rules", '{"triage_min_age": 80}'])
+    assert made.exit_code == 0, made.output
+    assert runner.invoke(args=["create-partner", "--name", "Bay", "--tenant", "bay", "--issuer", "x",
+                               "--client-id", "y", "--client-secret", "z"]).exit_code != 0
+    assert runner.invoke(args=["create-partner", "--name", "B", "--tenant", "b2", "--issuer", "x",
+                               "--client-id", "y", "--client-secret", "z", "--rules", "[1"]).exit_code != 0
+    invited = runner.invoke(args=["invite-partner-user", "--tenant", "bay", "--email", "boss@bay.example"])
+    assert invited.exit_code == 0, invited.output
+    with app.app_context():
+        partner = db.session.scalar(select(Partner).where(Partner.tenant == "bay"))
+        assert partner.idp_client_secret == "s3cret"
+        stored = db.session.execute(select(Partner.__table__.c.idp_client_secret)
+                                    .where(Partner.id == partner.id)).scalar()
+        raw = db.session.connection().exec_driver_sql(
+            "SELECT idp_client_secret FROM partners WHERE tenant = 'bay'").scalar()
+        assert stored == "s3cret" and "s3cret" not in raw
+        assert db.session.scalar(select(PartnerUser.role).where(PartnerUser.email == "boss@bay.example")) == \
+            "partner_admin"
+
+
+def test_malformed_eligibility_rules_never_break_scheduling(app, partners):
+    from portal.partners import services
+    from portal.partners.models import Partner
+    from portal.patients.models import Patient
+
+    with app.app_context():
+        partner = db.session.get(Partner, partners["northside"]["id"])
+        partner.eligibility_rules = {"triage_min_age": "old", "triage_symptoms": [None, 3, ""]}
+        patient = db.session.get(Patient, partners["northside"]["patient_id"])
+        assert services.triage_reason(partner, patient, "cough", datetime(2030, 1, 1).date()) is None
