@@ -46,11 +46,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     auth.init_app(app)
 
     from portal import errors, filters, main
-    from portal.fhir import consumer_views, oauth
-    from portal.fhir import views as fhir_views
     from portal.consultations import direct_views, patient_views
     from portal.consultations import views as consultation_views
+    from portal.fhir import consumer_views, oauth
+    from portal.fhir import views as fhir_views
     from portal.notifications import views as notification_views
+    from portal.partners import sign_in as partner_sign_in
+    from portal.partners import views as partner_views
     from portal.referrals import views as referral_views
     from portal.scheduling import views as scheduling_views
 
@@ -61,12 +63,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(scheduling_views.bp)
     app.register_blueprint(fhir_views.bp)
     app.register_blueprint(consumer_views.bp)
-    oauth.init_app(app)
+    app.register_blueprint(partner_views.bp)
+    app.register_blueprint(partner_views.triage_bp)
     app.register_blueprint(consultation_views.api_bp)
     app.register_blueprint(consultation_views.bp)
     app.register_blueprint(patient_views.bp)
     app.register_blueprint(direct_views.bp)
     app.register_blueprint(notification_views.bp)
+    oauth.init_app(app)
+    partner_sign_in.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
 

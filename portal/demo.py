@@ -13,6 +13,7 @@ from portal.cli import create_or_update_user
 from portal.extensions import db
 from portal.fhir.oauth import SCOPES, ensure_api_client
 from portal.referrals import intake, services
+from portal.partners.demo import load_demo_partners
 from portal.scheduling.demo import load_demo_schedule
 
 DEMO_PASSWORD = "demo-password-1"
@@ -79,4 +80,5 @@ def load_demo_data() -> list[str]:
                       secret=current_app.config["BOOKING_CLIENT_SECRET"], name="This portal (loopback consumer)",
                       scopes=list(SCOPES))
     lines.append(f"API client for loopback booking: {current_app.config['BOOKING_CLIENT_ID']}")
+    lines += load_demo_partners()
     return lines

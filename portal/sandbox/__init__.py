@@ -13,7 +13,7 @@ import click
 from flask import Flask, abort, current_app, render_template_string, request
 
 from portal.config import load_settings
-from portal.sandbox import directories, referral_system
+from portal.sandbox import directories, oidc, referral_system
 from portal.sandbox.messaging import Store, start_mail_catcher
 
 PAGE_HEAD = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -85,6 +85,7 @@ def create_app(smtp_port: int | None = None) -> Flask:
     def require_key(name: str):
         if request.headers.get("Authorization") != f"Bearer {current_app.config[name]}":
             abort(401)
+    oidc.init_app(app)
 
     @app.get("/")
     def index():

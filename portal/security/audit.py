@@ -14,7 +14,9 @@ from portal.security.models import AuditEvent
 
 def _actor() -> tuple[str, str | None]:
     if has_request_context() and getattr(current_user, "is_authenticated", False):
-        return "staff", str(current_user.id)
+        # get_id() is "<kind>:<id>" (staff or partner), so partner actions are never filed as staff.
+        kind, _, raw_id = current_user.get_id().partition(":")
+        return kind, raw_id
     return "system", None
 
 

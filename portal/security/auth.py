@@ -80,9 +80,17 @@ def logout():
 @login_manager.user_loader
 def load_user(user_id: str):
     kind, _, raw_id = user_id.partition(":")
-    if kind != "staff" or not raw_id.isdigit():
+    if not raw_id.isdigit() or len(raw_id) > 9:
         return None
-    return db.session.get(StaffUser, int(raw_id))
+    if kind == "staff":
+        return db.session.get(StaffUser, int(raw_id))
+    if kind == "partner":
+        from portal.partners.models import PartnerUser
+
+        user = db.session.get(PartnerUser, int(raw_id))
+        # A deactivated partner user is signed out at their next request.
+        return user if user is not None and user.active else None
+    return None
 
 
 @login_manager.unauthorized_handler

@@ -32,6 +32,16 @@ ROLE_RULES: dict[str, set[str]] = {
     "consultation.api": {"doctor"},
     "consultation_result.read": {"doctor", "admin"},
     "notification.view": {"secretary", "admin"},
+    "triage.handle": SCREENING_ROLES,
+    # Partner staff. Their roles never overlap staff roles, so a staff user can do none of these
+    # and a partner user none of the above.
+    "care_request.list": {"partner_admin", "scheduler", "viewer"},
+    "care_request.view": {"partner_admin", "scheduler", "viewer"},
+    "care_request.schedule": {"partner_admin", "scheduler"},
+    "partner_patient.search": {"partner_admin", "scheduler"},
+    "partner_patient.create": {"partner_admin", "scheduler"},
+    "partner_user.manage": {"partner_admin"},
+    "partner.profile": {"partner_admin", "scheduler", "viewer"},
 }
 
 
@@ -58,6 +68,11 @@ def _may_cancel(user, consultation) -> bool:
 def _may_read_result(user, result) -> bool:
     # A medical record: its author and admins only (the reporting job reads through its own service).
     return user.role == "admin" or result.author_id == user.id
+def _same_partner(user, obj) -> bool:
+    # Care requests, partner users and partner links all carry partner_id; a user of partner A
+    # never reaches B's objects, and a staff user (no partner_id) reaches none.
+    partner_id = getattr(user, "partner_id", None)
+    return partner_id is not None and getattr(obj, "partner_id", None) == partner_id
 
 
 OBJECT_RULES = {
@@ -71,7 +86,18 @@ OBJECT_RULES = {
     "consultation.api": _assigned_doctor,
     "consultation.cancel": _may_cancel,
     "consultation_result.read": _may_read_result,
+    "care_request.view": _same_partner,
+    "care_request.schedule": _same_partner,
+    "partner_user.manage": _same_partner,
 }
+
+
+def partner_scope(user) -> int:
+    """The partner id every query of partner data is filtered by; 404 for anyone without one."""
+    partner_id = getattr(user, "partner_id", None)
+    if not getattr(user, "is_authenticated", False) or partner_id is None:
+        abort(404)
+    return partner_id
 
 
 def can(user, action: str, obj=None) -> bool:

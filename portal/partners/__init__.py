@@ -1,0 +1,1 @@
+"""Partner organisations: tenants, their users, care requests, handoff to self-scheduling, triage."""

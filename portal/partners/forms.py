@@ -1,0 +1,72 @@
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+from portal.partners.models import PARTNER_ROLES
+
+ROLE_CHOICES = [(r, r.replace("_", " ").capitalize()) for r in PARTNER_ROLES]
+
+
+def _phone(form, field):
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(field.data or "", "GB")
+    except phonenumbers.NumberParseException:
+        raise ValidationError("Enter a phone number.") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValidationError("Enter a phone number.")
+    field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class SearchForm(FlaskForm):
+    q = StringField("Name, birth date (YYYY-MM-DD) or phone", validators=[DataRequired(), Length(min=2, max=100)])
+
+
+class PatientForm(FlaskForm):
+    first_name = StringField("First name", validators=[DataRequired(), Length(max=200)])
+    last_name = StringField("Last name", validators=[DataRequired(), Length(max=200)])
+    birth_date = DateField("Birth date", validators=[InputRequired(message="Enter a birth date.")])
+    phone = StringField("Phone", validators=[DataRequired(), Length(max=32), _phone])
+
+    def validate_birth_date(self, field):
+        from datetime import date
+
+        if field.data and (field.data > date.today() or field.data.year < 1890):
+            raise ValidationError("Enter a real birth date.")
+
+
+class InviteForm(FlaskForm):
+    email = StringField("E-mail", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    role = SelectField("Role", choices=ROLE_CHOICES, validators=[InputRequired()])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES, validators=[InputRequired()])
+
+
+class EmptyForm(FlaskForm):
+    pass
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    notification_email = StringField("Notification e-mail",
+                                     validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
+    default_service_id = SelectField("Default service line", coerce=int, validators=[Optional()])
+
+
+class VisitForm(FlaskForm):
+    reason = TextAreaField("Reason for visit", validators=[DataRequired(), Length(max=1000)])
+    service_id = SelectField("Service", coerce=int, validators=[InputRequired(message="Choose a service.")])
+    address = StringField("Address of the visit", validators=[DataRequired(), Length(max=300)])
+    available_from = DateField("Available from", validators=[InputRequired(message="Enter a date.")])
+    callback_phone = StringField("Callback number", validators=[DataRequired(), Length(max=32), _phone])
+
+
+class SlotForm(FlaskForm):
+    slot_id = IntegerField("Slot", validators=[InputRequired(message="Choose a time."), NumberRange(1, MAX_ID)])
+
+
