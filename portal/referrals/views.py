@@ -55,15 +55,16 @@ def receive():
 
 
 def _queue_context():
-    search = request.args.get("q", "")[:100]
-    page = request.args.get("page", 1, type=int) or 1
+    # The search term is read from the POSTed form only: patient names stay out of URLs and logs.
+    search = request.form.get("q", "")[:100]
+    page = request.values.get("page", 1, type=int) or 1
     version = live.version(services.QUEUE_TOPIC)
     queue = services.screening_queue(search, page, current_app.config["QUEUE_PAGE_SIZE"])
     audit.record_read("referral.queue_viewed", referral_ids=[r.id for r in queue.referrals])
     return {"queue": queue, "search": search, "version": version}
 
 
-@bp.get("/queue")
+@bp.route("/queue", methods=["GET", "POST"])
 @requires("referral.screen")
 def queue():
     context = _queue_context()
@@ -72,7 +73,7 @@ def queue():
     return render_template(QUEUE_TEMPLATE, **context)
 
 
-@bp.get("/queue/poll")
+@bp.post("/queue/poll")
 @requires("referral.screen")
 @limiter.exempt
 @background

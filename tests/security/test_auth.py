@@ -87,7 +87,7 @@ def test_background_polls_do_not_keep_a_session_alive(staff_client):
     secretary = staff_client("secretary")
     with secretary.session_transaction() as session:
         session["last_active"] = time.time() - 14 * 60
-    secretary.get("/queue/poll?since=0", headers={"HX-Request": "true"})
+    secretary.post("/queue/poll?since=0", headers={"HX-Request": "true", "X-CSRFToken": secretary.csrf})
     with secretary.session_transaction() as session:
         assert time.time() - session["last_active"] > 13 * 60
     secretary.get("/queue")
@@ -99,7 +99,7 @@ def test_htmx_request_after_timeout_is_told_to_redirect(staff_client):
     secretary = staff_client("secretary")
     with secretary.session_transaction() as session:
         session["last_active"] = time.time() - 16 * 60
-    response = secretary.get("/queue/poll?since=0", headers={"HX-Request": "true"})
+    response = secretary.post("/queue/poll?since=0", headers={"HX-Request": "true", "X-CSRFToken": secretary.csrf})
     assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/login")
 
 
