@@ -86,3 +86,7 @@ def init_app(app):
     for command in (create_user_command, demo_data_command, worker_command, sweep_notifications_command,
                     redis_url_command, generate_slots_command, create_api_client_command):
         app.cli.add_command(command)
+    # --- reports: audit tools ---
+    from portal.security.commands import audit_verify_command
+    app.cli.add_command(audit_verify_command)
+    # --- end reports: audit tools ---
