@@ -58,6 +58,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(patient_views.bp)
     app.register_blueprint(direct_views.bp)
     app.register_blueprint(notification_views.bp)
+    # --- reports: audit browser (and later orders, reports, dashboards) ---
+    from portal.reports import views as report_views
+
+    app.register_blueprint(report_views.bp)
+    # --- end reports ---
     errors.init_app(app)
     filters.init_app(app)
 

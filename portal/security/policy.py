@@ -32,6 +32,9 @@ ROLE_RULES: dict[str, set[str]] = {
     "consultation.api": {"doctor"},
     "consultation_result.read": {"doctor", "admin"},
     "notification.view": {"secretary", "admin"},
+    # --- reports: audit log browser ---
+    "audit.browse": {"admin"},
+    # --- end reports ---
 }
 
 
