@@ -54,6 +54,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.partners import sign_in as partner_sign_in
     from portal.partners import views as partner_views
     from portal.referrals import views as referral_views
+    from portal.reports import views as report_views
     from portal.scheduling import views as scheduling_views
 
     app.register_blueprint(main.bp)
@@ -70,6 +71,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(patient_views.bp)
     app.register_blueprint(direct_views.bp)
     app.register_blueprint(notification_views.bp)
+    app.register_blueprint(report_views.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
     errors.init_app(app)

@@ -88,3 +88,8 @@ def init_app(app):
                     redis_url_command, generate_slots_command, create_api_client_command, create_partner_command,
                     invite_partner_user_command):
         app.cli.add_command(command)
+    # --- reports: audit tools ---
+    from portal.security.commands import audit_verify_command, rotate_keys_command
+    app.cli.add_command(audit_verify_command)
+    app.cli.add_command(rotate_keys_command)
+    # --- end reports: audit tools ---

@@ -93,6 +93,7 @@ def load_settings(env=None) -> dict:
         "REDIS_URL": redis_url,
         "SECRET_KEY": secret("SECRET_KEY"),
         "DATA_KEYS": secret("DATA_KEYS"),
+        "DATA_KEYS_FROM_FILE": not env.get("DATA_KEYS"),  # reports: key rotation re-reads the file
         "BLIND_INDEX_KEY": secret("BLIND_INDEX_KEY"),
         "REFERRAL_WEBHOOK_SECRET": secret("REFERRAL_WEBHOOK_SECRET"),
         "API_TOKEN_KEY": secret("API_TOKEN_KEY"),

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from portal.extensions import db
 from portal.security.models import AuditEvent
+from portal.security import audit_chain  # noqa: F401  (registers the hash-chain flush hook)
 
 
 def _actor() -> tuple[str, str | None]:

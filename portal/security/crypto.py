@@ -60,7 +60,29 @@ class KeyRing:
             raise DecryptionError("ciphertext does not open") from exc
 
 
+# --- reports: key rotation — file-kept keys are re-read when instance/secrets.json changes ---
+def _refresh_keys_from_file() -> None:
+    if not current_app.config.get("DATA_KEYS_FROM_FILE"):
+        return
+    path = os.path.join(current_app.config["INSTANCE_PATH"], "secrets.json")
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        return
+    seen = current_app.extensions.get("portal_secrets_mtime")
+    if seen is None:
+        current_app.extensions["portal_secrets_mtime"] = mtime
+    elif seen != mtime:
+        import json
+
+        with open(path) as f:
+            current_app.config["DATA_KEYS"] = json.load(f)["DATA_KEYS"]
+        current_app.extensions["portal_secrets_mtime"] = mtime
+# --- end reports ---
+
+
 def key_ring() -> KeyRing:
+    _refresh_keys_from_file()  # reports: key rotation
     spec = current_app.config["DATA_KEYS"]
     cached = current_app.extensions.get("portal_key_ring")
     if cached is None or cached[0] != spec:

@@ -78,3 +78,21 @@ class AuditEvent(db.Model):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    # --- reports: audit hash chain (portal/security/audit_chain.py) ---
+    seq: Mapped[int | None] = mapped_column(unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+    # --- end reports: audit hash chain ---
+
+
+# --- reports: audit hash chain head ---
+class AuditChainHead(db.Model):
+    """One row (id 1): the last link of the audit chain. Appends lock this row first, so
+    concurrent writers (threads or processes) chain one after the other."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_seq: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="")
+# --- end reports: audit hash chain head ---

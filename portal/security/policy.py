@@ -32,6 +32,7 @@ ROLE_RULES: dict[str, set[str]] = {
     "consultation.api": {"doctor"},
     "consultation_result.read": {"doctor", "admin"},
     "notification.view": {"secretary", "admin"},
+    "audit.browse": {"admin"},
     "triage.handle": SCREENING_ROLES,
     # Partner staff. Their roles never overlap staff roles, so a staff user can do none of these
     # and a partner user none of the above.

@@ -1,0 +1,1 @@
+"""Reporting and operations: the audit-log browser (more to come: orders, insurer reports, dashboards)."""
