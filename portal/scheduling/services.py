@@ -82,12 +82,7 @@ def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], s
     if slot.start <= utcnow():
         db.session.rollback()
         raise SlotInPast(slot_id)
-    taken = db.session.execute(
-        update(Slot).where(Slot.id == slot_id, Slot.status == FREE)
-        .values(status=BUSY, version=Slot.version + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
+    if not _move_slot(slot_id, FREE, BUSY):
         db.session.rollback()
         raise SlotTaken(slot_id)
     appointment = Appointment(
@@ -123,15 +118,20 @@ def cancel_appointment(appointment_id: int, *, actor: tuple[str, str | None]) ->
     if cancelled != 1:
         db.session.rollback()
         raise AlreadyCancelled(appointment_id)
-    db.session.execute(
-        update(Slot).where(Slot.id == appointment.slot_id, Slot.status == BUSY)
-        .values(status=FREE, version=Slot.version + 1)
-        .execution_options(synchronize_session=False)
-    )
+    _move_slot(appointment.slot_id, BUSY, FREE)
     audit.record("appointment.cancelled", subject=appointment, patient_id=appointment.patient_id, actor=actor)
     db.session.commit()
     db.session.refresh(appointment)
     return appointment
+
+
+def _move_slot(slot_id: int, from_status: str, to_status: str) -> bool:
+    """Move a slot between states only if it is still in `from_status`: the one race-safe step."""
+    return db.session.execute(
+        update(Slot).where(Slot.id == slot_id, Slot.status == from_status)
+        .values(status=to_status, version=Slot.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
 
 
 def _change_slot(slot_id: int, from_status: str, to_status: str, action: str, actor) -> Slot:
@@ -139,12 +139,7 @@ def _change_slot(slot_id: int, from_status: str, to_status: str, action: str, ac
     if slot is None:
         db.session.rollback()
         raise SlotNotFound(slot_id)
-    changed = db.session.execute(
-        update(Slot).where(Slot.id == slot_id, Slot.status == from_status)
-        .values(status=to_status, version=Slot.version + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != 1:
+    if not _move_slot(slot_id, from_status, to_status):
         db.session.rollback()
         raise SlotNotChangeable(slot_id)
     audit.record(action, subject=slot, actor=actor)
