@@ -72,6 +72,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(direct_views.bp)
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(report_views.bp)
+    # --- check-in and travel pay ---
+    from portal.checkin import views as checkin_views
+    from portal.travel_pay import views as travel_pay_views
+
+    app.register_blueprint(checkin_views.bp)
+    app.register_blueprint(travel_pay_views.bp)
+    # --- end check-in and travel pay ---
     oauth.init_app(app)
     partner_sign_in.init_app(app)
     errors.init_app(app)

@@ -49,16 +49,28 @@ def demo_data_command():
 @with_appcontext
 @click.option("--queues", default="notifications,claims,reports,default")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-def worker_command(queues, burst):
+@click.option("--simple", is_flag=True, help="Run jobs in this process (no fork per job): faster, less isolated.")
+def worker_command(queues, burst, simple):
     """Run an RQ worker with the scheduler, inside the app context."""
-    from rq import Queue, Worker
+    from rq import Queue, SimpleWorker, Worker
 
     from portal.notifications.services import sweep_pending
 
     connection = redis_client()
     # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up.
     click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
-    worker = Worker([Queue(name, connection=connection) for name in queues.split(",")], connection=connection)
+    # --- check-in and travel pay ---
+    from portal.checkin.jobs import schedule_link_sender
+    from portal.travel_pay.jobs import schedule_sweep
+    from portal.travel_pay.services import sweep_travel_claims
+
+    swept = sweep_travel_claims()
+    click.echo(f"travel claims: {swept['recovered']} recovered, {swept['queued']} queued")
+    schedule_sweep()
+    schedule_link_sender()
+    # --- end check-in and travel pay ---
+    worker_class = SimpleWorker if simple else Worker
+    worker = worker_class([Queue(name, connection=connection) for name in queues.split(",")], connection=connection)
     worker.work(with_scheduler=True, burst=burst)
 
 
@@ -88,6 +100,12 @@ def init_app(app):
                     redis_url_command, generate_slots_command, create_api_client_command, create_partner_command,
                     invite_partner_user_command):
         app.cli.add_command(command)
+    # --- check-in and travel pay ---
+    from portal.checkin.commands import send_checkin_links_command
+    from portal.travel_pay.commands import sweep_travel_claims_command
+    app.cli.add_command(send_checkin_links_command)
+    app.cli.add_command(sweep_travel_claims_command)
+    # --- end check-in and travel pay ---
     # --- reports: audit tools ---
     from portal.security.commands import audit_verify_command, rotate_keys_command
     app.cli.add_command(audit_verify_command)

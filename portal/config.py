@@ -138,7 +138,42 @@ def load_settings(env=None) -> dict:
         "PATIENT_CHECK_MAX_FAILURES": int(env.get("PATIENT_CHECK_MAX_FAILURES", "5")),
         "PATIENT_CHECK_LOCK_MINUTES": int(env.get("PATIENT_CHECK_LOCK_MINUTES", "15")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        **_checkin_settings(env, secret("SECRET_KEY")),
     }
+
+
+# --- check-in and travel pay ---
+def _checkin_settings(env, secret_key: str) -> dict:
+    """Check-in and travel-pay settings. The external URLs default into the sandbox at use time
+    (SANDBOX_URL may be changed after start-up, as the tests do), so they are None unless given."""
+    delay_hours = int(env.get("TRAVEL_CLAIM_DELAY_HOURS", "24"))
+    if delay_hours not in (12, 24):
+        raise ValueError("TRAVEL_CLAIM_DELAY_HOURS must be 12 or 24")
+    delay_seconds = env.get("TRAVEL_CLAIM_DELAY_SECONDS")
+    return {
+        "TRAVEL_PAY_ENABLED": _flag(env, "TRAVEL_PAY_ENABLED", True),
+        "TRAVEL_CLAIM_DELAY_HOURS": delay_hours,
+        # Tests and demos only: file this many seconds after check-in instead of hours after the appointment.
+        "TRAVEL_CLAIM_DELAY_SECONDS": int(delay_seconds) if delay_seconds not in (None, "") else None,
+        "TRAVEL_CLAIM_RETRY_HOURS": float(env.get("TRAVEL_CLAIM_RETRY_HOURS", "1")),
+        "TRAVEL_CLAIM_MAX_ATTEMPTS": int(env.get("TRAVEL_CLAIM_MAX_ATTEMPTS", "5")),
+        # A claim `submitting` for longer than this lost its worker (kill -9): the sweep runs it again.
+        "TRAVEL_CLAIM_STUCK_SECONDS": int(env.get("TRAVEL_CLAIM_STUCK_SECONDS", "300")),
+        "TRAVEL_CLAIM_SWEEP_SECONDS": int(env.get("TRAVEL_CLAIM_SWEEP_SECONDS", "300")),
+        "TRAVEL_CLAIM_JOB_TIMEOUT": int(env.get("TRAVEL_CLAIM_JOB_TIMEOUT", "120")),
+        "TOKEN_SERVICE_URL": env.get("TOKEN_SERVICE_URL") or None,
+        "CLAIMS_API_URL": env.get("CLAIMS_API_URL") or None,
+        "CLAIMS_PORTAL_URL": env.get("CLAIMS_PORTAL_URL") or None,
+        "TRAVEL_CLIENT_ID": env.get("TRAVEL_CLIENT_ID", "care-portal"),
+        "TRAVEL_CLIENT_SECRET": env.get("TRAVEL_CLIENT_SECRET") or _derived(secret_key, "travel-client-secret"),
+        "CHECKIN_OPENS_MINUTES_BEFORE": int(env.get("CHECKIN_OPENS_MINUTES_BEFORE", "45")),
+        "CHECKIN_CLOSES_MINUTES_AFTER": int(env.get("CHECKIN_CLOSES_MINUTES_AFTER", "15")),
+        "CHECKIN_LINK_HOURS": int(env.get("CHECKIN_LINK_HOURS", "48")),
+        # Links are not texted before this local hour (no SMS at midnight).
+        "CHECKIN_LINKS_FROM_HOUR": int(env.get("CHECKIN_LINKS_FROM_HOUR", "7")),
+        "CHECKIN_LINK_SWEEP_SECONDS": int(env.get("CHECKIN_LINK_SWEEP_SECONDS", "900")),
+    }
+# --- end check-in and travel pay ---
 
 
 def _derived(master: str, purpose: str) -> str:

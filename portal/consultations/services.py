@@ -10,7 +10,6 @@ import string
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import redis
 from flask import current_app
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -22,17 +21,18 @@ from portal.consultations.clients import ChatKeyServiceClient, ServiceUnavailabl
 from portal.consultations.models import (CANCELLED, CATEGORIES, CHANNELS, COMPLETED, IN_PROGRESS, OPEN_CONDITION,
                                          OPEN_STATES, PENDING, READY, ChatMessage, ChatRoom, Consultation, PatientLink,
                                          Review, VideoRoom)
-from portal.extensions import db, redis_client
+from portal.extensions import db
 from portal.notifications import services as outbox
-from portal.security import audit
+from portal.security import audit, patient_check
 from portal.security.models import StaffUser, utcnow
+from portal.security.patient_check import IdentityLocked
 
 
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
 QUEUE_TOPIC = "consultation-queue"
 MAX_CHAT_MESSAGE = 2000
 
-__all__ = ["ServiceUnavailable"]
+__all__ = ["IdentityLocked", "ServiceUnavailable"]
 
 
 class InvalidConsultation(ValueError):
@@ -44,10 +44,6 @@ class NotAllowedNow(Exception):
 
 
 class AlreadyTaken(NotAllowedNow):
-    pass
-
-
-class IdentityLocked(Exception):
     pass
 
 
@@ -408,37 +404,21 @@ def _lock_key(link: PatientLink) -> str:
 
 
 def identity_locked(link: PatientLink) -> bool:
-    try:
-        failures = int(redis_client().get(_lock_key(link)) or 0)
-    except redis.RedisError:
-        return True  # fail closed: without the counter we cannot enforce the lock
-    return failures >= current_app.config["PATIENT_CHECK_MAX_FAILURES"]
+    return patient_check.identity_locked(_lock_key(link))
 
 
 def check_patient_identity(link: PatientLink, *, last_name: str, birth_date: date | None) -> bool:
     """Last name and date of birth must match the linked patient. Five failures lock for 15 minutes."""
     if identity_locked(link):
         raise IdentityLocked()
-    patient = link_patient(link)
-    matches = (birth_date is not None and patient.birth_date == birth_date
-               and " ".join((last_name or "").split()).casefold() == " ".join(patient.last_name.split()).casefold())
-    if matches:
+    if patient_check.identity_matches(link_patient(link), last_name=last_name, birth_date=birth_date):
         audit.record("patient.identity_checked", subject=link, patient_id=link.patient_id,
                      actor=("patient", str(link.patient_id)))
         db.session.commit()
         return True
-    cfg = current_app.config
-    try:
-        pipe = redis_client().pipeline()
-        pipe.incr(_lock_key(link))
-        pipe.expire(_lock_key(link), cfg["PATIENT_CHECK_LOCK_MINUTES"] * 60)
-        failures = pipe.execute()[0]
-    except redis.RedisError:
-        raise IdentityLocked() from None
     audit.record("patient.identity_failed", subject=link, patient_id=link.patient_id, actor=("patient", None))
     db.session.commit()
-    if failures >= cfg["PATIENT_CHECK_MAX_FAILURES"]:
-        raise IdentityLocked()
+    patient_check.count_failure(_lock_key(link))
     return False
 
 

@@ -25,6 +25,10 @@ class Patient(db.Model):
     # Patients who came through an insurer referral must never get marketing messages.
     from_insurer_referral: Mapped[bool] = mapped_column(default=False)
     marketing_allowed: Mapped[bool] = mapped_column(default=False)
+    # Check-in asks the patient to confirm these; all are PHI, so sealed. Free text, one per line.
+    home_address = mapped_column(EncryptedText("patient.home_address"), nullable=True)
+    emergency_contact = mapped_column(EncryptedText("patient.emergency_contact"), nullable=True)
+    next_of_kin = mapped_column(EncryptedText("patient.next_of_kin"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

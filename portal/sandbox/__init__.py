@@ -13,7 +13,7 @@ import click
 from flask import Flask, abort, current_app, render_template_string, request
 
 from portal.config import load_settings
-from portal.sandbox import directories, oidc, referral_system
+from portal.sandbox import directories, oidc, referral_system, travel_claims
 from portal.sandbox.messaging import Store, start_mail_catcher
 
 PAGE_HEAD = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -41,6 +41,7 @@ demographics (PDS): <code>GET /pds/Patient/&lt;NHS number&gt;</code>.</p>
 <select id="f-{{ name }}" name="{{ name }}">{% for m in ("ok", "5xx", "slow") %}
 <option{% if m == mode %} selected{% endif %}>{{ m }}</option>{% endfor %}</select>
 {% endfor %}<button>Set</button></form>
+{{ travel|safe }}
 </main></body></html>"""
 
 OUTBOX = PAGE_HEAD + """<h1>Sent messages</h1><p><a href="/">Sandbox</a></p>
@@ -64,8 +65,11 @@ def create_app(smtp_port: int | None = None) -> Flask:
         CHAT_KEY_SERVICE_API_KEY=settings["CHAT_KEY_SERVICE_API_KEY"],
         VIDEO_SERVICE_API_KEY=settings["VIDEO_SERVICE_API_KEY"],
         INSURER_API_KEY=settings["INSURER_API_KEY"],
+        TRAVEL_CLIENT_ID=settings["TRAVEL_CLIENT_ID"],
+        TRAVEL_CLIENT_SECRET=settings["TRAVEL_CLIENT_SECRET"],
     )
     app.register_blueprint(directories.bp)
+    travel_claims.init_app(app)
     store = Store()
     app.extensions["sandbox_store"] = store
     port = smtp_port if smtp_port is not None else int(os.environ.get("SANDBOX_SMTP_PORT", settings["SMTP_PORT"]))
@@ -90,7 +94,8 @@ def create_app(smtp_port: int | None = None) -> Flask:
     @app.get("/")
     def index():
         return render_template_string(INDEX, title="Care Portal sandbox", portal=current_app.config["PORTAL_URL"],
-                                      sent=None, failures=store.failures)
+                                      sent=None, failures=store.failures,
+                                      travel=travel_claims.index_section())
 
     @app.post("/failures")
     def failures():
@@ -98,7 +103,8 @@ def create_app(smtp_port: int | None = None) -> Flask:
             if request.form.get(name) in ("ok", "5xx", "slow"):
                 store.failures[name] = request.form[name]
         return render_template_string(INDEX, title="Care Portal sandbox", portal=current_app.config["PORTAL_URL"],
-                                      sent=None, failures=store.failures)
+                                      sent=None, failures=store.failures,
+                                      travel=travel_claims.index_section())
 
     @app.post("/referral-system/send")
     def send():
@@ -107,7 +113,8 @@ def create_app(smtp_port: int | None = None) -> Flask:
                                                  current_app.config["REFERRAL_WEBHOOK_SECRET"], count)
         summary = ", ".join(str(status) for status, _ in results)
         return render_template_string(INDEX, title="Care Portal sandbox", portal=current_app.config["PORTAL_URL"],
-                                      sent=summary, failures=store.failures)
+                                      sent=summary, failures=store.failures,
+                                      travel=travel_claims.index_section())
 
     @app.post("/sms/messages")
     def sms_gateway():

@@ -1,6 +1,6 @@
 from datetime import datetime, time
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -29,6 +29,9 @@ class Location(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(String(500))
     organisation_code: Mapped[str | None] = mapped_column(String(20))
+    # A location is the clinic for travel pay: claims are offered only where this is on
+    # (and TRAVEL_PAY_ENABLED is on for the whole experience).
+    travel_pay_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Practitioner(db.Model):

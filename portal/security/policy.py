@@ -33,6 +33,9 @@ ROLE_RULES: dict[str, set[str]] = {
     "consultation_result.read": {"doctor", "admin"},
     "notification.view": {"secretary", "admin"},
     "audit.browse": {"admin"},
+    "travel_claim.view": SCREENING_ROLES,
+    "travel_claim.resubmit": SCREENING_ROLES,
+    "check_in.front_desk": SCREENING_ROLES,
     "triage.handle": SCREENING_ROLES,
     # Partner staff. Their roles never overlap staff roles, so a staff user can do none of these
     # and a partner user none of the above.
@@ -179,3 +182,13 @@ def patient_may(access: dict | None, action: str, consultation) -> bool:
     if action not in {"consultation.view", "consultation.chat", "consultation.review", "consultation.api"}:
         return False
     return access.get("consultation_id") == consultation.id and access.get("patient_id") == consultation.patient_id
+
+
+def patient_may_check_in(access: dict | None, appointment) -> bool:
+    """A patient who passed the check-in identity check may check in their own appointments only.
+
+    `access` is what the session holds after the check: the patient id.
+    """
+    if not access or appointment is None:
+        return False
+    return access.get("patient_id") == appointment.patient_id

@@ -1,0 +1,1 @@
+"""Patient check-in: links by SMS/e-mail, identity check, demographics, travel-pay questions."""

@@ -1,0 +1,149 @@
+"""The patient's check-in, phone first and one question per page. Plain forms; no JS needed.
+
+Patients have no account: passing the identity check for a link puts their patient id in the
+signed session (`checkin_access`), and `policy.patient_may_check_in` decides from there. The link
+token appears only in the link itself; answers so far live in the session until "Check in".
+"""
+
+from flask import Blueprint, abort, redirect, render_template, session, url_for
+
+from portal.checkin import services
+from portal.checkin.forms import CheckInForm, IdentityForm, YesNoForm
+from portal.extensions import limiter
+from portal.security import audit
+from portal.security.policy import patient_may_check_in
+from portal.travel_pay.services import claim_for_appointment, claims_portal_url
+
+bp = Blueprint("checkin", __name__, url_prefix="/checkin")
+
+
+def _message(title: str, text: str, status: int = 200):
+    return render_template("checkin/message.html", title=title, text=text), status
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def identity_check(token: str):
+    link = services.find_link(token)
+    if link is None:
+        return _message("This link does not work",
+                        "The link is unknown or has expired. Contact the clinic for a new one.", 404)
+    form = IdentityForm()
+    locked = services.identity_locked(link)
+    if not locked and form.validate_on_submit():
+        try:
+            if services.check_identity(link, last_name=form.last_name.data, birth_date=form.birth_date.data):
+                session.clear()
+                session.permanent = True
+                session["checkin_access"] = {"patient_id": link.patient_id}
+                return redirect(url_for("checkin.appointments"))
+            form.last_name.errors.append("The last name or date of birth does not match what we have.")
+        except services.IdentityLocked:
+            locked = True
+    status = 429 if locked else (422 if form.errors else 200)
+    return render_template("checkin/identity.html", form=form, locked=locked), status
+
+
+def _patient_id() -> int:
+    access = session.get("checkin_access")
+    if not access:
+        abort(404)
+    return access["patient_id"]
+
+
+def _appointment(appointment_id: int):
+    access = session.get("checkin_access")
+    appointment = services.patient_appointment(_patient_id(), appointment_id)
+    if not patient_may_check_in(access, appointment):
+        abort(404)
+    return appointment
+
+
+def _answers(appointment_id: int) -> dict:
+    return dict(session.get("checkin_answers", {}).get(str(appointment_id), {}))
+
+
+def _save_answer(appointment_id: int, name: str, value: bool) -> None:
+    every = dict(session.get("checkin_answers", {}))
+    every[str(appointment_id)] = {**_answers(appointment_id), name: value}
+    session["checkin_answers"] = every
+
+
+@bp.get("/appointments")
+def appointments():
+    patient_id = _patient_id()
+    todays = services.todays_appointments(patient_id)
+    audit.record_read("checkin.appointments_viewed", patient_id=patient_id, actor=("patient", str(patient_id)),
+                      count=len(todays))
+    return render_template("checkin/appointments.html", appointments=todays, services=services)
+
+
+@bp.get("/appointments/<int:appointment_id>")
+def appointment(appointment_id: int):
+    """The appointment page: the next question, or the "Check in" button once all are answered."""
+    appt = _appointment(appointment_id)
+    if services.existing_check_in(appt.id):
+        return redirect(url_for("checkin.done", appointment_id=appt.id))
+    closed = services.window_message(appt)
+    question = services.next_question(_answers(appt.id), services.travel_pay_offered(appt))
+    if not closed and question is not None:
+        return redirect(url_for("checkin.question", appointment_id=appt.id, name=question.name))
+    return render_template("checkin/appointment.html", appointment=appt, closed=closed, form=CheckInForm(),
+                           services=services), (200 if not closed else 409)
+
+
+def _question_context(appt, question) -> dict:
+    """What the patient is asked to confirm, read (and audited) only for the question that shows it."""
+    shown = {"contact": "contact", "emergency_contact": "emergency contact", "next_of_kin": "next of kin",
+             "home_address": "home address"}.get(question.name)
+    patient = services.read_patient_for_checkin(appt.patient_id, shown) if shown else None
+    return {"appointment": appt, "question": question, "patient": patient, "services": services}
+
+
+@bp.route("/appointments/<int:appointment_id>/questions/<name>", methods=["GET", "POST"])
+def question(appointment_id: int, name: str):
+    appt = _appointment(appointment_id)
+    question = services.QUESTIONS.get(name)
+    offered = services.travel_pay_offered(appt)
+    if question is None or (question.travel and not offered):
+        abort(404)
+    closed = services.window_message(appt)
+    if closed:
+        return _message("Check-in is not open", closed, 409)
+    form = YesNoForm()
+    if form.validate_on_submit():
+        _save_answer(appt.id, name, form.answer.data == "yes")
+        if question.travel and form.answer.data == "no":
+            return redirect(url_for("checkin.not_eligible", appointment_id=appt.id))
+        return redirect(url_for("checkin.appointment", appointment_id=appt.id))
+    return render_template("checkin/question.html", form=form, **_question_context(appt, question)), \
+        (422 if form.errors else 200)
+
+
+@bp.get("/appointments/<int:appointment_id>/travel")
+def not_eligible(appointment_id: int):
+    appt = _appointment(appointment_id)
+    return render_template("checkin/not_eligible.html", appointment=appt, portal_url=claims_portal_url())
+
+
+@bp.post("/appointments/<int:appointment_id>/check-in")
+def check_in(appointment_id: int):
+    appt = _appointment(appointment_id)
+    if not CheckInForm().validate_on_submit():
+        return _message("Please try again", "The page had expired. Open the appointment again and check in.", 400)
+    try:
+        services.check_in(appt, _answers(appt.id))
+    except services.NotCheckable as exc:
+        return _message("You are not checked in yet", str(exc), 409)
+    return redirect(url_for("checkin.done", appointment_id=appt.id))
+
+
+@bp.get("/appointments/<int:appointment_id>/done")
+def done(appointment_id: int):
+    appt = _appointment(appointment_id)
+    record = services.existing_check_in(appt.id)
+    if record is None:
+        return redirect(url_for("checkin.appointment", appointment_id=appt.id))
+    claim = claim_for_appointment(appt.id)
+    return render_template("checkin/done.html", appointment=appt, check_in=record, claim=claim,
+                           portal_url=claims_portal_url(), services=services)

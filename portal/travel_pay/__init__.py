@@ -1,0 +1,1 @@
+"""Travel claims: the model, the submission job, the token service and claims API clients."""

@@ -1,0 +1,24 @@
+"""RQ entry points for travel claims. Workers run inside the app context (`flask worker`)."""
+
+from flask import current_app
+
+from portal import periodic
+from portal.travel_pay import services
+
+
+def submit_travel_claim(claim_id: int) -> str:
+    """File one claim. Retries are scheduled by the service as new attempts, never by raising."""
+    return services.submit_claim(claim_id)
+
+
+def sweep_travel_claims() -> dict:
+    """The periodic sweep: runs, then schedules its next run."""
+    try:
+        return services.sweep_travel_claims()
+    finally:
+        schedule_sweep()
+
+
+def schedule_sweep() -> None:
+    periodic.schedule_next("travel-claims-sweep", "portal.travel_pay.jobs.sweep_travel_claims",
+                           current_app.config["TRAVEL_CLAIM_SWEEP_SECONDS"], queue=services.QUEUE_NAME)

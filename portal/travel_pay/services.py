@@ -1,0 +1,332 @@
+"""Travel claims: create one per patient and day, queue it, file it, retry, sweep, re-submit.
+
+A claim row is the truth; Redis only holds the jobs. Each attempt has its own job id
+(`travel-claim-<id>-<attempt>`), so the same attempt is never queued twice and an attempt's
+retry never collides with the job that schedules it. The job claims the row with a conditional
+UPDATE before it calls out, and writes its outcome only if the row is still its own attempt.
+The Idempotency-Key is fixed per claim, so a re-run after a kill -9 cannot file twice.
+"""
+
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import redis
+from flask import current_app
+from rq import Queue
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal.extensions import db, redis_client
+from portal.notifications import services as outbox
+from portal.security import audit
+from portal.security.models import utcnow
+from portal.travel_pay.clients import (ClaimRejected, ClaimsApiClient, ClaimsApiUnavailable, TokenRejected,
+                                       TokenServiceClient)
+from portal.travel_pay.models import FAILED, FILED, NOT_QUEUED, QUEUED, REJECTED, SUBMITTING, TravelClaim
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "claims"
+SUBMIT_JOB = "portal.travel_pay.jobs.submit_travel_claim"
+TOKEN_KEY = "travel-claims:token"
+# A job may start a little before next_attempt_at (clock skew between hosts); not more.
+EARLY_START = timedelta(seconds=60)
+REJECTION_REASONS = {
+    "unknown_patient": "the claims system does not know you as a patient",
+    "no_appointment": "the claims system has no record of this appointment",
+    "claim_exists": "a claim for this day already exists",
+    "invalid_claim": "the claims system could not accept it",
+}
+
+
+class AlreadyClaimedThatDay(Exception):
+    """The patient already has a travel claim for this appointment day."""
+
+    def __init__(self, claim: TravelClaim):
+        super().__init__(claim.id)
+        self.claim = claim
+
+
+# --- creating and queueing -----------------------------------------------------------------------
+
+def claim_due_at(appointment_start: datetime) -> datetime:
+    """When the claim is filed: TRAVEL_CLAIM_DELAY_HOURS after the appointment (tests: seconds after now)."""
+    cfg = current_app.config
+    if cfg.get("TRAVEL_CLAIM_DELAY_SECONDS") is not None:
+        return utcnow() + timedelta(seconds=cfg["TRAVEL_CLAIM_DELAY_SECONDS"])
+    return appointment_start + timedelta(hours=cfg["TRAVEL_CLAIM_DELAY_HOURS"])
+
+
+def create_claim(*, patient_id: int, appointment, appointment_date, answers: dict) -> TravelClaim:
+    """Store a claim (not yet queued) in the caller's transaction, or raise AlreadyClaimedThatDay."""
+    claim = TravelClaim(patient_id=patient_id, appointment_id=appointment.id, appointment_date=appointment_date,
+                        answers=dict(answers), status=NOT_QUEUED, attempts=0,
+                        max_attempts=current_app.config["TRAVEL_CLAIM_MAX_ATTEMPTS"],
+                        next_attempt_at=claim_due_at(appointment.start), idempotency_key=uuid.uuid4().hex)
+    try:
+        with db.session.begin_nested():
+            db.session.add(claim)
+    except IntegrityError:
+        existing = db.session.scalar(select(TravelClaim).where(TravelClaim.patient_id == patient_id,
+                                                               TravelClaim.appointment_date == appointment_date))
+        raise AlreadyClaimedThatDay(existing) from None
+    audit.record("travel_claim.created", subject=claim, patient_id=patient_id, actor=("patient", str(patient_id)))
+    return claim
+
+
+def job_id(claim_id: int, attempt: int) -> str:
+    return f"travel-claim-{claim_id}-{attempt}"
+
+
+def _queue() -> Queue:
+    return Queue(QUEUE_NAME, connection=redis_client())
+
+
+def _live_jobs(job_ids: list[str]) -> set[str]:
+    """Which of these jobs Redis still holds as waiting or running (one round trip)."""
+    pipe = redis_client().pipeline()
+    for jid in job_ids:
+        pipe.hget(f"rq:job:{jid}", "status")
+    statuses = pipe.execute()
+    live = {b"queued", b"scheduled", b"started", b"deferred"}
+    return {jid for jid, status in zip(job_ids, statuses) if status in live}
+
+
+def enqueue_claim(claim_id: int, attempt: int, due: datetime) -> bool:
+    """Hand attempt `attempt` of a committed claim to the `claims` queue, due at `due` (naive UTC).
+
+    Never raises: when Redis is down the claim stays `not_queued` and the sweep queues it later.
+    """
+    jid = job_id(claim_id, attempt)
+    try:
+        if not _live_jobs([jid]):
+            options = {"job_id": jid, "job_timeout": current_app.config["TRAVEL_CLAIM_JOB_TIMEOUT"],
+                       "result_ttl": 600, "failure_ttl": 30 * 24 * 3600}
+            if due <= utcnow():
+                _queue().enqueue(SUBMIT_JOB, claim_id, **options)
+            else:
+                _queue().enqueue_at(due.replace(tzinfo=timezone.utc), SUBMIT_JOB, claim_id, **options)
+    except redis.RedisError:
+        log.warning("could not queue travel claim %s; the sweep will", claim_id)
+        return False
+    db.session.execute(update(TravelClaim).where(TravelClaim.id == claim_id, TravelClaim.status == NOT_QUEUED)
+                       .values(status=QUEUED, updated_at=utcnow()))
+    db.session.commit()
+    return True
+
+
+# --- filing (the job) ----------------------------------------------------------------------------
+
+def _token_client() -> TokenServiceClient:
+    cfg = current_app.config
+    url = cfg["TOKEN_SERVICE_URL"] or f"{cfg['SANDBOX_URL']}/travel/token"
+    return TokenServiceClient(url, cfg["TRAVEL_CLIENT_ID"], cfg["TRAVEL_CLIENT_SECRET"], cfg["EXTERNAL_TIMEOUT_SECONDS"])
+
+
+def _claims_client() -> ClaimsApiClient:
+    cfg = current_app.config
+    return ClaimsApiClient(cfg["CLAIMS_API_URL"] or f"{cfg['SANDBOX_URL']}/travel/claims",
+                           cfg["EXTERNAL_TIMEOUT_SECONDS"])
+
+
+def claims_portal_url() -> str:
+    cfg = current_app.config
+    return cfg["CLAIMS_PORTAL_URL"] or f"{cfg['SANDBOX_URL']}/travel/portal"
+
+
+def access_token() -> str:
+    """The token service's JWT, cached in Redis (shared by all workers) until a minute before it expires."""
+    cached = redis_client().get(TOKEN_KEY)
+    if cached:
+        return cached.decode()
+    issued = _token_client().fetch_token()
+    redis_client().set(TOKEN_KEY, issued.access_token, ex=max(issued.expires_in - 60, 1))
+    return issued.access_token
+
+
+def _claim_payload(claim: TravelClaim) -> dict:
+    appointment = claim.appointment
+    location = appointment.slot.schedule.location
+    return {
+        "patientId": str(claim.patient_id),
+        "appointmentId": str(appointment.id),
+        "appointmentDateTime": appointment.start.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z"),
+        "facilityId": str(location.id) if location else None,
+        "facilityName": location.name if location else None,
+        "mileageOnly": bool(claim.answers.get("mileage_only")),
+        "ownVehicle": bool(claim.answers.get("own_vehicle")),
+        "fromHomeAddress": bool(claim.answers.get("home_address")),
+    }
+
+
+def _take_for_attempt(claim_id: int) -> bool:
+    now = utcnow()
+    taken = db.session.execute(
+        update(TravelClaim)
+        .where(TravelClaim.id == claim_id, TravelClaim.status.in_((QUEUED, NOT_QUEUED)),
+               TravelClaim.next_attempt_at <= now + EARLY_START)
+        .values(status=SUBMITTING, attempts=TravelClaim.attempts + 1, attempt_started_at=now, updated_at=now)
+    ).rowcount
+    db.session.commit()
+    return taken == 1
+
+
+def _finish(claim: TravelClaim, attempt: int, **values) -> bool:
+    """Write an attempt's outcome only if the row is still this attempt's (a recovered re-run may own it)."""
+    done = db.session.execute(
+        update(TravelClaim).where(TravelClaim.id == claim.id, TravelClaim.status == SUBMITTING,
+                                  TravelClaim.attempts == attempt)
+        .values(updated_at=utcnow(), **values)
+    ).rowcount
+    if done != 1:
+        db.session.rollback()
+    return done == 1
+
+
+def submit_claim(claim_id: int) -> str:
+    """File one claim with the claims API; safe to run twice. Returns what happened."""
+    if not _take_for_attempt(claim_id):
+        db.session.rollback()
+        return "nothing to do"
+    claim = db.session.get(TravelClaim, claim_id, populate_existing=True)
+    attempt = claim.attempts
+    payload = _claim_payload(claim)
+    db.session.commit()  # end the read: no transaction is held while the claims API answers
+    try:
+        filed = _claims_client().submit(access_token(), claim.idempotency_key, payload)
+    except ClaimRejected as exc:
+        return _rejected(claim, attempt, exc.code)
+    except ClaimsApiUnavailable as exc:
+        if isinstance(exc, TokenRejected):
+            redis_client().delete(TOKEN_KEY)
+        return _system_error(claim, attempt, str(exc))
+    if not _finish(claim, attempt, status=FILED, claim_number=filed.claim_number, claim_status=filed.status,
+                   last_error=None, finished_at=utcnow()):
+        return "superseded"
+    text = (f"Your travel claim for your appointment on {_day(claim)} is filed. Claim number {filed.claim_number}. "
+            f"Follow it up at {claims_portal_url()}")
+    return _tell_patient(claim, "travel_claim.filed", text, "filed", attempt=attempt)
+
+
+def _rejected(claim: TravelClaim, attempt: int, code: str) -> str:
+    if not _finish(claim, attempt, status=REJECTED, last_error=f"claims API refused the claim: {code}",
+                   finished_at=utcnow()):
+        return "superseded"
+    reason = REJECTION_REASONS.get(code, REJECTION_REASONS["invalid_claim"])
+    text = (f"We could not file your travel claim for your appointment on {_day(claim)}: {reason}. "
+            f"You can file or follow up at {claims_portal_url()}")
+    return _tell_patient(claim, "travel_claim.rejected", text, "rejected", attempt=attempt, code=code)
+
+
+def _system_error(claim: TravelClaim, attempt: int, error: str) -> str:
+    if attempt >= claim.max_attempts:
+        if not _finish(claim, attempt, status=FAILED, last_error=error, finished_at=utcnow()):
+            return "superseded"
+        text = (f"We could not file your travel claim for your appointment on {_day(claim)}: the claims system "
+                f"did not answer after {attempt} attempts. The clinic has been told. "
+                f"You can file it yourself at {claims_portal_url()}")
+        return _tell_patient(claim, "travel_claim.failed", text, "failed", attempt=attempt)
+    retry_at = utcnow() + timedelta(hours=current_app.config["TRAVEL_CLAIM_RETRY_HOURS"])
+    if not _finish(claim, attempt, status=QUEUED, last_error=error, next_attempt_at=retry_at):
+        return "superseded"
+    db.session.commit()
+    log.warning("travel claim %s attempt %s failed (%s); next at %s", claim.id, attempt, error, retry_at)
+    enqueue_claim(claim.id, attempt + 1, retry_at)  # Redis down: the sweep finds it when it is due
+    return "retry scheduled"
+
+
+def _day(claim: TravelClaim) -> str:
+    return claim.appointment_date.strftime("%d %b %Y").lstrip("0")
+
+
+def _tell_patient(claim: TravelClaim, kind: str, text: str, outcome: str, **details) -> str:
+    """The outcome's SMS (e-mail when the patient has no phone) and audit event, in one commit."""
+    patient = claim.patient
+    queued = []
+    if patient.phone:
+        queued.append(outbox.queue_sms(to=patient.phone, text=text, kind=kind, patient_id=patient.id))
+    elif patient.email:
+        queued.append(outbox.queue_email(to=patient.email, subject="Your travel claim", text=text, kind=kind,
+                                         patient_id=patient.id))
+    audit.record(f"travel_claim.{outcome}", subject=claim, patient_id=claim.patient_id, **details)
+    db.session.commit()
+    outbox.dispatch(queued)
+    return outcome
+
+
+# --- the sweep and staff -------------------------------------------------------------------------
+
+def _recover_stuck(stuck_after_seconds: int) -> int:
+    """Claims left `submitting` by a worker that died (kill -9) go back to the queue, due now."""
+    cutoff = utcnow() - timedelta(seconds=stuck_after_seconds)
+    stuck = db.session.execute(select(TravelClaim.id, TravelClaim.attempts).where(
+        TravelClaim.status == SUBMITTING, TravelClaim.attempt_started_at < cutoff).limit(1000)).all()
+    recovered = 0
+    for claim_id, attempts in stuck:
+        recovered += db.session.execute(
+            update(TravelClaim).where(TravelClaim.id == claim_id, TravelClaim.status == SUBMITTING,
+                                      TravelClaim.attempts == attempts)
+            .values(status=QUEUED, next_attempt_at=utcnow(), updated_at=utcnow(),
+                    last_error=f"attempt {attempts} was cut off (its worker stopped); tried again")
+        ).rowcount
+    db.session.commit()
+    return recovered
+
+
+def sweep_travel_claims(stuck_after_seconds: int | None = None, batch: int = 5000) -> dict:
+    """Recover stuck claims, then queue every claim no job holds: `not_queued` ones (Redis was down)
+    and due `queued` ones whose job was lost. Returns counts."""
+    if stuck_after_seconds is None:
+        stuck_after_seconds = current_app.config["TRAVEL_CLAIM_STUCK_SECONDS"]
+    recovered = _recover_stuck(stuck_after_seconds)
+    rows = db.session.execute(
+        select(TravelClaim.id, TravelClaim.attempts, TravelClaim.next_attempt_at).where(or_(
+            TravelClaim.status == NOT_QUEUED,
+            (TravelClaim.status == QUEUED) & (TravelClaim.next_attempt_at <= utcnow())))
+        .order_by(TravelClaim.next_attempt_at).limit(batch)).all()
+    db.session.commit()
+    try:
+        live = _live_jobs([job_id(cid, attempts + 1) for cid, attempts, _ in rows])
+    except redis.RedisError:
+        return {"recovered": recovered, "queued": 0}
+    queued = 0
+    for claim_id, attempts, due in rows:
+        if job_id(claim_id, attempts + 1) not in live and enqueue_claim(claim_id, attempts + 1, due):
+            queued += 1
+    return {"recovered": recovered, "queued": queued}
+
+
+def resubmit_failed(claim_id: int, *, actor: tuple[str, str | None]) -> bool:
+    """Staff try a failed claim again: it gets another round of attempts, due now."""
+    claim = db.session.get(TravelClaim, claim_id)
+    if claim is None:
+        return False
+    changed = db.session.execute(
+        update(TravelClaim).where(TravelClaim.id == claim_id, TravelClaim.status == FAILED)
+        .values(status=QUEUED, next_attempt_at=utcnow(), updated_at=utcnow(), finished_at=None,
+                max_attempts=TravelClaim.attempts + current_app.config["TRAVEL_CLAIM_MAX_ATTEMPTS"])
+    ).rowcount
+    if changed != 1:
+        db.session.rollback()
+        return False
+    audit.record("travel_claim.resubmitted", subject=claim, patient_id=claim.patient_id, actor=actor)
+    db.session.commit()
+    db.session.refresh(claim)
+    enqueue_claim(claim.id, claim.attempts + 1, claim.next_attempt_at)
+    return True
+
+
+def list_claims(status: str | None = None, limit: int = 200) -> list[TravelClaim]:
+    query = select(TravelClaim).order_by(TravelClaim.id.desc()).limit(limit)
+    if status:
+        query = query.where(TravelClaim.status == status)
+    return list(db.session.scalars(query))
+
+
+def get_claim(claim_id: int) -> TravelClaim | None:
+    return db.session.get(TravelClaim, claim_id)
+
+
+def claim_for_appointment(appointment_id: int) -> TravelClaim | None:
+    return db.session.scalar(select(TravelClaim).where(TravelClaim.appointment_id == appointment_id))
