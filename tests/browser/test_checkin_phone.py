@@ -101,7 +101,7 @@ def test_patient_checks_in_on_a_phone_and_gets_the_claim_number_by_sms(app, open
     sign_in_as(staff, "secretary")
     staff.goto("/travel-claims")
     assert "TC-0000001" in staff.content()
-    assert serious_violations(staff) == []
+    assert serious_violations(staff) == [] and no_sideways_scroll(staff)
     staff.screenshot(path=str(screens / "travel-claims-staff.png"), full_page=True)
 
 
