@@ -81,4 +81,6 @@ def load_demo_data() -> list[str]:
                       scopes=list(SCOPES))
     lines.append(f"API client for loopback booking: {current_app.config['BOOKING_CLIENT_ID']}")
     lines += load_demo_partners()
+    from portal.checkin.demo import load_demo_checkin  # check-in and travel pay
+    lines += load_demo_checkin()
     return lines

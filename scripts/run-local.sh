@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export FLASK_APP=wsgi
+# So a person can watch a travel claim filed: 30 s after check-in, not 24 h after the appointment.
+export TRAVEL_CLAIM_DELAY_SECONDS="${TRAVEL_CLAIM_DELAY_SECONDS:-30}"
 
 "$BIN/flask" db upgrade
 REDIS_URL_IN_USE=$("$BIN/flask" redis-url)   # starts the embedded Redis when REDIS_URL is unset

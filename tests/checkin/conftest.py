@@ -26,14 +26,14 @@ def set_up_clinic(app, travel_pay: bool = True, name: str = "Riverside Health Ce
         return ids
 
 
-def book_appointment(app, clinic: dict, patient_id: int, minutes_from_now: int = 20) -> int:
-    """A slot starting `minutes_from_now` (whole minutes), booked through the booking service."""
+def book_appointment(app, clinic: dict, patient_id: int, minutes_from_now: int = 20, start=None) -> int:
+    """A slot starting `minutes_from_now` (whole minutes) or at `start`, booked through the booking service."""
     from portal.scheduling.models import Slot
     from portal.scheduling.services import book_slot
     from portal.security.models import utcnow
 
     with app.app_context():
-        start = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=minutes_from_now)
+        start = start or utcnow().replace(second=0, microsecond=0) + timedelta(minutes=minutes_from_now)
         slot = Slot(schedule_id=clinic["schedule_id"], healthcare_service_id=clinic["service_id"], start=start,
                     end=start + timedelta(minutes=15), status="free")
         db.session.add(slot)
