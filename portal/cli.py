@@ -71,7 +71,7 @@ def worker_command(queues, burst, simple):
     # --- end check-in and travel pay ---
     worker_class = SimpleWorker if simple else Worker
     worker = worker_class([Queue(name, connection=connection) for name in queues.split(",")], connection=connection)
-    worker.work(with_scheduler=True, burst=burst)
+    worker.work(with_scheduler=True, burst=burst, logging_level=current_app.config["LOG_LEVEL"])
 
 
 @click.command("sweep-notifications")

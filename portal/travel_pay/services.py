@@ -16,9 +16,11 @@ from flask import current_app
 from rq import Queue
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db, redis_client
 from portal.notifications import services as outbox
+from portal.scheduling.models import Appointment, Schedule, Slot
 from portal.security import audit
 from portal.security.models import utcnow
 from portal.travel_pay.clients import (ClaimRejected, ClaimsApiClient, ClaimsApiUnavailable, TokenRejected,
@@ -189,7 +191,10 @@ def submit_claim(claim_id: int) -> str:
     if not _take_for_attempt(claim_id):
         db.session.rollback()
         return "nothing to do"
-    claim = db.session.get(TravelClaim, claim_id, populate_existing=True)
+    claim = db.session.get(TravelClaim, claim_id, populate_existing=True, options=[
+        joinedload(TravelClaim.patient),
+        joinedload(TravelClaim.appointment).joinedload(Appointment.slot).joinedload(Slot.schedule)
+        .joinedload(Schedule.location)])
     attempt = claim.attempts
     payload = _claim_payload(claim)
     db.session.commit()  # end the read: no transaction is held while the claims API answers
