@@ -91,24 +91,51 @@ def get_user(partner_id: int, user_id: int) -> PartnerUser | None:
                                                        PartnerUser.id == user_id))
 
 
+class LastAdmin(PartnerError):
+    """The change would leave the partner without an active partner_admin."""
+
+
+def _lock_partner(partner_id: int) -> None:
+    # Changes to one partner's admins queue up behind a row lock on the partner (PostgreSQL), so of
+    # two admins demoting each other at once the second re-reads after the first committed. SQLite
+    # ignores FOR UPDATE; its writes already start with BEGIN IMMEDIATE and so run one at a time.
+    db.session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
+
+
+def _keeps_an_admin(partner_id: int, user_id: int):
+    """SQL condition: after changing this user the partner still has an active partner_admin."""
+    others = (select(func.count()).select_from(PartnerUser)
+              .where(PartnerUser.partner_id == partner_id, PartnerUser.id != user_id,
+                     PartnerUser.role == "partner_admin", PartnerUser.active.is_(True))
+              .scalar_subquery())
+    return or_(PartnerUser.role != "partner_admin", PartnerUser.active.is_(False), others > 0)
+
+
+def _change_user(partner_id: int, user_id: int, values: dict, keep_admin: bool) -> None:
+    """One conditional UPDATE; refuses (LastAdmin) a change that would remove the last admin."""
+    _lock_partner(partner_id)
+    statement = update(PartnerUser).where(PartnerUser.partner_id == partner_id, PartnerUser.id == user_id)
+    if keep_admin:
+        statement = statement.where(_keeps_an_admin(partner_id, user_id))
+    result = db.session.execute(statement.values(**values).execution_options(synchronize_session=False))
+    if result.rowcount == 1:
+        return
+    db.session.rollback()
+    if get_user(partner_id, user_id) is None:
+        raise NotFound(user_id)
+    raise LastAdmin("This is the last partner admin of your organisation. Make someone else partner admin first.")
+
+
 def change_role(partner_id: int, user_id: int, role: str) -> None:
     if role not in PARTNER_ROLES:
         raise InvalidInput("Choose a role.")
-    result = db.session.execute(update(PartnerUser).where(PartnerUser.partner_id == partner_id,
-                                                          PartnerUser.id == user_id).values(role=role))
-    if result.rowcount != 1:
-        db.session.rollback()
-        raise NotFound(user_id)
+    _change_user(partner_id, user_id, {"role": role}, keep_admin=role != "partner_admin")
     audit.record("partner_user.role", partner_user_id=user_id, partner_id=partner_id, role=role)
     db.session.commit()
 
 
 def deactivate_user(partner_id: int, user_id: int) -> None:
-    result = db.session.execute(update(PartnerUser).where(PartnerUser.partner_id == partner_id,
-                                                          PartnerUser.id == user_id).values(active=False))
-    if result.rowcount != 1:
-        db.session.rollback()
-        raise NotFound(user_id)
+    _change_user(partner_id, user_id, {"active": False}, keep_admin=True)
     audit.record("partner_user.deactivate", partner_user_id=user_id, partner_id=partner_id)
     db.session.commit()
 

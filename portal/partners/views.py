@@ -314,7 +314,11 @@ def change_role(user_id):
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
-    services.change_role(user.partner_id, user.id, form.role.data)
+    try:
+        services.change_role(user.partner_id, user.id, form.role.data)
+    except services.LastAdmin as refusal:
+        flash(str(refusal))
+        return redirect(url_for("partners.users"))
     flash("Role changed.")
     return redirect(url_for("partners.users"))
 
@@ -328,7 +332,11 @@ def deactivate(user_id):
     if user.id == current_user.id:
         flash("You cannot deactivate yourself.")
         return redirect(url_for("partners.users"))
-    services.deactivate_user(user.partner_id, user.id)
+    try:
+        services.deactivate_user(user.partner_id, user.id)
+    except services.LastAdmin as refusal:
+        flash(str(refusal))
+        return redirect(url_for("partners.users"))
     flash("User deactivated.")
     return redirect(url_for("partners.users"))
 
