@@ -19,7 +19,7 @@ from portal.partners import services
 from portal.partners.forms import (EmptyForm, InviteForm, PatientForm, ProfileForm, RoleForm, SearchForm, SlotForm,
                                    VisitForm)
 from portal.partners.models import Partner  # noqa: F401  (tables known to the app and to Alembic)
-from portal.partners.sign_in import SignInFailed, client_for
+from portal.partners.sign_in import SignInFailed, client_for, remember_tenant
 from portal.scheduling import services as scheduling
 from portal.scheduling.models import HealthcareService
 from portal.security import audit
@@ -44,6 +44,10 @@ def login(tenant):
     partner = services.partner_by_tenant(tenant)
     if partner is None:
         abort(404)
+    if request.args.get("signed_out"):
+        # A page, not a redirect to the provider: its own session may still be alive and would sign
+        # the person straight back in, undoing a sign-out or an idle timeout.
+        return render_template("partners/sign_in.html", partner=partner)
     try:
         client = client_for(partner)
         return client.authorize_redirect(url_for("partners.callback", tenant=tenant, _external=True))
@@ -73,7 +77,13 @@ def callback(tenant):
     login_user(user)
     session.permanent = True
     session["last_active"] = time_module.time()
-    return redirect(url_for("partners.care_requests"))
+    return remember_tenant(redirect(url_for("partners.care_requests")), tenant)
+
+
+@bp.get("/partner/sign-in")
+def where_to_sign_in():
+    """For a signed-out partner page whose organisation this browser does not know."""
+    return render_template("partners/where_to_sign_in.html")
 
 
 @bp.post("/partner/logout")
@@ -82,7 +92,8 @@ def logout():
     logout_user()
     session.clear()
     flash("You are signed out.")
-    return redirect(url_for("partners.login", tenant=tenant) if tenant else url_for("security.login"))
+    return redirect(url_for("partners.login", tenant=tenant, signed_out=1) if tenant
+                    else url_for("partners.where_to_sign_in"))
 
 
 # --- care requests ---------------------------------------------------------------------------------

@@ -89,7 +89,9 @@ def test_handoff_of_another_partners_patient_cannot_be_issued(app, partners, par
 @pytest.mark.parametrize("url", ["/partner/care-requests", "/partner/care-requests/1", "/partner/users",
                                  "/partner/profile", "/partner/care-requests/new", "/schedule", "/schedule/abc"])
 def test_signed_out_people_are_sent_to_sign_in(client, partners, url):
-    assert client.get(url).status_code == 302
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/partner/sign-in"  # never the staff login form
 
 
 def test_staff_cannot_use_partner_pages(app, partners, staff_client):
