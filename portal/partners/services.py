@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portal import live
 from portal.extensions import db, redis_client
 from portal.partners.models import (BOOKED, CANCELLED, CURRENT_STATUSES, DECLINED, PARTNER_ROLES, SCHEDULED, TRIAGE,
                                     CareRequest, CareRequestUser, Partner, PartnerPatient, PartnerUser)
@@ -219,6 +220,16 @@ def create_partner_patient(partner_id: int, *, first_name: str, last_name: str, 
 
 # --- care requests -------------------------------------------------------------------------------
 
+def live_topic(partner_id: int) -> str:
+    """One change counter per partner: a partner's list never learns of another partner's changes."""
+    return f"care-requests:{partner_id}"
+
+
+def _status_changed(partner_id: int) -> None:
+    # Called after the commit, so a page that polls sees the new status when it re-reads.
+    live.bump(live_topic(partner_id))
+
+
 @dataclass(frozen=True)
 class CareRequestRow:
     id: int
@@ -336,6 +347,7 @@ def send_to_triage(user: PartnerUser, patient_id: int, *, service_id: int | None
     audit.record("care_request.triage", subject=care_request, patient_id=patient_id,
                  actor=("partner", str(user.id)))
     db.session.commit()
+    _status_changed(user.partner_id)
     return care_request
 
 
@@ -366,7 +378,9 @@ def _link_appointment(care_request_id: int, appointment_id: int) -> CareRequest:
     db.session.execute(update(CareRequest).where(CareRequest.id == care_request_id)
                        .values(appointment_id=appointment_id))
     db.session.commit()
-    return db.session.get(CareRequest, care_request_id)
+    care_request = db.session.get(CareRequest, care_request_id)
+    _status_changed(care_request.partner_id)
+    return care_request
 
 
 def triage_queue() -> list[CareRequest]:
@@ -411,5 +425,7 @@ def decline_from_triage(care_request_id: int, *, staff_id: int) -> None:
         if db.session.get(CareRequest, care_request_id) is None:
             raise NotFound(care_request_id)
         raise AlreadyHandled(care_request_id)
+    partner_id = db.session.scalar(select(CareRequest.partner_id).where(CareRequest.id == care_request_id))
     audit.record("care_request.declined", care_request_id=care_request_id, actor=("staff", str(staff_id)))
     db.session.commit()
+    _status_changed(partner_id)

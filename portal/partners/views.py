@@ -14,6 +14,7 @@ from flask_login import current_user, login_user, logout_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
+from portal import live
 from portal.extensions import db, limiter
 from portal.partners import services
 from portal.partners.forms import (EmptyForm, InviteForm, PatientForm, ProfileForm, RoleForm, SearchForm, SlotForm,
@@ -23,6 +24,7 @@ from portal.partners.sign_in import SignInFailed, client_for, remember_tenant
 from portal.scheduling import services as scheduling
 from portal.scheduling.models import HealthcareService
 from portal.security import audit
+from portal.security.auth import background
 from portal.security.policy import authorize, partner_scope, requires
 
 bp = Blueprint("partners", __name__)
@@ -98,16 +100,36 @@ def logout():
 
 # --- care requests ---------------------------------------------------------------------------------
 
-@bp.get("/partner/care-requests")
-@requires("care_request.list")
-def care_requests():
-    partner_id = partner_scope(current_user)
+LIST_TEMPLATE = "partners/care_requests.html"
+
+
+def _list_context(partner_id: int) -> dict:
     tab = "past" if request.args.get("tab") == "past" else "current"
-    page = request.args.get("page", 1, type=int) or 1
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    # Read before the list: a change committed during the render shows at the next poll.
+    version = live.version(services.live_topic(partner_id))
     rows, has_next = services.list_care_requests(partner_id, tab=tab, page=page)
     audit.record_read("care_request.list", partner_id=partner_id, tab=tab, page=page,
                       care_request_ids=[r.id for r in rows])
-    return render_template("partners/care_requests.html", rows=rows, tab=tab, page=max(page, 1), has_next=has_next)
+    return {"rows": rows, "tab": tab, "page": page, "has_next": has_next, "version": version}
+
+
+@bp.get("/partner/care-requests")
+@requires("care_request.list")
+def care_requests():
+    return render_template(LIST_TEMPLATE, **_list_context(partner_scope(current_user)))
+
+
+@bp.get("/partner/care-requests/poll")
+@requires("care_request.list")
+@limiter.exempt
+@background
+def care_requests_poll():
+    """204 while this partner's care requests are unchanged; the fresh list once a status changed."""
+    partner_id = partner_scope(current_user)
+    if request.args.get("since", type=int) == live.version(services.live_topic(partner_id)):
+        return "", 204
+    return render_block(LIST_TEMPLATE, "care_request_list", **_list_context(partner_id))
 
 
 @bp.get("/partner/care-requests/<int(max=2147483647):care_request_id>")
