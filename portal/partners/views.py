@@ -25,7 +25,7 @@ from portal.scheduling import services as scheduling
 from portal.scheduling.models import HealthcareService
 from portal.security import audit
 from portal.security.auth import background
-from portal.security.policy import authorize, partner_scope, requires
+from portal.security.policy import authorize, can, partner_scope, requires
 
 bp = Blueprint("partners", __name__)
 triage_bp = Blueprint("triage", __name__)
@@ -385,7 +385,10 @@ def profile():
                                 default_service_id=form.default_service_id.data or None)
         flash("Profile saved.")
         return redirect(url_for("partners.profile"))
-    return render_template("partners/profile.html", form=form), 422 if request.method == "POST" else 200
+    # A partner admin sees (not edits) the settings that shape their users' work; staff admins edit them.
+    partner = current_user.partner if can(current_user, "partner.settings.view") else None
+    return render_template("partners/profile.html", form=form, partner=partner), (
+        422 if request.method == "POST" else 200)
 
 
 # --- the secretaries' triage queue -----------------------------------------------------------------
