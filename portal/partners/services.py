@@ -17,7 +17,10 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import live
+from flask import current_app
+
 from portal.extensions import db, redis_client
+from portal.notifications import services as outbox
 from portal.partners.models import (BOOKED, CANCELLED, CURRENT_STATUSES, DECLINED, PARTNER_ROLES, SCHEDULED,
                                     TENANT_PATTERN, TRIAGE, CareRequest, CareRequestUser, Partner, PartnerPatient,
                                     PartnerUser)
@@ -531,9 +534,31 @@ def book_from_triage(care_request_id: int, slot_id: int, *, staff_id: int) -> Ca
         raise AlreadyHandled(care_request_id)
     audit.record("care_request.booked", patient_id=patient_id, actor=("staff", str(staff_id)),
                  care_request_id=care_request_id)
+    from portal.scheduling.models import Slot
+
+    slot = db.session.get(Slot, slot_id)
+    when = f" for {slot.start:%Y-%m-%d %H:%M} UTC" if slot is not None else ""
+    # Queued before the booking, so it commits with it (book_slot commits) or not at all.
+    notifications = _tell_creator(care_request, f"was booked by the clinic{when}")
     appointment = scheduling.book_slot(slot_id, patient_id=patient_id, actor=("staff", str(staff_id)),
                                        description="Booked from triage")
-    return _link_appointment(care_request_id, appointment.id)
+    care_request = _link_appointment(care_request_id, appointment.id)
+    outbox.dispatch(notifications)
+    return care_request
+
+
+def _tell_creator(care_request: CareRequest, outcome: str) -> list:
+    """E-mail the triage outcome to the creator's notification address, if they gave one.
+
+    Only the care request number and the outcome: no patient data leaves by e-mail.
+    """
+    creator = db.session.get(PartnerUser, care_request.created_by_id)
+    if creator is None or not creator.active or not creator.notification_email:
+        return []
+    link = f"{current_app.config['PORTAL_URL'].rstrip('/')}/partner/care-requests/{care_request.id}"
+    return [outbox.queue_email(to=creator.notification_email, subject=f"Care request {care_request.id}: {outcome}",
+                               text=f"Care request {care_request.id} {outcome}.\nDetails (sign-in needed): {link}",
+                               kind="care_request.outcome")]
 
 
 def decline_from_triage(care_request_id: int, *, staff_id: int) -> None:
@@ -545,7 +570,9 @@ def decline_from_triage(care_request_id: int, *, staff_id: int) -> None:
         if db.session.get(CareRequest, care_request_id) is None:
             raise NotFound(care_request_id)
         raise AlreadyHandled(care_request_id)
-    partner_id = db.session.scalar(select(CareRequest.partner_id).where(CareRequest.id == care_request_id))
+    care_request = db.session.get(CareRequest, care_request_id)
     audit.record("care_request.declined", care_request_id=care_request_id, actor=("staff", str(staff_id)))
+    notifications = _tell_creator(care_request, "was declined by the clinic")
     db.session.commit()
-    _status_changed(partner_id)
+    outbox.dispatch(notifications)
+    _status_changed(care_request.partner_id)

@@ -276,6 +276,7 @@ def _after_visit_form(patient, form, slot_error: str | None = None):
     slots = _free_slots(form.service_id.data, form.available_from.data)
     if not slots:
         return _to_triage(patient, form, "No free slot")
+    audit.record_read("care_request.slots", patient_id=patient.id)
     return render_template("partners/slots.html", form=form, patient=patient, slots=slots,
                            slot_form=SlotForm(formdata=None), slot_error=slot_error), 409 if slot_error else 200
 
@@ -287,6 +288,7 @@ def book():
     form = _visit_form()
     slot_form = SlotForm()
     if not form.validate_on_submit() or not slot_form.validate():
+        audit.record_read("care_request.visit_form", patient_id=patient.id)
         return render_template("partners/visit.html", form=form, patient=patient), 422
     if services.triage_reason(current_user.partner, patient, form.reason.data, date.today()):
         return _after_visit_form(patient, form)

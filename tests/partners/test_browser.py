@@ -32,13 +32,13 @@ def _partner_page(browser, live_server, tenant, user_label):
     return page
 
 
-def _fill_visit(page, service_name, available_from=DIARY_MONDAY):
+def _fill_visit(page, service_name, available_from=DIARY_MONDAY, button="Find a time"):
     page.get_by_label("Reason for visit").fill("Leg ulcer needs dressing")
     page.get_by_label("Service").select_option(label=service_name)
     page.get_by_label("Address of the visit").fill("1 High Street")
     page.get_by_label("Available from").fill(available_from)
     page.get_by_label("Callback number").fill("07700 900456")
-    page.get_by_role("button", name="Find a time").click()
+    page.get_by_role("button", name=button).click()
 
 
 def test_partner_user_signs_in_searches_schedules_into_a_slot_and_sees_it_listed(app, browser, live_server, partners,
@@ -69,7 +69,8 @@ def test_request_goes_to_triage_and_a_secretary_books_it(app, browser, live_serv
     page.get_by_label("Name, birth date").fill("1960-03-04")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("button", name="Schedule Pat Northsideson").click()
-    _fill_visit(page, "Minor injuries unit")
+    page.get_by_text("Self-scheduling is off").wait_for()
+    _fill_visit(page, "Minor injuries unit", button="Send to triage")
     page.get_by_text("went to triage").wait_for()
 
     make_staff(app, "secretary", "triage@test.example")
