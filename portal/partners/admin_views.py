@@ -59,6 +59,7 @@ def edit(partner_id):
         abort(404)
     form = PartnerSettingsForm(obj=partner if request.method == "GET" else None)
     if request.method == "GET":
+        form.idp_client_secret.data = None  # write-only: the stored secret is not even handed to the template
         form.show_rules(partner.eligibility_rules)
     if form.validate_on_submit():
         if _save(partner_id, form) is not None:
