@@ -51,6 +51,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.fhir import consumer_views, oauth
     from portal.fhir import views as fhir_views
     from portal.notifications import views as notification_views
+    from portal.partners import admin_views as partner_admin_views
     from portal.partners import sign_in as partner_sign_in
     from portal.partners import views as partner_views
     from portal.referrals import views as referral_views
@@ -66,6 +67,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(consumer_views.bp)
     app.register_blueprint(partner_views.bp)
     app.register_blueprint(partner_views.triage_bp)
+    app.register_blueprint(partner_admin_views.bp)
     app.register_blueprint(consultation_views.api_bp)
     app.register_blueprint(consultation_views.bp)
     app.register_blueprint(patient_views.bp)

@@ -24,13 +24,15 @@ def create_partner_command(name, tenant, issuer, client_id, client_secret, self_
         parsed = json.loads(rules)
     except ValueError:
         raise click.BadParameter("not JSON", param_hint="--rules") from None
-    if not isinstance(parsed, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--rules")
-    if services.partner_by_tenant(tenant) is not None:
-        raise click.BadParameter("a partner with this tenant exists", param_hint="--tenant")
-    partner = services.create_partner(name=name, tenant=tenant, idp_issuer=issuer, idp_client_id=client_id,
-                                      idp_client_secret=client_secret, self_scheduling=self_scheduling,
-                                      eligibility_rules=parsed)
+    try:
+        # The same checks as the admin screen: tenant slug, issuer URL, eligibility rules.
+        partner = services.save_partner(None, name=name, tenant=tenant, idp_issuer=issuer, idp_client_id=client_id,
+                                        idp_client_secret=client_secret, self_scheduling=self_scheduling,
+                                        eligibility_rules=parsed)
+    except services.InvalidSetting as error:
+        hint = {"idp_issuer": "--issuer", "idp_client_id": "--client-id", "idp_client_secret": "--client-secret",
+                "tenant": "--tenant", "name": "--name"}.get(error.field, "--rules")
+        raise click.BadParameter(str(error), param_hint=hint) from None
     click.echo(f"partner {partner.id} ({tenant}): sign-in at /p/{tenant}/login")
 
 

@@ -1,10 +1,11 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import (DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
+                                ValidationError)
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
-from portal.partners.models import PARTNER_ROLES
+from portal.partners.models import PARTNER_ROLES, TENANT_PATTERN
 
 ROLE_CHOICES = [(r, r.replace("_", " ").capitalize()) for r in PARTNER_ROLES]
 
@@ -70,3 +71,37 @@ class SlotForm(FlaskForm):
     slot_id = IntegerField("Slot", validators=[InputRequired(message="Choose a time."), NumberRange(1, MAX_ID)])
 
 
+
+
+class PartnerSettingsForm(FlaskForm):
+    """A partner's settings as a staff admin edits them. The rules are three plain fields, checked
+    again by `services.check_eligibility_rules` (the one home of what a valid rule is)."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    tenant = StringField("Tenant slug", validators=[
+        DataRequired(), Length(max=64),
+        Regexp(f"^{TENANT_PATTERN.pattern}$", message="Use lower-case letters, digits and hyphens (e.g. north-care).")])
+    idp_issuer = StringField("Issuer URL", validators=[DataRequired(), Length(max=500)])
+    idp_client_id = StringField("Client id", validators=[DataRequired(), Length(max=200)])
+    # Write-only: PasswordField never renders the value back, and the page never receives it.
+    idp_client_secret = PasswordField("Client secret", validators=[Optional(), Length(max=500)])
+    self_scheduling = BooleanField("Self-scheduling: partner users may book free slots themselves")
+    triage_symptoms = TextAreaField("Symptoms that go to triage, one per line", validators=[Length(max=6000)])
+    triage_min_age = IntegerField("Patients this age or older go to triage", validators=[Optional(),
+                                  NumberRange(0, 130, message="Enter an age from 0 to 130.")])
+    triage_max_age = IntegerField("Patients this age or younger go to triage", validators=[Optional(),
+                                  NumberRange(0, 130, message="Enter an age from 0 to 130.")])
+
+    def rules(self) -> dict:
+        return {"triage_symptoms": (self.triage_symptoms.data or "").splitlines(),
+                "triage_min_age": self.triage_min_age.data, "triage_max_age": self.triage_max_age.data}
+
+    def show_rules(self, rules: dict) -> None:
+        """Fill the rule fields from stored rules; a value an older CLI stored malformed is left empty."""
+        rules = rules if isinstance(rules, dict) else {}
+        symptoms = rules.get("triage_symptoms")
+        if isinstance(symptoms, list):
+            self.triage_symptoms.data = "\n".join(s for s in symptoms if isinstance(s, str))
+        for key in ("triage_min_age", "triage_max_age"):
+            value = rules.get(key)
+            getattr(self, key).data = value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,3 +1,4 @@
+import re
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -9,6 +10,8 @@ from portal.security.crypto import EncryptedText
 from portal.security.models import utcnow
 
 PARTNER_ROLES = ("partner_admin", "scheduler", "viewer")
+# A tenant slug is a URL path segment: lower-case letters, digits and inner hyphens.
+TENANT_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
 DRAFT = "draft"
 SCHEDULED = "scheduled"

@@ -11,13 +11,19 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portal import live
+from flask import current_app
+
 from portal.extensions import db, redis_client
-from portal.partners.models import (BOOKED, CANCELLED, CURRENT_STATUSES, DECLINED, PARTNER_ROLES, SCHEDULED, TRIAGE,
-                                    CareRequest, CareRequestUser, Partner, PartnerPatient, PartnerUser)
+from portal.notifications import services as outbox
+from portal.partners.models import (BOOKED, CANCELLED, CURRENT_STATUSES, DECLINED, PARTNER_ROLES, SCHEDULED,
+                                    TENANT_PATTERN, TRIAGE, CareRequest, CareRequestUser, Partner, PartnerPatient,
+                                    PartnerUser)
 from portal.patients.models import Patient
 from portal.scheduling import services as scheduling
 from portal.security import audit
@@ -47,6 +53,14 @@ class InvalidInput(PartnerError, ValueError):
     pass
 
 
+class InvalidSetting(InvalidInput):
+    """A partner setting that cannot be saved; `field` names the form field it belongs to."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 # --- partners and users --------------------------------------------------------------------------
 
 def create_partner(*, name: str, tenant: str, idp_issuer: str, idp_client_id: str, idp_client_secret: str | None,
@@ -55,6 +69,116 @@ def create_partner(*, name: str, tenant: str, idp_issuer: str, idp_client_id: st
                       idp_client_secret=idp_client_secret, self_scheduling=self_scheduling,
                       eligibility_rules=eligibility_rules or {})
     db.session.add(partner)
+    db.session.commit()
+    return partner
+
+
+# --- partner settings (staff admins) ------------------------------------------------------------
+
+RULE_KEYS = ("triage_symptoms", "triage_min_age", "triage_max_age")
+MAX_SYMPTOMS = 50
+MAX_SYMPTOM_LENGTH = 100
+MAX_AGE = 130
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def check_eligibility_rules(rules) -> dict:
+    """The eligibility rules as they are stored, or InvalidSetting naming the rule that is malformed.
+
+    `triage_symptoms`: words that send a visit to triage when the reason contains them;
+    `triage_min_age`: patients this old or older go to triage; `triage_max_age`: this young or younger.
+    """
+    if not isinstance(rules, dict):
+        raise InvalidSetting("rules", "Eligibility rules must be an object.")
+    unknown = sorted(set(rules) - set(RULE_KEYS))
+    if unknown:
+        raise InvalidSetting("rules", f"Unknown eligibility rule: {unknown[0]}.")
+    symptoms = rules.get("triage_symptoms") or []
+    if not isinstance(symptoms, list) or not all(isinstance(s, str) for s in symptoms):
+        raise InvalidSetting("triage_symptoms", "Symptoms must be text, one per line.")
+    symptoms = list(dict.fromkeys(s.strip().lower() for s in symptoms if s.strip()))
+    if len(symptoms) > MAX_SYMPTOMS:
+        raise InvalidSetting("triage_symptoms", f"Give at most {MAX_SYMPTOMS} symptoms.")
+    if any(len(s) > MAX_SYMPTOM_LENGTH for s in symptoms):
+        raise InvalidSetting("triage_symptoms", f"Keep each symptom under {MAX_SYMPTOM_LENGTH} characters.")
+    checked: dict = {"triage_symptoms": symptoms} if symptoms else {}
+    for key in ("triage_min_age", "triage_max_age"):
+        value = rules.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AGE:
+            raise InvalidSetting(key, f"Enter an age from 0 to {MAX_AGE}.")
+        checked[key] = value
+    oldest, youngest = checked.get("triage_min_age"), checked.get("triage_max_age")
+    if oldest is not None and youngest is not None and youngest >= oldest:
+        raise InvalidSetting("triage_max_age", "With these two ages every patient would go to triage.")
+    return checked
+
+
+def check_issuer(issuer: str) -> str:
+    """An OIDC issuer URL: https, or http only on this machine (the sandbox provider)."""
+    issuer = (issuer or "").strip()
+    try:
+        parts = urlsplit(issuer)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if host is None or parts.query or parts.fragment or len(issuer) > 500:
+        raise InvalidSetting("idp_issuer", "Enter the provider's issuer URL, e.g. https://login.example.org/.")
+    if parts.scheme != "https" and not (parts.scheme == "http" and host in LOOPBACK_HOSTS):
+        raise InvalidSetting("idp_issuer", "The issuer URL must start with https://.")
+    return issuer
+
+
+def list_partners() -> list[Partner]:
+    return list(db.session.scalars(select(Partner).order_by(Partner.name, Partner.id)))
+
+
+def get_partner(partner_id: int) -> Partner | None:
+    return db.session.get(Partner, partner_id)
+
+
+def save_partner(partner_id: int | None, *, name: str, tenant: str, idp_issuer: str, idp_client_id: str,
+                 idp_client_secret: str | None, self_scheduling: bool, eligibility_rules: dict) -> Partner:
+    """Create a partner (partner_id None) or change its settings. An empty secret keeps the stored one.
+
+    Sign-in picks up new provider settings at once (the authlib client is keyed by them). When the
+    issuer changes, the partner's users are unlinked: subjects belong to one provider, so each user
+    is linked again by their e-mail at their next sign-in at the new one.
+    """
+    tenant = (tenant or "").strip()
+    if not TENANT_PATTERN.fullmatch(tenant):
+        raise InvalidSetting("tenant", "Use lower-case letters, digits and hyphens (e.g. north-care).")
+    settings = {"name": (name or "").strip()[:200], "tenant": tenant, "idp_issuer": check_issuer(idp_issuer),
+                "idp_client_id": (idp_client_id or "").strip()[:200], "self_scheduling": bool(self_scheduling),
+                "eligibility_rules": check_eligibility_rules(eligibility_rules)}
+    if not settings["name"] or not settings["idp_client_id"]:
+        raise InvalidSetting("name" if not settings["name"] else "idp_client_id", "This field is required.")
+    if idp_client_secret:
+        settings["idp_client_secret"] = idp_client_secret
+    elif partner_id is None:
+        raise InvalidSetting("idp_client_secret", "Enter the client secret.")
+    partner = Partner() if partner_id is None else db.session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound(partner_id)
+    # Names of what changed, never values: the secret must not reach the audit log.
+    changed = sorted(k for k, v in settings.items() if partner_id is None or k == "idp_client_secret"
+                     or getattr(partner, k) != v)
+    issuer_changed = partner_id is not None and partner.idp_issuer != settings["idp_issuer"]
+    for key, value in settings.items():
+        setattr(partner, key, value)
+    db.session.add(partner)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the unique tenant: another admin saved the same slug first
+        db.session.rollback()
+        raise InvalidSetting("tenant", "Another partner has this tenant slug.") from None
+    unlinked = 0
+    if issuer_changed:
+        unlinked = db.session.execute(update(PartnerUser).where(PartnerUser.partner_id == partner.id)
+                                      .values(idp_issuer=None, idp_subject=None)).rowcount
+    audit.record("partner.create" if partner_id is None else "partner.settings", subject=partner,
+                 partner_id=partner.id, changed=changed, users_unlinked=unlinked)
     db.session.commit()
     return partner
 
@@ -91,24 +215,51 @@ def get_user(partner_id: int, user_id: int) -> PartnerUser | None:
                                                        PartnerUser.id == user_id))
 
 
+class LastAdmin(PartnerError):
+    """The change would leave the partner without an active partner_admin."""
+
+
+def _lock_partner(partner_id: int) -> None:
+    # Changes to one partner's admins queue up behind a row lock on the partner (PostgreSQL), so of
+    # two admins demoting each other at once the second re-reads after the first committed. SQLite
+    # ignores FOR UPDATE; its writes already start with BEGIN IMMEDIATE and so run one at a time.
+    db.session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
+
+
+def _keeps_an_admin(partner_id: int, user_id: int):
+    """SQL condition: after changing this user the partner still has an active partner_admin."""
+    others = (select(func.count()).select_from(PartnerUser)
+              .where(PartnerUser.partner_id == partner_id, PartnerUser.id != user_id,
+                     PartnerUser.role == "partner_admin", PartnerUser.active.is_(True))
+              .scalar_subquery())
+    return or_(PartnerUser.role != "partner_admin", PartnerUser.active.is_(False), others > 0)
+
+
+def _change_user(partner_id: int, user_id: int, values: dict, keep_admin: bool) -> None:
+    """One conditional UPDATE; refuses (LastAdmin) a change that would remove the last admin."""
+    _lock_partner(partner_id)
+    statement = update(PartnerUser).where(PartnerUser.partner_id == partner_id, PartnerUser.id == user_id)
+    if keep_admin:
+        statement = statement.where(_keeps_an_admin(partner_id, user_id))
+    result = db.session.execute(statement.values(**values).execution_options(synchronize_session=False))
+    if result.rowcount == 1:
+        return
+    db.session.rollback()
+    if get_user(partner_id, user_id) is None:
+        raise NotFound(user_id)
+    raise LastAdmin("This is the last partner admin of your organisation. Make someone else partner admin first.")
+
+
 def change_role(partner_id: int, user_id: int, role: str) -> None:
     if role not in PARTNER_ROLES:
         raise InvalidInput("Choose a role.")
-    result = db.session.execute(update(PartnerUser).where(PartnerUser.partner_id == partner_id,
-                                                          PartnerUser.id == user_id).values(role=role))
-    if result.rowcount != 1:
-        db.session.rollback()
-        raise NotFound(user_id)
+    _change_user(partner_id, user_id, {"role": role}, keep_admin=role != "partner_admin")
     audit.record("partner_user.role", partner_user_id=user_id, partner_id=partner_id, role=role)
     db.session.commit()
 
 
 def deactivate_user(partner_id: int, user_id: int) -> None:
-    result = db.session.execute(update(PartnerUser).where(PartnerUser.partner_id == partner_id,
-                                                          PartnerUser.id == user_id).values(active=False))
-    if result.rowcount != 1:
-        db.session.rollback()
-        raise NotFound(user_id)
+    _change_user(partner_id, user_id, {"active": False}, keep_admin=True)
     audit.record("partner_user.deactivate", partner_user_id=user_id, partner_id=partner_id)
     db.session.commit()
 
@@ -191,6 +342,16 @@ def create_partner_patient(partner_id: int, *, first_name: str, last_name: str, 
 
 
 # --- care requests -------------------------------------------------------------------------------
+
+def live_topic(partner_id: int) -> str:
+    """One change counter per partner: a partner's list never learns of another partner's changes."""
+    return f"care-requests:{partner_id}"
+
+
+def _status_changed(partner_id: int) -> None:
+    # Called after the commit, so a page that polls sees the new status when it re-reads.
+    live.bump(live_topic(partner_id))
+
 
 @dataclass(frozen=True)
 class CareRequestRow:
@@ -309,6 +470,7 @@ def send_to_triage(user: PartnerUser, patient_id: int, *, service_id: int | None
     audit.record("care_request.triage", subject=care_request, patient_id=patient_id,
                  actor=("partner", str(user.id)))
     db.session.commit()
+    _status_changed(user.partner_id)
     return care_request
 
 
@@ -339,7 +501,9 @@ def _link_appointment(care_request_id: int, appointment_id: int) -> CareRequest:
     db.session.execute(update(CareRequest).where(CareRequest.id == care_request_id)
                        .values(appointment_id=appointment_id))
     db.session.commit()
-    return db.session.get(CareRequest, care_request_id)
+    care_request = db.session.get(CareRequest, care_request_id)
+    _status_changed(care_request.partner_id)
+    return care_request
 
 
 def triage_queue() -> list[CareRequest]:
@@ -370,9 +534,31 @@ def book_from_triage(care_request_id: int, slot_id: int, *, staff_id: int) -> Ca
         raise AlreadyHandled(care_request_id)
     audit.record("care_request.booked", patient_id=patient_id, actor=("staff", str(staff_id)),
                  care_request_id=care_request_id)
+    from portal.scheduling.models import Slot
+
+    slot = db.session.get(Slot, slot_id)
+    when = f" for {slot.start:%Y-%m-%d %H:%M} UTC" if slot is not None else ""
+    # Queued before the booking, so it commits with it (book_slot commits) or not at all.
+    notifications = _tell_creator(care_request, f"was booked by the clinic{when}")
     appointment = scheduling.book_slot(slot_id, patient_id=patient_id, actor=("staff", str(staff_id)),
                                        description="Booked from triage")
-    return _link_appointment(care_request_id, appointment.id)
+    care_request = _link_appointment(care_request_id, appointment.id)
+    outbox.dispatch(notifications)
+    return care_request
+
+
+def _tell_creator(care_request: CareRequest, outcome: str) -> list:
+    """E-mail the triage outcome to the creator's notification address, if they gave one.
+
+    Only the care request number and the outcome: no patient data leaves by e-mail.
+    """
+    creator = db.session.get(PartnerUser, care_request.created_by_id)
+    if creator is None or not creator.active or not creator.notification_email:
+        return []
+    link = f"{current_app.config['PORTAL_URL'].rstrip('/')}/partner/care-requests/{care_request.id}"
+    return [outbox.queue_email(to=creator.notification_email, subject=f"Care request {care_request.id}: {outcome}",
+                               text=f"Care request {care_request.id} {outcome}.\nDetails (sign-in needed): {link}",
+                               kind="care_request.outcome")]
 
 
 def decline_from_triage(care_request_id: int, *, staff_id: int) -> None:
@@ -384,5 +570,9 @@ def decline_from_triage(care_request_id: int, *, staff_id: int) -> None:
         if db.session.get(CareRequest, care_request_id) is None:
             raise NotFound(care_request_id)
         raise AlreadyHandled(care_request_id)
+    care_request = db.session.get(CareRequest, care_request_id)
     audit.record("care_request.declined", care_request_id=care_request_id, actor=("staff", str(staff_id)))
+    notifications = _tell_creator(care_request, "was declined by the clinic")
     db.session.commit()
+    outbox.dispatch(notifications)
+    _status_changed(care_request.partner_id)

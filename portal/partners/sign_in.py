@@ -9,9 +9,10 @@ import hashlib
 
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
+from flask import current_app, g, request, url_for
 from joserfc.errors import JoseError
 
-from portal.partners.models import Partner
+from portal.partners.models import TENANT_PATTERN, Partner
 
 oauth = OAuth()
 
@@ -40,3 +41,29 @@ def client_for(partner: Partner):
 
 def init_app(app) -> None:
     oauth.init_app(app)
+
+
+# Which tenant this browser last signed in to, so a signed-out partner user is sent to their own
+# sign-in page, never to the staff login. Only the slug, which is in the sign-in URL anyway.
+TENANT_COOKIE = "partner_tenant"
+TENANT_COOKIE_DAYS = 400
+
+
+def remember_tenant(response, tenant: str):
+    response.set_cookie(TENANT_COOKIE, tenant, max_age=TENANT_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return response
+
+
+def sign_in_target() -> str | None:
+    """Where a signed-out partner user goes: their tenant's sign-in page when the tenant is known
+    (the user who just timed out, or the cookie), else a neutral page. None for staff pages."""
+    from portal.partners.services import partner_by_tenant
+
+    tenant = g.get("signed_out_tenant")
+    if tenant is None and request.blueprint != "partners":
+        return None
+    tenant = tenant or request.cookies.get(TENANT_COOKIE, "")
+    if TENANT_PATTERN.fullmatch(tenant) and partner_by_tenant(tenant) is not None:
+        return url_for("partners.login", tenant=tenant, signed_out=1)
+    return url_for("partners.where_to_sign_in")

@@ -14,16 +14,18 @@ from flask_login import current_user, login_user, logout_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
+from portal import live
 from portal.extensions import db, limiter
 from portal.partners import services
 from portal.partners.forms import (EmptyForm, InviteForm, PatientForm, ProfileForm, RoleForm, SearchForm, SlotForm,
                                    VisitForm)
 from portal.partners.models import Partner  # noqa: F401  (tables known to the app and to Alembic)
-from portal.partners.sign_in import SignInFailed, client_for
+from portal.partners.sign_in import SignInFailed, client_for, remember_tenant
 from portal.scheduling import services as scheduling
 from portal.scheduling.models import HealthcareService
 from portal.security import audit
-from portal.security.policy import authorize, partner_scope, requires
+from portal.security.auth import background
+from portal.security.policy import authorize, can, partner_scope, requires
 
 bp = Blueprint("partners", __name__)
 triage_bp = Blueprint("triage", __name__)
@@ -44,6 +46,10 @@ def login(tenant):
     partner = services.partner_by_tenant(tenant)
     if partner is None:
         abort(404)
+    if request.args.get("signed_out"):
+        # A page, not a redirect to the provider: its own session may still be alive and would sign
+        # the person straight back in, undoing a sign-out or an idle timeout.
+        return render_template("partners/sign_in.html", partner=partner)
     try:
         client = client_for(partner)
         return client.authorize_redirect(url_for("partners.callback", tenant=tenant, _external=True))
@@ -73,7 +79,13 @@ def callback(tenant):
     login_user(user)
     session.permanent = True
     session["last_active"] = time_module.time()
-    return redirect(url_for("partners.care_requests"))
+    return remember_tenant(redirect(url_for("partners.care_requests")), tenant)
+
+
+@bp.get("/partner/sign-in")
+def where_to_sign_in():
+    """For a signed-out partner page whose organisation this browser does not know."""
+    return render_template("partners/where_to_sign_in.html")
 
 
 @bp.post("/partner/logout")
@@ -82,21 +94,42 @@ def logout():
     logout_user()
     session.clear()
     flash("You are signed out.")
-    return redirect(url_for("partners.login", tenant=tenant) if tenant else url_for("security.login"))
+    return redirect(url_for("partners.login", tenant=tenant, signed_out=1) if tenant
+                    else url_for("partners.where_to_sign_in"))
 
 
 # --- care requests ---------------------------------------------------------------------------------
 
-@bp.get("/partner/care-requests")
-@requires("care_request.list")
-def care_requests():
-    partner_id = partner_scope(current_user)
+LIST_TEMPLATE = "partners/care_requests.html"
+
+
+def _list_context(partner_id: int) -> dict:
     tab = "past" if request.args.get("tab") == "past" else "current"
-    page = request.args.get("page", 1, type=int) or 1
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    # Read before the list: a change committed during the render shows at the next poll.
+    version = live.version(services.live_topic(partner_id))
     rows, has_next = services.list_care_requests(partner_id, tab=tab, page=page)
     audit.record_read("care_request.list", partner_id=partner_id, tab=tab, page=page,
                       care_request_ids=[r.id for r in rows])
-    return render_template("partners/care_requests.html", rows=rows, tab=tab, page=max(page, 1), has_next=has_next)
+    return {"rows": rows, "tab": tab, "page": page, "has_next": has_next, "version": version}
+
+
+@bp.get("/partner/care-requests")
+@requires("care_request.list")
+def care_requests():
+    return render_template(LIST_TEMPLATE, **_list_context(partner_scope(current_user)))
+
+
+@bp.get("/partner/care-requests/poll")
+@requires("care_request.list")
+@limiter.exempt
+@background
+def care_requests_poll():
+    """204 while this partner's care requests are unchanged; the fresh list once a status changed."""
+    partner_id = partner_scope(current_user)
+    if request.args.get("since", type=int) == live.version(services.live_topic(partner_id)):
+        return "", 204
+    return render_block(LIST_TEMPLATE, "care_request_list", **_list_context(partner_id))
 
 
 @bp.get("/partner/care-requests/<int(max=2147483647):care_request_id>")
@@ -243,6 +276,7 @@ def _after_visit_form(patient, form, slot_error: str | None = None):
     slots = _free_slots(form.service_id.data, form.available_from.data)
     if not slots:
         return _to_triage(patient, form, "No free slot")
+    audit.record_read("care_request.slots", patient_id=patient.id)
     return render_template("partners/slots.html", form=form, patient=patient, slots=slots,
                            slot_form=SlotForm(formdata=None), slot_error=slot_error), 409 if slot_error else 200
 
@@ -254,6 +288,7 @@ def book():
     form = _visit_form()
     slot_form = SlotForm()
     if not form.validate_on_submit() or not slot_form.validate():
+        audit.record_read("care_request.visit_form", patient_id=patient.id)
         return render_template("partners/visit.html", form=form, patient=patient), 422
     if services.triage_reason(current_user.partner, patient, form.reason.data, date.today()):
         return _after_visit_form(patient, form)
@@ -314,7 +349,11 @@ def change_role(user_id):
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
-    services.change_role(user.partner_id, user.id, form.role.data)
+    try:
+        services.change_role(user.partner_id, user.id, form.role.data)
+    except services.LastAdmin as refusal:
+        flash(str(refusal))
+        return redirect(url_for("partners.users"))
     flash("Role changed.")
     return redirect(url_for("partners.users"))
 
@@ -328,7 +367,11 @@ def deactivate(user_id):
     if user.id == current_user.id:
         flash("You cannot deactivate yourself.")
         return redirect(url_for("partners.users"))
-    services.deactivate_user(user.partner_id, user.id)
+    try:
+        services.deactivate_user(user.partner_id, user.id)
+    except services.LastAdmin as refusal:
+        flash(str(refusal))
+        return redirect(url_for("partners.users"))
     flash("User deactivated.")
     return redirect(url_for("partners.users"))
 
@@ -344,7 +387,10 @@ def profile():
                                 default_service_id=form.default_service_id.data or None)
         flash("Profile saved.")
         return redirect(url_for("partners.profile"))
-    return render_template("partners/profile.html", form=form), 422 if request.method == "POST" else 200
+    # A partner admin sees (not edits) the settings that shape their users' work; staff admins edit them.
+    partner = current_user.partner if can(current_user, "partner.settings.view") else None
+    return render_template("partners/profile.html", form=form, partner=partner), (
+        422 if request.method == "POST" else 200)
 
 
 # --- the secretaries' triage queue -----------------------------------------------------------------

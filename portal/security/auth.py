@@ -95,7 +95,10 @@ def load_user(user_id: str):
 
 @login_manager.unauthorized_handler
 def unauthorized():
-    target = url_for("security.login", next=request.full_path if request.method == "GET" else None)
+    from portal.partners.sign_in import sign_in_target
+
+    # Partner users sign in at their organisation's provider, never on the staff form.
+    target = sign_in_target() or url_for("security.login", next=request.full_path if request.method == "GET" else None)
     if request.headers.get("HX-Request"):
         response = make_response("", 401)
         response.headers["HX-Redirect"] = target
@@ -114,6 +117,7 @@ def _enforce_idle_timeout():
     last = session.get("last_active", 0)
     now = time.time()
     if now - last > idle_limit:
+        g.signed_out_tenant = getattr(getattr(current_user, "partner", None), "tenant", None)
         logout_user()
         session.clear()
         flash("You were signed out after a period of inactivity.")

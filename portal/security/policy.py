@@ -37,6 +37,7 @@ ROLE_RULES: dict[str, set[str]] = {
     "travel_claim.resubmit": SCREENING_ROLES,
     "check_in.front_desk": SCREENING_ROLES,
     "triage.handle": SCREENING_ROLES,
+    "partner.manage": {"admin"},  # partner organisations: settings, identity provider, eligibility rules
     # Partner staff. Their roles never overlap staff roles, so a staff user can do none of these
     # and a partner user none of the above.
     "care_request.list": {"partner_admin", "scheduler", "viewer"},
@@ -46,6 +47,7 @@ ROLE_RULES: dict[str, set[str]] = {
     "partner_patient.create": {"partner_admin", "scheduler"},
     "partner_user.manage": {"partner_admin"},
     "partner.profile": {"partner_admin", "scheduler", "viewer"},
+    "partner.settings.view": {"partner_admin"},  # their own partner's settings, read-only
 }
 
 

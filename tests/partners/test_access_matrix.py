@@ -10,6 +10,10 @@ FOREIGN_OBJECT_ROUTES = [
     ("POST", "/partner/patients/{patient}/schedule", {}),
     ("POST", "/partner/users/{user}/role", {"role": "viewer"}),
     ("POST", "/partner/users/{user}/deactivate", {}),
+    # The staff admins' settings screen: no partner role reaches it (403), least of all another partner's.
+    ("GET", "/admin/partners/{partner}", None),
+    ("POST", "/admin/partners/{partner}", {"name": "Taken", "tenant": "taken", "idp_issuer": "https://x.example",
+                                           "idp_client_id": "x", "idp_client_secret": "x"}),
 ]
 
 OWN_ROUTES = [
@@ -18,6 +22,8 @@ OWN_ROUTES = [
     ("GET", "/partner/care-requests/new"),
     ("GET", "/partner/users"),
     ("GET", "/partner/profile"),
+    ("GET", "/partner/care-requests/poll?since=-1"),
+    ("GET", "/admin/partners"),
 ]
 
 ALLOWED = {
@@ -26,6 +32,8 @@ ALLOWED = {
     "/partner/profile": set(ROLES),
     "/partner/care-requests/new": {"partner_admin", "scheduler"},
     "/partner/users": {"partner_admin"},
+    "/partner/care-requests/poll?since=-1": set(ROLES),
+    "/admin/partners": set(),
 }
 
 
@@ -40,7 +48,7 @@ def test_other_partners_objects_are_404_for_every_role(app, partners, partner_cl
     client = partner_client("northside", role)
     other = partners["harbour"]
     ids = {"care_request": other["care_request_id"], "patient": other["patient_id"],
-           "user": other["users"]["scheduler"]}
+           "user": other["users"]["scheduler"], "partner": other["id"]}
     for method, template, form in FOREIGN_OBJECT_ROUTES:
         url = template.format(**ids)
         response = _call(client, method, url, form)
@@ -49,6 +57,8 @@ def test_other_partners_objects_are_404_for_every_role(app, partners, partner_cl
             assert response.status_code == 404, (role, method, url, response.status_code)
         body = response.get_data(as_text=True)
         assert "Harbourson" not in body and "harbour.example" not in body
+        if template.startswith("/admin/"):
+            assert response.status_code == 403, (role, method, url)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -87,9 +97,12 @@ def test_handoff_of_another_partners_patient_cannot_be_issued(app, partners, par
 
 
 @pytest.mark.parametrize("url", ["/partner/care-requests", "/partner/care-requests/1", "/partner/users",
-                                 "/partner/profile", "/partner/care-requests/new", "/schedule", "/schedule/abc"])
+                                 "/partner/profile", "/partner/care-requests/new", "/schedule", "/schedule/abc",
+                                 "/partner/care-requests/poll?since=0"])
 def test_signed_out_people_are_sent_to_sign_in(client, partners, url):
-    assert client.get(url).status_code == 302
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/partner/sign-in"  # never the staff login form
 
 
 def test_staff_cannot_use_partner_pages(app, partners, staff_client):
