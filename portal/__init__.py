@@ -55,6 +55,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.partners import views as partner_views
     from portal.referrals import views as referral_views
     from portal.reports import views as report_views
+    from portal.orders import views as order_views
     from portal.scheduling import views as scheduling_views
 
     app.register_blueprint(main.bp)
@@ -72,6 +73,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(direct_views.bp)
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(report_views.bp)
+    app.register_blueprint(order_views.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
     errors.init_app(app)

@@ -58,6 +58,10 @@ def worker_command(queues, burst):
     connection = redis_client()
     # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up.
     click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
+    if "reports" in queues.split(","):
+        from portal.reports.jobs import ensure_monthly_reports  # orders: the monthly insurer report
+
+        ensure_monthly_reports()
     worker = Worker([Queue(name, connection=connection) for name in queues.split(",")], connection=connection)
     worker.work(with_scheduler=True, burst=burst)
 

@@ -34,6 +34,11 @@ ROLE_RULES: dict[str, set[str]] = {
     "notification.view": {"secretary", "admin"},
     "audit.browse": {"admin"},
     "triage.handle": SCREENING_ROLES,
+    # orders and the insurer report (issue 7)
+    "order.view": {"admin"},
+    "order.discount": {"admin"},
+    "insurer_report.request": {"reporting", "admin"},
+    "insurer_report.download": {"reporting", "admin"},
     # Partner staff. Their roles never overlap staff roles, so a staff user can do none of these
     # and a partner user none of the above.
     "care_request.list": {"partner_admin", "scheduler", "viewer"},
