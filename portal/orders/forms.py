@@ -23,4 +23,4 @@ class DiscountForm(FlaskForm):
     line_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])
     percent = DecimalField("Discount (%)", places=2, validators=[
         InputRequired(message="Enter a discount in per cent, 0 to 100."),
-        NumberRange(min=0, max=100, message="The discount must be between 0 % and 100 %.")])
+        NumberRange(min=0, max=100, message="The discount must be between 0 %% and 100 %%.")])
