@@ -243,3 +243,41 @@ def test_an_unknown_order_is_404(app, staff_client):
     assert admin.get("/admin/orders/99999999999").status_code == 404
     assert admin.post("/admin/orders/424242/discount",
                       data={"csrf_token": admin.csrf, "line_id": 1, "percent": "5"}).status_code == 404
+
+
+def test_two_finishes_at_once_make_one_order(app):
+    """Two requests finishing the same consultation at the same moment: one wins, one order."""
+    import threading
+
+    from portal.consultations import services as life_cycle
+
+    make_insurer(app)
+    doctor = make_staff(app, "doctor")
+    cid = make_consultation(app)
+    with app.app_context():
+        db.session.execute(Consultation.__table__.update().where(Consultation.id == cid).values(
+            state="in_progress", service_provider_id=doctor, starts_at=datetime(2026, 3, 2, 9)))
+        db.session.commit()
+    barrier, outcomes = threading.Barrier(2), []
+
+    def finish():
+        with app.app_context():
+            consultation = db.session.get(Consultation, cid)
+            db.session.commit()  # end the read (on SQLite it holds the write lock) before racing
+            barrier.wait()
+            try:
+                life_cycle.finish_consultation(consultation, doctor_id=doctor)
+                outcomes.append("finished")
+            except life_cycle.NotAllowedNow:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=finish) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["finished", "refused"]
+    with app.app_context():
+        assert len(orders_of(cid)) == 1
