@@ -281,3 +281,15 @@ def test_two_finishes_at_once_make_one_order(app):
     assert sorted(outcomes) == ["finished", "refused"]
     with app.app_context():
         assert len(orders_of(cid)) == 1
+
+
+def test_a_direct_consultation_is_served_for_the_insurer_behind_the_coverage_check(app):
+    from portal.consultations import direct
+
+    insurer_id = make_insurer(app)
+    identity = {"first_name": "Ola", "last_name": "Nordmann", "birth_date": "1980-01-01", "email": "ola@example.com",
+                "phone": None}
+    with app.app_context():
+        consultation = direct.open_direct_consultation(identity, policy_number="POL-42", need="Sore throat",
+                                                       channel="CHAT")
+        assert consultation.insurer_id == insurer_id
