@@ -56,6 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.partners import views as partner_views
     from portal.referrals import views as referral_views
     from portal.reports import views as report_views
+    from portal.orders import views as order_views
     from portal.scheduling import views as scheduling_views
 
     app.register_blueprint(main.bp)
@@ -81,6 +82,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(checkin_views.bp)
     app.register_blueprint(travel_pay_views.bp)
     # --- end check-in and travel pay ---
+    app.register_blueprint(order_views.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
     errors.init_app(app)

@@ -69,6 +69,10 @@ def worker_command(queues, burst, simple):
     schedule_sweep()
     schedule_link_sender()
     # --- end check-in and travel pay ---
+    if "reports" in queues.split(","):
+        from portal.reports.jobs import ensure_monthly_reports  # orders: the monthly insurer report
+
+        ensure_monthly_reports()
     worker_class = SimpleWorker if simple else Worker
     worker = worker_class([Queue(name, connection=connection) for name in queues.split(",")], connection=connection)
     worker.work(with_scheduler=True, burst=burst, logging_level=current_app.config["LOG_LEVEL"])

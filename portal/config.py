@@ -135,6 +135,7 @@ def load_settings(env=None) -> dict:
         "INSURER_API_KEY": env.get("INSURER_API_KEY", "sandbox-insurer-key"),
         "DIRECT_SIGNIN_MINUTES": int(env.get("DIRECT_SIGNIN_MINUTES", "30")),
         "PATIENT_LINK_HOURS": int(env.get("PATIENT_LINK_HOURS", "72")),
+        "REPORT_KEEP_HOURS": int(env.get("REPORT_KEEP_HOURS", "24")),  # orders: insurer report files
         "PATIENT_CHECK_MAX_FAILURES": int(env.get("PATIENT_CHECK_MAX_FAILURES", "5")),
         "PATIENT_CHECK_LOCK_MINUTES": int(env.get("PATIENT_CHECK_LOCK_MINUTES", "15")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),

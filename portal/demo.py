@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.fhir.oauth import SCOPES, ensure_api_client
 from portal.referrals import intake, services
 from portal.partners.demo import load_demo_partners
+from portal.orders.demo import load_demo_insurer
 from portal.scheduling.demo import load_demo_schedule
 
 DEMO_PASSWORD = "demo-password-1"
@@ -58,6 +59,7 @@ def load_demo_data() -> list[str]:
     for email, role, name in DEMO_STAFF:
         staff[role] = create_or_update_user(email, DEMO_PASSWORD, role, name)
         lines.append(f"  {role:<10} {email}")
+    lines += load_demo_insurer()  # orders: before any consultation, so insurance consultations are billed to it
     received = []
     for index, (pid, first, last, email, phone) in enumerate(DEMO_PATIENTS):
         body = json.dumps(demo_payload(index, pid, first, last, email, phone)).encode()

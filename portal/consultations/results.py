@@ -116,3 +116,33 @@ def read_reports_for_reporting() -> list[dict]:
         out.append({"consultation_code": consultation.code,
                     **read_report(result, actor=REPORTING_JOB, patient_id=consultation.patient_id)})
     return out
+
+
+def read_results_for_insurer_report(consultations: list[tuple[int, int]], *, report_run_id: int) -> dict[int, dict]:
+    """The sealed fields the insurer report shows, for a batch of (consultation id, patient id).
+
+    One audit event per consultation read (as the reporting job, naming the report run), all
+    committed in one transaction before anything is handed back: a batch of 1,000 costs one commit,
+    not 1,000. Consultations without a report still have their policy number read (direct flow).
+    """
+    ids = [cid for cid, _ in consultations]
+    if not ids:
+        return {}
+    results = {r.consultation_id: r for r in db.session.scalars(
+        select(ConsultationResult).where(ConsultationResult.consultation_id.in_(ids)))}
+    policies = dict(db.session.execute(select(Consultation.id, Consultation.policy_number)
+                                       .where(Consultation.id.in_(ids))).all())
+    db.session.commit()  # end the read transaction before the audited write (see audit.record_read)
+    out = {}
+    for cid, patient_id in consultations:
+        result = results.get(cid)
+        audit.record("consultation_result.read", subject=result, patient_id=patient_id, actor=REPORTING_JOB,
+                     consultation_id=cid, report_run_id=report_run_id)
+        out[cid] = {
+            "icpc2_code": result.icpc2_code if result else None,
+            "outcome": result.outcome if result else None,
+            "outcome_label": OUTCOMES.get(result.outcome, result.outcome) if result else None,
+            "policy_number": (result.policy_number if result else None) or policies.get(cid),
+        }
+    db.session.commit()
+    return out

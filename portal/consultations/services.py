@@ -61,8 +61,11 @@ def new_code() -> str:
 
 def create_consultation(*, patient_id: int, source: str, enabled_channels: list[str], primary_channel: str,
                         category: str = "insurance", options: dict | None = None, referral_id: int | None = None,
-                        created_by_id: int | None = None) -> Consultation:
-    """A new consultation in `ready_for_pickup`, added to the caller's transaction."""
+                        created_by_id: int | None = None, insurer_id: int | None = None) -> Consultation:
+    """A new consultation in `ready_for_pickup`, added to the caller's transaction.
+
+    An insurance consultation is served for `insurer_id`, or else for the default insurer (orders).
+    """
     channels = [c for c in CHANNELS if c in set(enabled_channels)]
     if not channels:
         raise InvalidConsultation("choose at least one channel")
@@ -75,10 +78,16 @@ def create_consultation(*, patient_id: int, source: str, enabled_channels: list[
     consultation = Consultation(
         code=new_code(), patient_id=patient_id, referral_id=referral_id, source=source, state=READY,
         category=category, enabled_channels=channels, primary_channel=primary_channel, options=options or {},
-        created_by_id=created_by_id,
+        created_by_id=created_by_id, insurer_id=insurer_id or _default_insurer(category),
     )
     db.session.add(consultation)
     return consultation
+
+
+def _default_insurer(category: str) -> int | None:
+    from portal.orders.services import default_insurer_id  # orders builds on consultations, not the reverse
+
+    return default_insurer_id() if category == "insurance" else None
 
 
 def get_consultation(consultation_id: int) -> Consultation | None:
@@ -248,6 +257,10 @@ def start_consultation(consultation: Consultation, *, doctor_id: int) -> None:
 def finish_consultation(consultation: Consultation, *, doctor_id: int) -> None:
     """The doctor ends the consultation: chat turns read-only, keys stop working, the patient is thanked."""
     _transition(consultation, (IN_PROGRESS,), "finished", doctor_id=doctor_id, state=COMPLETED, ends_at=utcnow())
+    from portal.orders.services import order_served_consultation
+
+    # Same transaction: the consultation is completed and billed together, or neither.
+    order_served_consultation(consultation.id)
     queued = []
     if consultation.patient.email:
         raw = create_patient_link(consultation)

@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 
 class AuditFilterForm(FlaskForm):
@@ -16,6 +16,16 @@ class AuditFilterForm(FlaskForm):
     since = DateField("From", validators=[Optional()])
     until = DateField("To", validators=[Optional()])
     page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=10_000)])
+
+    def validate_until(self, field):
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("Must not be before the start date.")
+
+
+class InsurerReportForm(FlaskForm):
+    insurer = SelectField("Insurer", coerce=str, validators=[InputRequired(message="Choose an insurer.")])
+    since = DateField("From", validators=[InputRequired(message="Enter the first day of the period.")])
+    until = DateField("To (inclusive)", validators=[InputRequired(message="Enter the last day of the period.")])
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:

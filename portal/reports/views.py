@@ -1,11 +1,15 @@
-"""Admin pages of the reports package: the audit-log browser."""
+"""Pages of the reports package: the audit-log browser, and the insurer report (request, progress, download)."""
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
-from portal.reports.forms import AuditFilterForm
+from portal.orders.services import insurers
+from portal.reports import insurer_report
+from portal.reports.forms import AuditFilterForm, InsurerReportForm
 from portal.security import audit, audit_log
-from portal.security.policy import requires
+from portal.security.policy import authorize, requires
 
 bp = Blueprint("reports", __name__)
 
@@ -28,3 +32,65 @@ def audit_browser():
                       staff_filter=filters.staff_id, action_filter=filters.action)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("reports/audit.html", form=form, result=result, args=args)
+
+
+# -- the insurer report (orders, issue 7) ---------------------------------------------------------
+
+RUN_TEMPLATE = "reports/insurer_run.html"
+
+
+def _report_form() -> InsurerReportForm:
+    form = InsurerReportForm()
+    form.insurer.choices = [("", "Choose an insurer")] + [(str(i.id), i.name) for i in insurers()]
+    return form
+
+
+@bp.get("/reports/insurer")
+@requires("insurer_report.request")
+def insurer_reports():
+    return render_template("reports/insurer.html", form=_report_form(), runs=insurer_report.recent_runs())
+
+
+@bp.post("/reports/insurer")
+@requires("insurer_report.request")
+def request_insurer_report():
+    form = _report_form()
+    if form.validate():
+        try:
+            run = insurer_report.request_report(insurer_id=int(form.insurer.data), start=form.since.data,
+                                                end=form.until.data, by_id=current_user.id)
+        except insurer_report.InvalidReportRequest as exc:
+            form.until.errors = list(form.until.errors) + [str(exc)]
+        else:
+            return redirect(url_for("reports.insurer_run", run_id=run.id), 303)
+    return render_template("reports/insurer.html", form=form, runs=insurer_report.recent_runs()), 400
+
+
+def _run_or_404(run_id: int):
+    run = insurer_report.get_run(run_id)
+    if run is None:
+        abort(404)
+    authorize("insurer_report.request", run)
+    return run
+
+
+@bp.get("/reports/insurer/runs/<int:run_id>")
+@requires("insurer_report.request")
+def insurer_run(run_id: int):
+    """The run's page; htmx polls the same URL for the progress block until the run is finished."""
+    run = _run_or_404(run_id)
+    if request.headers.get("HX-Request"):
+        return render_block(RUN_TEMPLATE, "progress", run=run)
+    return render_template(RUN_TEMPLATE, run=run)
+
+
+@bp.get("/reports/insurer/runs/<int:run_id>/download")
+@requires("insurer_report.download")
+def download_insurer_report(run_id: int):
+    run = _run_or_404(run_id)
+    opened = insurer_report.open_report_file(run)
+    if opened is None:
+        abort(404)  # expired (kept REPORT_KEEP_HOURS), failed or not finished yet
+    name, data = opened
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

@@ -38,6 +38,11 @@ ROLE_RULES: dict[str, set[str]] = {
     "check_in.front_desk": SCREENING_ROLES,
     "triage.handle": SCREENING_ROLES,
     "partner.manage": {"admin"},  # partner organisations: settings, identity provider, eligibility rules
+    # orders and the insurer report (issue 7)
+    "order.view": {"admin"},
+    "order.discount": {"admin"},
+    "insurer_report.request": {"reporting", "admin"},
+    "insurer_report.download": {"reporting", "admin"},
     # Partner staff. Their roles never overlap staff roles, so a staff user can do none of these
     # and a partner user none of the above.
     "care_request.list": {"partner_admin", "scheduler", "viewer"},

@@ -1,0 +1,1 @@
+"""Insurers, their deals and price lists, and the orders a served consultation creates."""
