@@ -86,7 +86,7 @@ def _detail_context(consultation, **forms):
         "video_room": services.video_room_of(consultation),
         "result": result,
         "report": report,
-        "icpc2_codes": icpc2.codes(),
+        "icpc2_codes": icpc2.everyday_codes(),
         "action_form": ActionForm(formdata=None),
         "assign_form": assign_form,
         "cancel_form": forms.get("cancel_form") or CancelForm(formdata=None),
