@@ -23,7 +23,8 @@ ROLE_RULES: dict[str, set[str]] = {
     "booking.remote": SCREENING_ROLES,
     "appointment.book": SCREENING_ROLES,
     "appointment.cancel": SCREENING_ROLES,
-    "consultation.queue": {"doctor", "admin"},
+    # Doctors pick from the open list; secretaries work the same list to assign doctors and cancel.
+    "consultation.queue": CONSULTATION_STAFF,
     "consultation.view": CONSULTATION_STAFF,
     "consultation.pick": {"doctor"},
     "consultation.assign": {"secretary", "admin"},
