@@ -86,6 +86,7 @@ def _detail_context(consultation, **forms):
         "messages": services.chat_messages(consultation) if doctor_here else [],
         "chat_version": live.version(services.chat_topic(consultation.id)),
         "video_room": services.video_room_of(consultation),
+        "video_key": services.video_key(consultation, for_doctor=True) if doctor_here else None,
         "result": result,
         "report": report,
         "icpc2_codes": icpc2.everyday_codes(),
