@@ -82,3 +82,36 @@ def find_patient_by_national_id(value: str) -> Patient | None:
         return find_patient_by_nhs_number(normalise_nhs_number(digits))
     except InvalidIdentifier:
         return None
+
+
+def direct_identity_index(*, email: str, last_name: str, birth_date) -> str:
+    """The blind index a direct-flow patient is found again by: proven e-mail + last name + birth date.
+
+    All three must match (case and spacing aside). A direct patient has no national id, so anything
+    weaker (a name and birth date, an e-mail alone — families share addresses) could merge two people.
+    """
+    words = " ".join((last_name or "").split()).casefold()
+    return blind_index("direct", f"{(email or '').strip().casefold()}|{words}|{birth_date.isoformat()}")
+
+
+def fetch_or_create_direct_patient(*, email: str, first_name: str, last_name: str, birth_date,
+                                   phone: str | None) -> tuple[Patient, bool]:
+    """(patient, reused) for someone who proved their e-mail in the direct flow; in the caller's transaction.
+
+    A returning patient keeps their record; only the phone they just gave replaces the old one, since
+    that is where the link to the waiting room is sent. Safe against the same person starting twice at once.
+    """
+    index = direct_identity_index(email=email, last_name=last_name, birth_date=birth_date)
+    patient = db.session.scalar(select(Patient).where(Patient.direct_identity_index == index))
+    if patient is not None:
+        if phone:
+            patient.phone = phone
+        return patient, True
+    patient = Patient(first_name=first_name, last_name=last_name, birth_date=birth_date, email=email, phone=phone,
+                      direct_identity_index=index, from_insurer_referral=False, marketing_allowed=False)
+    try:
+        with db.session.begin_nested():
+            db.session.add(patient)
+    except IntegrityError:
+        return db.session.scalar(select(Patient).where(Patient.direct_identity_index == index)), True
+    return patient, False
