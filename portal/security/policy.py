@@ -143,6 +143,9 @@ CLIENT_SCOPE_RULES: dict[str, str] = {
     "fhir.appointment.read": "appointment/*.write",
     "fhir.appointment.cancel": "appointment/*.write",
     "fhir.schedule.read": "schedule/*.read",
+    # The scope list has no practitioner scope; a practitioner is one of a schedule's actors
+    # (already sent with slot searches that include them), so reading one needs what schedules need.
+    "fhir.practitioner.read": "schedule/*.read",
     "fhir.location.read": "location/*.read",
     "fhir.healthcareservice.read": "healthcareservice/*.read",
 }
