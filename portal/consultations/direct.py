@@ -19,7 +19,7 @@ from portal.consultations.clients import InsurerCoverageClient
 from portal.consultations.models import Consultation
 from portal.extensions import db, redis_client
 from portal.notifications import services as outbox
-from portal.patients.models import Patient
+from portal.patients.services import fetch_or_create_direct_patient
 from portal.security import audit
 from portal.security.crypto import decrypt, encrypt
 
@@ -71,14 +71,17 @@ def is_covered(policy_number: str) -> bool:
 
 
 def open_direct_consultation(identity: dict, *, policy_number: str, need: str, channel: str) -> Consultation:
-    """Create the patient and the consultation in the doctors' queue."""
+    """The consultation in the doctors' queue, for the returning patient or a new one.
+
+    A patient is reused only when proven e-mail, last name and birth date all match an earlier
+    direct patient (`patients.services.fetch_or_create_direct_patient`).
+    """
     need = (need or "").strip()
     if not need:
         raise services.InvalidConsultation("describe what you need help with")
-    patient = Patient(first_name=identity["first_name"], last_name=identity["last_name"],
-                      birth_date=date.fromisoformat(identity["birth_date"]), email=identity["email"],
-                      phone=identity.get("phone"), from_insurer_referral=False, marketing_allowed=False)
-    db.session.add(patient)
+    patient, reused = fetch_or_create_direct_patient(
+        email=identity["email"], first_name=identity["first_name"], last_name=identity["last_name"],
+        birth_date=date.fromisoformat(identity["birth_date"]), phone=identity.get("phone"))
     db.session.flush()
     channels = ["CHAT", channel] if channel != "CHAT" else ["CHAT"]
     consultation = services.create_consultation(patient_id=patient.id, source="direct", enabled_channels=channels,
@@ -86,7 +89,7 @@ def open_direct_consultation(identity: dict, *, policy_number: str, need: str, c
     consultation.need, consultation.policy_number = need[:2000], policy_number
     db.session.flush()
     audit.record("consultation.created", subject=consultation, patient_id=patient.id, source="direct",
-                 actor=("patient", str(patient.id)))
+                 returning_patient=reused, actor=("patient", str(patient.id)))
     db.session.commit()
     from portal import live
 

@@ -19,6 +19,16 @@ class ActionForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     doctor_id = SelectField("Doctor", coerce=int, validators=[InputRequired()], validate_choice=True)
+    # The doctor the page showed ("" for none), so a secretary never overrides a change she has not seen.
+    expected_doctor_id = HiddenField()
+
+    def expected_doctor(self):
+        from portal.consultations.services import ANY_DOCTOR
+
+        value = self.expected_doctor_id.data
+        if value is None:
+            return ANY_DOCTOR
+        return int(value) if value.isdigit() else None
 
 
 class CancelForm(FlaskForm):

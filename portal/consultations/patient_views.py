@@ -68,6 +68,7 @@ def _room_context(consultation):
         "chat_token": services.chat_token(consultation, for_doctor=False),
         "messages": services.chat_messages(consultation),
         "video_room": services.video_room_of(consultation),
+        "video_key": services.video_key(consultation, for_doctor=False),
         "chat_form": ChatForm(formdata=None),
         "IN_PROGRESS": IN_PROGRESS,
         "CANCELLED": CANCELLED,

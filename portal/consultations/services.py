@@ -144,16 +144,39 @@ def _doctor(doctor_id: int) -> StaffUser:
     return doctor
 
 
-def assign_consultation(consultation: Consultation, *, doctor_id: int, by_id: int) -> None:
-    """A secretary gives the consultation to a doctor (or to another doctor before it starts)."""
+ANY_DOCTOR = object()  # assign without checking who held the consultation before
+
+
+def assign_consultation(consultation: Consultation, *, doctor_id: int, by_id: int,
+                        expected_doctor_id=ANY_DOCTOR) -> None:
+    """A secretary gives the consultation to a doctor (or to another doctor before it starts).
+
+    `expected_doctor_id` is the doctor the secretary saw on her page (None: nobody). When someone
+    else assigned or picked it meanwhile, she is told instead of silently overriding them.
+    """
     _doctor(doctor_id)
     first_assignment = consultation.state == READY
-    _transition(consultation, (READY, PENDING), "assigned", state=PENDING, service_provider_id=doctor_id,
-                assigned_at=utcnow())
+    query = update(Consultation).where(Consultation.id == consultation.id, Consultation.state.in_((READY, PENDING)))
+    if expected_doctor_id is not ANY_DOCTOR:
+        query = query.where(Consultation.service_provider_id.is_(None) if expected_doctor_id is None
+                            else Consultation.service_provider_id == expected_doctor_id)
+    if db.session.execute(query.values(state=PENDING, service_provider_id=doctor_id,
+                                       assigned_at=utcnow())).rowcount != 1:
+        _refuse_assignment(consultation.id)
     queued = _invite_to_waiting_room(consultation) if first_assignment else []
     audit.record("consultation.assigned", subject=consultation, patient_id=consultation.patient_id,
                  doctor_id=doctor_id, actor=("staff", str(by_id)))
     _after_change(consultation, queued)
+
+
+def _refuse_assignment(consultation_id: int):
+    db.session.rollback()
+    current = db.session.get(Consultation, consultation_id, populate_existing=True)
+    if current is not None and current.state in (READY, PENDING):
+        holder = current.service_provider.name if current.service_provider else "nobody"
+        raise AlreadyTaken("This consultation cannot be assigned: someone else changed it a moment ago and it is "
+                           f"now with {holder}. Look again before you change it.")
+    _refuse(consultation_id, "assigned")
 
 
 def pick_consultation(consultation: Consultation, *, doctor_id: int) -> None:

@@ -28,7 +28,8 @@ def _queue_context():
     queue = services.doctor_queue(view=view, doctor_id=current_user.id, page=page,
                                   per_page=current_app.config["CONSULTATION_PAGE_SIZE"])
     audit.record_read("consultation.queue_viewed", consultation_ids=[c.id for c in queue.consultations])
-    return {"queue": queue, "version": version, "may": _may}
+    # Secretaries work the same list: the forms to assign or cancel sit in a panel beside it.
+    return {"queue": queue, "version": version, "may": _may, "desk": can(current_user, "consultation.assign")}
 
 
 def _may(action: str, obj=None) -> bool:
@@ -72,6 +73,7 @@ def _detail_context(consultation, **forms):
         report = results.read_report(result, actor=("staff", str(current_user.id)),
                                      patient_id=consultation.patient_id)
     assign_form = forms.get("assign_form") or AssignForm(formdata=None)
+    assign_form.expected_doctor_id.data = str(consultation.service_provider_id or "")
     assign_form.doctor_id.choices = [(d.id, d.name) for d in services.active_doctors()]
     return {
         "consultation": consultation,
@@ -84,9 +86,10 @@ def _detail_context(consultation, **forms):
         "messages": services.chat_messages(consultation) if doctor_here else [],
         "chat_version": live.version(services.chat_topic(consultation.id)),
         "video_room": services.video_room_of(consultation),
+        "video_key": services.video_key(consultation, for_doctor=True) if doctor_here else None,
         "result": result,
         "report": report,
-        "icpc2_codes": icpc2.codes(),
+        "icpc2_codes": icpc2.everyday_codes(),
         "action_form": ActionForm(formdata=None),
         "assign_form": assign_form,
         "cancel_form": forms.get("cancel_form") or CancelForm(formdata=None),
@@ -152,7 +155,8 @@ def assign(consultation_id: int):
     if not form.validate_on_submit():
         return _render_detail(consultation, 422, assign_form=form)
     try:
-        services.assign_consultation(consultation, doctor_id=form.doctor_id.data, by_id=current_user.id)
+        services.assign_consultation(consultation, doctor_id=form.doctor_id.data, by_id=current_user.id,
+                                     expected_doctor_id=form.expected_doctor())
     except services.InvalidConsultation as exc:
         form.doctor_id.errors.append(str(exc))
         return _render_detail(consultation, 422, assign_form=form)

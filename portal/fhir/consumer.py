@@ -5,8 +5,11 @@ service, then search free slots and book one at that provider. No Flask request 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select, update
+
 from portal.extensions import db
 from portal.fhir import clients
+from portal.fhir.models import RemoteBooking
 from portal.fhir.parsing import parse_datetime
 from portal.fhir.resources import NHS_NUMBER_SYSTEM
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
@@ -153,3 +156,49 @@ def book_at(service: RemoteService, person: Person, *, slot_id: str, start: date
                  remote_appointment_id=str(body.get("id")))
     db.session.commit()
     return body
+
+
+# -- booking for a referral or a triage request ---------------------------------------------------
+
+def source_patient_nhs_number(patient) -> str | None:
+    """The NHS number to prefill for the referral's or care request's patient, when we hold one."""
+    if patient is None or patient.national_id_kind != "nhs" or not patient.national_id:
+        return None
+    return patient.national_id
+
+
+def record_remote_booking(*, patient_id: int, service: RemoteService, appointment: dict, start: datetime,
+                          staff_id: int, referral_id: int | None = None, care_request_id: int | None = None) -> bool:
+    """Keep the outcome beside the referral or triage request it was booked from; commits.
+
+    A triage request leaves triage as `booked_elsewhere` (a conditional UPDATE, so it is handled
+    once). Returns False when someone else handled that request meanwhile: the remote booking
+    stands (it is made at the provider), and the secretary is told so she can cancel it there.
+    """
+    from portal.partners.models import BOOKED_ELSEWHERE, TRIAGE, CareRequest
+    from portal.security.models import utcnow
+
+    db.session.add(RemoteBooking(patient_id=patient_id, referral_id=referral_id, care_request_id=care_request_id,
+                                 provider_ods_code=service.ods_code[:20], service_name=service.name[:200],
+                                 remote_appointment_id=str(appointment.get("id", ""))[:64], start=start,
+                                 booked_by_id=staff_id))
+    marked = True
+    if care_request_id is not None:
+        marked = db.session.execute(
+            update(CareRequest).where(CareRequest.id == care_request_id, CareRequest.status == TRIAGE)
+            .values(status=BOOKED_ELSEWHERE, handled_at=utcnow(), handled_by_id=staff_id,
+                    version=CareRequest.version + 1)
+            .execution_options(synchronize_session=False)).rowcount == 1
+    audit.record("appointment.booked_elsewhere_recorded", patient_id=patient_id, referral_id=referral_id,
+                 care_request_id=care_request_id, provider=service.ods_code, actor=("staff", str(staff_id)))
+    db.session.commit()
+    return marked
+
+
+def remote_bookings(*, referral_id: int | None = None, care_request_id: int | None = None) -> list[RemoteBooking]:
+    query = select(RemoteBooking).order_by(RemoteBooking.created_at.desc(), RemoteBooking.id.desc())
+    if referral_id is not None:
+        query = query.where(RemoteBooking.referral_id == referral_id)
+    else:
+        query = query.where(RemoteBooking.care_request_id == care_request_id)
+    return list(db.session.scalars(query))

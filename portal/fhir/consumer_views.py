@@ -1,18 +1,77 @@
-"""The secretary's "book at another service": three plain forms (find → slots → book), no JavaScript needed."""
+"""The secretary's "book at another service": three plain forms (find → slots → book), no JavaScript needed.
 
-from flask import Blueprint, render_template
+Opened from a referral or a triage request, the page carries only that object's id (in the URL
+and then in the forms); the patient is looked up here, with the policy's check, and audited.
+"""
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user
 
 from portal.fhir import consumer
 from portal.fhir.forms import BookRemoteSlotForm, ChooseServiceForm, FindServiceForm
 from portal.fhir.parsing import parse_datetime
-from portal.security.policy import requires
+from portal.security import audit
+from portal.security.policy import authorize, requires
 
 bp = Blueprint("book_elsewhere", __name__, url_prefix="/book-elsewhere")
 TEMPLATE = "fhir/book_elsewhere.html"
+MAX_ID = 2**31 - 1
+
+
+@dataclass
+class BookingFor:
+    """The referral or triage request a booking is made for, as the page needs it."""
+    referral: object = None
+    care_request: object = None
+
+    @property
+    def patient(self):
+        return (self.referral or self.care_request).patient
+
+    @property
+    def nhs_number(self) -> str | None:
+        return consumer.source_patient_nhs_number(self.patient)
+
+
+def _id(value) -> int | None:
+    if value in (None, ""):
+        return None
+    if not str(value).isdigit() or not 0 < int(value) <= MAX_ID:
+        abort(404)
+    return int(value)
+
+
+def _booking_for(referral_id, care_request_id) -> BookingFor | None:
+    """Load and check the referral or care request; 404 when unknown or not the user's to see."""
+    referral_id, care_request_id = _id(referral_id), _id(care_request_id)
+    if referral_id is not None:
+        from portal.referrals.services import get_referral
+
+        referral = get_referral(referral_id)
+        if referral is None:
+            abort(404)
+        authorize("referral.view", referral)
+        return BookingFor(referral=referral)
+    if care_request_id is not None:
+        from portal.partners.services import get_triage_request
+
+        authorize("triage.handle")
+        care_request = get_triage_request(care_request_id)
+        if care_request is None:
+            abort(404)
+        return BookingFor(care_request=care_request)
+    return None
+
+
+def _from_form(form) -> BookingFor | None:
+    return _booking_for(form.referral_id.data, form.care_request_id.data)
 
 
 def _page(status: int = 200, **context):
     context.setdefault("find_form", FindServiceForm(formdata=None))
+    context.setdefault("booking_for", None)
     return render_template(TEMPLATE, **context), status
 
 
@@ -21,41 +80,68 @@ def _unavailable(exc: consumer.ExternalSystemError, **context):
                  **context)
 
 
+def _not_in_triage(booking_for: BookingFor) -> bool:
+    return booking_for is not None and booking_for.care_request is not None \
+        and booking_for.care_request.status != "triage"
+
+
+def _wrong_person(booking_for: BookingFor | None, nhs_number: str) -> bool:
+    # When we hold the patient's NHS number, a booking "for this referral" must be for that person.
+    return booking_for is not None and booking_for.nhs_number is not None and booking_for.nhs_number != nhs_number
+
+
 @bp.get("")
 @requires("booking.remote")
 def start():
-    return _page()
+    booking_for = _booking_for(request.args.get("referral"), request.args.get("care_request"))
+    form = FindServiceForm(formdata=None)
+    if booking_for is not None:
+        audit.record_read("book_elsewhere.opened", patient_id=booking_for.patient.id,
+                          referral_id=getattr(booking_for.referral, "id", None),
+                          care_request_id=getattr(booking_for.care_request, "id", None))
+        form.referral_id.data = getattr(booking_for.referral, "id", "")
+        form.care_request_id.data = getattr(booking_for.care_request, "id", "")
+        form.nhs_number.data = booking_for.nhs_number
+        if _not_in_triage(booking_for):
+            return _page(409, booking_for=booking_for, find_form=form,
+                         problem="This care request is no longer in triage: someone has handled it.")
+    return _page(booking_for=booking_for, find_form=form)
 
 
 @bp.post("")
 @requires("booking.remote")
 def find_services():
     form = FindServiceForm()
+    booking_for = _from_form(form)
     if not form.validate_on_submit():
-        return _page(422, find_form=form)
+        return _page(422, find_form=form, booking_for=booking_for)
+    if _wrong_person(booking_for, form.nhs_number.data):
+        form.nhs_number.errors.append("This is not the NHS number of the patient you are booking for.")
+        return _page(422, find_form=form, booking_for=booking_for)
     try:
         person = consumer.verify_person(form.nhs_number.data)
         services = consumer.find_services(form.postcode.data)
     except consumer.PersonNotFound:
         form.nhs_number.errors.append("The demographics service knows no person with this NHS number.")
-        return _page(422, find_form=form)
+        return _page(422, find_form=form, booking_for=booking_for)
     except consumer.ExternalSystemError as exc:
-        return _unavailable(exc, find_form=form)
-    return _page(person=person, services=services, find_form=form)
+        return _unavailable(exc, find_form=form, booking_for=booking_for)
+    return _page(person=person, services=services, find_form=form, booking_for=booking_for)
 
 
-def _slots_page(form, status: int = 200, message: str | None = None):
+def _slots_page(form, booking_for, status: int = 200, message: str | None = None):
     try:
         person = consumer.verify_person(form.nhs_number.data)
         service = consumer.resolve_service(form.service_id.data)
         slots = consumer.free_slots(service)
     except consumer.PersonNotFound:
-        return _page(422, problem="The demographics service knows no person with this NHS number.")
+        return _page(422, problem="The demographics service knows no person with this NHS number.",
+                     booking_for=booking_for)
     except consumer.ServiceNotFound:
-        return _page(422, problem="The service directory no longer lists that service.")
+        return _page(422, problem="The service directory no longer lists that service.", booking_for=booking_for)
     except consumer.ExternalSystemError as exc:
-        return _unavailable(exc)
-    return _page(status, person=person, service=service, slots=slots, message=message,
+        return _unavailable(exc, booking_for=booking_for)
+    return _page(status, person=person, service=service, slots=slots, message=message, booking_for=booking_for,
                  book_form=BookRemoteSlotForm(formdata=None))
 
 
@@ -63,17 +149,22 @@ def _slots_page(form, status: int = 200, message: str | None = None):
 @requires("booking.remote")
 def slots():
     form = ChooseServiceForm()
-    if not form.validate_on_submit():
-        return _page(422, problem="Choose a service from the list.")
-    return _slots_page(form)
+    booking_for = _from_form(form)
+    if not form.validate_on_submit() or _wrong_person(booking_for, form.nhs_number.data):
+        return _page(422, problem="Choose a service from the list.", booking_for=booking_for)
+    return _slots_page(form, booking_for)
 
 
 @bp.post("/book")
 @requires("booking.remote")
 def book():
     form = BookRemoteSlotForm()
-    if not form.validate_on_submit():
-        return _page(422, problem="Choose a slot from the list.")
+    booking_for = _from_form(form)
+    if not form.validate_on_submit() or _wrong_person(booking_for, form.nhs_number.data):
+        return _page(422, problem="Choose a slot from the list.", booking_for=booking_for)
+    if _not_in_triage(booking_for):
+        return _page(409, problem="Not booked: this care request is no longer in triage; someone has handled it.",
+                     booking_for=booking_for)
     try:
         start, end = parse_datetime(form.start.data), parse_datetime(form.end.data)
         person = consumer.verify_person(form.nhs_number.data)
@@ -81,11 +172,20 @@ def book():
         appointment = consumer.book_at(service, person, slot_id=form.slot_id.data, start=start, end=end,
                                        description=form.description.data or None)
     except ValueError:
-        return _page(422, problem="Choose a slot from the list.")
+        return _page(422, problem="Choose a slot from the list.", booking_for=booking_for)
     except consumer.RemoteSlotTaken as exc:
-        return _slots_page(form, 409, message=f"Not booked: {str(exc).rstrip('.')}. The list below is fresh.")
+        return _slots_page(form, booking_for, 409,
+                           message=f"Not booked: {str(exc).rstrip('.')}. The list below is fresh.")
     except (consumer.PersonNotFound, consumer.ServiceNotFound):
-        return _page(422, problem="The patient or the service is no longer known to the directories.")
+        return _page(422, problem="The patient or the service is no longer known to the directories.",
+                     booking_for=booking_for)
     except consumer.ExternalSystemError as exc:
-        return _unavailable(exc)
-    return _page(201, person=person, service=service, booked=appointment, booked_start=start)
+        return _unavailable(exc, booking_for=booking_for)
+    handled_meanwhile = False
+    if booking_for is not None:
+        handled_meanwhile = not consumer.record_remote_booking(
+            patient_id=booking_for.patient.id, service=service, appointment=appointment, start=start,
+            staff_id=current_user.id, referral_id=getattr(booking_for.referral, "id", None),
+            care_request_id=getattr(booking_for.care_request, "id", None))
+    return _page(201, person=person, service=service, booked=appointment, booked_start=start,
+                 booking_for=booking_for, handled_meanwhile=handled_meanwhile)

@@ -12,12 +12,18 @@ def nhs_number_check(form, field):
         raise ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
 
 
-class FindServiceForm(FlaskForm):
+class BookingForForm(FlaskForm):
+    """Which referral or triage request the booking is for: ids only, looked up and checked server-side."""
+    referral_id = HiddenField(validators=[Optional(), Length(max=10)])
+    care_request_id = HiddenField(validators=[Optional(), Length(max=10)])
+
+
+class FindServiceForm(BookingForForm):
     nhs_number = StringField("NHS number", validators=[DataRequired(), Length(max=20), nhs_number_check])
     postcode = StringField("Patient's postcode", validators=[DataRequired(), Length(max=10)])
 
 
-class ChooseServiceForm(FlaskForm):
+class ChooseServiceForm(BookingForForm):
     nhs_number = HiddenField(validators=[DataRequired(), nhs_number_check])
     service_id = HiddenField(validators=[DataRequired(), Length(max=64)])
 

@@ -120,11 +120,16 @@ def _read_start(value: str, search: SlotSearch, issues: list[dict]) -> None:
         issues.append(_issue("value", f"start={value} is not a date or instant with a ge/gt/le/lt prefix", "start"))
         return
     is_date = len(raw.strip()) == 10
-    if prefix in ("ge", "gt"):
-        search.start_from = moment + (timedelta(days=1) if prefix == "gt" and is_date else timedelta(0))
-    elif prefix in ("le", "lt"):
-        search.start_to = moment + (timedelta(days=1, microseconds=-1) if prefix == "le" and is_date
-                                    else timedelta(0))
+    # gt/lt are strict: a slot starting exactly at the instant given is outside (stored times have whole
+    # seconds, so one microsecond past the instant excludes it exactly).
+    if prefix == "ge":
+        search.start_from = moment
+    elif prefix == "gt":
+        search.start_from = moment + (timedelta(days=1) if is_date else timedelta(microseconds=1))
+    elif prefix == "le":
+        search.start_to = moment + (timedelta(days=1, microseconds=-1) if is_date else timedelta(0))
+    elif prefix == "lt":
+        search.start_to = moment - timedelta(microseconds=1)
     elif is_date:  # eq or no prefix on a date: that whole day
         search.start_from, search.start_to = moment, moment + timedelta(days=1, microseconds=-1)
     else:

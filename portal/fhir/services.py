@@ -65,13 +65,14 @@ def appointment_json(appointment: Appointment) -> dict:
 
 READABLE = {
     "Schedule": (Schedule, resources.schedule_resource),
+    "Practitioner": (Practitioner, resources.practitioner_resource),
     "Location": (Location, resources.location_resource),
     "HealthcareService": (HealthcareService, resources.healthcare_service_resource),
 }
 
 
 def read_resource(kind: str, resource_id: int) -> dict | None:
-    """A Schedule, Location or HealthcareService as FHIR, or None when there is none with that id."""
+    """A Schedule, Practitioner, Location or HealthcareService as FHIR, or None when there is none with that id."""
     model, build = READABLE[kind]
     row = db.session.get(model, resource_id)
     return None if row is None else build(row)

@@ -11,7 +11,7 @@ from portal.extensions import csrf, limiter
 from portal.fhir import oauth, parsing, resources, services
 from portal.scheduling import services as scheduling
 from portal.security import audit
-from portal.security.policy import client_decision
+from portal.security.policy import CLIENT_SCOPE_RULES, client_decision
 
 log = logging.getLogger(__name__)
 bp = Blueprint("fhir", __name__, url_prefix="/fhir/stu3")
@@ -58,7 +58,7 @@ def needs(action: str):
                 return outcome(401, "login", str(exc), headers={"WWW-Authenticate": 'Bearer realm="fhir"'})
             if client_decision(caller.client_id, caller.scopes, action) == 403:
                 return outcome(403, "forbidden", f"the access token lacks the scope this needs "
-                                                 f"({action.split('.')[1]})")
+                                                 f"({CLIENT_SCOPE_RULES[action]})")
             g.api_caller = caller
             return view(*args, **kwargs)
 
@@ -137,6 +137,12 @@ def _read(kind: str, resource_id: int) -> Response:
 @needs("fhir.schedule.read")
 def read_schedule(resource_id: int):
     return _read("Schedule", resource_id)
+
+
+@bp.get("/Practitioner/<int(max=2147483647):resource_id>")
+@needs("fhir.practitioner.read")
+def read_practitioner(resource_id: int):
+    return _read("Practitioner", resource_id)
 
 
 @bp.get("/Location/<int(max=2147483647):resource_id>")

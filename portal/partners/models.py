@@ -19,7 +19,9 @@ TRIAGE = "triage"
 BOOKED = "booked"
 DECLINED = "declined"
 CANCELLED = "cancelled"
-CARE_REQUEST_STATUSES = (DRAFT, SCHEDULED, TRIAGE, BOOKED, DECLINED, CANCELLED)
+# A secretary booked the patient at another service from triage (portal/fhir/consumer.py); past, not current.
+BOOKED_ELSEWHERE = "booked_elsewhere"
+CARE_REQUEST_STATUSES = (DRAFT, SCHEDULED, TRIAGE, BOOKED, DECLINED, CANCELLED, BOOKED_ELSEWHERE)
 # "Current" tab: still waiting for something to happen; the rest are "past".
 CURRENT_STATUSES = (DRAFT, TRIAGE, SCHEDULED, BOOKED)
 

@@ -21,9 +21,9 @@ from flask import current_app
 
 from portal.extensions import db, redis_client
 from portal.notifications import services as outbox
-from portal.partners.models import (BOOKED, CANCELLED, CURRENT_STATUSES, DECLINED, PARTNER_ROLES, SCHEDULED,
-                                    TENANT_PATTERN, TRIAGE, CareRequest, CareRequestUser, Partner, PartnerPatient,
-                                    PartnerUser)
+from portal.partners.models import (BOOKED, BOOKED_ELSEWHERE, CANCELLED, CURRENT_STATUSES, DECLINED, PARTNER_ROLES,
+                                    SCHEDULED, TENANT_PATTERN, TRIAGE, CareRequest, CareRequestUser, Partner,
+                                    PartnerPatient, PartnerUser)
 from portal.patients.models import Patient
 from portal.scheduling import services as scheduling
 from portal.security import audit
@@ -369,7 +369,7 @@ def list_care_requests(partner_id: int, *, tab: str = "current", page: int = 1) 
 
     page = max(1, min(page, 100_000))
     statuses = CURRENT_STATUSES if tab == "current" else tuple(
-        s for s in (DECLINED, CANCELLED, BOOKED, SCHEDULED, TRIAGE) if s not in CURRENT_STATUSES)
+        s for s in (DECLINED, CANCELLED, BOOKED, SCHEDULED, TRIAGE, BOOKED_ELSEWHERE) if s not in CURRENT_STATUSES)
     query = (select(CareRequest.id, CareRequest.status, CareRequest.created_at, Patient.first_name,
                     Patient.last_name, HealthcareService.name, Appointment.start)
              .join(Patient, Patient.id == CareRequest.patient_id)

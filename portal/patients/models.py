@@ -16,6 +16,9 @@ class Patient(db.Model):
     national_id = mapped_column(EncryptedText("patient.national_id"), nullable=True)
     national_id_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     national_id_kind: Mapped[str | None] = mapped_column(String(20))
+    # A direct-flow patient has no national id; they are found again by a blind index of their proven
+    # e-mail, last name and birth date (patients.services.direct_identity_index).
+    direct_identity_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     first_name: Mapped[str] = mapped_column(String(200))
     last_name: Mapped[str] = mapped_column(String(200))
     birth_date: Mapped[date | None]

@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.patients.identifiers import (InvalidIdentifier, birth_date_from_fodselsnummer, normalise_fodselsnummer,
-                                         normalise_nhs_number)
+                                         normalise_nhs_number, parse_phone)
 from portal.patients.models import Patient
 from portal.security.crypto import blind_index
 
@@ -82,3 +82,96 @@ def find_patient_by_national_id(value: str) -> Patient | None:
         return find_patient_by_nhs_number(normalise_nhs_number(digits))
     except InvalidIdentifier:
         return None
+
+
+def direct_identity_index(*, email: str, last_name: str, birth_date) -> str:
+    """The blind index a direct-flow patient is found again by: proven e-mail + last name + birth date.
+
+    All three must match (case and spacing aside). A direct patient has no national id, so anything
+    weaker (a name and birth date, an e-mail alone — families share addresses) could merge two people.
+    """
+    words = " ".join((last_name or "").split()).casefold()
+    return blind_index("direct", f"{(email or '').strip().casefold()}|{words}|{birth_date.isoformat()}")
+
+
+def fetch_or_create_direct_patient(*, email: str, first_name: str, last_name: str, birth_date,
+                                   phone: str | None) -> tuple[Patient, bool]:
+    """(patient, reused) for someone who proved their e-mail in the direct flow; in the caller's transaction.
+
+    A returning patient keeps their record; only the phone they just gave replaces the old one, since
+    that is where the link to the waiting room is sent. Safe against the same person starting twice at once.
+    """
+    index = direct_identity_index(email=email, last_name=last_name, birth_date=birth_date)
+    patient = db.session.scalar(select(Patient).where(Patient.direct_identity_index == index))
+    if patient is not None:
+        if phone:
+            patient.phone = phone
+        return patient, True
+    patient = Patient(first_name=first_name, last_name=last_name, birth_date=birth_date, email=email, phone=phone,
+                      direct_identity_index=index, from_insurer_referral=False, marketing_allowed=False)
+    try:
+        with db.session.begin_nested():
+            db.session.add(patient)
+    except IntegrityError:
+        return db.session.scalar(select(Patient).where(Patient.direct_identity_index == index)), True
+    return patient, False
+
+
+class InvalidPatient(ValueError):
+    """Details for a new patient that cannot be accepted; `errors` maps field name → message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+def national_id_of(value: str) -> tuple[str, str]:
+    """(kind, normalised) for a fødselsnummer (11 digits) or an NHS number (10); InvalidIdentifier otherwise."""
+    digits = "".join(ch for ch in value or "" if not ch.isspace())
+    if len(digits) == 11:
+        return "fnr", normalise_fodselsnummer(digits)
+    if len(digits) == 10:
+        return "nhs", normalise_nhs_number(digits)
+    raise InvalidIdentifier("must be a fødselsnummer (11 digits) or an NHS number (10 digits)")
+
+
+def add_patient(*, national_id: str, first_name: str, last_name: str, birth_date, phone: str | None) -> Patient:
+    """A new patient entered by staff, added to the caller's transaction (which the booking commits).
+
+    The national id must pass its check digit, a fødselsnummer must agree with the birth date, and the
+    phone must parse (a doubtful one is flagged, as for referrals). If the same person was added a
+    moment ago by someone else, that record is used.
+    """
+    errors = {}
+    kind = normalised = None
+    try:
+        kind, normalised = national_id_of(national_id)
+    except InvalidIdentifier as exc:
+        errors["national_id"] = f"The national id {exc}."
+    first_name, last_name = " ".join((first_name or "").split()), " ".join((last_name or "").split())
+    if not first_name:
+        errors["first_name"] = "Enter the patient's first name."
+    if not last_name:
+        errors["last_name"] = "Enter the patient's last name."
+    if birth_date is None:
+        errors["birth_date"] = "Enter the patient's date of birth."
+    elif kind == "fnr" and birth_date_from_fodselsnummer(normalised) != birth_date:
+        errors["birth_date"] = "The date of birth does not match the fødselsnummer."
+    parsed_phone = None
+    if phone and phone.strip():
+        try:
+            parsed_phone = parse_phone(phone.strip(), "NO" if kind == "fnr" else "GB")
+        except InvalidIdentifier as exc:
+            errors["phone"] = f"The phone {exc}."
+    if errors:
+        raise InvalidPatient(errors)
+    index = blind_index(kind, normalised)
+    patient = Patient(national_id=normalised, national_id_index=index, national_id_kind=kind, first_name=first_name,
+                      last_name=last_name, birth_date=birth_date, phone=parsed_phone.e164 if parsed_phone else None,
+                      phone_needs_check=bool(parsed_phone and parsed_phone.needs_check))
+    try:
+        with db.session.begin_nested():
+            db.session.add(patient)
+    except IntegrityError:
+        return db.session.scalar(select(Patient).where(Patient.national_id_index == index))
+    return patient

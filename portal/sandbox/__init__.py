@@ -10,6 +10,7 @@ import os
 import time
 
 import click
+import jwt
 from flask import Flask, abort, current_app, render_template_string, request
 
 from portal.config import load_settings
@@ -51,6 +52,8 @@ OUTBOX = PAGE_HEAD + """<h1>Sent messages</h1><p><a href="/">Sandbox</a></p>
 
 VIDEO = PAGE_HEAD + """<h1>Video room {{ room }}</h1>
 <p>This is the sandbox's stand-in for the video service. In production the video call runs here.</p>
+{% if joined %}<p role="status" id="joined">Joined as {{ 'the doctor' if joined.o else 'the patient' }}: {{ joined.u }}
+({{ joined.ud }}).</p>{% else %}<p role="alert" id="refused">Not joined: {{ refused }}.</p>{% endif %}
 </main></body></html>"""
 
 
@@ -67,6 +70,7 @@ def create_app(smtp_port: int | None = None) -> Flask:
         INSURER_API_KEY=settings["INSURER_API_KEY"],
         TRAVEL_CLIENT_ID=settings["TRAVEL_CLIENT_ID"],
         TRAVEL_CLIENT_SECRET=settings["TRAVEL_CLIENT_SECRET"],
+        VIDEO_KEY_SECRET=settings["VIDEO_KEY_SECRET"],
     )
     app.register_blueprint(directories.bp)
     travel_claims.init_app(app)
@@ -151,9 +155,23 @@ def create_app(smtp_port: int | None = None) -> Flask:
             return {"error": "policyNumber is required"}, 422
         return {"covered": number.strip()[-1] in "02468"}
 
-    @app.get("/video/join/<room>")
+    @app.route("/video/join/<room>", methods=["GET", "POST"])
     def video_join(room):
-        return render_template_string(VIDEO, title="Video room", room=room)
+        """The participant key arrives in a POSTed form; it must be ours (HS256) and for this room."""
+        key = request.form.get("key", "") if request.method == "POST" else ""
+        if not key:
+            return render_template_string(VIDEO, title="Video room", room=room, joined=None,
+                                          refused="no participant key was given"), 400
+        try:
+            claims = jwt.decode(key, current_app.config["VIDEO_KEY_SECRET"], algorithms=["HS256"],
+                                options={"require": ["r", "o", "ud", "iat"]})
+        except jwt.PyJWTError:
+            return render_template_string(VIDEO, title="Video room", room=room, joined=None,
+                                          refused="the participant key is not valid"), 403
+        if claims["r"] != room or not isinstance(claims["o"], bool):
+            return render_template_string(VIDEO, title="Video room", room=room, joined=None,
+                                          refused="the participant key is for another room"), 403
+        return render_template_string(VIDEO, title="Video room", room=room, joined=claims, refused=None)
 
     @app.get("/outbox")
     def outbox():

@@ -55,5 +55,14 @@ class GenerateForm(FlaskForm):
 
 
 class StaffBookingForm(FlaskForm):
-    national_id = StringField("Patient's fødselsnummer or NHS number", validators=[DataRequired(), Length(max=20)])
+    national_id = StringField("Patient's fødselsnummer or NHS number", validators=[DataRequired(), Length(max=20)],
+                              render_kw={"inputmode": "numeric", "autocomplete": "off"})
     description = StringField("Reason for the appointment", validators=[Optional(), Length(max=200)])
+    # Only for a patient not known here yet: the patient is created with the booking.
+    first_name = StringField("First name", validators=[Optional(), Length(max=200)])
+    last_name = StringField("Last name", validators=[Optional(), Length(max=200)])
+    birth_date = DateField("Date of birth", validators=[Optional()])
+    phone = StringField("Mobile phone", validators=[Optional(), Length(max=32)], render_kw={"inputmode": "tel"})
+
+    def describes_new_patient(self) -> bool:
+        return any(f.data for f in (self.first_name, self.last_name, self.birth_date, self.phone))

@@ -20,6 +20,15 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
 
 
+def content_security_policy() -> str:
+    """CSP, with the video service's origin allowed as a form target: the participant key is POSTed
+    to its join page (a key in a URL would end up in histories and access logs)."""
+    parts = urlsplit(current_app.config.get("VIDEO_JOIN_URL") or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return CSP
+    return CSP.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+
+
 def background(view):
     """Mark a view as a background poll: it does not count as activity for the idle timeout."""
     view.background_poll = True
@@ -129,7 +138,7 @@ def _enforce_idle_timeout():
 
 
 def _security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("Content-Security-Policy", content_security_policy())
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"

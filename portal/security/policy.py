@@ -23,7 +23,8 @@ ROLE_RULES: dict[str, set[str]] = {
     "booking.remote": SCREENING_ROLES,
     "appointment.book": SCREENING_ROLES,
     "appointment.cancel": SCREENING_ROLES,
-    "consultation.queue": {"doctor", "admin"},
+    # Doctors pick from the open list; secretaries work the same list to assign doctors and cancel.
+    "consultation.queue": CONSULTATION_STAFF,
     "consultation.view": CONSULTATION_STAFF,
     "consultation.pick": {"doctor"},
     "consultation.assign": {"secretary", "admin"},
@@ -152,6 +153,9 @@ CLIENT_SCOPE_RULES: dict[str, str] = {
     "fhir.appointment.read": "appointment/*.write",
     "fhir.appointment.cancel": "appointment/*.write",
     "fhir.schedule.read": "schedule/*.read",
+    # The scope list has no practitioner scope; a practitioner is one of a schedule's actors
+    # (already sent with slot searches that include them), so reading one needs what schedules need.
+    "fhir.practitioner.read": "schedule/*.read",
     "fhir.location.read": "location/*.read",
     "fhir.healthcareservice.read": "healthcareservice/*.read",
 }

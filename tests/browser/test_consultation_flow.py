@@ -7,6 +7,7 @@ runs in this process. Skipped when /usr/bin/chromium is missing (`make test` ins
 import os
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +71,20 @@ def test_doctor_and_patient_run_a_whole_consultation(app, live_server, sandbox, 
     expect(doctor.get_by_text("The patient has been sent a link")).to_be_visible()
     # The waiting room turns into the consultation by itself.
     expect(patient.get_by_role("heading", name="Your doctor is here")).to_be_visible(timeout=10000)
-    expect(patient.get_by_role("link", name=re.compile("Join the video call"))).to_be_visible()
+    # Each side's key is POSTed to the video service's join page (the sandbox verifies it), never put in a URL.
+    with patient.expect_popup() as opened:
+        patient.get_by_role("button", name=re.compile("Join the video call")).click()
+    expect(opened.value.get_by_text("Joined as the patient")).to_be_visible()
+    assert "key" not in opened.value.url
+    opened.value.close()
+    with doctor.expect_popup() as opened:
+        doctor.get_by_role("button", name=re.compile("Open the video room")).click()
+    expect(opened.value.get_by_text("Joined as the doctor")).to_be_visible()
+    opened.value.close()
+    screens = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/screens"))
+    screens.mkdir(parents=True, exist_ok=True)
+    patient.screenshot(path=str(screens / "patient-room-video-phone.png"), full_page=True)
+    doctor.screenshot(path=str(screens / "doctor-consultation-video-desktop.png"), full_page=True)
     assert serious_violations(patient) == []
     assert serious_violations(doctor) == []
 

@@ -3,7 +3,7 @@
 import re
 import time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.consultations.models import Consultation
 from portal.extensions import db
@@ -66,3 +66,55 @@ def test_bad_input_gets_errors_not_500s(app, client, sandbox):
     assert client.get("/start/coverage").headers["Location"].endswith("/start")
     assert client.get("/start/" + "x" * 300).status_code == 404
     assert client.get("/start/unknown-token").status_code == 404
+
+
+def ask(app, sandbox, identity: dict) -> int:
+    """The whole direct flow for `identity` in a fresh browser; the new consultation's patient id."""
+    c = app.test_client()
+    sandbox.emails.clear()
+    assert post_form(c, "/start", identity).status_code == 200
+    c.get(sign_in_link(app, sandbox))
+    post_form(c, "/start/coverage", {"policy_number": "POL-1234"})
+    assert post_form(c, "/start/need", {"need": "Sore throat.", "channel": "CHAT"}).status_code == 302
+    with app.app_context():
+        return db.session.scalar(select(Consultation.patient_id).order_by(Consultation.id.desc()))
+
+
+def patient_count(app) -> int:
+    from sqlalchemy import func
+
+    from portal.patients.models import Patient
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Patient))
+
+
+def test_a_returning_patient_is_found_again_not_duplicated(app, sandbox):
+    first = ask(app, sandbox, ME)
+    again = ask(app, sandbox, {**ME, "email": "KARI@example.com", "last_name": "hansen ",
+                               "phone": "+4798765432"})
+    assert again == first and patient_count(app) == 1
+    with app.app_context():
+        from portal.patients.models import Patient
+
+        patient = db.session.get(Patient, first)
+        assert patient.phone == "+4798765432"  # the link goes where they asked this time
+        assert patient.first_name == "Kari" and patient.national_id is None
+        assert db.session.scalar(select(func.count()).select_from(Consultation)) == 2
+
+
+def test_different_people_are_never_merged(app, sandbox):
+    first = ask(app, sandbox, ME)
+    # a child on the parent's e-mail, a spouse with the same e-mail and birthday, a namesake elsewhere
+    others = [ask(app, sandbox, {**ME, "first_name": "Ola", "birth_date": "2010-03-02"}),
+              ask(app, sandbox, {**ME, "last_name": "Berg"}),
+              ask(app, sandbox, {**ME, "email": "kari.hansen@example.org"})]
+    assert len({first, *others}) == 4 and patient_count(app) == 4
+
+
+def test_a_referred_patient_is_not_matched_by_the_direct_flow(app, sandbox):
+    from tests.conftest import make_patient
+
+    referred = make_patient(app, last_name="Hansen", email=ME["email"])  # has a national id
+    direct = ask(app, sandbox, ME)
+    assert direct != referred and patient_count(app) == 2

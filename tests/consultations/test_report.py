@@ -137,3 +137,38 @@ def test_report_service_refuses_a_consultation_in_progress(app, app_ctx, sandbox
     services.start_consultation(load(cid), doctor_id=doctor)
     with pytest.raises(services.NotAllowedNow):
         results.file_report(load(cid), results.ReportIn("R74", "helped"), author_id=doctor)
+
+
+def test_the_whole_icpc2_classification_is_shipped():
+    from portal.consultations import icpc2
+
+    codes = icpc2.codes()
+    assert len(codes) > 600
+    assert all(icpc2.CODE_PATTERN.match(code) and title for code, title in codes.items())
+    lines = [line.split("\t")[0] for line in (icpc2._DATA.read_text().splitlines())
+             if line.strip() and not line.startswith("#")]
+    assert len(lines) == len(set(lines)), "a code is listed twice"
+    assert {code[0] for code in codes} == set("ABDFHKLNPRSTUWXYZ")
+    # symptom, process and diagnosis rubrics, not just everyday ones
+    assert codes["D02"] == "Abdominal pain epigastric" and codes["Y86"] == "Hydrocele"
+    assert codes["K50"].startswith("Medication/prescription") and codes["Z29"] == "Social problem NOS"
+    assert "N02" not in codes  # tension headache is N95 in ICPC-2
+
+
+def test_icpc2_search_puts_a_typed_code_first_and_matches_every_word():
+    from portal.consultations import icpc2
+
+    assert icpc2.search("r74")[0] == ("R74", "Upper respiratory infection acute")
+    assert icpc2.search("R74 Upper respiratory")[0][0] == "R74"
+    assert [c for c, _ in icpc2.search("fracture femur")] == ["L75"]
+    assert icpc2.search("no such words at all") == []
+
+
+def test_report_with_an_unknown_or_retired_code_is_refused(app, app_ctx):
+    from portal.consultations import icpc2, results
+
+    for code in ("N02", "A12", "R00", "Q74", "R7", "LKRFE01"):
+        assert icpc2.normalise(code) is None
+        errors = results.validate_report(results.ReportIn(icpc2_code=code, outcome="helped"))
+        assert "icpc2_code" in errors
+    assert results.validate_report(results.ReportIn(icpc2_code="L75 Fracture: femur", outcome="helped")) == {}

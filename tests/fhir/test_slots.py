@@ -135,3 +135,41 @@ def test_schedule_location_and_service_can_be_read_with_their_scopes(client, bea
     assert client.get(f"/fhir/stu3/Schedule/{diary_set_up['schedule_id']}",
                       headers=bearer(["slot/*.read"])).status_code == 403
     assert client.get("/fhir/stu3/Schedule/abc", headers=headers).status_code == 404
+
+
+def test_a_practitioner_can_be_read_with_the_schedule_scope(client, bearer, diary_set_up):
+    practitioner = diary_set_up["practitioner_id"]
+    response = client.get(f"/fhir/stu3/Practitioner/{practitioner}", headers=bearer(["schedule/*.read"]))
+    assert response.status_code == 200 and response.headers["ETag"] == 'W/"1"'
+    body = valid_stu3(response)
+    assert body["resourceType"] == "Practitioner" and body["id"] == str(practitioner)
+    assert body["name"] == [{"family": "Patel", "given": ["Asha"]}]
+    assert body["meta"]["profile"] == ["https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Practitioner-1"]
+    refused = client.get(f"/fhir/stu3/Practitioner/{practitioner}", headers=bearer(["slot/*.read"]))
+    assert refused.status_code == 403 and "schedule/*.read" in valid_stu3(refused)["issue"][0]["diagnostics"]
+    assert client.get(f"/fhir/stu3/Practitioner/{practitioner}").status_code == 401
+    missing = client.get("/fhir/stu3/Practitioner/999999", headers=bearer(["schedule/*.read"]))
+    assert missing.status_code == 404 and valid_stu3(missing)["issue"][0]["code"] == "not-found"
+    assert client.get("/fhir/stu3/Practitioner/99999999999", headers=bearer(["schedule/*.read"])).status_code == 404
+
+
+def test_metadata_lists_every_read_the_server_answers(client):
+    body = valid_stu3(client.get("/fhir/stu3/metadata"))
+    types = {r["type"]: {i["code"] for i in r["interaction"]} for r in body["rest"][0]["resource"]}
+    assert types == {"Slot": {"search-type"}, "Schedule": {"read"}, "Practitioner": {"read"}, "Location": {"read"},
+                     "HealthcareService": {"read"}, "Appointment": {"create", "read", "update"}}
+    for kind in ("Schedule", "Practitioner", "Location", "HealthcareService"):
+        assert client.get(f"/fhir/stu3/{kind}/1").status_code == 401  # exists (needs a token), not 404
+
+
+def test_gt_and_lt_are_strict_and_ge_le_inclusive(client, bearer, diary_set_up):
+    headers = bearer(["slot/*.read"])
+    base = f"schedule.actor:HealthcareService={diary_set_up['service_id']}&status=free"
+
+    def starts(query):
+        body = valid_stu3(search(client, headers, f"{base}&{query}"))
+        return [e["resource"]["start"][11:16] for e in body.get("entry", [])]
+
+    assert starts("start=ge2030-01-07T09:00:00Z&start=le2030-01-07T09:30:00Z") == ["09:00", "09:15", "09:30"]
+    assert starts("start=gt2030-01-07T09:00:00Z&start=lt2030-01-07T09:30:00Z") == ["09:15"]
+    assert starts("start=gt2030-01-06&start=lt2030-01-08") == starts("start=2030-01-07")
