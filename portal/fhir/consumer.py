@@ -5,7 +5,7 @@ service, then search free slots and book one at that provider. No Flask request 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.fhir import clients
@@ -175,24 +175,19 @@ def record_remote_booking(*, patient_id: int, service: RemoteService, appointmen
     once). Returns False when someone else handled that request meanwhile: the remote booking
     stands (it is made at the provider), and the secretary is told so she can cancel it there.
     """
-    from portal.partners.models import BOOKED_ELSEWHERE, TRIAGE, CareRequest
-    from portal.security.models import utcnow
-
     db.session.add(RemoteBooking(patient_id=patient_id, referral_id=referral_id, care_request_id=care_request_id,
                                  provider_ods_code=service.ods_code[:20], service_name=service.name[:200],
                                  remote_appointment_id=str(appointment.get("id", ""))[:64], start=start,
                                  booked_by_id=staff_id))
-    marked = True
-    if care_request_id is not None:
-        marked = db.session.execute(
-            update(CareRequest).where(CareRequest.id == care_request_id, CareRequest.status == TRIAGE)
-            .values(status=BOOKED_ELSEWHERE, handled_at=utcnow(), handled_by_id=staff_id,
-                    version=CareRequest.version + 1)
-            .execution_options(synchronize_session=False)).rowcount == 1
     audit.record("appointment.booked_elsewhere_recorded", patient_id=patient_id, referral_id=referral_id,
                  care_request_id=care_request_id, provider=service.ods_code, actor=("staff", str(staff_id)))
-    db.session.commit()
-    return marked
+    if care_request_id is None:
+        db.session.commit()
+        return True
+    # The triage request's status change, the partner's e-mail and live list are the partner package's rules.
+    from portal.partners.services import finish_triage_elsewhere
+
+    return finish_triage_elsewhere(care_request_id, staff_id=staff_id, where=service.name)
 
 
 def remote_bookings(*, referral_id: int | None = None, care_request_id: int | None = None) -> list[RemoteBooking]:

@@ -561,6 +561,27 @@ def _tell_creator(care_request: CareRequest, outcome: str) -> list:
                                kind="care_request.outcome")]
 
 
+def finish_triage_elsewhere(care_request_id: int, *, staff_id: int, where: str) -> bool:
+    """A secretary booked a triaged request at another service: `triage` → `booked_elsewhere`, once.
+
+    Commits the caller's transaction (the record of the remote booking stands either way: it is
+    made at the provider). Returns False when someone else handled the request meanwhile.
+    """
+    marked = db.session.execute(
+        update(CareRequest).where(CareRequest.id == care_request_id, CareRequest.status == TRIAGE)
+        .values(status=BOOKED_ELSEWHERE, handled_at=utcnow(), handled_by_id=staff_id,
+                version=CareRequest.version + 1)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    care_request = db.session.get(CareRequest, care_request_id) if marked else None
+    notifications = _tell_creator(care_request, f"was booked by the clinic at another service ({where})") \
+        if marked else []
+    db.session.commit()
+    if marked:
+        outbox.dispatch(notifications)
+        _status_changed(care_request.partner_id)
+    return marked
+
+
 def decline_from_triage(care_request_id: int, *, staff_id: int) -> None:
     result = db.session.execute(
         update(CareRequest).where(CareRequest.id == care_request_id, CareRequest.status == TRIAGE)

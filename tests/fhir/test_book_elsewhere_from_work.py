@@ -7,8 +7,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal import live
 from portal.fhir.models import RemoteBooking
+from portal.notifications.models import Notification
 from portal.partners.models import CareRequest, Partner, PartnerUser
+from portal.partners.services import live_topic
 from portal.patients.services import fetch_or_create_patient_by_nhs_number
 from portal.referrals.models import Referral
 from portal.scheduling import services as scheduling
@@ -40,7 +43,8 @@ def make_triage_request(app, patient_id: int) -> int:
                           idp_client_id="x")
         db.session.add(partner)
         db.session.flush()
-        user = PartnerUser(partner_id=partner.id, email="p@example.com", role="scheduler")
+        user = PartnerUser(partner_id=partner.id, email="p@example.com", role="scheduler",
+                           notification_email="alerts@northside.example")
         db.session.add(user)
         db.session.flush()
         request = CareRequest(partner_id=partner.id, patient_id=patient_id, status="triage", created_by_id=user.id,
@@ -111,6 +115,11 @@ def test_from_triage_the_request_is_marked_booked_elsewhere(app, staff_client, c
     with app.app_context():
         request = db.session.get(CareRequest, care_request_id)
         assert request.status == "booked_elsewhere" and request.handled_by_id is not None
+        # the partner is told like any triage outcome: an e-mail to the creator, and their live list moves
+        mails = db.session.scalars(select(Notification).where(Notification.kind == "care_request.outcome")).all()
+        assert [m.recipient for m in mails] == ["alerts@northside.example"]
+        assert "booked by the clinic at another service" in mails[0].body
+        assert live.version(live_topic(request.partner_id)) == 1
     assert f"/triage/{care_request_id}" not in secretary.get("/triage").get_data(as_text=True)
     detail = secretary.get(f"/triage/{care_request_id}").get_data(as_text=True)
     assert "Minor injuries unit (RXX01)" in detail and "book-elsewhere-" not in detail
