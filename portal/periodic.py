@@ -21,12 +21,21 @@ log = logging.getLogger(__name__)
 def schedule_next(name: str, func: str, every_seconds: int, queue: str = "default") -> str | None:
     """Schedule the run of the next `every_seconds` slot. Never raises: returns None when Redis is down."""
     slot = int(time.time() // every_seconds) + 1
-    job_id = f"{name}-{slot}"
+    return schedule_once(f"{name}-{slot}", datetime.fromtimestamp(slot * every_seconds, tz=timezone.utc), func,
+                         queue=queue, result_ttl=every_seconds)
+
+
+def schedule_once(job_id: str, when: datetime, func: str, *args, queue: str = "default",
+                  result_ttl: int | None = None) -> str | None:
+    """Put one run of `func` in RQ's schedule at `when` under `job_id`: asking again for the same id
+    keeps one run, never two. Naive times are UTC, like every time we store. Never raises: returns
+    None when Redis is down (the caller's next chance, e.g. a worker start, schedules it)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
     try:
-        Queue(queue, connection=redis_client()).enqueue_at(
-            datetime.fromtimestamp(slot * every_seconds, tz=timezone.utc), func, job_id=job_id,
-            result_ttl=every_seconds, failure_ttl=7 * 24 * 3600)
+        Queue(queue, connection=redis_client()).enqueue_at(when, func, *args, job_id=job_id, result_ttl=result_ttl,
+                                                           failure_ttl=7 * 24 * 3600)
     except redis.RedisError:
-        log.warning("could not schedule %s; the next worker start will", name)
+        log.warning("could not schedule %s", job_id)
         return None
     return job_id

@@ -22,6 +22,7 @@ from rq import Queue
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portal import periodic
 from portal.consultations import results
 from portal.consultations.models import Consultation
 from portal.extensions import db, redis_client
@@ -254,16 +255,13 @@ def purge_expired_reports() -> int:
 
 
 def schedule_purge(run_id: int) -> None:
-    """The file goes when it expires, even if nobody builds another report (job id: once per run)."""
+    """The file goes when it expires, even if nobody builds another report (job id: once per run).
+    Redis down: the next build purges it."""
     run = db.session.get(ReportRun, run_id, populate_existing=True)
     if run is None or run.expires_at is None:
         return
-    try:
-        Queue(QUEUE, connection=redis_client()).enqueue_at(
-            run.expires_at + timedelta(seconds=5), "portal.reports.jobs.purge_expired_reports",
-            job_id=f"purge-report-{run_id}")
-    except redis.RedisError:
-        log.warning("could not schedule the purge of report run %s; the next build purges it", run_id)
+    periodic.schedule_once(f"purge-report-{run_id}", run.expires_at + timedelta(seconds=5),
+                           "portal.reports.jobs.purge_expired_reports", queue=QUEUE)
 
 
 # -- the monthly report --------------------------------------------------------------------------
@@ -304,6 +302,5 @@ def queue_monthly_reports(today: date) -> list[int]:
 def schedule_next_monthly(now: datetime) -> datetime:
     """Put the next monthly run in RQ's schedule; its job id names the month, so it is there once."""
     when = first_of_next_month(now)
-    Queue(QUEUE, connection=redis_client()).enqueue_at(
-        when, "portal.reports.jobs.monthly_reports", job_id=f"monthly-reports-{when:%Y-%m}")
+    periodic.schedule_once(f"monthly-reports-{when:%Y-%m}", when, "portal.reports.jobs.monthly_reports", queue=QUEUE)
     return when
