@@ -1,7 +1,5 @@
 """Care Portal: the app factory."""
 
-import logging
-
 import redis
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
@@ -30,7 +28,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(settings)
     # Ids in URLs are database integers: one past 32 bits is simply not found, never a 500.
     app.url_map.converters["int"] = DatabaseId
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
@@ -41,8 +38,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     app.extensions["portal_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
 
+    from portal import ops
     from portal.security import auth
 
+    ops.init_app(app)  # before auth: its request clock must start before auth may answer early
     auth.init_app(app)
 
     from portal import errors, filters, main

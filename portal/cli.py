@@ -58,7 +58,10 @@ def worker_command(queues, burst):
     connection = redis_client()
     # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up.
     click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
-    worker = Worker([Queue(name, connection=connection) for name in queues.split(",")], connection=connection)
+    from portal.ops.metrics import record_job_failure
+
+    worker = Worker([Queue(name, connection=connection) for name in queues.split(",")], connection=connection,
+                    exception_handlers=[record_job_failure])
     worker.work(with_scheduler=True, burst=burst)
 
 

@@ -33,6 +33,9 @@ ROLE_RULES: dict[str, set[str]] = {
     "consultation_result.read": {"doctor", "admin"},
     "notification.view": {"secretary", "admin"},
     "audit.browse": {"admin"},
+    # Dashboards show aggregates only (counts, durations, outcome totals), never a patient.
+    "dashboard.view": SCREENING_ROLES,
+    "ops.queues": {"admin"},  # rq-dashboard at /admin/rq
     "triage.handle": SCREENING_ROLES,
     # Partner staff. Their roles never overlap staff roles, so a staff user can do none of these
     # and a partner user none of the above.
