@@ -4,7 +4,9 @@ Filing and reading are services; who may do either is decided in portal/security
 Every read writes an audit event.
 """
 
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -116,3 +118,18 @@ def read_reports_for_reporting() -> list[dict]:
         out.append({"consultation_code": consultation.code,
                     **read_report(result, actor=REPORTING_JOB, patient_id=consultation.patient_id)})
     return out
+
+
+def count_outcomes(since: datetime, until: datetime, *, actor: tuple[str, str | None] | None = None) -> dict[str, int]:
+    """How many reports filed in [since, until) have each outcome: totals only, for dashboards.
+
+    Counting opens every sealed outcome in the period, so it is one audited read of the batch
+    (one event with the period and the number of reports), not one event per report. Only the
+    outcome column is read; no other field of any report is opened.
+    """
+    sealed = db.session.scalars(select(ConsultationResult.outcome).where(
+        ConsultationResult.created_at >= since, ConsultationResult.created_at < until))
+    counts = Counter(sealed)
+    audit.record_read("consultation_result.outcomes_counted", actor=actor, since=since.isoformat(),
+                      until=until.isoformat(), reports=sum(counts.values()))
+    return dict(counts)

@@ -20,3 +20,25 @@ class AuditFilterForm(FlaskForm):
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError("Must not be before the start date.")
+
+
+class DashboardFilterForm(FlaskForm):
+    """The dashboards' period: a GET form that changes nothing, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    since = DateField("From", validators=[Optional()])
+    until = DateField("To", validators=[Optional()])
+
+    def __init__(self, *args, max_days: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_days = max_days
+
+    def validate_until(self, field):
+        if not (field.data and self.since.data):
+            return
+        if field.data < self.since.data:
+            raise ValidationError("Must not be before the start date.")
+        if (field.data - self.since.data).days + 1 > self.max_days:
+            raise ValidationError(f"Choose a period of at most {self.max_days} days.")
