@@ -10,8 +10,9 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 14, 34
+# A narrow canvas with large type: scaled down to a 390 px phone, the labels stay readable.
+WIDTH, HEIGHT = 480, 280
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 40, 34
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
 
@@ -29,7 +30,7 @@ def _number(value: float) -> str:
 
 def _open(chart_id: str, title: str, desc: str, height: int = HEIGHT) -> list[str]:
     return [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" focusable="false" '
-            f'aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
+            f'aria-labelledby="{chart_id}-title" aria-describedby="{chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
             f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(desc)}</desc>']
 
 
@@ -40,7 +41,7 @@ def _y_axis(top_value: float, unit: str) -> list[str]:
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
                      f'{_number(top_value * fraction)}</text>')
-    parts.append(f'<text class="axis" x="{LEFT - 6}" y="{TOP - 2}" text-anchor="end">{escape(unit)}</text>')
+    parts.append(f'<text class="axis" x="4" y="18">{escape(unit)}</text>')
     return parts
 
 
@@ -88,25 +89,25 @@ def line_chart(days: list[date], series: list[tuple[str, str, dict[date, float]]
             else:
                 points = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
                 parts.append(f'<polyline class="line {css}" points="{points}"/>')
-        x = LEFT + 8 + n * 150
-        parts.append(f'<line class="line {css}" x1="{x}" x2="{x + 18}" y1="{TOP + 6}" y2="{TOP + 6}"/>'
-                     f'<text class="legend" x="{x + 24}" y="{TOP + 10}">{escape(name)}</text>')
+        x = LEFT + 70 + n * 130
+        parts.append(f'<line class="line {css}" x1="{x}" x2="{x + 18}" y1="12" y2="12"/>'
+                     f'<text class="legend" x="{x + 24}" y="18">{escape(name)}</text>')
     parts += _x_labels(days) + ["</svg>"]
     return Markup("".join(parts))
 
 
 def bar_chart(bars: list[tuple[str, float]], *, chart_id: str, title: str, desc: str) -> Markup:
     """Horizontal bars, one per category, labelled on the left and with the value at the end."""
-    label_w, row_h = 200, 28
-    height = TOP + row_h * max(len(bars), 1) + 8
+    label_w, row_h = 214, 32
+    height = 8 + row_h * max(len(bars), 1) + 8
     top_value = nice_ceiling(max((v for _, v in bars), default=0))
-    usable = WIDTH - label_w - RIGHT - 48
+    usable = WIDTH - label_w - RIGHT - 44
     parts = _open(chart_id, title, desc, height)
     for i, (label, value) in enumerate(bars):
-        y = TOP + i * row_h
+        y = 8 + i * row_h
         w = value / top_value * usable
-        parts.append(f'<text class="axis" x="{label_w - 8}" y="{y + 18}" text-anchor="end">{escape(label)}</text>'
-                     f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}"/>'
-                     f'<text class="value" x="{label_w + w + 6:.1f}" y="{y + 18}">{_number(value)}</text>')
+        parts.append(f'<text class="axis" x="{label_w - 8}" y="{y + 21}" text-anchor="end">{escape(label)}</text>'
+                     f'<rect class="bar" x="{label_w}" y="{y + 5}" width="{w:.1f}" height="{row_h - 10}"/>'
+                     f'<text class="value" x="{label_w + w + 6:.1f}" y="{y + 21}">{_number(value)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
