@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
 from portal.consultations import icpc2
@@ -16,7 +16,7 @@ from portal.consultations.models import COMPLETED, Consultation, ConsultationRes
 from portal.consultations.services import InvalidConsultation, NotAllowedNow
 from portal.extensions import db
 from portal.patients.identifiers import InvalidIdentifier, normalise_fodselsnummer
-from portal.security import audit
+from portal.security import audit, crypto
 
 OUTCOMES = {
     "helped": "Helped",
@@ -127,9 +127,10 @@ def count_outcomes(since: datetime, until: datetime, *, actor: tuple[str, str | 
     (one event with the period and the number of reports), not one event per report. Only the
     outcome column is read; no other field of any report is opened.
     """
-    sealed = db.session.scalars(select(ConsultationResult.outcome).where(
+    # Read as plain text and opened in one batch: the column type would look up the keys per row.
+    sealed = db.session.scalars(select(type_coerce(ConsultationResult.outcome, Text)).where(
         ConsultationResult.created_at >= since, ConsultationResult.created_at < until))
-    counts = Counter(sealed)
+    counts = Counter(crypto.decrypt_many(sealed, "result.outcome"))
     audit.record_read("consultation_result.outcomes_counted", actor=actor, since=since.isoformat(),
                       until=until.isoformat(), reports=sum(counts.values()))
     return dict(counts)
