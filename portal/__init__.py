@@ -31,6 +31,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    from portal import ops
+
+    # First of the request hooks: the clock starts before the rate limiter or sign-in may answer early.
+    ops.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -38,10 +42,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     app.extensions["portal_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
 
-    from portal import ops
     from portal.security import auth
 
-    ops.init_app(app)  # before auth: its request clock must start before auth may answer early
     auth.init_app(app)
 
     from portal import errors, filters, main
