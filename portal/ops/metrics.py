@@ -25,7 +25,7 @@ from portal.ops.request_log import request_seconds
 bp = Blueprint("ops", __name__)
 
 KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-QUEUES = ("notifications", "claims", "reports", "default")
+QUEUES = ("notifications", "claims", "reports", "default")  # what `flask worker` serves by default
 JOB_FAILURES_KEY = "portal:metrics:job_failures"  # a Redis hash: queue name -> failures so far
 
 REQUEST_SECONDS = Histogram(

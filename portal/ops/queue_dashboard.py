@@ -19,6 +19,9 @@ DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-
 
 def _admins_only():
     authorize("ops.queues")
+    # We configure one Redis; another instance number would be a 500 inside rq-dashboard.
+    if (request.view_args or {}).get("instance_number", 0) != 0:
+        abort(404)
     # "Requeue all" also answers GET there: a link must not change anything.
     if request.method == "GET" and request.endpoint == "rq_dashboard.requeue_all":
         abort(405)

@@ -35,6 +35,10 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
+def test_another_redis_instance_number_is_not_found(staff_client):
+    assert staff_client("admin").get("/admin/rq/7/view/queues").status_code == 404
+
+
 def test_changing_jobs_is_refused_even_for_admins(staff_client):
     admin = staff_client("admin")
     assert admin.get("/admin/rq/requeue/default").status_code == 405  # a link must change nothing

@@ -138,6 +138,9 @@ def test_counting_outcomes_is_one_audited_read_per_view(app, staff_client, seede
     ({"since": "yesterday"}, "Not a valid date value."),
     ({"until": "2030-02-31"}, "Not a valid date value."),
     ({"since": "9" * 40}, "Not a valid date value."),
+    ({"until": "0001-01-01"}, "Choose a date from 2000 to 2100."),
+    ({"since": "9999-12-31"}, "Choose a date from 2000 to 2100."),
+    ({"since": "2030-01-01", "until": "9999-12-31"}, "Choose a date from 2000 to 2100."),
 ])
 def test_a_bad_period_is_a_400_page_with_the_error(staff_client, query, message):
     response = staff_client("secretary").get("/dashboard", query_string=query)
