@@ -17,9 +17,46 @@ max_requests = 2000
 max_requests_jitter = 200
 # Behind a load balancer that sets X-Forwarded-*; list its addresses in FORWARDED_ALLOW_IPS.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-# Access log without query strings: URLs carry no patient data by rule, but keep the log lean anyway.
-accesslog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+# No gunicorn access log: it can only print raw paths, and patient links carry tokens in theirs
+# (/c/<token>). The app logs each request itself as JSON by route name, with its request id.
+accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 preload_app = False  # each worker opens its own database and Redis connections
+
+# The app's own logs are JSON lines in production (LOG_FORMAT=text to read them by eye).
+os.environ.setdefault("LOG_FORMAT", "json")
+# gunicorn's own messages (worker boots, timeouts) as JSON lines too, one stream for the collector.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "portal.ops.request_log.json_formatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    # The app adds its own root handler (portal.ops.request_log); gunicorn's default would print twice.
+    "root": {"level": "INFO", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["console"], "level": loglevel.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": [], "propagate": False},
+    },
+}
+
+# Prometheus multiprocess mode: every worker writes its counters to files in this folder and a
+# scrape of /metrics adds them up. It must be set before a worker imports prometheus_client.
+PROMETHEUS_DIR = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(os.environ.get("INSTANCE_PATH", "instance"), "prometheus"))
+os.makedirs(PROMETHEUS_DIR, exist_ok=True)
+
+
+def on_starting(server):
+    """Files left from a previous run would be added to this run's counts: start empty."""
+    import shutil
+
+    shutil.rmtree(PROMETHEUS_DIR, ignore_errors=True)
+    os.makedirs(PROMETHEUS_DIR, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """A recycled worker's gauges are dropped; its counters stay summed in the files."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

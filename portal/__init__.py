@@ -1,7 +1,5 @@
 """Care Portal: the app factory."""
 
-import logging
-
 import redis
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
@@ -30,10 +28,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(settings)
     # Ids in URLs are database integers: one past 32 bits is simply not found, never a 500.
     app.url_map.converters["int"] = DatabaseId
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    from portal import ops
+
+    # First of the request hooks: the clock starts before the rate limiter or sign-in may answer early.
+    ops.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)

@@ -73,8 +73,11 @@ def worker_command(queues, burst, simple):
         from portal.reports.jobs import ensure_monthly_reports  # orders: the monthly insurer report
 
         ensure_monthly_reports()
+    from portal.ops.metrics import record_job_failure
+
     worker_class = SimpleWorker if simple else Worker
-    worker = worker_class([Queue(name, connection=connection) for name in queues.split(",")], connection=connection)
+    worker = worker_class([Queue(name, connection=connection) for name in queues.split(",")], connection=connection,
+                          exception_handlers=[record_job_failure])
     worker.work(with_scheduler=True, burst=burst, logging_level=current_app.config["LOG_LEVEL"])
 
 

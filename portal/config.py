@@ -35,6 +35,7 @@ def _new_secrets() -> dict:
         "REFERRAL_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "API_TOKEN_KEY": secrets.token_urlsafe(48),
         "BOOKING_CLIENT_SECRET": secrets.token_urlsafe(32),
+        "METRICS_TOKEN": secrets.token_urlsafe(32),
     }
 
 
@@ -140,6 +141,12 @@ def load_settings(env=None) -> dict:
         "PATIENT_CHECK_LOCK_MINUTES": int(env.get("PATIENT_CHECK_LOCK_MINUTES", "15")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         **_checkin_settings(env, secret("SECRET_KEY")),
+        # ops: json (one object per line, gunicorn.conf.py sets it) or text (readable in a terminal).
+        "LOG_FORMAT": "json" if env.get("LOG_FORMAT", "text").strip().lower() == "json" else "text",
+        # ops: Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>".
+        "METRICS_TOKEN": secret("METRICS_TOKEN"),
+        # reports: the longest period a dashboard covers in one view.
+        "DASHBOARD_MAX_DAYS": int(env.get("DASHBOARD_MAX_DAYS", "366")),
     }
 
 

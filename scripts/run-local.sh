@@ -24,7 +24,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$BIN/gunicorn" --workers 2 --bind 127.0.0.1:5000 --access-logfile - wsgi:app &
+"$BIN/gunicorn" --workers 2 --bind 127.0.0.1:5000 wsgi:app &
 pids+=($!)
 "$BIN/flask" worker &
 pids+=($!)

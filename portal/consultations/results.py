@@ -4,9 +4,11 @@ Filing and reading are services; who may do either is decided in portal/security
 Every read writes an audit event.
 """
 
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
 from portal.consultations import icpc2
@@ -14,7 +16,7 @@ from portal.consultations.models import COMPLETED, Consultation, ConsultationRes
 from portal.consultations.services import InvalidConsultation, NotAllowedNow
 from portal.extensions import db
 from portal.patients.identifiers import InvalidIdentifier, normalise_fodselsnummer
-from portal.security import audit
+from portal.security import audit, crypto
 
 OUTCOMES = {
     "helped": "Helped",
@@ -146,3 +148,19 @@ def read_results_for_insurer_report(consultations: list[tuple[int, int]], *, rep
         }
     db.session.commit()
     return out
+
+
+def count_outcomes(since: datetime, until: datetime, *, actor: tuple[str, str | None] | None = None) -> dict[str, int]:
+    """How many reports filed in [since, until) have each outcome: totals only, for dashboards.
+
+    Counting opens every sealed outcome in the period, so it is one audited read of the batch
+    (one event with the period and the number of reports), not one event per report. Only the
+    outcome column is read; no other field of any report is opened.
+    """
+    # Read as plain text and opened in one batch: the column type would look up the keys per row.
+    sealed = db.session.scalars(select(type_coerce(ConsultationResult.outcome, Text)).where(
+        ConsultationResult.created_at >= since, ConsultationResult.created_at < until))
+    counts = Counter(crypto.decrypt_many(sealed, "result.outcome"))
+    audit.record_read("consultation_result.outcomes_counted", actor=actor, since=since.isoformat(),
+                      until=until.isoformat(), reports=sum(counts.values()))
+    return dict(counts)

@@ -23,6 +23,7 @@ from portal.consultations.models import (CANCELLED, CATEGORIES, CHANNELS, COMPLE
                                          Review, VideoRoom)
 from portal.extensions import db
 from portal.notifications import services as outbox
+from portal.ops import metrics
 from portal.security import audit, patient_check
 from portal.security.models import StaffUser, utcnow
 from portal.security.patient_check import IdentityLocked
@@ -267,7 +268,9 @@ def start_consultation(consultation: Consultation, *, doctor_id: int) -> None:
     if consultation.state != PENDING:
         _refuse(consultation.id, "started")
     _ensure_rooms(consultation)  # behind a timeout; raises ServiceUnavailable and nothing changes
-    _transition(consultation, (PENDING,), "started", doctor_id=doctor_id, state=IN_PROGRESS, starts_at=utcnow())
+    started = utcnow()
+    _transition(consultation, (PENDING,), "started", doctor_id=doctor_id, state=IN_PROGRESS, starts_at=started)
+    metrics.record_consultation_started(started - consultation.created_at)
     raw = create_patient_link(consultation)
     text = (f"Your doctor is ready for your consultation {consultation.code}. "
             f"Open this link to join: {patient_link_url(raw)}")

@@ -1,3 +1,5 @@
+from datetime import date
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
@@ -30,3 +32,36 @@ class InsurerReportForm(FlaskForm):
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError("Must not be before the start date.")
+
+
+class DashboardFilterForm(FlaskForm):
+    """The dashboards' period: a GET form that changes nothing, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    since = DateField("From", validators=[Optional()])
+    until = DateField("To", validators=[Optional()])
+
+    EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+    def __init__(self, *args, max_days: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_days = max_days
+
+    def validate_since(self, field):
+        self._within_bounds(field)
+
+    def _within_bounds(self, field):
+        # Days near 0001-01-01 or 9999-12-31 would overflow the period's arithmetic.
+        if field.data and not self.EARLIEST <= field.data <= self.LATEST:
+            raise ValidationError(f"Choose a date from {self.EARLIEST.year} to {self.LATEST.year}.")
+
+    def validate_until(self, field):
+        self._within_bounds(field)
+        if not (field.data and self.since.data):
+            return
+        if field.data < self.since.data:
+            raise ValidationError("Must not be before the start date.")
+        if (field.data - self.since.data).days + 1 > self.max_days:
+            raise ValidationError(f"Choose a period of at most {self.max_days} days.")

@@ -1,5 +1,6 @@
 """Staff sign-in, sign-out, idle timeout, and the headers every response carries."""
 
+import re
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from portal.security.models import StaffUser
 
 bp = Blueprint("security", __name__)
 
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
 
@@ -119,7 +121,10 @@ def unauthorized():
 
 
 def _enforce_idle_timeout():
-    g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    # A proxy's id is kept if it looks like one; anything else (long, odd characters) is replaced,
+    # since the id goes into every log line and the audit log's 64-character column.
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     if not current_user.is_authenticated:
         return None
     idle_limit = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()

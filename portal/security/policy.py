@@ -37,6 +37,9 @@ ROLE_RULES: dict[str, set[str]] = {
     "travel_claim.view": SCREENING_ROLES,
     "travel_claim.resubmit": SCREENING_ROLES,
     "check_in.front_desk": SCREENING_ROLES,
+    # Dashboards show aggregates only (counts, durations, outcome totals), never a patient.
+    "dashboard.view": SCREENING_ROLES,
+    "ops.queues": {"admin"},  # rq-dashboard at /admin/rq
     "triage.handle": SCREENING_ROLES,
     "partner.manage": {"admin"},  # partner organisations: settings, identity provider, eligibility rules
     # orders and the insurer report (issue 7)

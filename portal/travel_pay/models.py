@@ -13,6 +13,14 @@ FILED = "filed"             # the claims API took it: claim_number is set
 REJECTED = "rejected"       # validation error from the claims API: not retried, patient told
 FAILED = "failed"           # system errors until the last attempt: listed for staff, patient told
 STATUSES = (NOT_QUEUED, QUEUED, SUBMITTING, FILED, REJECTED, FAILED)
+STATUS_LABELS = {
+    NOT_QUEUED: "Stored, not yet queued",
+    QUEUED: "Queued",
+    SUBMITTING: "Being filed",
+    FILED: "Filed",
+    REJECTED: "Refused by the claims system",
+    FAILED: "Failed after retries",
+}
 
 
 class TravelClaim(db.Model):
