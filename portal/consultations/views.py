@@ -4,7 +4,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from portal import live
+from portal import live, sqlite_writer
 from portal.consultations import icpc2, results, services
 from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
 from portal.consultations.models import IN_PROGRESS
@@ -269,6 +269,7 @@ def post_chat(consultation, role: str, poll_url: str, page_url: str):
         try:
             services.post_chat_message(consultation, token=form.chat_token.data, text=form.message.data,
                                        expected_role=role)
+            sqlite_writer.writes_done()  # the fresh log below only reads
         except services.InvalidConsultation as exc:
             error, status = str(exc).capitalize() + ".", 422
         except services.NotAllowedNow as exc:
