@@ -6,7 +6,7 @@ instance (SQLite by default; DATABASE_URL for PostgreSQL, whose schema it replac
   .venv/bin/python bench/consultations.py [--consultations 100000] [--conversations 50] [--messages 20]
 
 1. Queue: 100k open consultations (the worst case: every one counted and ordered); gunicorn with
-   4 workers x 8 threads; wrk with 4 connections for 15 s on GET /consultations (first page of 25,
+   2 workers x 4 threads (one worker per CPU of the 2-CPU machine; --workers/--threads); wrk with 4 connections for 15 s on GET /consultations (first page of 25,
    the total count, the change counter, and the audit event every read writes).
 2. Chat round trip: 50 started consultations, one doctor and 50 patient sessions, all 50
    conversations at once. In each, in turn, one side posts a message (HTMX POST) and the other
@@ -38,7 +38,7 @@ import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
-from harness import Gunicorn, percentile, run_wrk  # noqa: E402
+from harness import Gunicorn, percentile, run_wrk, with_cpu  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.consultations import services  # noqa: E402
 from portal.consultations.models import ChatRoom, Consultation  # noqa: E402
@@ -186,6 +186,9 @@ def main():
     parser.add_argument("--conversations", type=int, default=50)
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=15)
+    # One worker per CPU: 4 x 8 on 2 CPUs measured a worse p99 and more CPU per request (docs/architecture.md).
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (CPUs)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     args = parser.parse_args()
 
@@ -193,24 +196,31 @@ def main():
     started = time.perf_counter()
     _, links = build(app, args.consultations, args.conversations)
     database = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
-    print(f"machine: {os.cpu_count()} CPUs; server: gunicorn 4 workers x 8 threads; client on the same machine")
+    print(f"machine: {os.cpu_count()} CPUs; server: gunicorn {args.workers} workers x {args.threads} threads; "
+          "client on the same machine")
     print(f"data: {args.consultations} open consultations + {args.conversations} started, on {database} "
           f"({time.perf_counter() - started:.1f} s to load)")
     env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
-    server = Gunicorn(env, workers=4, threads=8, port=args.port or None,
+    server = Gunicorn(env, workers=args.workers, threads=args.threads, port=args.port or None,
                       log_path=Path(INSTANCE) / "gunicorn.log").start()
     base = server.url
     try:
-        q = queue_bench(base, sign_in(base), args.seconds)
+        doctor = sign_in(base)
+        q = with_cpu(server, lambda: queue_bench(base, doctor, args.seconds))
         print(f"doctor queue GET /consultations, wrk 4 connections {args.seconds} s: p50 {q['p50_ms']:.1f} ms, "
-              f"p90 {q['p90_ms']:.1f} ms, p99 {q['p99_ms']:.1f} ms, {q['rps']:.0f} req/s, non-200 {q['errors']} "
+              f"p90 {q['p90_ms']:.1f} ms, p99 {q['p99_ms']:.1f} ms, {q['rps']:.0f} req/s, non-200 {q['errors']}; "
+              f"server CPU {q['server_cpu_ms_per_req']:.1f} ms/request, load generator {q['loadgen_cpu']:.2f} cores, "
+              f"other work {q['other_cpu']:.2f} cores "
               f"(target p99 <= 30 ms)")
         if q["errors"]:
             print("WARNING: the queue answered errors; the figures above are not valid")
+        cpu0 = server.cpu_seconds()
         trips = chat_bench(base, links, args.messages)
+        chat_cpu = (server.cpu_seconds() - cpu0) * 1000 / len(trips)
         print(f"chat round trip, {args.conversations} concurrent conversations x {args.messages} messages: "
               f"p50 {statistics.median(trips):.1f} ms, p99 {percentile(trips, 99):.1f} ms, max {max(trips):.1f} ms, "
-              f"n={len(trips)} (target p99 <= 150 ms)")
+              f"n={len(trips)}; server CPU {chat_cpu:.1f} ms per message (sign-in, send and polls) "
+              "(target p99 <= 150 ms)")
     finally:
         server.stop()
         if not os.environ.get("REDIS_URL"):
