@@ -152,7 +152,8 @@ def worker_pids(master: int) -> list[int]:
 
 
 def server_cpu_seconds(master: int) -> float:
-    """User+system CPU of the gunicorn master and its live workers so far."""
+    """User+system CPU of the gunicorn master and its workers so far, including workers that have
+    exited (recycled after max_requests): the master reaped them, so their CPU is in its cutime/cstime."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in [master, *worker_pids(master)]:
@@ -161,6 +162,8 @@ def server_cpu_seconds(master: int) -> float:
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])
+        if pid == master:
+            total += int(fields[13]) + int(fields[14])
     return total / tick
 
 

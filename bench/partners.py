@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import slots as slot_bench  # noqa: E402  (sets INSTANCE_PATH and the bench environment first)
 
 import requests  # noqa: E402
-from harness import run_wrk, wrk_line  # noqa: E402
+from harness import run_wrk, with_cpu, wrk_line  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
@@ -118,9 +118,11 @@ def sign_in(url: str) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
 
 
-def list_with_wrk(url: str, cookie: str, clients: int, seconds: int) -> tuple[str, float]:
-    r = run_wrk(url, connections=clients, seconds=seconds, headers={"Cookie": cookie, "User-Agent": USER_AGENT})
-    return f"wrk, {clients} connections, {seconds} s: " + wrk_line(r), r["rps"]
+def list_with_wrk(server, url: str, cookie: str, clients: int, seconds: int) -> tuple[str, float]:
+    r = with_cpu(server, lambda: run_wrk(url, connections=clients, seconds=seconds,
+                                         headers={"Cookie": cookie, "User-Agent": USER_AGENT}))
+    return (f"wrk, {clients} connections, {seconds} s: " + wrk_line(r)
+            + f"; server CPU {r['server_cpu_ms_per_req']:.1f} ms/request, other work {r['other_cpu']:.2f} cores"), r["rps"]
 
 
 def main():
@@ -164,7 +166,7 @@ def main():
     try:
         cookie = sign_in(url)
         target = f"{url}/partner/care-requests"
-        figures, rate = list_with_wrk(target, cookie, args.clients, args.seconds)
+        figures, rate = list_with_wrk(server, target, cookie, args.clients, args.seconds)
         print("care-request list: " + figures)
         daily = 250_000 / 86_400
         print(f"headroom: {rate:.0f} requests/s against 250,000 requests/day ({daily:.1f}/s on average): "
