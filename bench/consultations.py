@@ -6,7 +6,7 @@ instance (SQLite by default; DATABASE_URL for PostgreSQL, whose schema it replac
   .venv/bin/python bench/consultations.py [--consultations 100000] [--conversations 50] [--messages 20]
 
 1. Queue: 100k open consultations (the worst case: every one counted and ordered); gunicorn with
-   4 workers x 8 threads; wrk with 4 connections for 15 s on GET /consultations (first page of 25,
+   2 workers x 4 threads (one worker per CPU of the 2-CPU machine; --workers/--threads); wrk with 4 connections for 15 s on GET /consultations (first page of 25,
    the total count, the change counter, and the audit event every read writes).
 2. Chat round trip: 50 started consultations, one doctor and 50 patient sessions, all 50
    conversations at once. In each, in turn, one side posts a message (HTMX POST) and the other
@@ -22,7 +22,6 @@ import random
 import re
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,6 +38,7 @@ import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
+from harness import Gunicorn, percentile, run_wrk, with_cpu  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.consultations import services  # noqa: E402
 from portal.consultations.models import ChatRoom, Consultation  # noqa: E402
@@ -48,12 +48,6 @@ from portal.redis_embedded import stop_embedded_redis  # noqa: E402
 from portal.security.models import utcnow  # noqa: E402
 
 PASSWORD = "bench-password-1"
-BIN = Path(sys.executable).parent
-
-
-def pct(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def build(app, consultations: int, conversations: int):
@@ -99,18 +93,6 @@ def build(app, consultations: int, conversations: int):
         return doctor.id, links
 
 
-def serve(port: int, env: dict) -> subprocess.Popen:
-    process = subprocess.Popen([str(BIN / "gunicorn"), "--workers", "4", "--threads", "8", "--bind",
-                                f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError("gunicorn did not start")
-
-
 def csrf_of(html: str) -> str:
     return re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
 
@@ -127,20 +109,7 @@ def sign_in(base: str) -> requests.Session:
 
 def queue_bench(base: str, doctor: requests.Session, seconds: int) -> dict:
     cookie = "; ".join(f"{k}={v}" for k, v in doctor.cookies.items())
-    script = Path(INSTANCE) / "queue.lua"
-    script.write_text(f'wrk.headers["Cookie"] = "{cookie}"\n')
-    out = subprocess.run(["/usr/bin/wrk", "-t4", "-c4", f"-d{seconds}s", "--latency", "-s", str(script),
-                          f"{base}/consultations"], capture_output=True, text=True, check=True).stdout
-
-    def ms(label):
-        match = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        value, unit = float(match.group(1)), match.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    requests_per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"p50": ms("50%"), "p90": ms("90%"), "p99": ms("99%"), "rps": requests_per_s,
-            "non2xx": int(errors.group(1)) if errors else 0}
+    return run_wrk(f"{base}/consultations", connections=4, seconds=seconds, headers={"Cookie": cookie})
 
 
 def chat_bench(base: str, links, messages: int) -> list[float]:
@@ -217,33 +186,43 @@ def main():
     parser.add_argument("--conversations", type=int, default=50)
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--port", type=int, default=5099)
+    # One worker per CPU: 4 x 8 on 2 CPUs measured a worse p99 and more CPU per request (docs/architecture.md).
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (CPUs)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     args = parser.parse_args()
 
     app = create_app()
     started = time.perf_counter()
     _, links = build(app, args.consultations, args.conversations)
     database = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
-    print(f"machine: {os.cpu_count()} CPUs; server: gunicorn 4 workers x 8 threads; client on the same machine")
+    print(f"machine: {os.cpu_count()} CPUs; server: gunicorn {args.workers} workers x {args.threads} threads; "
+          "client on the same machine")
     print(f"data: {args.consultations} open consultations + {args.conversations} started, on {database} "
           f"({time.perf_counter() - started:.1f} s to load)")
     env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
-    server = serve(args.port, env)
-    base = f"http://127.0.0.1:{args.port}"
+    server = Gunicorn(env, workers=args.workers, threads=args.threads, port=args.port or None,
+                      log_path=Path(INSTANCE) / "gunicorn.log").start()
+    base = server.url
     try:
-        q = queue_bench(base, sign_in(base), args.seconds)
-        print(f"doctor queue GET /consultations, wrk 4 connections {args.seconds} s: p50 {q['p50']:.1f} ms, "
-              f"p90 {q['p90']:.1f} ms, p99 {q['p99']:.1f} ms, {q['rps']:.0f} req/s, non-2xx {q['non2xx']} "
+        doctor = sign_in(base)
+        q = with_cpu(server, lambda: queue_bench(base, doctor, args.seconds))
+        print(f"doctor queue GET /consultations, wrk 4 connections {args.seconds} s: p50 {q['p50_ms']:.1f} ms, "
+              f"p90 {q['p90_ms']:.1f} ms, p99 {q['p99_ms']:.1f} ms, {q['rps']:.0f} req/s, non-200 {q['errors']}; "
+              f"server CPU {q['server_cpu_ms_per_req']:.1f} ms/request, load generator {q['loadgen_cpu']:.2f} cores, "
+              f"other work {q['other_cpu']:.2f} cores "
               f"(target p99 <= 30 ms)")
-        if q["non2xx"]:
+        if q["errors"]:
             print("WARNING: the queue answered errors; the figures above are not valid")
+        cpu0 = server.cpu_seconds()
         trips = chat_bench(base, links, args.messages)
+        chat_cpu = (server.cpu_seconds() - cpu0) * 1000 / len(trips)
         print(f"chat round trip, {args.conversations} concurrent conversations x {args.messages} messages: "
-              f"p50 {statistics.median(trips):.1f} ms, p99 {pct(trips, 99):.1f} ms, max {max(trips):.1f} ms, "
-              f"n={len(trips)} (target p99 <= 150 ms)")
+              f"p50 {statistics.median(trips):.1f} ms, p99 {percentile(trips, 99):.1f} ms, max {max(trips):.1f} ms, "
+              f"n={len(trips)}; server CPU {chat_cpu:.1f} ms per message (sign-in, send and polls) "
+              "(target p99 <= 150 ms)")
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
         if not os.environ.get("REDIS_URL"):
             stop_embedded_redis(INSTANCE)
 

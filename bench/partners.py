@@ -15,10 +15,7 @@ import argparse
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import date, datetime, timedelta
@@ -29,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import slots as slot_bench  # noqa: E402  (sets INSTANCE_PATH and the bench environment first)
 
 import requests  # noqa: E402
+from harness import run_wrk, with_cpu, wrk_line  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
@@ -120,18 +118,11 @@ def sign_in(url: str) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
 
 
-def list_with_wrk(url: str, cookie: str, clients: int, seconds: int) -> tuple[str, float]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(slot_bench.WRK_SCRIPT)
-    out = subprocess.run(["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "-s", script.name,
-                          "-H", f"Cookie: {cookie}", "-H", f"User-Agent: {USER_AGENT}", url],
-                         capture_output=True, text=True, check=True).stdout
-    os.unlink(script.name)
-    line = next(l for l in out.splitlines() if l.startswith("WRK "))
-    count, errors, p50, p95, p99, duration = line.split()[1:]
-    rate = int(count) / (float(duration) / 1e6)
-    return (f"wrk, {clients} connections, {seconds} s: {count} requests ({rate:.0f}/s), {errors} errors; "
-            f"p50 {int(p50) / 1000:.1f} ms, p95 {int(p95) / 1000:.1f} ms, p99 {int(p99) / 1000:.1f} ms"), rate
+def list_with_wrk(server, url: str, cookie: str, clients: int, seconds: int) -> tuple[str, float]:
+    r = with_cpu(server, lambda: run_wrk(url, connections=clients, seconds=seconds,
+                                         headers={"Cookie": cookie, "User-Agent": USER_AGENT}))
+    return (f"wrk, {clients} connections, {seconds} s: " + wrk_line(r)
+            + f"; server CPU {r['server_cpu_ms_per_req']:.1f} ms/request, other work {r['other_cpu']:.2f} cores"), r["rps"]
 
 
 def main():
@@ -170,18 +161,18 @@ def main():
                                   {"p": partner_id}).all()
         print("query plan: " + " | ".join(str(row[-1]) for row in plan))
 
-    process, url = slot_bench.start_gunicorn(app, args.workers)
+    server = slot_bench.start_gunicorn(app, args.workers)
+    url = server.url
     try:
         cookie = sign_in(url)
         target = f"{url}/partner/care-requests"
-        figures, rate = list_with_wrk(target, cookie, args.clients, args.seconds)
+        figures, rate = list_with_wrk(server, target, cookie, args.clients, args.seconds)
         print("care-request list: " + figures)
         daily = 250_000 / 86_400
         print(f"headroom: {rate:.0f} requests/s against 250,000 requests/day ({daily:.1f}/s on average): "
               f"{rate / daily:.0f}× (target p99 ≤ 40 ms at {args.clients} clients)")
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        server.stop()
         idp_server.shutdown()
         if not os.environ.get("REDIS_URL"):
             stop_embedded_redis(app.config["INSTANCE_PATH"])

@@ -25,12 +25,9 @@ import multiprocessing as mp
 import os
 import random
 import re
-import resource
 import shutil
-import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,8 +35,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from harness import Gunicorn, run_wrk, with_cpu
+
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 SECRETARY = "secretary@bench.example"
 PASSWORD = "bench-password-1"
 USER_AGENT = "care-portal-bench/1"  # the same for requests and wrk: sessions are bound to it
@@ -50,30 +48,6 @@ QUEUE_TARGET_P99_MS = 30.0
 FIRST_NAMES = ["Line", "Ola", "Kari", "Per", "Ingrid", "Nils", "Astrid", "Lars", "Sofie", "Emil", "Nora", "Jonas"]
 LAST_NAMES = ["Danser", "Nordmann", "Hansen", "Olsen", "Berg", "Dahl", "Johansen", "Larsen", "Haugen", "Bakke"]
 FORMAT_ID = "http://ehelse.no/xmlstds/henvisning/2017-11-30"
-
-# Counts statuses per wrk thread and prints one JSON line with the figures at the end.
-WRK_LUA = r"""
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) ok = 0; other = 0; codes = "" end
-function response(status, headers, body)
-  if status == 200 then ok = ok + 1 else
-    other = other + 1
-    if other <= 3 then codes = codes .. status .. " " end
-  end
-end
-function done(summary, latency, requests)
-  local o, b, c = 0, 0, ""
-  for _, t in ipairs(threads) do o = o + t:get("ok"); b = b + t:get("other"); c = c .. t:get("codes") end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests":%d,"duration_us":%d,"ok":%d,"other":%d,"other_codes":"%s",' ..
-    '"socket_errors":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, o, b, c, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
-"""
-
 
 # --------------------------------------------------------------------------- data
 
@@ -202,118 +176,6 @@ def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: ran
         raw.close()
     timings["total"] = time.perf_counter() - t0
     return timings
-
-
-# --------------------------------------------------------------------------- server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_status(port: int, path: str) -> int | None:
-    import http.client
-
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", path)
-        status = conn.getresponse().status
-        conn.close()
-        return status
-    except OSError:
-        return None
-
-
-def start_gunicorn(port: int, workers: int, env: dict, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
-         "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), "wsgi:app"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while http_status(port, "/healthz") != 200:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"gunicorn did not come up; see {log_path}:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.1)
-    # Every worker must be booted, not just the first one answering.
-    while len(_worker_pids(proc.pid)) < workers and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
-    return proc
-
-
-def stop_gunicorn(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _worker_pids(master: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                pids.append(int(entry))
-    return pids
-
-
-def server_cpu_seconds(master: int) -> float:
-    """User+system CPU of the gunicorn master and its workers so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in [master, *_worker_pids(master)]:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / tick
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all processes on this machine have spent busy so far (from /proc/stat)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def child_cpu_seconds() -> float:
-    """CPU of this script's finished children (wrk, load-generator processes)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-# --------------------------------------------------------------------------- wrk
-
-
-def run_wrk(port: int, path: str, connections: int, seconds: float, lua: Path, headers: list[str]) -> dict:
-    threads = min(4, connections)
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
-           "-s", str(lua)]
-    for header in headers:
-        cmd += ["-H", header]
-    cmd.append(f"http://127.0.0.1:{port}{path}")
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    line = next(line for line in out.splitlines() if line.startswith("BENCH "))
-    raw = json.loads(line[len("BENCH "):])
-    seconds_measured = raw["duration_us"] / 1e6
-    return {
-        "rps": raw["ok"] / seconds_measured, "ok": raw["ok"], "other": raw["other"],
-        "other_codes": raw["other_codes"].strip(), "socket_errors": raw["socket_errors"],
-        "p50_ms": raw["p50_us"] / 1000, "p99_ms": raw["p99_us"] / 1000, "max_ms": raw["max_us"] / 1000,
-        "seconds": seconds_measured, "requests": raw["requests"],
-    }
 
 
 # --------------------------------------------------------------------------- Python load generator
@@ -515,35 +377,28 @@ def main() -> int:
               f"(migrate {timings['migrate']:.1f}, patients {timings['patients']:.1f}, "
               f"consultations {timings['consultations']:.1f}, referrals {timings['referrals']:.1f})")
 
-        port = free_port()
-        env = dict(os.environ)
-        server = start_gunicorn(port, args.workers, env, Path(instance) / "gunicorn.log")
+        server = Gunicorn(dict(os.environ), workers=args.workers, worker_class="sync",
+                          log_path=Path(instance) / "gunicorn.log").start()
+        port = server.port
         print(f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port}, serving wsgi:app")
-        lua = Path(instance) / "bench.lua"
-        lua.write_text(WRK_LUA)
-        ua = f"User-Agent: {USER_AGENT}"
+        ua = {"User-Agent": USER_AGENT}
+
+        def wrk(path: str, connections: int, duration: float, headers: dict) -> dict:
+            return run_wrk(f"{server.url}{path}", connections=connections, seconds=duration, headers=headers)
         results: dict[str, dict] = {}
 
         def measure(key: str, fn):
             """Run one measurement; note the CPU the server, the load generator and the rest used meanwhile."""
-            cpu0, machine0, load0 = server_cpu_seconds(server.pid), machine_busy_seconds(), child_cpu_seconds()
-            t0 = time.perf_counter()
-            r = fn()
-            wall = time.perf_counter() - t0
-            server_cpu = server_cpu_seconds(server.pid) - cpu0
-            r["server_cpu"] = server_cpu / wall  # cores kept busy, on average
-            r["loadgen_cpu"] = (child_cpu_seconds() - load0) / wall  # wrk or the Python clients
-            r["other_cpu"] = max(0.0, (machine_busy_seconds() - machine0) / wall - r["server_cpu"] - r["loadgen_cpu"])
-            r["server_cpu_ms_per_req"] = server_cpu * 1000 / r["ok"] if r["ok"] else math.nan
+            r = with_cpu(server, fn)
             results[key] = r
             print(f"  {key}: {_fmt(r['rps'], '/s')}, p50 {_fmt(r['p50_ms'], ' ms', 2)}, "
                   f"p99 {_fmt(r['p99_ms'], ' ms', 2)} {_problems(r)}", flush=True)
 
         # 1. hello world
         print("measuring /healthz ...", flush=True)
-        run_wrk(port, "/healthz", 32, warmup, lua, [ua])
-        measure("hello c32", lambda: run_wrk(port, "/healthz", 32, seconds, lua, [ua]))
-        measure("hello c4", lambda: run_wrk(port, "/healthz", 4, seconds, lua, [ua]))
+        wrk("/healthz", 32, warmup, ua)
+        measure("hello c32", lambda: wrk("/healthz", 32, seconds, ua))
+        measure("hello c4", lambda: wrk("/healthz", 4, seconds, ua))
         hello_req = (f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {USER_AGENT}\r\n"
                      "Connection: close\r\n\r\n").encode()
         hello_reqs = split([hello_req] * int(6000 * seconds), 32)
@@ -553,10 +408,10 @@ def main() -> int:
         print("measuring GET /queue ...", flush=True)
         cookie = sign_in(port)
         waiting = queue_total(port, cookie)
-        queue_headers = [ua, f"Cookie: session={cookie}"]
-        run_wrk(port, "/queue", 4, warmup, lua, queue_headers)
-        measure("queue c4", lambda: run_wrk(port, "/queue", 4, seconds, lua, queue_headers))
-        measure("queue c32", lambda: run_wrk(port, "/queue", 32, seconds, lua, queue_headers))
+        queue_headers = {**ua, "Cookie": f"session={cookie}"}
+        wrk("/queue", 4, warmup, queue_headers)
+        measure("queue c4", lambda: wrk("/queue", 4, seconds, queue_headers))
+        measure("queue c32", lambda: wrk("/queue", 32, seconds, queue_headers))
 
         # 3. the webhook: every request a new signed referral
         print("measuring POST /api/referrals ...", flush=True)
@@ -573,7 +428,7 @@ def main() -> int:
         print("load average after the run: %.2f %.2f %.2f" % os.getloadavg())
     finally:
         if server is not None:
-            stop_gunicorn(server)
+            server.stop()
         stop_embedded_redis(instance)
         if args.keep:
             print(f"kept {instance}")

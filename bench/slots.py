@@ -14,10 +14,7 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +33,7 @@ import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
+from harness import Gunicorn, percentile, run_wrk, wrk_line  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.fhir import oauth  # noqa: E402
@@ -43,13 +41,6 @@ from portal.redis_embedded import stop_embedded_redis  # noqa: E402
 from portal.scheduling.models import HealthcareService, Location, Practitioner, Schedule, Slot  # noqa: E402
 
 FIRST_DAY = date(2030, 1, 7)  # a Monday
-WRK_SCRIPT = """
-done = function(summary, latency, requests)
-  io.write(string.format("WRK %d %d %d %d %d %f\\n", summary.requests, summary.errors.status + summary.errors.connect
-    + summary.errors.read + summary.errors.write + summary.errors.timeout, latency:percentile(50),
-    latency:percentile(95), latency:percentile(99), summary.duration))
-end
-"""
 
 
 def working_days(count: int):
@@ -107,45 +98,14 @@ def load(app, total: int, services: int, schedules_per_service: int) -> tuple[fl
     return time.perf_counter() - began, made
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(app, workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+def start_gunicorn(app, workers: int) -> Gunicorn:
     env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen([str(gunicorn), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-                                "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
-                return process, url
-        except requests.RequestException:
-            time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGTERM)
-    raise SystemExit("gunicorn did not start")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return Gunicorn(env, workers=workers, log_path=Path(app.config["INSTANCE_PATH"]) / "gunicorn.log").start()
 
 
 def search_with_wrk(url: str, headers: dict, clients: int, seconds: int) -> str:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT)
-    out = subprocess.run(["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "-s", script.name,
-                          "-H", f"Authorization: {headers['Authorization']}", url],
-                         capture_output=True, text=True, check=True).stdout
-    os.unlink(script.name)
-    line = next(l for l in out.splitlines() if l.startswith("WRK "))
-    count, errors, p50, p95, p99, duration = line.split()[1:]
-    return (f"wrk, {clients} connections, {seconds} s: {count} requests ({int(count) / (float(duration) / 1e6):.0f}/s), "
-            f"{errors} errors; p50 {int(p50) / 1000:.1f} ms, p95 {int(p95) / 1000:.1f} ms, p99 {int(p99) / 1000:.1f} ms")
+    r = run_wrk(url, connections=clients, seconds=seconds, headers=headers)
+    return f"wrk, {clients} connections, {seconds} s: " + wrk_line(r)
 
 
 def search_with_python(url: str, headers: dict, clients: int, seconds: int) -> str:
@@ -220,7 +180,8 @@ def main():
     seconds, made = load(app, args.slots, args.services, args.schedules_per_service)
     print(f"bulk insert: {made} slots in {seconds:.1f} s ({made / seconds:,.0f} slots/s)")
 
-    process, url = start_gunicorn(app, args.workers)
+    server = start_gunicorn(app, args.workers)
+    url = server.url
     try:
         token = requests.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"},
                               auth=(client_id, secret), timeout=30).json()["access_token"]
@@ -250,8 +211,7 @@ def main():
         print("slot search: " + runner(query, headers, args.clients, args.seconds))
         print("booking: " + bookings(app, url, headers, args.clients, args.bookings))
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        server.stop()
         if not os.environ.get("REDIS_URL"):
             stop_embedded_redis(app.config["INSTANCE_PATH"])
 

@@ -1,11 +1,14 @@
 """Care Portal: the app factory."""
 
+import sqlite3
+
 import redis
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from werkzeug.routing import IntegerConverter
 
+from portal import sqlite_writer
 from portal.config import PROJECT_ROOT, load_settings
 from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
@@ -30,7 +33,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseId
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+        connect_args = {"timeout": 30}
+        database = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            connect_args["factory"] = sqlite_writer.connection_class(database)  # writers take turns
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": connect_args})
     from portal import ops
 
     # First of the request hooks: the clock starts before the rate limiter or sign-in may answer early.
@@ -98,7 +105,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
     """WAL lets readers and one writer work at once; foreign keys are off by default in SQLite."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+    if isinstance(dbapi_connection, sqlite3.Connection):
         # We issue BEGIN ourselves (below): pysqlite's own transaction handling breaks SAVEPOINT.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -115,9 +122,13 @@ def _sqlite_begin(connection):
 
     A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
     another process committed in between; an immediate one waits its turn (busy_timeout).
-    GET requests stay deferred so readers never queue behind writers.
+    GET requests stay deferred so readers never queue behind writers. A writer first waits for
+    its turn (`portal/sqlite_writer.py`), so writers queue in the kernel, not in SQLite's busy sleeps.
     """
     if connection.dialect.name != "sqlite":
         return
-    reading = has_request_context() and request.method in ("GET", "HEAD") and not g.get("sqlite_write")
+    reading = (has_request_context() and (request.method in ("GET", "HEAD") or g.get("sqlite_reads_only"))
+               and not g.get("sqlite_write"))
+    if not reading:
+        sqlite_writer.take_turn(connection.connection.dbapi_connection)
     connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

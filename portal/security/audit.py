@@ -8,6 +8,7 @@ An event joins the caller's transaction, so an action and its audit record are c
 from flask import g, has_request_context
 from flask_login import current_user
 
+from portal import sqlite_writer
 from portal.extensions import db
 from portal.security.models import AuditEvent
 from portal.security import audit_chain  # noqa: F401  (registers the hash-chain flush hook)
@@ -40,8 +41,10 @@ def record(action: str, *, subject=None, patient_id: int | None = None, actor: t
 
 def record_read(action: str, *, subject=None, patient_id: int | None = None,
                 actor: tuple[str, str | None] | None = None, **details) -> None:
-    """Audit a read. The read transaction ends first, so the write starts a fresh one
-    (on SQLite a read transaction that turns into a write can fail when another process wrote)."""
+    """Audit a read, durably, before the response goes out. The read transaction ends first, so the
+    write starts a fresh one (on SQLite a read transaction that turns into a write can fail when
+    another process wrote); that one begins as a writer, so it waits its turn instead of failing."""
     db.session.commit()
-    record(action, subject=subject, patient_id=patient_id, actor=actor, **details)
-    db.session.commit()
+    with sqlite_writer.writing():
+        record(action, subject=subject, patient_id=patient_id, actor=actor, **details)
+        db.session.commit()

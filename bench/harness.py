@@ -1,0 +1,227 @@
+"""What every benchmark shares: gunicorn on a free loopback port, wrk with one Lua reporter, and
+the CPU bookkeeping that turns a noisy shared machine into a stable figure (server CPU per request).
+
+    from harness import Gunicorn, run_wrk
+
+    with Gunicorn(env, workers=2, threads=4, log_path=instance / "gunicorn.log") as server:
+        figures = run_wrk(f"{server.url}/consultations", connections=4, seconds=10,
+                          headers={"Cookie": cookie})
+
+gunicorn runs from the project folder, so it reads gunicorn.conf.py (the production settings) and
+the benchmark overrides only what it names (workers, threads, worker class). Its output goes to a
+log file in the benchmark's instance folder, not into the figures.
+"""
+
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+# Counts 200s and everything else per wrk thread and prints one JSON line with the figures at the end.
+WRK_LUA = r"""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) ok = 0; other = 0; codes = "" end
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1 else
+    other = other + 1
+    if other <= 3 then codes = codes .. status .. " " end
+  end
+end
+function done(summary, latency, requests)
+  local o, b, c = 0, 0, ""
+  for _, t in ipairs(threads) do o = o + t:get("ok"); b = b + t:get("other"); c = c .. t:get("codes") end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"duration_us":%d,"ok":%d,"other":%d,"other_codes":"%s",' ..
+    '"socket_errors":%d,"p50_us":%d,"p90_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, o, b, c, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99), latency.max))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# --------------------------------------------------------------------------- gunicorn
+
+
+class Gunicorn:
+    """gunicorn serving wsgi:app in its own process group; `with` starts it and stops the whole group."""
+
+    def __init__(self, env: dict, *, workers: int, threads: int | None = None, worker_class: str | None = None,
+                 log_path: Path | None = None, port: int | None = None):
+        self.env, self.workers, self.threads, self.worker_class = env, workers, threads, worker_class
+        self.log_path = log_path or Path(tempfile.mkdtemp(prefix="care-portal-bench-")) / "gunicorn.log"
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def describe(self) -> str:
+        kind = self.worker_class or "gthread (gunicorn.conf.py)"
+        threads = f" x {self.threads} threads" if self.threads else ""
+        return f"gunicorn {self.workers} workers{threads}, {kind}"
+
+    def start(self) -> "Gunicorn":
+        cmd = [str(BIN / "gunicorn"), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+               "--log-level", "warning"]
+        if self.threads:
+            cmd += ["--threads", str(self.threads)]
+        if self.worker_class:
+            cmd += ["--worker-class", self.worker_class]
+        log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(cmd + ["wsgi:app"], cwd=ROOT, env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, limit: float = 60) -> None:
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"gunicorn did not come up; see {self.log_path}:\n"
+                                   f"{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        # Every worker must be booted, not just the first one answering.
+        while len(worker_pids(self.process.pid)) < self.workers and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        return server_cpu_seconds(self.process.pid)
+
+    def __enter__(self) -> "Gunicorn":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def worker_pids(master: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(entry))
+    return pids
+
+
+def server_cpu_seconds(master: int) -> float:
+    """User+system CPU of the gunicorn master and its workers so far, including workers that have
+    exited (recycled after max_requests): the master reaped them, so their CPU is in its cutime/cstime."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in [master, *worker_pids(master)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+        if pid == master:
+            total += int(fields[13]) + int(fields[14])
+    return total / tick
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on this machine have spent busy so far (from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def child_cpu_seconds() -> float:
+    """CPU of this script's finished children (wrk, load-generator processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def with_cpu(server: Gunicorn, measure) -> dict:
+    """Run one measurement returning a dict with `ok`; add the CPU the server, the load generator and
+    the rest of the machine used meanwhile (in cores kept busy) and the server's CPU ms per request,
+    the figure that stays stable when other work shares the machine."""
+    cpu0, machine0, load0 = server.cpu_seconds(), machine_busy_seconds(), child_cpu_seconds()
+    began = time.perf_counter()
+    r = measure()
+    wall = time.perf_counter() - began
+    server_cpu = server.cpu_seconds() - cpu0
+    r["server_cpu"] = server_cpu / wall
+    r["loadgen_cpu"] = (child_cpu_seconds() - load0) / wall
+    r["other_cpu"] = max(0.0, (machine_busy_seconds() - machine0) / wall - r["server_cpu"] - r["loadgen_cpu"])
+    r["server_cpu_ms_per_req"] = server_cpu * 1000 / r["ok"] if r["ok"] else float("nan")
+    return r
+
+
+# --------------------------------------------------------------------------- wrk
+
+
+def run_wrk(url: str, *, connections: int, seconds: float, headers: dict | None = None,
+            threads: int | None = None, timeout: str = "10s") -> dict:
+    """wrk against one URL; only status 200 counts as ok. Latencies in ms, rps = ok answers per second."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_LUA)
+    cmd = ["wrk", f"-t{threads or min(4, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+           "--timeout", timeout, "-s", script.name]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    try:
+        out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    raw = json.loads(next(line for line in out.splitlines() if line.startswith("BENCH "))[len("BENCH "):])
+    measured = raw["duration_us"] / 1e6
+    return {
+        "rps": raw["ok"] / measured, "ok": raw["ok"], "other": raw["other"], "requests": raw["requests"],
+        "other_codes": raw["other_codes"].strip(), "socket_errors": raw["socket_errors"],
+        "errors": raw["other"] + raw["socket_errors"], "seconds": measured,
+        **{f"{p}_ms": raw[f"{p}_us"] / 1000 for p in ("p50", "p90", "p95", "p99", "max")},
+    }
+
+
+def wrk_line(r: dict) -> str:
+    return (f"{r['requests']} requests ({r['rps']:.0f}/s), {r['errors']} errors; p50 {r['p50_ms']:.1f} ms, "
+            f"p90 {r['p90_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
