@@ -123,7 +123,6 @@ def load_settings(env=None) -> dict:
         "PORTAL_URL": env.get("PORTAL_URL", "http://127.0.0.1:5000"),
         "QUEUE_PAGE_SIZE": int(env.get("QUEUE_PAGE_SIZE", "25")),
         "CONSULTATION_PAGE_SIZE": int(env.get("CONSULTATION_PAGE_SIZE", "25")),
-        "EXTERNAL_TIMEOUT_SECONDS": float(env.get("EXTERNAL_TIMEOUT_SECONDS", "5")),
         "SMS_API_KEY": env.get("SMS_API_KEY", "sandbox-sms-key"),
         "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": int(env.get("SMTP_PORT", "2525")),

@@ -284,6 +284,10 @@ def post_chat(consultation, role: str, poll_url: str, page_url: str):
         if error:
             flash(error)
         return redirect(page_url)
+    # The answer is the whole conversation: a read of patient data like the poll, audited the same way.
+    reader = ("patient", str(consultation.patient_id)) if role == "patient" else None
+    audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
+                      actor=reader)
     return render_template("consultations/_chat_log.html", messages=services.chat_messages(consultation),
                            viewer=role, chat_version=live.version(services.chat_topic(consultation.id)),
                            poll_url=poll_url, error=error), status

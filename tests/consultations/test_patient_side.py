@@ -244,3 +244,35 @@ def test_junk_in_urls_and_forms_never_500s(app, client, staff_client):
     check(client, link_for(app, cid))
     assert client.post("/c/room/chat", data={"csrf_token": csrf_token_from(client.get("/c/room").get_data(
         as_text=True)), "chat_token": "", "message": "\x00" * 3000}, headers=HX).status_code in (409, 422)
+
+
+def test_the_conversation_sent_back_after_a_chat_message_is_an_audited_read(app, client, sandbox, staff_client):
+    doctor_client = staff_client("doctor")
+    with app.app_context():
+        from portal.security.models import StaffUser
+
+        doctor = db.session.scalar(select(StaffUser.id).where(StaffUser.role == "doctor"))
+    cid = make_consultation(app)
+    check(client, start(app, cid, doctor))
+    room = client.get("/c/room").get_data(as_text=True)
+    token = re.search(r'name="chat_token" value="([^"]+)"', room).group(1)
+
+    def chat_reads():
+        with app.app_context():
+            return [(e.actor_type, e.patient_id) for e in db.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "consultation.chat_read").order_by(AuditEvent.id))]
+
+    before = chat_reads()
+    sent = client.post("/c/room/chat", data={"csrf_token": csrf_token_from(room), "chat_token": token,
+                                             "message": "I have a cough"}, headers=HX)
+    assert sent.status_code == 200 and "I have a cough" in sent.get_data(as_text=True)
+    with app.app_context():
+        patient_id = db.session.get(Consultation, cid).patient_id
+    assert chat_reads() == before + [("patient", patient_id)]
+    doctor_page = doctor_client.get(f"/consultations/{cid}").get_data(as_text=True)
+    doctor_token = re.search(r'name="chat_token" value="([^"]+)"', doctor_page).group(1)
+    before = chat_reads()
+    answered = doctor_client.post(f"/consultations/{cid}/chat", data={
+        "csrf_token": doctor_client.csrf, "chat_token": doctor_token, "message": "Since when?"}, headers=HX)
+    assert answered.status_code == 200 and "I have a cough" in answered.get_data(as_text=True)
+    assert chat_reads() == before + [("staff", patient_id)]

@@ -107,6 +107,7 @@ def test_from_triage_the_request_is_marked_booked_elsewhere(app, staff_client, c
     secretary = staff_client("secretary")
     detail = secretary.get(f"/triage/{care_request_id}").get_data(as_text=True)
     assert f'href="/book-elsewhere?care_request={care_request_id}"' in detail
+    assert "None" not in detail and "none given" in detail  # a request without callback number or reason
     source = {"care_request_id": str(care_request_id)}
     _, offer = book_through(secretary, source, this_week["service_id"])
     booked = form(secretary, "/book-elsewhere/book", {**source, "nhs_number": VALID_NHS_NUMBER,

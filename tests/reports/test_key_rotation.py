@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
@@ -12,6 +13,16 @@ from portal.patients.models import Patient
 from portal.security import key_rotation
 from portal.security.crypto import key_ring
 from tests.conftest import PATIENT_FNR, make_consultation, make_staff
+
+
+@pytest.fixture(autouse=True)
+def restore_data_keys(app):
+    """Rotation rewrites the install's secrets file: put it back, so tests that run later seal under k1 as usual."""
+    path = Path(app.config["INSTANCE_PATH"]) / "secrets.json"
+    saved_file, saved_keys = path.read_text(), app.config["DATA_KEYS"]
+    yield
+    path.write_text(saved_file)
+    app.config["DATA_KEYS"] = saved_keys
 
 
 def seed(app, n: int = 7) -> dict:
