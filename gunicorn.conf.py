@@ -12,9 +12,10 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then so a slow leak cannot grow without bound. Not too often: a worker's
+# start-up costs about a second of CPU, which a small host feels in its slowest responses.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = max_requests // 10
 # Behind a load balancer that sets X-Forwarded-*; list its addresses in FORWARDED_ALLOW_IPS.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No gunicorn access log: it can only print raw paths, and patient links carry tokens in theirs

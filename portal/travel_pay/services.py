@@ -104,7 +104,8 @@ def enqueue_claim(claim_id: int, attempt: int, due: datetime) -> bool:
     try:
         if not _live_jobs([jid]):
             options = {"job_id": jid, "job_timeout": current_app.config["TRAVEL_CLAIM_JOB_TIMEOUT"],
-                       "result_ttl": 600, "failure_ttl": 30 * 24 * 3600}
+                       # The claim row is the record of what happened; RQ need not keep a result too.
+                       "result_ttl": 0, "failure_ttl": 30 * 24 * 3600}
             if due <= utcnow():
                 _queue().enqueue(SUBMIT_JOB, claim_id, **options)
             else:
@@ -163,15 +164,14 @@ def _claim_payload(claim: TravelClaim) -> dict:
 
 
 def _take_for_attempt(claim_id: int) -> bool:
+    """Claim the row for one attempt (conditional UPDATE), in the caller's transaction."""
     now = utcnow()
-    taken = db.session.execute(
+    return db.session.execute(
         update(TravelClaim)
         .where(TravelClaim.id == claim_id, TravelClaim.status.in_((QUEUED, NOT_QUEUED)),
                TravelClaim.next_attempt_at <= now + EARLY_START)
         .values(status=SUBMITTING, attempts=TravelClaim.attempts + 1, attempt_started_at=now, updated_at=now)
-    ).rowcount
-    db.session.commit()
-    return taken == 1
+    ).rowcount == 1
 
 
 def _finish(claim: TravelClaim, attempt: int, **values) -> bool:
@@ -197,7 +197,7 @@ def submit_claim(claim_id: int) -> str:
         .joinedload(Schedule.location)])
     attempt = claim.attempts
     payload = _claim_payload(claim)
-    db.session.commit()  # end the read: no transaction is held while the claims API answers
+    db.session.commit()  # the attempt is ours; no transaction is held while the claims API answers
     try:
         filed = _claims_client().submit(access_token(), claim.idempotency_key, payload)
     except ClaimRejected as exc:
