@@ -1,4 +1,5 @@
 from datetime import datetime, timezone
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -11,8 +12,13 @@ from portal.extensions import db
 STAFF_ROLES = ("secretary", "doctor", "admin", "reporting")
 
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
+    Made on first use, not at import: argon2 takes 64 MiB and ~0.1 s, which workers and commands never need."""
+    return _hasher.hash("not a password")
 
 
 def hash_secret(secret: str) -> str:
@@ -58,7 +64,7 @@ class StaffUser(UserMixin, db.Model):
     @staticmethod
     def burn_password_check(password: str) -> None:
         try:
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         except VerificationError:
             pass
 
