@@ -15,7 +15,6 @@ filings, replays and duplicates (duplicates must be 0). Prints figures; never pa
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from harness import free_port  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.patients.models import Patient  # noqa: E402
@@ -44,12 +44,6 @@ from portal.security.models import utcnow  # noqa: E402
 from portal.travel_pay.models import FILED, TravelClaim  # noqa: E402
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(count: int) -> None:

@@ -1,8 +1,10 @@
 """Check-in fixtures: a clinic with travel pay, an appointment booked through `book_slot`, a link."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+import redis
 import requests
 
 from portal.extensions import db
@@ -99,3 +101,14 @@ def run_claim_jobs(app) -> None:
         SimpleWorker([Queue("claims", connection=connection)], connection=connection).work(
             burst=True, with_scheduler=False)
         db.session.remove()
+
+
+@contextmanager
+def redis_unreachable(app):
+    """The web app's Redis points at a closed port while the block runs (Redis down for the portal only)."""
+    working = app.extensions["portal_redis"]
+    app.extensions["portal_redis"] = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        yield
+    finally:
+        app.extensions["portal_redis"] = working

@@ -9,7 +9,8 @@ from portal.checkin.models import CheckIn
 from portal.extensions import db, redis_client
 from portal.security.models import AuditEvent
 from portal.travel_pay.models import TravelClaim
-from tests.checkin.conftest import BIRTH_DATE, book_appointment, make_checkin_patient, new_link, set_up_clinic
+from tests.checkin.conftest import (BIRTH_DATE, book_appointment, make_checkin_patient, new_link,
+                                   redis_unreachable, set_up_clinic)
 from tests.conftest import csrf_token_from
 
 ALL_YES = {"contact": "yes", "emergency_contact": "yes", "next_of_kin": "yes", "mileage_only": "yes",
@@ -264,17 +265,11 @@ def test_reads_of_patient_details_are_audited(app, client, clinic, checkin_patie
 
 def test_without_redis_the_claim_is_stored_not_yet_queued_and_the_sweep_queues_it(app, client, clinic,
                                                                                    checkin_patient):
-    import redis
-
     appointment_id = book_appointment(app, clinic, checkin_patient)
     assert sign_in(client, new_link(app, checkin_patient)).status_code == 302
     answer_all(client, appointment_id, ALL_YES)
-    working = app.extensions["portal_redis"]
-    app.extensions["portal_redis"] = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    try:
+    with redis_unreachable(app):
         done = client.get(press_check_in(client, appointment_id).headers["Location"]).get_data(as_text=True)
-    finally:
-        app.extensions["portal_redis"] = working
     assert "stored but not yet queued" in done
     with app.app_context():
         from portal.travel_pay.services import sweep_travel_claims

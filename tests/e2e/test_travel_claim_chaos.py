@@ -14,12 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import redis
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.travel_pay.models import TravelClaim
-from tests.checkin.conftest import book_appointment, new_link
+from tests.checkin.conftest import book_appointment, new_link, redis_unreachable
 from tests.checkin.test_checkin_flow import ALL_YES, answer_all, press_check_in, sign_in
 from tests.travel_pay.conftest import checkin_patient, clinic, travel_sandbox  # noqa: F401
 from tests.travel_pay.test_claim_job import checked_in_claim, settings
@@ -94,14 +93,10 @@ def test_redis_down_during_check_in_still_files_the_claim_exactly_once(app, clie
     appointment_id = book_appointment(app, clinic, checkin_patient)
     assert sign_in(client, new_link(app, checkin_patient)).status_code == 302
     answer_all(client, appointment_id, ALL_YES)
-    working = app.extensions["portal_redis"]
-    app.extensions["portal_redis"] = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    try:
+    with redis_unreachable(app):
         with settings(app, TRAVEL_CLAIM_DELAY_SECONDS=0):
             response = press_check_in(client, appointment_id)
         done = client.get(response.headers["Location"]).get_data(as_text=True)
-    finally:
-        app.extensions["portal_redis"] = working
     assert "stored but not yet queued" in done
     with app.app_context():
         claim_id = db.session.scalar(select(TravelClaim.id))
