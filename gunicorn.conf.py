@@ -61,3 +61,12 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """The loaded app (~180k objects: mappers, templates, code lists) never becomes garbage. Freeze it
+    out of the collector's sight, or each full collection walks all of it (about 40 ms on a small host,
+    felt as the slowest responses)."""
+    import gc
+
+    gc.freeze()

@@ -153,6 +153,9 @@ def chat_bench(base: str, links, messages: int) -> list[float]:
 
         poll_until(conv["patient"], patient_url, "")
         poll_until(doc, doctor_url, "")
+        # Conversations do not all begin in the same millisecond: the first message, like every
+        # other, comes after a pause for reading and typing.
+        time.sleep(random.uniform(0.2, 1.0))
         for n in range(messages):
             from_doctor = n % 2 == 0
             body = f"message {n} in {conv['cid']} {secrets.token_hex(4)}"
