@@ -38,6 +38,12 @@ def _query_client(client_id: str) -> ApiClient | None:
     return db.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id, ApiClient.active))
 
 
+def _client_is_active(client_id: str) -> bool:
+    """Checked on every API call (a disabled client's tokens stop at once), so one column, no entity."""
+    clients = ApiClient.__table__.c  # a Core statement: no ORM layers on the way
+    return db.session.scalar(select(clients.id).where(clients.client_id == client_id, clients.active)) is not None
+
+
 def _save_token(token: dict, request) -> None:
     # Tokens are self-contained JWTs; only the issue is recorded.
     audit.record("api_client.token_issued", subject=request.client, actor=("api_client", request.client.client_id),
@@ -135,6 +141,6 @@ def caller_from_authorization(header: str | None) -> Caller:
         raise TokenRejected("the access token has expired") from None
     except jwt.InvalidTokenError:
         raise TokenRejected("the access token is not valid") from None
-    if _query_client(claims["sub"]) is None:
+    if not _client_is_active(claims["sub"]):
         raise TokenRejected("the client of this access token is not active")
     return Caller(client_id=claims["sub"], scopes=str(claims["scope"]).split())

@@ -37,6 +37,25 @@ def slot_resource(slot) -> dict:
     }
 
 
+def slot_entries(base_url: str, rows) -> list[dict]:
+    """Search-match entries for many slot rows: what slot_resource and entry make one at a time, with
+    the parts every slot of a version or a schedule shares made once (a week is hundreds of slots)."""
+    metas: dict[int, dict] = {}
+    schedules: dict[int, dict] = {}
+    match = {"mode": "match"}
+    slot_url = f"{base_url}/Slot/"
+    entries = []
+    for row in rows:
+        meta = metas.get(row.version) or metas.setdefault(row.version, _meta("Slot", row.version))
+        schedule = schedules.get(row.schedule_id) or schedules.setdefault(
+            row.schedule_id, {"reference": f"Schedule/{row.schedule_id}"})
+        slot_id = str(row.id)
+        entries.append({"fullUrl": slot_url + slot_id, "resource": {
+            "resourceType": "Slot", "id": slot_id, "meta": meta, "schedule": schedule, "status": row.status,
+            "start": instant(row.start), "end": instant(row.end)}, "search": match})
+    return entries
+
+
 def schedule_resource(schedule: Schedule) -> dict:
     actors = [{"reference": f"HealthcareService/{schedule.healthcare_service_id}"}]
     if schedule.location_id:

@@ -22,26 +22,26 @@ def slot_search_bundle(search: SlotSearch, base_url: str) -> dict:
                                     start_to=search.start_to, status=search.status, limit=SEARCH_LIMIT + 1)
     if len(slots) > SEARCH_LIMIT:
         raise TooManySlots()
-    entries = [resources.entry(base_url, resources.slot_resource(slot)) for slot in slots]
+    entries = resources.slot_entries(base_url, slots)
     if search.include_schedule and slots:
-        schedules = scheduling.schedules_by_id(slot.schedule_id for slot in slots)
-        entries += [resources.entry(base_url, resources.schedule_resource(s), "include") for s in schedules.values()]
-        entries += _actor_entries(schedules.values(), search.include_actors, base_url)
+        entries += _schedule_entries({slot.schedule_id for slot in slots}, search.include_actors, base_url)
     return resources.searchset(entries, total=len(slots))
 
 
-def _actor_entries(schedules, kinds: set[str], base_url: str) -> list[dict]:
-    wanted = [("Practitioner", Practitioner, "practitioner_id", resources.practitioner_resource),
-              ("Location", Location, "location_id", resources.location_resource),
-              ("HealthcareService", HealthcareService, "healthcare_service_id",
-               resources.healthcare_service_resource)]
-    entries = []
-    for kind, model, attribute, build in wanted:
-        ids = sorted({getattr(s, attribute) for s in schedules if getattr(s, attribute)})
-        if kind not in kinds or not ids:
-            continue
-        for row in db.session.scalars(select(model).where(model.id.in_(ids)).order_by(model.id)):
-            entries.append(resources.entry(base_url, build(row), "include"))
+def _schedule_entries(schedule_ids: set[int], kinds: set[str], base_url: str) -> list[dict]:
+    """The schedules and the actors asked for, from one query (search is the API's hottest path)."""
+    rows = db.session.execute(
+        select(Schedule, Practitioner, Location, HealthcareService)
+        .join(HealthcareService, HealthcareService.id == Schedule.healthcare_service_id)
+        .outerjoin(Practitioner, Practitioner.id == Schedule.practitioner_id)
+        .outerjoin(Location, Location.id == Schedule.location_id)
+        .where(Schedule.id.in_(sorted(schedule_ids))).order_by(Schedule.id)).all()
+    entries = [resources.entry(base_url, resources.schedule_resource(row.Schedule), "include") for row in rows]
+    for kind, build in (("Practitioner", resources.practitioner_resource), ("Location", resources.location_resource),
+                        ("HealthcareService", resources.healthcare_service_resource)):
+        if kind in kinds:
+            actors = {actor.id: actor for actor in (getattr(row, kind) for row in rows) if actor is not None}
+            entries += [resources.entry(base_url, build(actors[i]), "include") for i in sorted(actors)]
     return entries
 
 

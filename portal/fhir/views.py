@@ -1,10 +1,10 @@
 """The FHIR STU3 provider API under /fhir/stu3: bearer tokens, not sessions (so no CSRF)."""
 
-import json
 import logging
 from datetime import date
 from functools import wraps
 
+import orjson
 from flask import Blueprint, Response, g, request
 
 from portal.extensions import csrf, limiter
@@ -25,7 +25,8 @@ PUBLISHED = date(2026, 11, 23).isoformat()
 
 
 def fhir_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
-    response = Response(json.dumps(body, separators=(",", ":")), status=status, headers=headers or {})
+    # orjson: a week of slots is ~75 KiB of JSON, which the standard encoder took ~0.5 ms to write.
+    response = Response(orjson.dumps(body), status=status, headers=headers or {})
     response.mimetype = FHIR_JSON
     return response
 
