@@ -69,4 +69,5 @@ def post_worker_init(worker):
     felt as the slowest responses)."""
     import gc
 
+    gc.collect()  # what is garbage already goes first; frozen objects are never collected
     gc.freeze()
