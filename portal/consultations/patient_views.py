@@ -12,7 +12,7 @@ from portal import live
 from portal.consultations import services
 from portal.consultations.forms import ChatForm, IdentityForm, ReviewForm
 from portal.consultations.models import CANCELLED, COMPLETED, IN_PROGRESS
-from portal.consultations.views import post_chat
+from portal.consultations.views import chat_news, post_chat
 from portal.extensions import limiter
 from portal.security import audit
 from portal.security.policy import patient_may
@@ -103,9 +103,8 @@ def chat_poll():
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204
-    _audit_read(consultation, "consultation.chat_read")
-    return render_template("consultations/_chat_log.html", messages=services.chat_messages(consultation),
-                           viewer="patient", chat_version=version, poll_url=url_for("patient.chat_poll"))
+    return chat_news(consultation, "patient", url_for("patient.chat_poll"), version,
+                     reader=("patient", str(consultation.patient_id)))
 
 
 @bp.post("/room/chat")

@@ -401,7 +401,10 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
         raise InvalidConsultation("write a message first")
     if len(text) > MAX_CHAT_MESSAGE:
         raise InvalidConsultation(f"a message may be at most {MAX_CHAT_MESSAGE} characters")
-    room = chat_room_of(consultation)
+    # Pages fetch only the messages after the last id they hold, so a room's ids must become visible
+    # in id order: the room row stays locked (PostgreSQL; SQLite has one writer anyway) from taking
+    # the id to the commit, so a later id never commits before an earlier one.
+    room = db.session.scalar(select(ChatRoom).where(ChatRoom.consultation_id == consultation.id).with_for_update())
     if room is None or consultation.state != IN_PROGRESS:
         raise NotAllowedNow("The chat is closed: the consultation is not in progress.")
     try:
@@ -417,12 +420,11 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
     return message
 
 
-def chat_messages(consultation: Consultation) -> list[ChatMessage]:
-    room = chat_room_of(consultation)
-    if room is None:
-        return []
-    return list(db.session.scalars(select(ChatMessage).where(ChatMessage.chat_room_id == room.id)
-                                   .order_by(ChatMessage.id)))
+def chat_messages(consultation: Consultation, *, after: int = 0) -> list[ChatMessage]:
+    """The conversation in order; with `after`, only the messages after that one (what a page lacks)."""
+    return list(db.session.scalars(
+        select(ChatMessage).join(ChatRoom, ChatRoom.id == ChatMessage.chat_room_id)
+        .where(ChatRoom.consultation_id == consultation.id, ChatMessage.id > after).order_by(ChatMessage.id)))
 
 
 # -- the patient's side ------------------------------------------------------------------------
