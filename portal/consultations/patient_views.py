@@ -45,11 +45,11 @@ def identity_check(token: str):
     return render_template("consultations/patient_check.html", form=form, locked=locked), status
 
 
-def _patient_consultation(action: str = "consultation.view"):
+def _patient_consultation(action: str = "consultation.view", *, with_patient: bool = True):
     access = session.get("patient_access")
     if not access:
         abort(404)
-    consultation = services.get_consultation(access.get("consultation_id", 0))
+    consultation = services.get_consultation(access.get("consultation_id", 0), with_patient=with_patient)
     if not patient_may(access, action, consultation):
         abort(404)
     return consultation
@@ -88,7 +88,7 @@ def room():
 @limiter.exempt
 def room_poll():
     """204 while nothing changed; the room as soon as the doctor starts, or off to the review."""
-    consultation = _patient_consultation()
+    consultation = _patient_consultation(with_patient=False)
     if request.args.get("since", type=int) == live.version(services.consultation_topic(consultation.id)):
         return "", 204
     if consultation.state == COMPLETED:
@@ -99,7 +99,7 @@ def room_poll():
 @bp.get("/room/chat")
 @limiter.exempt
 def chat_poll():
-    consultation = _patient_consultation("consultation.chat")
+    consultation = _patient_consultation("consultation.chat", with_patient=False)
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204

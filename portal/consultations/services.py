@@ -92,8 +92,13 @@ def _default_insurer(category: str) -> int | None:
     return default_insurer_id() if category == "insurance" else None
 
 
-def get_consultation(consultation_id: int) -> Consultation | None:
-    return db.session.get(Consultation, consultation_id, options=[joinedload(Consultation.patient)])
+_WITH_PATIENT = [joinedload(Consultation.patient)]
+
+
+def get_consultation(consultation_id: int, *, with_patient: bool = True) -> Consultation | None:
+    """With the patient joined in, as pages show them. Polls, which mostly answer 204, leave the
+    patient out: joining it opened the patient's sealed columns on every poll, every second."""
+    return db.session.get(Consultation, consultation_id, options=_WITH_PATIENT if with_patient else None)
 
 
 # -- state changes ---------------------------------------------------------------------------

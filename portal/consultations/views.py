@@ -69,8 +69,8 @@ def queue_poll():
     return render_block(QUEUE_TEMPLATE, "consultation_list", **_queue_context())
 
 
-def _load(consultation_id: int, action: str):
-    consultation = services.get_consultation(consultation_id)
+def _load(consultation_id: int, action: str, *, with_patient: bool = True):
+    consultation = services.get_consultation(consultation_id, with_patient=with_patient)
     if consultation is None:
         abort(404)
     authorize(action, consultation)
@@ -257,7 +257,7 @@ def icpc2_search():
 @limiter.exempt
 @background
 def chat_poll(consultation_id: int):
-    consultation = _load(consultation_id, "consultation.conduct")
+    consultation = _load(consultation_id, "consultation.conduct", with_patient=False)
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204
