@@ -105,6 +105,8 @@ def test_doctor_and_patient_run_a_whole_consultation(app, live_server, sandbox, 
         log = page.get_by_role("log", name="Messages")
         expect(log.locator("li.msg p")).to_have_text(said)
         expect(log.get_by_text("No messages yet.")).to_have_count(0)
+    patient.screenshot(path=str(screens / "patient-chat-phone.png"), full_page=True)
+    assert serious_violations(patient) == []
 
     doctor.once("dialog", lambda dialog: dialog.accept())
     doctor.get_by_role("button", name="Finish consultation").click()
