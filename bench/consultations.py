@@ -10,7 +10,7 @@ instance (SQLite by default; DATABASE_URL for PostgreSQL, whose schema it replac
    the total count, the change counter, and the audit event every read writes).
 2. Chat round trip: 50 started consultations, one doctor and 50 patient sessions, all 50
    conversations at once. In each, in turn, one side posts a message (HTMX POST) and the other
-   side's poll (GET …/chat?since=N, as the page sends it) fetches it; round trip = from starting
+   side's poll (GET …/chat?since=N&after=M, as the page sends it) fetches it; round trip = from starting
    the send to the other side holding the message (send + one poll that returns it). Between
    messages each side pauses 0.2–1 s (reading, typing). Browsers poll every second, which adds
    up to one second of waiting on top; this measures the server's part of the path.
@@ -139,16 +139,22 @@ def chat_bench(base: str, links, messages: int) -> list[float]:
         mine = []
         patient_url = f"{base}/c/room/chat"
         doctor_url = f"{base}/consultations/{conv['cid']}/chat"
-        since = {patient_url: -2, doctor_url: -2}
+        # Each side's place in the conversation, as its page keeps it: the change counter it saw and
+        # its last message. Polls send both; a send takes `after` along and moves the sender's on.
+        cursor = {patient_url: (-2, 0), doctor_url: (-2, 0)}
+
+        def moved(url, r):
+            if r.status_code == 200:
+                cursor[url] = chat_cursor(r.text)
 
         def poll_until(session, url, body):
             # Like the page's poller, but back to back with a 5 ms pause instead of every second.
             while True:
-                r = session.get(f"{url}?since={since[url]}", headers=hx)
-                if r.status_code == 200:
-                    since[url] = int(re.search(r"since=(-?\d+)", r.text).group(1))
-                    if body in r.text:
-                        return
+                since, after = cursor[url]
+                r = session.get(f"{url}?since={since}&after={after}", headers=hx)
+                moved(url, r)
+                if r.status_code == 200 and body in r.text:
+                    return
                 time.sleep(0.005)
 
         poll_until(conv["patient"], patient_url, "")
@@ -163,12 +169,14 @@ def chat_bench(base: str, links, messages: int) -> list[float]:
             if from_doctor:
                 r = doc.post(f"{base}/consultations/{conv['cid']}/chat", headers=hx,
                              data={"csrf_token": conv["doctor_csrf"], "chat_token": conv["doctor_token"],
-                                   "message": body})
+                                   "message": body, "after": cursor[doctor_url][1]})
+                moved(doctor_url, r)
                 poll, url = conv["patient"], patient_url
             else:
                 r = conv["patient"].post(f"{base}/c/room/chat", headers=hx,
                                          data={"csrf_token": conv["patient_csrf"], "chat_token": conv["patient_token"],
-                                               "message": body})
+                                               "message": body, "after": cursor[patient_url][1]})
+                moved(patient_url, r)
                 poll, url = doc, doctor_url
             assert r.status_code == 200, r.text[:300]
             poll_until(poll, url, body)
@@ -181,6 +189,12 @@ def chat_bench(base: str, links, messages: int) -> list[float]:
     [t.start() for t in threads]
     [t.join() for t in threads]
     return trips
+
+
+def chat_cursor(answer: str) -> tuple[int, int]:
+    """The (since, after) of the chat cursor in a page or chat answer, as its poller will send them."""
+    found = re.search(r"since=(-?\d+)&(?:amp;)?after=(\d+)", answer)
+    return int(found.group(1)), int(found.group(2))
 
 
 def main():

@@ -91,18 +91,25 @@ def paths(app, links):
     doctor_page = doctor.get(f"/consultations/{cid}").get_data(as_text=True)
     doctor_token = re.search(r'name="chat_token" value="([^"]+)"', doctor_page).group(1)
     doctor_csrf = consultation_bench.csrf_of(doctor_page)
-    since = {"v": -2}
+    # Each page's place in the conversation (change counter, last message), moved on by every answer.
+    patient_at = {"cursor": (-2, 0)}
+    doctor_at = {"cursor": consultation_bench.chat_cursor(doctor_page)}
     numbers = itertools.count()
 
     def poll():
-        r = patient.get(f"/c/room/chat?since={since['v']}", headers=HX)
+        since, after = patient_at["cursor"]
+        r = patient.get(f"/c/room/chat?since={since}&after={after}", headers=HX)
         if r.status_code == 200:
-            since["v"] = int(re.search(r"since=(-?\d+)", r.get_data(as_text=True)).group(1))
+            patient_at["cursor"] = consultation_bench.chat_cursor(r.get_data(as_text=True))
         return r
 
     def post():
-        return doctor.post(f"/consultations/{cid}/chat", headers=HX, data={
-            "csrf_token": doctor_csrf, "chat_token": doctor_token, "message": f"message {next(numbers)}"})
+        r = doctor.post(f"/consultations/{cid}/chat", headers=HX, data={
+            "csrf_token": doctor_csrf, "chat_token": doctor_token, "message": f"message {next(numbers)}",
+            "after": doctor_at["cursor"][1]})
+        if r.status_code == 200:
+            doctor_at["cursor"] = consultation_bench.chat_cursor(r.get_data(as_text=True))
+        return r
 
     poll()
     return {

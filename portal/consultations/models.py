@@ -29,7 +29,26 @@ STATE_LABELS = {
 }
 
 
-class Consultation(db.Model):
+class ConsultationFacts:
+    """What a consultation's state and times say; shared by the model and the queue's column-read rows."""
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def waiting_time(self):
+        """starts_at − created_at; while nobody has started, the time waited so far."""
+        if self.starts_at is not None:
+            return self.starts_at - self.created_at
+        return (self.cancelled_at or utcnow()) - self.created_at
+
+
+class Consultation(ConsultationFacts, db.Model):
     __tablename__ = "consultations"
     __table_args__ = (
         Index("ix_consultations_state_created", "state", "created_at"),
@@ -68,21 +87,6 @@ class Consultation(db.Model):
     service_provider = relationship("StaffUser", foreign_keys=[service_provider_id])
     chat_room = relationship("ChatRoom", uselist=False, back_populates="consultation")
     video_room = relationship("VideoRoom", uselist=False, back_populates="consultation")
-
-    @property
-    def state_label(self) -> str:
-        return STATE_LABELS.get(self.state, self.state)
-
-    @property
-    def is_open(self) -> bool:
-        return self.state in OPEN_STATES
-
-    @property
-    def waiting_time(self):
-        """starts_at − created_at; while nobody has started, the time waited so far."""
-        if self.starts_at is not None:
-            return self.starts_at - self.created_at
-        return (self.cancelled_at or utcnow()) - self.created_at
 
     @property
     def treatment_duration(self):

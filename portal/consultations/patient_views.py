@@ -12,7 +12,7 @@ from portal import live
 from portal.consultations import services
 from portal.consultations.forms import ChatForm, IdentityForm, ReviewForm
 from portal.consultations.models import CANCELLED, COMPLETED, IN_PROGRESS
-from portal.consultations.views import post_chat
+from portal.consultations.views import chat_news, post_chat
 from portal.extensions import limiter
 from portal.security import audit
 from portal.security.policy import patient_may
@@ -45,11 +45,11 @@ def identity_check(token: str):
     return render_template("consultations/patient_check.html", form=form, locked=locked), status
 
 
-def _patient_consultation(action: str = "consultation.view"):
+def _patient_consultation(action: str = "consultation.view", *, with_patient: bool = True):
     access = session.get("patient_access")
     if not access:
         abort(404)
-    consultation = services.get_consultation(access.get("consultation_id", 0))
+    consultation = services.get_consultation(access.get("consultation_id", 0), with_patient=with_patient)
     if not patient_may(access, action, consultation):
         abort(404)
     return consultation
@@ -88,7 +88,7 @@ def room():
 @limiter.exempt
 def room_poll():
     """204 while nothing changed; the room as soon as the doctor starts, or off to the review."""
-    consultation = _patient_consultation()
+    consultation = _patient_consultation(with_patient=False)
     if request.args.get("since", type=int) == live.version(services.consultation_topic(consultation.id)):
         return "", 204
     if consultation.state == COMPLETED:
@@ -99,13 +99,12 @@ def room_poll():
 @bp.get("/room/chat")
 @limiter.exempt
 def chat_poll():
-    consultation = _patient_consultation("consultation.chat")
+    consultation = _patient_consultation("consultation.chat", with_patient=False)
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204
-    _audit_read(consultation, "consultation.chat_read")
-    return render_template("consultations/_chat_log.html", messages=services.chat_messages(consultation),
-                           viewer="patient", chat_version=version, poll_url=url_for("patient.chat_poll"))
+    return chat_news(consultation, "patient", url_for("patient.chat_poll"), version,
+                     reader=("patient", str(consultation.patient_id)))
 
 
 @bp.post("/room/chat")

@@ -8,10 +8,10 @@ import hashlib
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -19,11 +19,12 @@ from portal import live
 from portal.consultations import tokens
 from portal.consultations.clients import ChatKeyServiceClient, ServiceUnavailable, VideoServiceClient
 from portal.consultations.models import (CANCELLED, CATEGORIES, CHANNELS, COMPLETED, IN_PROGRESS, OPEN_CONDITION,
-                                         OPEN_STATES, PENDING, READY, ChatMessage, ChatRoom, Consultation, PatientLink,
-                                         Review, VideoRoom)
+                                         OPEN_STATES, PENDING, READY, ChatMessage, ChatRoom, Consultation,
+                                         ConsultationFacts, PatientLink, Review, VideoRoom)
 from portal.extensions import db
 from portal.notifications import services as outbox
 from portal.ops import metrics
+from portal.patients.models import Patient, full_name
 from portal.security import audit, patient_check
 from portal.security.models import StaffUser, utcnow
 from portal.security.patient_check import IdentityLocked
@@ -91,8 +92,13 @@ def _default_insurer(category: str) -> int | None:
     return default_insurer_id() if category == "insurance" else None
 
 
-def get_consultation(consultation_id: int) -> Consultation | None:
-    return db.session.get(Consultation, consultation_id, options=[joinedload(Consultation.patient)])
+_WITH_PATIENT = [joinedload(Consultation.patient)]
+
+
+def get_consultation(consultation_id: int, *, with_patient: bool = True) -> Consultation | None:
+    """With the patient joined in, as pages show them. Polls, which mostly answer 204, leave the
+    patient out: joining it opened the patient's sealed columns on every poll, every second."""
+    return db.session.get(Consultation, consultation_id, options=_WITH_PATIENT if with_patient else None)
 
 
 # -- state changes ---------------------------------------------------------------------------
@@ -323,9 +329,39 @@ QUEUE_VIEWS = ("all", "mine", "unassigned")
 QUEUE_COUNT_CAP = 1000
 
 
+@dataclass(frozen=True)
+class QueueRow(ConsultationFacts):
+    """One line of the queue, read as plain columns: what the list shows and the policy asks about.
+    Loading whole consultations with their patients and doctors was a quarter of a queue request
+    (and opened every sealed column: national ids, addresses, a direct consultation's need)."""
+
+    id: int
+    code: str
+    state: str
+    primary_channel: str
+    options: dict
+    service_provider_id: int | None
+    created_at: datetime
+    starts_at: datetime | None
+    cancelled_at: datetime | None
+    patient_first_name: str
+    patient_last_name: str
+    doctor_name: str | None
+
+    @property
+    def patient_name(self) -> str:
+        return full_name(self.patient_first_name, self.patient_last_name)
+
+
+_QUEUE_COLUMNS = (Consultation.id, Consultation.code, Consultation.state, Consultation.primary_channel,
+                  Consultation.options, Consultation.service_provider_id, Consultation.created_at,
+                  Consultation.starts_at, Consultation.cancelled_at, Patient.first_name, Patient.last_name,
+                  StaffUser.name)
+
+
 @dataclass
 class QueuePage:
-    consultations: list[Consultation]
+    consultations: list[QueueRow]
     view: str
     page: int
     pages: int
@@ -336,13 +372,14 @@ class QueuePage:
 def doctor_queue(*, view: str, doctor_id: int, page: int = 1, per_page: int = 25) -> QueuePage:
     """Open consultations, oldest first. `mine`: assigned to this doctor; `unassigned`: free to pick."""
     view = view if view in QUEUE_VIEWS else "all"
-    query = select(Consultation).where(text(OPEN_CONDITION))
-    if view == "mine":
-        query = query.where(Consultation.service_provider_id == doctor_id)
-    elif view == "unassigned":
-        query = select(Consultation).where(Consultation.state == READY)
+    if view == "unassigned":
+        shown = Consultation.state == READY
+    elif view == "mine":
+        shown = and_(text(OPEN_CONDITION), Consultation.service_provider_id == doctor_id)
+    else:
+        shown = text(OPEN_CONDITION)
     counted = db.session.scalar(select(func.count()).select_from(
-        query.with_only_columns(Consultation.id).limit(QUEUE_COUNT_CAP + 1).subquery()))
+        select(Consultation.id).where(shown).limit(QUEUE_COUNT_CAP + 1).subquery()))
     total, more = min(counted, QUEUE_COUNT_CAP), counted > QUEUE_COUNT_CAP
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
@@ -353,13 +390,12 @@ def doctor_queue(*, view: str, doctor_id: int, page: int = 1, per_page: int = 25
         ids = list(db.session.scalars(text(
             f"SELECT id FROM consultations INDEXED BY ix_consultations_open_queue WHERE {OPEN_CONDITION} "
             "ORDER BY created_at, id LIMIT :limit OFFSET :offset"), {"limit": per_page, "offset": offset}))
-        query = select(Consultation).where(Consultation.id.in_(ids))
-        offset = 0
-    rows = db.session.scalars(
-        query.options(joinedload(Consultation.patient), joinedload(Consultation.service_provider))
-        .order_by(Consultation.created_at, Consultation.id).limit(per_page).offset(offset)
-    ).all()
-    return QueuePage(list(rows), view, page, pages, total, more)
+        shown, offset = Consultation.id.in_(ids), 0
+    query = (select(*_QUEUE_COLUMNS).select_from(Consultation)
+             .join(Patient, Patient.id == Consultation.patient_id)
+             .outerjoin(StaffUser, StaffUser.id == Consultation.service_provider_id)
+             .where(shown).order_by(Consultation.created_at, Consultation.id).limit(per_page).offset(offset))
+    return QueuePage([QueueRow(*row) for row in db.session.execute(query)], view, page, pages, total, more)
 
 
 def active_doctors() -> list[StaffUser]:
@@ -401,7 +437,10 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
         raise InvalidConsultation("write a message first")
     if len(text) > MAX_CHAT_MESSAGE:
         raise InvalidConsultation(f"a message may be at most {MAX_CHAT_MESSAGE} characters")
-    room = chat_room_of(consultation)
+    # Pages fetch only the messages after the last id they hold, so a room's ids must become visible
+    # in id order: the room row stays locked (PostgreSQL; SQLite has one writer anyway) from taking
+    # the id to the commit, so a later id never commits before an earlier one.
+    room = db.session.scalar(select(ChatRoom).where(ChatRoom.consultation_id == consultation.id).with_for_update())
     if room is None or consultation.state != IN_PROGRESS:
         raise NotAllowedNow("The chat is closed: the consultation is not in progress.")
     try:
@@ -417,12 +456,11 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
     return message
 
 
-def chat_messages(consultation: Consultation) -> list[ChatMessage]:
-    room = chat_room_of(consultation)
-    if room is None:
-        return []
-    return list(db.session.scalars(select(ChatMessage).where(ChatMessage.chat_room_id == room.id)
-                                   .order_by(ChatMessage.id)))
+def chat_messages(consultation: Consultation, *, after: int = 0) -> list[ChatMessage]:
+    """The conversation in order; with `after`, only the messages after that one (what a page lacks)."""
+    return list(db.session.scalars(
+        select(ChatMessage).join(ChatRoom, ChatRoom.id == ChatMessage.chat_room_id)
+        .where(ChatRoom.consultation_id == consultation.id, ChatMessage.id > after).order_by(ChatMessage.id)))
 
 
 # -- the patient's side ------------------------------------------------------------------------
@@ -462,8 +500,6 @@ def check_patient_identity(link: PatientLink, *, last_name: str, birth_date: dat
 
 
 def link_patient(link: PatientLink):
-    from portal.patients.models import Patient
-
     return db.session.get(Patient, link.patient_id)
 
 

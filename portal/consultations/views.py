@@ -30,7 +30,17 @@ def _queue_context():
     audit.record_read("consultation.queue_viewed", consultation_ids=[c.id for c in queue.consultations])
     user = current_user._get_current_object()
     # Secretaries work the same list: the forms to assign or cancel sit in a panel beside it.
-    return {"queue": queue, "version": version, "may": _policy_for(user), "desk": can(user, "consultation.assign")}
+    return {"queue": queue, "version": version, "may": _policy_for(user), "desk": can(user, "consultation.assign"),
+            "pick_url": _url_per_consultation("consultations.pick"),
+            "detail_url": _url_per_consultation("consultations.detail")}
+
+
+def _url_per_consultation(endpoint: str):
+    """`endpoint`'s URL for any consultation id, built by url_for once per page: rows differ only in
+    the id, and url_for on every row was a tenth of a queue render."""
+    marker = str(2**31 - 1)
+    head, _, tail = url_for(endpoint, consultation_id=marker).partition(marker)
+    return lambda consultation_id: f"{head}{int(consultation_id)}{tail}"
 
 
 def _policy_for(user):
@@ -59,8 +69,8 @@ def queue_poll():
     return render_block(QUEUE_TEMPLATE, "consultation_list", **_queue_context())
 
 
-def _load(consultation_id: int, action: str):
-    consultation = services.get_consultation(consultation_id)
+def _load(consultation_id: int, action: str, *, with_patient: bool = True):
+    consultation = services.get_consultation(consultation_id, with_patient=with_patient)
     if consultation is None:
         abort(404)
     authorize(action, consultation)
@@ -247,14 +257,12 @@ def icpc2_search():
 @limiter.exempt
 @background
 def chat_poll(consultation_id: int):
-    consultation = _load(consultation_id, "consultation.conduct")
+    consultation = _load(consultation_id, "consultation.conduct", with_patient=False)
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204
-    audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id)
-    return render_template("consultations/_chat_log.html", messages=services.chat_messages(consultation),
-                           viewer="doctor", chat_version=version,
-                           poll_url=url_for("consultations.chat_poll", consultation_id=consultation.id))
+    return chat_news(consultation, "doctor", url_for("consultations.chat_poll", consultation_id=consultation.id),
+                     version)
 
 
 @bp.post("/consultations/<int:consultation_id>/chat")
@@ -266,7 +274,7 @@ def chat_post(consultation_id: int):
 
 
 def post_chat(consultation, role: str, poll_url: str, page_url: str):
-    """Shared by the doctor's and the patient's chat form: store, then answer with the fresh log."""
+    """Shared by the doctor's and the patient's chat form: store, then answer with what the page lacks."""
     form = ChatForm()
     error, status = None, 200
     if not form.validate_on_submit():
@@ -275,7 +283,7 @@ def post_chat(consultation, role: str, poll_url: str, page_url: str):
         try:
             services.post_chat_message(consultation, token=form.chat_token.data, text=form.message.data,
                                        expected_role=role)
-            sqlite_writer.writes_done()  # the fresh log below only reads
+            sqlite_writer.writes_done()  # the answer below only reads
         except services.InvalidConsultation as exc:
             error, status = str(exc).capitalize() + ".", 422
         except services.NotAllowedNow as exc:
@@ -284,13 +292,25 @@ def post_chat(consultation, role: str, poll_url: str, page_url: str):
         if error:
             flash(error)
         return redirect(page_url)
-    # The answer is the whole conversation: a read of patient data like the poll, audited the same way.
     reader = ("patient", str(consultation.patient_id)) if role == "patient" else None
-    audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
-                      actor=reader)
-    return render_template("consultations/_chat_log.html", messages=services.chat_messages(consultation),
-                           viewer=role, chat_version=live.version(services.chat_topic(consultation.id)),
-                           poll_url=poll_url, error=error), status
+    return chat_news(consultation, role, poll_url, live.version(services.chat_topic(consultation.id)),
+                     reader=reader, sent=True, error=error, status=status)
+
+
+def chat_news(consultation, viewer: str, poll_url: str, version: int, *, reader=None, sent: bool = False,
+              error: str | None = None, status: int = 200):
+    """Answer a chat poll or a sent message with only the messages after the page's last one (its
+    `after`). Re-sending the whole conversation made every answer cost more the longer the chat ran.
+    `version` is read before the messages, so one stored in between bumps it and the next poll asks.
+    Each batch of messages sent out is a read of patient data, audited like any other."""
+    after = min(max(request.values.get("after", 0, type=int) or 0, 0), 2**31 - 1)
+    messages = services.chat_messages(consultation, after=after)
+    if messages:
+        audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
+                          actor=reader)
+    return render_template("consultations/_chat_news.html", messages=messages, viewer=viewer, after=after,
+                           last_id=messages[-1].id if messages else after, chat_version=version,
+                           poll_url=poll_url, sent=sent, error=error), status
 
 
 # -- the API ------------------------------------------------------------------------------------

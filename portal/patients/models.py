@@ -36,4 +36,9 @@ class Patient(db.Model):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
+        return full_name(self.first_name, self.last_name)
+
+
+def full_name(first_name: str, last_name: str) -> str:
+    """How a patient's name is shown (also for lists that read the two columns without the patient)."""
+    return f"{first_name} {last_name}"

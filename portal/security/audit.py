@@ -6,12 +6,13 @@ An event joins the caller's transaction, so an action and its audit record are c
 """
 
 from flask import g, has_request_context
+from sqlalchemy import insert
 from flask_login import current_user
 
 from portal import sqlite_writer
 from portal.extensions import db
 from portal.security.models import AuditEvent
-from portal.security import audit_chain  # noqa: F401  (registers the hash-chain flush hook)
+from portal.security import audit_chain  # also registers the hash-chain flush hook
 
 
 def _actor() -> tuple[str, str | None]:
@@ -22,10 +23,10 @@ def _actor() -> tuple[str, str | None]:
     return "system", None
 
 
-def record(action: str, *, subject=None, patient_id: int | None = None, actor: tuple[str, str | None] | None = None,
-           **details) -> AuditEvent:
+def _event(action: str, subject, patient_id: int | None, actor: tuple[str, str | None] | None,
+           details: dict) -> AuditEvent:
     actor_type, actor_id = actor or _actor()
-    event = AuditEvent(
+    return AuditEvent(
         actor_type=actor_type,
         actor_id=actor_id,
         action=action,
@@ -35,6 +36,11 @@ def record(action: str, *, subject=None, patient_id: int | None = None, actor: t
         request_id=g.get("request_id") if has_request_context() else None,
         details=details,
     )
+
+
+def record(action: str, *, subject=None, patient_id: int | None = None, actor: tuple[str, str | None] | None = None,
+           **details) -> AuditEvent:
+    event = _event(action, subject, patient_id, actor, details)
     db.session.add(event)
     return event
 
@@ -43,8 +49,18 @@ def record_read(action: str, *, subject=None, patient_id: int | None = None,
                 actor: tuple[str, str | None] | None = None, **details) -> None:
     """Audit a read, durably, before the response goes out. The read transaction ends first, so the
     write starts a fresh one (on SQLite a read transaction that turns into a write can fail when
-    another process wrote); that one begins as a writer, so it waits its turn instead of failing."""
+    another process wrote); that one begins as a writer, so it waits its turn instead of failing.
+
+    The event is the transaction's only write, so it is chained (the same `audit_chain.chain` a flush
+    uses) and stored with one INSERT instead of passing through the ORM's unit of work, which was a
+    third of an audited read's cost (and most pages are audited reads)."""
     db.session.commit()
     with sqlite_writer.writing():
-        record(action, subject=subject, patient_id=patient_id, actor=actor, **details)
+        event = _event(action, subject, patient_id, actor, details)
+        audit_chain.chain(db.session, [event])
+        db.session.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _EVENT_COLUMNS})
         db.session.commit()
+
+
+_EVENT_COLUMNS = [c.key for c in AuditEvent.__table__.columns if not c.primary_key]
+_INSERT_EVENT = insert(AuditEvent.__table__)

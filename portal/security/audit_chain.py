@@ -17,7 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from portal.security.models import AuditChainHead, AuditEvent, utcnow
@@ -50,16 +50,39 @@ def event_hash(ev: AuditEvent) -> str:
     return hashlib.sha256(canonical(ev)).hexdigest()
 
 
+# Built once: a fresh text() per append cost a compile-cache lookup each time. Taking the lock
+# and reading the head is one statement (UPDATE … RETURNING: PostgreSQL, SQLite 3.35+), so the
+# head is still read only once its lock is held.
+_LOCK_HEAD = text("UPDATE audit_chain_head SET last_seq = last_seq WHERE id = 1 RETURNING last_seq, last_hash")
+_CREATE_HEAD = text("INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (1, 0, :h) "
+                    "ON CONFLICT (id) DO NOTHING")
+_MOVE_HEAD = text("UPDATE audit_chain_head SET last_seq = :s, last_hash = :h WHERE id = 1")
+
+
 def _lock_head(session: Session) -> tuple[int, str]:
     conn = session.connection()
-    lock = text("UPDATE audit_chain_head SET last_seq = last_seq WHERE id = 1")
-    if conn.execute(lock).rowcount == 0:
+    row = conn.execute(_LOCK_HEAD).first()
+    if row is None:
         # First event ever: create the head; a concurrent first writer makes this a no-op.
-        conn.execute(text("INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (1, 0, :h) "
-                          "ON CONFLICT (id) DO NOTHING"), {"h": GENESIS})
-        conn.execute(lock)
-    row = conn.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1")).one()
+        conn.execute(_CREATE_HEAD, {"h": GENESIS})
+        row = conn.execute(_LOCK_HEAD).one()
     return row[0], row[1]
+
+
+def chain(session: Session, events: list[AuditEvent]) -> None:
+    """Link new `events` (in the order given) after the head and move the head on, in the session's
+    transaction: the head stays locked until it ends."""
+    seq, last = _lock_head(session)
+    for ev in events:
+        seq += 1
+        if ev.at is None:
+            ev.at = utcnow()
+        if ev.details is None:
+            ev.details = {}
+        ev.seq = seq
+        ev.prev_hash = last
+        ev.hash = last = event_hash(ev)
+    session.connection().execute(_MOVE_HEAD, {"s": seq, "h": last})
 
 
 @event.listens_for(Session, "before_flush")
@@ -70,20 +93,8 @@ def _chain_new_events(session: Session, flush_context, instances) -> None:
     new = [obj for obj in session.new if isinstance(obj, AuditEvent) and obj.hash is None]
     if not new:
         return
-    from sqlalchemy import inspect
     new.sort(key=lambda obj: inspect(obj).insert_order)
-    seq, last = _lock_head(session)
-    for ev in new:
-        seq += 1
-        if ev.at is None:
-            ev.at = utcnow()
-        if ev.details is None:
-            ev.details = {}
-        ev.seq = seq
-        ev.prev_hash = last
-        ev.hash = last = event_hash(ev)
-    session.connection().execute(
-        text("UPDATE audit_chain_head SET last_seq = :s, last_hash = :h WHERE id = 1"), {"s": seq, "h": last})
+    chain(session, new)
 
 
 @dataclass

@@ -13,7 +13,9 @@ indexes, so a patient can be found by national id without storing the id in the 
 import base64
 import hashlib
 import hmac
+import json
 import os
+import time
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -60,10 +62,22 @@ class KeyRing:
             raise DecryptionError("ciphertext does not open") from exc
 
 
-# --- reports: key rotation — file-kept keys are re-read when instance/secrets.json changes ---
-def _refresh_keys_from_file() -> None:
+# How often a process looks at instance/secrets.json for a rotated key. Every seal and open used to
+# stat the file: one system call per decrypted value, hundreds per page of chat or patients.
+SECRETS_CHECK_SECONDS = 1.0
+
+
+def _refresh_keys_from_file(force: bool = False) -> None:
+    """File-kept keys are re-read when instance/secrets.json changes (rotate-keys adds a key there),
+    looked at no more than once a second per app unless `force`d. The process that rotates sets
+    DATA_KEYS itself; the others may seal under the old key for up to a second, which the rotation's
+    final sweep re-seals, and a value under a key they do not know yet makes them look at once."""
     if not current_app.config.get("DATA_KEYS_FROM_FILE"):
         return
+    now = time.monotonic()
+    if not force and now < current_app.extensions.get("portal_secrets_next_check", 0.0):
+        return
+    current_app.extensions["portal_secrets_next_check"] = now + SECRETS_CHECK_SECONDS
     path = os.path.join(current_app.config["INSTANCE_PATH"], "secrets.json")
     try:
         mtime = os.stat(path).st_mtime_ns
@@ -73,16 +87,13 @@ def _refresh_keys_from_file() -> None:
     if seen is None:
         current_app.extensions["portal_secrets_mtime"] = mtime
     elif seen != mtime:
-        import json
-
         with open(path) as f:
             current_app.config["DATA_KEYS"] = json.load(f)["DATA_KEYS"]
         current_app.extensions["portal_secrets_mtime"] = mtime
-# --- end reports ---
 
 
-def key_ring() -> KeyRing:
-    _refresh_keys_from_file()  # reports: key rotation
+def key_ring(*, recheck: bool = False) -> KeyRing:
+    _refresh_keys_from_file(force=recheck)
     spec = current_app.config["DATA_KEYS"]
     cached = current_app.extensions.get("portal_key_ring")
     if cached is None or cached[0] != spec:
@@ -95,14 +106,22 @@ def encrypt(plaintext: str, purpose: str) -> str:
     return key_ring().seal(plaintext, purpose)
 
 
+def _ring_that_opens(token: str, ring: KeyRing) -> KeyRing:
+    """`ring`, or a fresh look at the secrets file when the value names a key it lacks: another
+    process rotated within the last second."""
+    if token.partition(":")[0] in ring.keys:
+        return ring
+    return key_ring(recheck=True)
+
+
 def decrypt(token: str, purpose: str) -> str:
-    return key_ring().open(token, purpose)
+    return _ring_that_opens(token, key_ring()).open(token, purpose)
 
 
 def decrypt_many(tokens, purpose: str):
-    """Open a batch with one key-ring lookup (decrypt() checks the secrets file on every value)."""
+    """Open a batch with one key-ring lookup."""
     ring = key_ring()
-    return (ring.open(token, purpose) for token in tokens)
+    return (_ring_that_opens(token, ring).open(token, purpose) for token in tokens)
 
 
 def blind_index(kind: str, normalised_value: str) -> str:

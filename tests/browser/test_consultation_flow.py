@@ -95,6 +95,18 @@ def test_doctor_and_patient_run_a_whole_consultation(app, live_server, sandbox, 
     doctor.get_by_role("button", name="Send").click()
     expect(patient.get_by_text("How long have you had it?")).to_be_visible(timeout=10000)
     expect(patient.get_by_role("textbox", name="Message")).to_have_value("")
+    # Polls and sends append only what is new: each message once, in order, on both sides.
+    patient.get_by_role("textbox", name="Message").fill("Three days.")
+    patient.get_by_role("button", name="Send").click()
+    expect(doctor.get_by_text("Three days.")).to_be_visible(timeout=10000)
+    time.sleep(1.5)  # a few more polls on both sides, which must add nothing
+    said = ["Hello doctor, I have a sore throat.", "How long have you had it?", "Three days."]
+    for page in (patient, doctor):
+        log = page.get_by_role("log", name="Messages")
+        expect(log.locator("li.msg p")).to_have_text(said)
+        expect(log.get_by_text("No messages yet.")).to_have_count(0)
+    patient.screenshot(path=str(screens / "patient-chat-phone.png"), full_page=True)
+    assert serious_violations(patient) == []
 
     doctor.once("dialog", lambda dialog: dialog.accept())
     doctor.get_by_role("button", name="Finish consultation").click()

@@ -233,3 +233,27 @@ def test_fields_carry_no_empty_aria_attributes(app, staff_client):
     page = staff_client("secretary").get(f"/consultations/{cid}").get_data(as_text=True)
     assert 'aria-describedby="None"' not in page and 'aria-invalid="None"' not in page
     assert 'for="doctor_id"' in page and 'for="reason"' in page
+
+
+def test_queue_rows_show_patient_doctor_and_the_right_links_and_the_read_is_audited(app, staff_client):
+    a, b = make_consultation(app), make_consultation(app)
+    doctor = staff_client("doctor", "rows@test.example")
+    assert post(doctor, f"/consultations/{b}/pick").status_code == 200
+    with app.app_context():
+        from portal.security.models import StaffUser
+
+        name = db.session.scalar(select(StaffUser.name).where(StaffUser.email == "rows@test.example"))
+    page = doctor.get("/consultations").get_data(as_text=True)
+    row_a = page[page.index(f'consultation-row-{a}"'):page.index(f'consultation-row-{b}"')]
+    row_b = page[page.index(f'consultation-row-{b}"'):page.index("</tbody>")]
+    assert "Line Danser" in row_a and "Ready for pickup" in row_a and "—" in row_a
+    assert f'action="/consultations/{a}/pick"' in row_a and "Video" in row_a
+    assert "Line Danser" in row_b and name in row_b and "Assigned, not started" in row_b
+    assert f'href="/consultations/{b}"' in row_b and "/pick" not in row_b
+    with app.app_context():
+        viewed = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "consultation.queue_viewed")
+                                    .order_by(AuditEvent.id.desc())).first()
+    assert viewed.details["consultation_ids"] == [a, b]
+    # A secretary's rows open the panel beside the list.
+    desk = staff_client("secretary").get("/consultations").get_data(as_text=True)
+    assert f'hx-get="/consultations/{a}" hx-target="#consultation-panel"' in desk

@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.consultations import services
 from portal.consultations.models import Consultation, PatientLink, Review
@@ -276,3 +276,61 @@ def test_the_conversation_sent_back_after_a_chat_message_is_an_audited_read(app,
         "csrf_token": doctor_client.csrf, "chat_token": doctor_token, "message": "Since when?"}, headers=HX)
     assert answered.status_code == 200 and "I have a cough" in answered.get_data(as_text=True)
     assert chat_reads() == before + [("staff", patient_id)]
+
+
+def chat_cursor(html: str) -> tuple[str, str]:
+    """The (since, after) the page's chat poller sends next."""
+    found = re.search(r"/c/room/chat\?since=(-?\d+)&amp;after=(\d+)", html)
+    return found.group(1), found.group(2)
+
+
+def test_chat_answers_carry_only_the_messages_the_page_does_not_have(app, client, sandbox, staff_client):
+    doctor_client = staff_client("doctor")
+    with app.app_context():
+        from portal.security.models import StaffUser
+
+        doctor = db.session.scalar(select(StaffUser.id).where(StaffUser.role == "doctor"))
+    cid = make_consultation(app)
+    check(client, start(app, cid, doctor))
+    room = client.get("/c/room").get_data(as_text=True)
+    token, csrf = re.search(r'name="chat_token" value="([^"]+)"', room).group(1), csrf_token_from(room)
+    assert "No messages yet." in room and chat_cursor(room)[1] == "0"
+
+    def chat_reads():
+        with app.app_context():
+            return db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                     .where(AuditEvent.action == "consultation.chat_read"))
+
+    first = client.post("/c/room/chat", data={"csrf_token": csrf, "chat_token": token, "message": "I have a cough",
+                                              "after": "0"}, headers=HX).get_data(as_text=True)
+    # The first message takes the page's "No messages yet." away.
+    assert "I have a cough" in first and 'id="chat-empty" hx-swap-oob="delete"' in first
+    since, after = chat_cursor(first)
+    doctor_page = doctor_client.get(f"/consultations/{cid}").get_data(as_text=True)
+    doctor_token = re.search(r'name="chat_token" value="([^"]+)"', doctor_page).group(1)
+    doctor_after = re.search(r'name="after" value="(\d+)"', doctor_page).group(1)
+    answer = doctor_client.post(f"/consultations/{cid}/chat", data={
+        "csrf_token": doctor_client.csrf, "chat_token": doctor_token, "message": "Since when?", "after": doctor_after},
+        headers=HX).get_data(as_text=True)
+    assert "Since when?" in answer and "I have a cough" not in answer and "chat-empty" not in answer
+
+    reads = chat_reads()
+    polled = client.get(f"/c/room/chat?since={since}&after={after}", headers=HX)
+    html = polled.get_data(as_text=True)
+    assert polled.status_code == 200 and "Since when?" in html and "I have a cough" not in html
+    assert chat_reads() == reads + 1  # the batch sent out is an audited read
+    since, after = chat_cursor(html)
+    assert client.get(f"/c/room/chat?since={since}&after={after}", headers=HX).status_code == 204
+    # A page that has everything already gets no messages and no audit event, only its cursor moved on.
+    another = client.post("/c/room/chat", data={"csrf_token": csrf, "chat_token": token, "message": "Two days",
+                                                 "after": after}, headers=HX).get_data(as_text=True)
+    assert "Two days" in another and "Since when?" not in another
+    reads = chat_reads()
+    caught_up = client.get(f"/c/room/chat?since={since}&after={chat_cursor(another)[1]}", headers=HX)
+    assert caught_up.status_code == 200 and 'class="msg' not in caught_up.get_data(as_text=True)
+    assert chat_cursor(caught_up.get_data(as_text=True)) == chat_cursor(another)
+    assert chat_reads() == reads
+    # Without `after` (or with junk) the whole conversation comes, in order.
+    whole = client.get("/c/room/chat?after=-5", headers=HX).get_data(as_text=True)
+    assert whole.index("I have a cough") < whole.index("Since when?") < whole.index("Two days")
+    assert client.get(f"/c/room/chat?after={2**40}", headers=HX).status_code == 200

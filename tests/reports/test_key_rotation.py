@@ -1,6 +1,7 @@
 """rotate-keys: a new data key first, every encrypted value re-sealed, nothing lost, resumable."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,27 @@ def test_the_rotation_is_audited(app):
     with app.app_context():
         actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("keys.%")).order_by(AuditEvent.seq)))
     assert actions == ["keys.rotation_started", "keys.rotation_finished"]
+
+
+def test_other_processes_open_values_under_a_new_key_at_once_and_seal_with_it_within_a_second(app):
+    """Processes look at the secrets file at most once a second, but never fail on a key added meanwhile."""
+    from portal.security.crypto import KeyRing, decrypt, encrypt
+
+    path = Path(app.config["INSTANCE_PATH"]) / "secrets.json"
+    with app.app_context():
+        old = key_ring().current_id
+        encrypt("looked at the file just now", "chat_message.body")
+        # Another process rotates: the file changes behind this one's back (its config is not touched).
+        stored = json.loads(path.read_text())
+        spec, new = key_rotation.new_spec(stored["DATA_KEYS"])
+        path.write_text(json.dumps({**stored, "DATA_KEYS": spec}))
+        sealed_elsewhere = KeyRing.parse(spec).seal("written by the other process", "chat_message.body")
+        assert decrypt(sealed_elsewhere, "chat_message.body") == "written by the other process"
+        assert key_ring().current_id == new
+    with app.app_context():
+        stored = json.loads(path.read_text())
+        spec, newer = key_rotation.new_spec(stored["DATA_KEYS"])
+        path.write_text(json.dumps({**stored, "DATA_KEYS": spec}))
+        time.sleep(1.1)
+        assert encrypt("after a second", "chat_message.body").startswith(f"{newer}:")
+        assert old in key_ring().keys

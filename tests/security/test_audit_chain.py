@@ -154,3 +154,38 @@ def test_events_older_than_the_chain_are_reported_but_do_not_fail_verification(a
     result = _verify_cli(app)
     assert result.exit_code == 0
     assert "1 event(s) predate the chain" in result.output
+
+
+def test_audited_reads_and_actions_from_concurrent_writers_share_one_unbroken_chain(app):
+    """record_read stores its event without the ORM's flush; it must chain exactly like record does."""
+    errors = []
+
+    def writer(reads: bool):
+        try:
+            with app.app_context():
+                for i in range(10):
+                    if reads:
+                        audit.record_read("test.read", patient_id=None, actor=("staff", "7"), number=i)
+                    else:
+                        audit.record("test.action", number=i)
+                        db.session.commit()
+                db.session.remove()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n % 2 == 0,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with app.app_context():
+        reads = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "test.read")).all()
+        assert len(reads) == 20 and {(e.actor_type, e.actor_id) for e in reads} == {("staff", "7")}
+        assert all(e.at is not None and e.details["number"] in range(10) for e in reads)
+    result = _verify_cli(app)
+    assert result.exit_code == 0 and "40 events checked" in result.output, result.output
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET actor_id = '8' WHERE action = 'test.read' AND seq = "
+                          "(SELECT max(seq) FROM audit_events WHERE action = 'test.read')"))
+    assert _verify_cli(app).exit_code != 0
