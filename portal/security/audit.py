@@ -6,8 +6,8 @@ An event joins the caller's transaction, so an action and its audit record are c
 """
 
 from flask import g, has_request_context
-from sqlalchemy import insert
 from flask_login import current_user
+from sqlalchemy import insert
 
 from portal import sqlite_writer
 from portal.extensions import db
