@@ -1,6 +1,7 @@
-"""Security commands: `flask --app wsgi audit-verify`."""
+"""Security commands: `flask --app wsgi audit-verify`, `flask --app wsgi rotate-keys`."""
 
 import sys
+import time
 
 import click
 from flask.cli import with_appcontext
@@ -36,7 +37,7 @@ def rotate_keys_command(batch, resume):
 
     from portal.extensions import redis_client
     from portal.security import audit, key_rotation
-    from portal.security.crypto import key_ring
+    from portal.security.crypto import SECRETS_CHECK_SECONDS, key_ring
 
     current = key_ring().current_id
     if not resume and redis_client().exists(key_rotation.PROGRESS_KEY.format(kid=current)):
@@ -46,6 +47,9 @@ def rotate_keys_command(batch, resume):
         if key_rotation.keys_from_file():
             kid = key_rotation.add_key_to_secrets_file(current_app.config["INSTANCE_PATH"])
             click.echo(f"new data key {kid} added first in instance/secrets.json; running processes pick it up")
+            # They look at the file at most once a second: wait that out, so none still seals under the
+            # old key once the re-seal has passed (the report's "done" must hold when old keys are removed).
+            time.sleep(SECRETS_CHECK_SECONDS + 0.2)
         else:
             spec, kid = key_rotation.new_spec(current_app.config["DATA_KEYS"])
             click.echo("DATA_KEYS comes from the environment. Set it in every process to:")

@@ -70,8 +70,8 @@ SECRETS_CHECK_SECONDS = 1.0
 def _refresh_keys_from_file(force: bool = False) -> None:
     """File-kept keys are re-read when instance/secrets.json changes (rotate-keys adds a key there),
     looked at no more than once a second per app unless `force`d. The process that rotates sets
-    DATA_KEYS itself; the others may seal under the old key for up to a second, which the rotation's
-    final sweep re-seals, and a value under a key they do not know yet makes them look at once."""
+    DATA_KEYS itself and waits a second before re-sealing, by when the others seal under the new key;
+    a value under a key they do not know yet makes them look at once."""
     if not current_app.config.get("DATA_KEYS_FROM_FILE"):
         return
     now = time.monotonic()
