@@ -6,8 +6,11 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 9)))
-# Threads let a worker keep serving while another request waits on a slow adapter (chat, video, SMTP).
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A second thread lets a worker keep serving while a request waits on a slow adapter (chat, video).
+# Not more: requests are CPU-bound, threads of one worker share one interpreter lock, and a worker
+# holding more keep-alive connections than its siblings makes their clients wait while other CPUs idle.
+# On 2 CPUs, 2 threads instead of 4 took the doctors' queue p99 from ~29 to ~20 ms (bench/consultations.py).
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30

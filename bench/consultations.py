@@ -6,7 +6,8 @@ instance (SQLite by default; DATABASE_URL for PostgreSQL, whose schema it replac
   .venv/bin/python bench/consultations.py [--consultations 100000] [--conversations 50] [--messages 20]
 
 1. Queue: 100k open consultations (the worst case: every one counted and ordered); gunicorn with
-   2 workers x 4 threads (one worker per CPU of the 2-CPU machine; --workers/--threads); wrk with 4 connections for 15 s on GET /consultations (first page of 25,
+   one worker per CPU and gunicorn.conf.py's threads (--workers/--threads); wrk with 4 connections for 15 s
+   on GET /consultations (first page of 25,
    the total count, the change counter, and the audit event every read writes).
 2. Chat round trip: 50 started consultations, one doctor and 50 patient sessions, all 50
    conversations at once. In each, in turn, one side posts a message (HTMX POST) and the other
@@ -205,7 +206,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=15)
     # One worker per CPU: 4 x 8 on 2 CPUs measured a worse p99 and more CPU per request (docs/architecture.md).
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (CPUs)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads per gunicorn worker (default: gunicorn.conf.py's)")
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     args = parser.parse_args()
 
@@ -213,13 +215,13 @@ def main():
     started = time.perf_counter()
     _, links = build(app, args.consultations, args.conversations)
     database = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
-    print(f"machine: {os.cpu_count()} CPUs; server: gunicorn {args.workers} workers x {args.threads} threads; "
-          "client on the same machine")
-    print(f"data: {args.consultations} open consultations + {args.conversations} started, on {database} "
-          f"({time.perf_counter() - started:.1f} s to load)")
     env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
     server = Gunicorn(env, workers=args.workers, threads=args.threads, port=args.port or None,
-                      log_path=Path(INSTANCE) / "gunicorn.log").start()
+                      log_path=Path(INSTANCE) / "gunicorn.log")
+    print(f"machine: {os.cpu_count()} CPUs; server: {server.describe()}; client on the same machine")
+    print(f"data: {args.consultations} open consultations + {args.conversations} started, on {database} "
+          f"({time.perf_counter() - started:.1f} s to load)")
+    server.start()
     base = server.url
     try:
         doctor = sign_in(base)

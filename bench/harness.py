@@ -27,6 +27,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+CONF_THREADS = 2  # gunicorn.conf.py's default when GUNICORN_THREADS is not set
 
 # Counts 200s and everything else per wrk thread and prints one JSON line with the figures at the end.
 WRK_LUA = r"""
@@ -79,8 +80,8 @@ class Gunicorn:
 
     def describe(self) -> str:
         kind = self.worker_class or "gthread (gunicorn.conf.py)"
-        threads = f" x {self.threads} threads" if self.threads else ""
-        return f"gunicorn {self.workers} workers{threads}, {kind}"
+        threads = self.threads or f"{self.env.get('GUNICORN_THREADS', CONF_THREADS)} (gunicorn.conf.py)"
+        return f"gunicorn {self.workers} workers x {threads} threads, {kind}"
 
     def start(self) -> "Gunicorn":
         cmd = [str(BIN / "gunicorn"), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
