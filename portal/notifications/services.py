@@ -54,14 +54,23 @@ def _job_id(notification_id: int) -> str:
 
 
 def dispatch(notifications) -> None:
-    """Enqueue committed notifications. Never raises: a Redis outage leaves them for the sweep."""
-    for notification in notifications:
-        try:
-            _queue().enqueue("portal.notifications.jobs.send_notification", notification.id,
-                             job_id=_job_id(notification.id), retry=Retry(max=MAX_ATTEMPTS - 1,
-                                                                         interval=RETRY_INTERVALS))
-        except redis.RedisError:
-            log.warning("could not enqueue notification %s; the sweep will send it", notification.id)
+    """Enqueue committed notifications. Never raises: a Redis outage leaves them for the sweep.
+
+    All of them go in one pipelined transaction: one round trip instead of two per message.
+    """
+    if not notifications:
+        return
+    queue = _queue()
+    try:
+        with redis_client().pipeline() as pipe:
+            for notification in notifications:
+                queue.enqueue("portal.notifications.jobs.send_notification", notification.id,
+                              job_id=_job_id(notification.id), pipeline=pipe,
+                              retry=Retry(max=MAX_ATTEMPTS - 1, interval=RETRY_INTERVALS))
+            pipe.execute()
+    except redis.RedisError:
+        log.warning("could not enqueue notifications %s; the sweep will send them",
+                    [notification.id for notification in notifications])
 
 
 def _already_enqueued(notification_id: int) -> bool:

@@ -56,15 +56,25 @@ class TokenServiceClient:
             session.close()
 
 
-_sessions: dict[int, requests.Session] = {}
+_sessions: dict[tuple[int, str], requests.Session] = {}
 
 
-def _http() -> requests.Session:
-    """One keep-alive session per process (a forked job process gets its own)."""
-    pid = os.getpid()
-    if pid not in _sessions:
-        _sessions[pid] = requests.Session()
-    return _sessions[pid]
+def _http(url: str) -> requests.Session:
+    """One keep-alive session per process and claims API (a forked job process gets its own).
+
+    The environment's proxy and CA-bundle settings (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, …) are
+    read once, when the session is made: with `trust_env` requests re-reads them, and ~/.netrc, on every
+    call (~160 environment lookups per claim), and a worker's environment does not change while it runs.
+    `trust_env` off also keeps a ~/.netrc entry from replacing our Bearer token.
+    """
+    key = (os.getpid(), url)
+    if key not in _sessions:
+        session = requests.Session()
+        session.trust_env = False
+        session.proxies = requests.utils.get_environ_proxies(url)  # empty when NO_PROXY covers the host
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        _sessions[key] = session
+    return _sessions[key]
 
 
 # The claims API's error codes that mean "this claim is wrong", as opposed to "try later".
@@ -77,7 +87,7 @@ class ClaimsApiClient:
 
     def submit(self, token: str, idempotency_key: str, claim: dict) -> FiledClaim:
         try:
-            response = _http().post(self.claims_url, json=claim, timeout=self.timeout,
+            response = _http(self.claims_url).post(self.claims_url, json=claim, timeout=self.timeout,
                                     headers={"Authorization": f"Bearer {token}", "Idempotency-Key": idempotency_key})
         except requests.RequestException as exc:
             raise ClaimsApiUnavailable(f"claims API unreachable ({type(exc).__name__})") from None

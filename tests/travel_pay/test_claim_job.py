@@ -166,7 +166,7 @@ def test_a_rerun_after_the_api_filed_but_before_we_stored_it_replays_instead_of_
     claim_id = checked_in_claim(app, clinic, checkin_patient)
     with app.app_context():
         stored = db.session.get(TravelClaim, claim_id)
-        payload = services._claim_payload(stored)
+        payload = services._claim_payload(services._read_filing(claim_id))
         first = ClaimsApiClient(f"{travel_sandbox.url}/travel/claims").submit(
             services.access_token(), stored.idempotency_key, payload)
         db.session.remove()
