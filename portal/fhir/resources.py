@@ -28,18 +28,9 @@ def _meta(kind: str, version: int = 1) -> dict:
     return {"versionId": str(version), "profile": [PROFILES[kind]]}
 
 
-def slot_resource(slot) -> dict:
-    """A Slot from a Slot or a search row (id, schedule_id, start, end, status, version)."""
-    return {
-        "resourceType": "Slot", "id": str(slot.id), "meta": _meta("Slot", slot.version),
-        "schedule": {"reference": f"Schedule/{slot.schedule_id}"}, "status": slot.status,
-        "start": instant(slot.start), "end": instant(slot.end),
-    }
-
-
 def slot_entries(base_url: str, rows) -> list[dict]:
-    """Search-match entries for many slot rows: what slot_resource and entry make one at a time, with
-    the parts every slot of a version or a schedule shares made once (a week is hundreds of slots)."""
+    """Search-match Slot entries for rows (id, schedule_id, start, end, status, version), with the parts
+    every slot of a version or a schedule shares made once (a week is hundreds of slots)."""
     metas: dict[int, dict] = {}
     schedules: dict[int, dict] = {}
     match = {"mode": "match"}
