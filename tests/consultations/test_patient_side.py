@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.consultations import services
 from portal.consultations.models import Consultation, PatientLink, Review
@@ -246,7 +246,8 @@ def test_junk_in_urls_and_forms_never_500s(app, client, staff_client):
         as_text=True)), "chat_token": "", "message": "\x00" * 3000}, headers=HX).status_code in (409, 422)
 
 
-def test_the_conversation_sent_back_after_a_chat_message_is_an_audited_read(app, client, sandbox, staff_client):
+def in_progress_chat(app, client, staff_client):
+    """A started consultation with the patient in its room: (consultation id, room page, doctor's client)."""
     doctor_client = staff_client("doctor")
     with app.app_context():
         from portal.security.models import StaffUser
@@ -254,28 +255,34 @@ def test_the_conversation_sent_back_after_a_chat_message_is_an_audited_read(app,
         doctor = db.session.scalar(select(StaffUser.id).where(StaffUser.role == "doctor"))
     cid = make_consultation(app)
     check(client, start(app, cid, doctor))
-    room = client.get("/c/room").get_data(as_text=True)
+    return cid, client.get("/c/room").get_data(as_text=True), doctor_client
+
+
+def chat_reads(app) -> list[tuple[str, int]]:
+    """Who read the chat, in order: (actor type, patient id) of every consultation.chat_read event."""
+    with app.app_context():
+        return [(e.actor_type, e.patient_id) for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "consultation.chat_read").order_by(AuditEvent.id))]
+
+
+def test_the_conversation_sent_back_after_a_chat_message_is_an_audited_read(app, client, sandbox, staff_client):
+    cid, room, doctor_client = in_progress_chat(app, client, staff_client)
     token = re.search(r'name="chat_token" value="([^"]+)"', room).group(1)
 
-    def chat_reads():
-        with app.app_context():
-            return [(e.actor_type, e.patient_id) for e in db.session.scalars(
-                select(AuditEvent).where(AuditEvent.action == "consultation.chat_read").order_by(AuditEvent.id))]
-
-    before = chat_reads()
+    before = chat_reads(app)
     sent = client.post("/c/room/chat", data={"csrf_token": csrf_token_from(room), "chat_token": token,
                                              "message": "I have a cough"}, headers=HX)
     assert sent.status_code == 200 and "I have a cough" in sent.get_data(as_text=True)
     with app.app_context():
         patient_id = db.session.get(Consultation, cid).patient_id
-    assert chat_reads() == before + [("patient", patient_id)]
+    assert chat_reads(app) == before + [("patient", patient_id)]
     doctor_page = doctor_client.get(f"/consultations/{cid}").get_data(as_text=True)
     doctor_token = re.search(r'name="chat_token" value="([^"]+)"', doctor_page).group(1)
-    before = chat_reads()
+    before = chat_reads(app)
     answered = doctor_client.post(f"/consultations/{cid}/chat", data={
         "csrf_token": doctor_client.csrf, "chat_token": doctor_token, "message": "Since when?"}, headers=HX)
     assert answered.status_code == 200 and "I have a cough" in answered.get_data(as_text=True)
-    assert chat_reads() == before + [("staff", patient_id)]
+    assert chat_reads(app) == before + [("staff", patient_id)]
 
 
 def chat_cursor(html: str) -> tuple[str, str]:
@@ -285,21 +292,9 @@ def chat_cursor(html: str) -> tuple[str, str]:
 
 
 def test_chat_answers_carry_only_the_messages_the_page_does_not_have(app, client, sandbox, staff_client):
-    doctor_client = staff_client("doctor")
-    with app.app_context():
-        from portal.security.models import StaffUser
-
-        doctor = db.session.scalar(select(StaffUser.id).where(StaffUser.role == "doctor"))
-    cid = make_consultation(app)
-    check(client, start(app, cid, doctor))
-    room = client.get("/c/room").get_data(as_text=True)
+    cid, room, doctor_client = in_progress_chat(app, client, staff_client)
     token, csrf = re.search(r'name="chat_token" value="([^"]+)"', room).group(1), csrf_token_from(room)
     assert "No messages yet." in room and chat_cursor(room)[1] == "0"
-
-    def chat_reads():
-        with app.app_context():
-            return db.session.scalar(select(func.count()).select_from(AuditEvent)
-                                     .where(AuditEvent.action == "consultation.chat_read"))
 
     first = client.post("/c/room/chat", data={"csrf_token": csrf, "chat_token": token, "message": "I have a cough",
                                               "after": "0"}, headers=HX).get_data(as_text=True)
@@ -314,22 +309,22 @@ def test_chat_answers_carry_only_the_messages_the_page_does_not_have(app, client
         headers=HX).get_data(as_text=True)
     assert "Since when?" in answer and "I have a cough" not in answer and "chat-empty" not in answer
 
-    reads = chat_reads()
+    reads = len(chat_reads(app))
     polled = client.get(f"/c/room/chat?since={since}&after={after}", headers=HX)
     html = polled.get_data(as_text=True)
     assert polled.status_code == 200 and "Since when?" in html and "I have a cough" not in html
-    assert chat_reads() == reads + 1  # the batch sent out is an audited read
+    assert len(chat_reads(app)) == reads + 1  # the batch sent out is an audited read
     since, after = chat_cursor(html)
     assert client.get(f"/c/room/chat?since={since}&after={after}", headers=HX).status_code == 204
     # A page that has everything already gets no messages and no audit event, only its cursor moved on.
     another = client.post("/c/room/chat", data={"csrf_token": csrf, "chat_token": token, "message": "Two days",
                                                  "after": after}, headers=HX).get_data(as_text=True)
     assert "Two days" in another and "Since when?" not in another
-    reads = chat_reads()
+    reads = len(chat_reads(app))
     caught_up = client.get(f"/c/room/chat?since={since}&after={chat_cursor(another)[1]}", headers=HX)
     assert caught_up.status_code == 200 and 'class="msg' not in caught_up.get_data(as_text=True)
     assert chat_cursor(caught_up.get_data(as_text=True)) == chat_cursor(another)
-    assert chat_reads() == reads
+    assert len(chat_reads(app)) == reads
     # Without `after` (or with junk) the whole conversation comes, in order.
     whole = client.get("/c/room/chat?after=-5", headers=HX).get_data(as_text=True)
     assert whole.index("I have a cough") < whole.index("Since when?") < whole.index("Two days")

@@ -109,25 +109,33 @@ def test_the_orm_refuses_to_delete_an_audit_event(app, app_ctx):
     db.session.rollback()
 
 
-def test_concurrent_writers_keep_one_unbroken_chain(app):
+def _run_together(app, writers) -> list[Exception]:
+    """Run each writer in its own thread with its own app context; the exceptions they raised."""
     errors = []
 
-    def writer():
+    def run(write):
         try:
             with app.app_context():
-                for i in range(10):
-                    audit.record("test.concurrent", number=i)
-                    db.session.commit()
+                write()
                 db.session.remove()
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # pragma: no cover - reported by the caller
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer) for _ in range(4)]
+    threads = [threading.Thread(target=run, args=(write,)) for write in writers]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert not errors
+    return errors
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(app):
+    def writer():
+        for i in range(10):
+            audit.record("test.concurrent", number=i)
+            db.session.commit()
+
+    assert not _run_together(app, [writer] * 4)
     with app.app_context():
         result = verify(db.session)
         assert result.ok, result.problems
@@ -158,27 +166,17 @@ def test_events_older_than_the_chain_are_reported_but_do_not_fail_verification(a
 
 def test_audited_reads_and_actions_from_concurrent_writers_share_one_unbroken_chain(app):
     """record_read stores its event without the ORM's flush; it must chain exactly like record does."""
-    errors = []
 
-    def writer(reads: bool):
-        try:
-            with app.app_context():
-                for i in range(10):
-                    if reads:
-                        audit.record_read("test.read", patient_id=None, actor=("staff", "7"), number=i)
-                    else:
-                        audit.record("test.action", number=i)
-                        db.session.commit()
-                db.session.remove()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+    def reader():
+        for i in range(10):
+            audit.record_read("test.read", patient_id=None, actor=("staff", "7"), number=i)
 
-    threads = [threading.Thread(target=writer, args=(n % 2 == 0,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    def actor():
+        for i in range(10):
+            audit.record("test.action", number=i)
+            db.session.commit()
+
+    assert not _run_together(app, [reader, actor, reader, actor])
     with app.app_context():
         reads = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "test.read")).all()
         assert len(reads) == 20 and {(e.actor_type, e.actor_id) for e in reads} == {("staff", "7")}
