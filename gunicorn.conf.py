@@ -52,8 +52,14 @@ os.makedirs(PROMETHEUS_DIR, exist_ok=True)
 
 
 def on_starting(server):
-    """Files left from a previous run would be added to this run's counts: start empty."""
+    """Refuse unsafe production settings before any worker starts (gunicorn prints the RuntimeError's
+    message and exits 1). Files left from a previous run would be added to this run's counts: start empty."""
     import shutil
+
+    from portal.config import problems_message, production_problems, profile
+
+    if profile() != "development" and (problems := production_problems()):
+        raise RuntimeError(problems_message(problems))
 
     shutil.rmtree(PROMETHEUS_DIR, ignore_errors=True)
     os.makedirs(PROMETHEUS_DIR, exist_ok=True)

@@ -1,6 +1,7 @@
 """Adapters to the SMS gateway (HTTP) and the mail server (SMTP)."""
 
 import smtplib
+import ssl
 from email.message import EmailMessage
 
 import requests
@@ -29,15 +30,46 @@ class SmsGatewayClient:
 
 
 class MailClient:
-    def __init__(self, host: str, port: int, sender: str, timeout: float = 5):
+    """SMTP without TLS (a relay on the host), with STARTTLS (port 587) or implicit TLS (port 465).
+
+    The server's certificate is verified against the system's CAs, or `ca_file` for a private CA.
+    A user name and password are only ever sent inside TLS: with security "none" the client refuses,
+    and a server that does not offer STARTTLS is refused rather than spoken to in the clear."""
+
+    def __init__(self, host: str, port: int, sender: str, timeout: float = 5, *, security: str = "none",
+                 username: str | None = None, password: str | None = None, ca_file: str | None = None):
+        if security not in ("none", "starttls", "tls"):
+            raise ValueError(f"unknown SMTP security {security!r}")
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+        self.security, self.username, self.password, self.ca_file = security, username, password, ca_file
 
     def send(self, to: str, subject: str, text: str) -> None:
+        if self.username and self.security == "none":
+            raise SendFailed("refusing to send the SMTP password over an unencrypted connection "
+                             "(set SMTP_SECURITY to starttls or tls)")
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self.sender, to, subject
         message.set_content(text)
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            with self._connect() as smtp:
+                if self.security == "starttls":
+                    smtp.starttls(context=self._tls())  # SMTPNotSupportedError when not offered: never go on in clear
+                if self.username:
+                    smtp.login(self.username, self.password or "")
                 smtp.send_message(message)
+        except smtplib.SMTPNotSupportedError:
+            raise SendFailed("mail server does not offer STARTTLS; not sending in the clear") from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise SendFailed(f"mail server refused our user name and password ({exc.smtp_code})") from None
+        except ssl.SSLError as exc:
+            raise SendFailed(f"TLS with the mail server failed ({exc.reason or type(exc).__name__})") from None
         except (OSError, smtplib.SMTPException) as exc:
             raise SendFailed(f"mail server did not accept the message ({type(exc).__name__})") from None
+
+    def _tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "tls":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls())
+        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)

@@ -97,8 +97,11 @@ def sweep_pending(older_than_seconds: int = 30) -> int:
 def _client_for(notification: Notification):
     cfg = current_app.config
     if notification.channel == "sms":
-        return SmsGatewayClient(cfg["SANDBOX_URL"], cfg["SMS_API_KEY"], cfg["EXTERNAL_TIMEOUT_SECONDS"])
-    return MailClient(cfg["SMTP_HOST"], cfg["SMTP_PORT"], cfg["MAIL_FROM"], cfg["EXTERNAL_TIMEOUT_SECONDS"])
+        return SmsGatewayClient(cfg["SMS_GATEWAY_URL"] or cfg["SANDBOX_URL"], cfg["SMS_API_KEY"],
+                                cfg["EXTERNAL_TIMEOUT_SECONDS"])
+    return MailClient(cfg["SMTP_HOST"], cfg["SMTP_PORT"], cfg["MAIL_FROM"], cfg["EXTERNAL_TIMEOUT_SECONDS"],
+                      security=cfg["SMTP_SECURITY"], username=cfg["SMTP_USERNAME"], password=cfg["SMTP_PASSWORD"],
+                      ca_file=cfg["SMTP_CA_FILE"])
 
 
 def deliver(notification_id: int) -> str:
