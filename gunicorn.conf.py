@@ -44,6 +44,11 @@ logconfig_dict = {
     },
 }
 
+# gunicorn 25+ opens a control socket (for `gunicornc`), by default one path per user ($HOME/.gunicorn):
+# two gunicorns on one machine would take it from each other. Each install keeps its own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET",
+                                os.path.join(os.environ.get("INSTANCE_PATH", "instance"), "gunicorn.ctl"))
+
 # Prometheus multiprocess mode: every worker writes its counters to files in this folder and a
 # scrape of /metrics adds them up. It must be set before a worker imports prometheus_client.
 PROMETHEUS_DIR = os.environ.setdefault(

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import sys
 from datetime import timedelta
@@ -59,6 +60,13 @@ SHARED_SECRETS = {
                       "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"),
 }
 SMTP_SECURITY_MODES = ("none", "starttls", "tls")
+SMS_PROVIDERS = ("gateway", "notify", "twilio")
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Development defaults that the sandbox accepts (it plays Notify and Twilio with these credentials).
+SANDBOX_NOTIFY_API_KEY = "care_portal_sandbox-0c7d2a5e-3d4b-4f6a-9b8c-1a2b3c4d5e6f-5f1e9c2a-7b3d-4c8e-a1f2-6d7e8f9a0b1c"
+SANDBOX_NOTIFY_TEMPLATE_ID = "2d1e5a77-2c1f-4d0e-9d6a-0f5e4c3b2a19"
+SANDBOX_TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "5a" * 16, "TWILIO_AUTH_TOKEN": "sandbox-twilio-token",
+                  "TWILIO_FROM": "+15005550006"}
 
 
 class UnsafeConfiguration(NoAppException):
@@ -156,12 +164,26 @@ def _mail_problems(env) -> list[str]:
 
 
 def _sms_problems(env) -> list[str]:
-    if not env.get("SMS_GATEWAY_URL"):
-        return ["SMS_GATEWAY_URL is not set, so text messages would go to the sandbox. Set the SMS gateway's "
-                "address and SMS_API_KEY."]
-    if env.get("SMS_API_KEY", "sandbox-sms-key") == "sandbox-sms-key":
-        return ["SMS_API_KEY is not set (the sandbox's key would be used). Set our key at the SMS gateway."]
-    return []
+    provider = (env.get("SMS_PROVIDER") or "gateway").strip().lower()
+    if provider not in SMS_PROVIDERS:
+        return [f"SMS_PROVIDER={provider!r} is not one of {', '.join(SMS_PROVIDERS)}."]
+    needed = {
+        "gateway": [("SMS_GATEWAY_URL", "the SMS gateway's address"), ("SMS_API_KEY", "our key at the SMS gateway")],
+        "notify": [("NOTIFY_API_KEY", "an API key from GOV.UK Notify's 'API integration' page"),
+                   ("NOTIFY_SMS_TEMPLATE_ID", "the id of a text message template whose content is ((body))")],
+        "twilio": [("TWILIO_ACCOUNT_SID", "the account's SID (AC…)"), ("TWILIO_AUTH_TOKEN", "its auth token")],
+    }[provider]
+    problems = [f"SMS_PROVIDER is {provider}{' (the default)' if not env.get('SMS_PROVIDER') else ''} but {name} "
+                f"is not set, so text messages could not be sent. Set {name}: {what}; or choose another "
+                f"SMS_PROVIDER ({', '.join(SMS_PROVIDERS)})." for name, what in needed if not env.get(name)]
+    if provider == "twilio" and not (env.get("TWILIO_FROM") or env.get("TWILIO_MESSAGING_SERVICE_SID")):
+        problems.append("SMS_PROVIDER is twilio but neither TWILIO_FROM (a number of the account) nor "
+                        "TWILIO_MESSAGING_SERVICE_SID (MG…) is set: Twilio needs a sender.")
+    key = env.get("NOTIFY_API_KEY") or ""
+    if provider == "notify" and key and not re.fullmatch(rf".+-{UUID}-{UUID}", key):
+        problems.append("NOTIFY_API_KEY is not a Notify API key (<key name>-<service id>-<secret>): copy it "
+                        "whole from Notify.")
+    return problems
 
 
 def _choice(env, name: str, choices: tuple[str, ...]) -> str:
@@ -275,6 +297,7 @@ def load_settings(env=None) -> dict:
         "CONSULTATION_PAGE_SIZE": int(env.get("CONSULTATION_PAGE_SIZE", "25")),
         "SMS_API_KEY": env.get("SMS_API_KEY", "sandbox-sms-key"),
         "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,  # None: the sandbox's, at use time
+        **_sms_settings(env, production),
         "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": int(env.get("SMTP_PORT", "2525")),
         "SMTP_SECURITY": _choice(env, "SMTP_SECURITY", SMTP_SECURITY_MODES),
@@ -302,6 +325,17 @@ def load_settings(env=None) -> dict:
         # reports: the longest period a dashboard covers in one view.
         "DASHBOARD_MAX_DAYS": int(env.get("DASHBOARD_MAX_DAYS", "366")),
     }
+
+
+def _sms_settings(env, production: bool) -> dict:
+    """SMS_PROVIDER and its provider's settings. Base URLs left unset resolve at use time (the real
+    provider in production, the sandbox in development); credentials default to the sandbox's in development."""
+    local = {} if production else {"NOTIFY_API_KEY": SANDBOX_NOTIFY_API_KEY,
+                                   "NOTIFY_SMS_TEMPLATE_ID": SANDBOX_NOTIFY_TEMPLATE_ID, **SANDBOX_TWILIO}
+    names = ("NOTIFY_API_KEY", "NOTIFY_SMS_TEMPLATE_ID", "NOTIFY_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
+             "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_BASE_URL")
+    return {"SMS_PROVIDER": _choice(env, "SMS_PROVIDER", SMS_PROVIDERS),
+            **{name: env.get(name) or local.get(name) for name in names}}
 
 
 # --- check-in and travel pay ---

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 KEY = base64.urlsafe_b64encode(bytes(range(32))).decode()
+TEMPLATE = "2d1e5a77-2c1f-4d0e-9d6a-0f5e4c3b2a19"
+NOTIFY_KEY = f"portal-{TEMPLATE}-{TEMPLATE}"
 GOOD = {
     "PORTAL_ENV": "production",
     "DATABASE_URL": "postgresql+psycopg://portal:pw@db.internal/portal",
@@ -30,7 +32,8 @@ GOOD = {
     "SMTP_HOST": "smtp.clinic.example", "SMTP_PORT": "587", "SMTP_SECURITY": "starttls",
     "SMTP_USERNAME": "portal", "SMTP_PASSWORD": "mail-password", "MAIL_FROM": "Clinic <no-reply@clinic.example>",
     "SMS_GATEWAY_URL": "https://sms.clinic.example", "SMS_API_KEY": "sms-key",
-    "SECURE_COOKIES": None,
+    "SECURE_COOKIES": None, "SMS_PROVIDER": None, "NOTIFY_API_KEY": None, "NOTIFY_SMS_TEMPLATE_ID": None,
+    "TWILIO_ACCOUNT_SID": None, "TWILIO_AUTH_TOKEN": None, "TWILIO_FROM": None, "TWILIO_MESSAGING_SERVICE_SID": None,
 }
 
 
@@ -71,6 +74,18 @@ REFUSALS = {
     "SMTP security unknown": ({"SMTP_SECURITY": "ssl"}, "SMTP_SECURITY='ssl' is not one of none, starttls, tls"),
     "SMS gateway missing": ({"SMS_GATEWAY_URL": None}, "SMS_GATEWAY_URL is not set"),
     "SMS key missing": ({"SMS_API_KEY": None}, "SMS_API_KEY is not set"),
+    "SMS provider unknown": ({"SMS_PROVIDER": "pigeon"}, "SMS_PROVIDER='pigeon' is not one of gateway, notify, twilio"),
+    "Notify key missing": ({"SMS_PROVIDER": "notify", "NOTIFY_SMS_TEMPLATE_ID": TEMPLATE},
+                           "SMS_PROVIDER is notify but NOTIFY_API_KEY is not set"),
+    "Notify key malformed": ({"SMS_PROVIDER": "notify", "NOTIFY_SMS_TEMPLATE_ID": TEMPLATE,
+                              "NOTIFY_API_KEY": "just-a-secret"}, "NOTIFY_API_KEY is not a Notify API key"),
+    "Notify template missing": ({"SMS_PROVIDER": "notify", "NOTIFY_API_KEY": NOTIFY_KEY},
+                                "SMS_PROVIDER is notify but NOTIFY_SMS_TEMPLATE_ID is not set"),
+    "Twilio token missing": ({"SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+                              "TWILIO_FROM": "+15005550006"},
+                             "SMS_PROVIDER is twilio but TWILIO_AUTH_TOKEN is not set"),
+    "Twilio sender missing": ({"SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+                               "TWILIO_AUTH_TOKEN": "t"}, "Twilio needs a sender"),
     "profile misspelt": ({"PORTAL_ENV": "prod"}, "PORTAL_ENV='prod' is not a profile"),
 }
 
@@ -96,10 +111,10 @@ def test_one_message_lists_every_problem_with_its_fix(tmp_path):
     with pytest.raises(UnsafeConfiguration) as refused:
         load_settings({"PORTAL_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
     message = str(refused.value)
-    assert "12 problem(s)" in message and len(refused.value.problems) == 12
+    assert "13 problem(s)" in message and len(refused.value.problems) == 13
     for name in ("SECRET_KEY", "DATA_KEYS", "BLIND_INDEX_KEY", "REFERRAL_WEBHOOK_SECRET", "API_TOKEN_KEY",
                  "BOOKING_CLIENT_SECRET", "METRICS_TOKEN", "REDIS_URL", "PORTAL_URL", "SMTP_HOST", "MAIL_FROM",
-                 "SMS_GATEWAY_URL"):
+                 "SMS_GATEWAY_URL", "SMS_API_KEY"):
         assert f"{name}" in message
     assert "Make one with: python3 -c" in message and "flask --app wsgi check-config" in message
     assert not (tmp_path / "secrets.json").exists()
@@ -113,7 +128,7 @@ def test_a_database_other_than_sqlite_means_production_unless_told_otherwise():
     assert profile({}) == "development"
     assert profile({"PORTAL_ENV": "production"}) == "production"
     result = check({**{k: None for k in GOOD}, "DATABASE_URL": postgres})
-    assert result.exit_code == 1 and "12 problem(s)" in result.output
+    assert result.exit_code == 1 and "13 problem(s)" in result.output
 
 
 def test_production_cookies_are_secure_by_default_and_settings_come_from_the_environment(tmp_path):
@@ -130,7 +145,17 @@ def test_development_check_says_so_and_can_be_asked_to_check_production():
     assert relaxed.exit_code == 0 and "profile: development" in relaxed.output
     strict = CliRunner().invoke(check_config_command, ["--production"],
                                 env={**{k: None for k in GOOD}, "PORTAL_ENV": "development"})
-    assert strict.exit_code == 1 and "12 problem(s)" in strict.output
+    assert strict.exit_code == 1 and "13 problem(s)" in strict.output
+
+
+@pytest.mark.parametrize("provider", [
+    {"SMS_PROVIDER": "notify", "NOTIFY_API_KEY": NOTIFY_KEY, "NOTIFY_SMS_TEMPLATE_ID": TEMPLATE},
+    {"SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t",
+     "TWILIO_MESSAGING_SERVICE_SID": "MG" + "1" * 32},
+], ids=["notify", "twilio"])
+def test_each_sms_provider_needs_only_its_own_settings(provider):
+    result = check(production_env(SMS_GATEWAY_URL=None, SMS_API_KEY=None, **provider))
+    assert result.exit_code == 0, result.output
 
 
 def test_a_malformed_number_is_a_problem_too():

@@ -25,9 +25,9 @@ class Store:
         # service name -> mode: "ok", "5xx", "slow"
         self.failures: dict[str, str] = {"sms": "ok", "chat": "ok", "video": "ok", "smtp": "ok", "insurer": "ok"}
 
-    def add_sms(self, to: str, text: str) -> dict:
+    def add_sms(self, to: str, text: str, via: str = "gateway", record_id: str | None = None) -> dict:
         with self.lock:
-            record = {"id": uuid.uuid4().hex, "to": to, "text": text, "at": _now()}
+            record = {"id": record_id or str(uuid.uuid4()), "to": to, "text": text, "at": _now(), "via": via}
             self.sms.append(record)
             return record
 
