@@ -31,6 +31,9 @@ demographics (PDS): <code>GET /pds/Patient/&lt;NHS number&gt;</code>.</p>
 <label for="mode">Behaviour</label><select id="mode" name="mode"><option>ok</option><option>500</option><option>slow</option></select>
 <button>Set</button></form>
 <p><a href="/outbox">Every SMS and e-mail sent</a></p>
+<p>SMS providers in their own API shapes (the portal's <code>SMS_PROVIDER</code>): our gateway
+<code>POST /sms/messages</code>, GOV.UK Notify <code>POST /v2/notifications/sms</code>, Twilio
+<code>POST /twilio/2010-04-01/Accounts/&lt;sid&gt;/Messages.json</code>.</p>
 <h2>Referral system</h2>
 <form method="post" action="/referral-system/send"><label for="count">Referrals to send</label>
 <input id="count" name="count" type="number" min="1" max="50" value="1"><button>Send</button></form>

@@ -138,6 +138,7 @@ class Cluster:
         self.workdir = workdir
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, Path] = {}
+        self.phases: list[tuple[str, float]] = [("start", time.monotonic())]
         suite = make_url(os.environ["DATABASE_URL"])
         self.admin_url = suite
         self.database = f"{suite.database}_many_hosts"
@@ -193,20 +194,23 @@ class Cluster:
         self.processes[name] = process
         return process
 
-    def stop(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    def stop(self, *names: str) -> None:
+        """SIGTERM to all of them at once (gunicorn's and RQ's graceful stop), then wait for each."""
+        stopping = [(name, self.processes.pop(name)) for name in names if name in self.processes]
+        for _, process in stopping:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for _, process in stopping:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
     def stop_all(self) -> None:
-        for name in list(self.processes):
-            self.stop(name)
+        """Workers and web hosts first, Redis last (a worker outliving Redis only logs errors)."""
+        self.stop(*[name for name in self.processes if name.startswith(("worker", "web"))])
+        self.stop(*list(self.processes))
 
     def flask(self, host: str, *args: str, **overrides) -> subprocess.CompletedProcess:
         done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT,
@@ -245,12 +249,16 @@ class Cluster:
     def start_sandbox(self) -> None:
         self._start("sandbox", [str(BIN / "flask"), "--app", "portal.sandbox", "run", "--host", "127.0.0.1",
                                 "--port", str(self.sandbox_port)], self.sandbox_env())
+
+    def wait_for_sandbox(self) -> None:
         wait_until(lambda: answers(f"{self.sandbox_url}/healthz"), 60, "the sandbox")
 
-    def start_web(self, host: str, **overrides) -> None:
-        self._start(f"web-{host}", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-                    self.host_env(host, **overrides))
-        wait_until(lambda: answers(f"{self.hosts[host]}/healthz"), 60, f"web host {host}")
+    def start_web(self, *hosts: str, **overrides) -> None:
+        for host in hosts:
+            self._start(f"web-{host}", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+                        self.host_env(host, **overrides))
+        for host in hosts:
+            wait_until(lambda: answers(f"{self.hosts[host]}/healthz"), 60, f"web host {host}")
 
     def start_worker(self, host: str, queues: str, **overrides) -> None:
         self._start(f"worker-{host}", [str(BIN / "flask"), "--app", "wsgi", "worker", "--queues", queues],
@@ -258,16 +266,21 @@ class Cluster:
 
     def restart(self, *names: str, **overrides) -> None:
         """Restart processes with changed settings (new DATA_KEYS), as a deployment would."""
+        self.stop(*names)
         for name in names:
-            self.stop(name)
-        for name in names:
-            kind, host = name.split("-")
-            if kind == "web":
-                self.start_web(host, **overrides)
-            else:
-                self.start_worker(host, self.queues[host], **overrides)
+            if name.startswith("worker-"):
+                self.start_worker(name[-1], self.queues[name[-1]], **overrides)
+        self.start_web(*[name[-1] for name in names if name.startswith("web-")], **overrides)
 
     queues = {"A": "notifications,default,reports", "B": "claims,notifications"}
+
+    def mark(self, phase: str) -> None:
+        """The end of a phase of the run, for the timings printed at the end."""
+        self.phases.append((phase, time.monotonic()))
+
+    def timings(self) -> str:
+        return ", ".join(f"{name} {end - start:.1f} s"
+                         for (_, start), (name, end) in zip(self.phases, self.phases[1:]))
 
     # --- what the hosts did --------------------------------------------------------------------------
     def sql(self, statement: str, **params):

@@ -45,16 +45,20 @@ def cluster(tmp_path_factory):
     try:
         cluster.create_database()
         cluster.start_redis()
-        cluster.start_sandbox()
+        cluster.start_sandbox()  # starts while the migrations run
         cluster.flask("A", "db", "upgrade")
+        cluster.wait_for_sandbox()
         demo = cluster.flask("A", "demo-data").stdout
         cluster.checkin_link = link_path(demo, "/checkin")
-        cluster.start_web("A")
-        cluster.start_web("B")
+        cluster.mark("Redis, sandbox, migrations, demo data")
+        cluster.start_web("A", "B")
+        cluster.mark("two web hosts")
         yield cluster
     finally:
         cluster.stop_all()
-        print(f"\nmany hosts: {time.monotonic() - started:.1f} s wall time, logs in {cluster.workdir}")
+        cluster.mark("stop")
+        print(f"\nmany hosts: {time.monotonic() - started:.1f} s wall time ({cluster.timings()}); "
+              f"logs in {cluster.workdir}")
         cluster.drop_database()
 
 
@@ -90,6 +94,8 @@ def _story(cluster):
     for host in (A, B):
         ready = wait_until(lambda: Browser().at(host).get("/readyz").status_code == 200, 60, "readiness")
         assert ready
+
+    cluster.mark("two workers ready")
 
     # A referral arrives at A.
     pid = random_fodselsnummer(random.Random(21))
@@ -144,6 +150,8 @@ def _story(cluster):
     since = re.search(r"/c/room/chat\?since=(-?\d+)", sent.get_data(as_text=True)).group(1)
     assert "Any fever?" in patient.get(f"/c/room/chat?since={since}", headers=HX).get_data(as_text=True)
 
+    cluster.mark("referral, screening, pick, SMS link, chat")
+
     # The doctor finishes on A and files the sealed report, with the patient's national id.
     assert doctor.post(f"/consultations/{consultation_id}/finish", data={"csrf_token": doctor.csrf},
                        headers=PANEL).status_code == 200
@@ -171,6 +179,8 @@ def _story(cluster):
     assert filed_by == claims_worker.name
     wait_until(lambda: [m for m in cluster.outbox()["sms"] if claim_number in m["text"]], 60, "the claim's SMS")
 
+    cluster.mark("report, check-in, claim filed by worker B")
+
     # A lock-out reached on A holds on B.
     intruder = Browser()
     for _ in range(5):
@@ -184,6 +194,8 @@ def _story(cluster):
                                          "csrf_token": csrf_token_from(page)})
     assert refused.status_code == 429
     assert owner.get("/").status_code == 302  # not signed in
+
+    cluster.mark("lock-out")
 
     # rotate-keys on A: every process gets the new key first, the re-seal runs, then B holds only the new key.
     told = cluster.flask("A", "rotate-keys").stdout
@@ -209,3 +221,4 @@ def _story(cluster):
     claims_page = secretary_b.get("/travel-claims").get_data(as_text=True)
     assert claim_number in claims_page
     cluster.flask("B", "audit-verify", DATA_KEYS=only_new)
+    cluster.mark("rotate-keys, restarts, reads on B")
