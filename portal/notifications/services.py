@@ -17,8 +17,7 @@ from rq.job import Job
 from sqlalchemy import select, update
 
 from portal.extensions import db, redis_client
-from portal.notifications.clients import (MailClient, NotifySmsClient, SendFailed, SmsGatewayClient,
-                                          TwilioSmsClient)
+from portal.notifications.clients import MailClient, NotifySmsClient, SendFailed, SmsGatewayClient, TwilioSmsClient
 from portal.notifications.models import FAILED, PENDING, SENT, Notification
 from portal.security.models import utcnow
 

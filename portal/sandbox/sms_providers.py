@@ -15,8 +15,8 @@ The "sms" failure mode on the index page applies to both.
 import re
 import time
 import uuid
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 
 from flask import Blueprint, current_app, request
 from notifications_python_client.authentication import decode_jwt_token, get_token_issuer
