@@ -33,11 +33,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def on_postgresql() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith("postgresql")
+
+
 def what_is_missing() -> str | None:
-    """Why this machine cannot run the set-up, or None."""
-    database = os.environ.get("DATABASE_URL", "")
-    if not database.startswith("postgresql"):
-        return "needs PostgreSQL (DATABASE_URL); CI runs it in its PostgreSQL pass"
+    """Why this machine cannot run the set-up on PostgreSQL, or None."""
     if not shutil.which("redis-server"):
         return "needs Debian's redis-server (`make test` installs it as root)"
     return None
