@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, StringField
+from wtforms import BooleanField, DateField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 
@@ -18,3 +18,15 @@ class YesNoForm(FlaskForm):
 
 class CheckInForm(FlaskForm):
     """The "Check in" button: only the CSRF token."""
+
+
+class FileNowForm(FlaskForm):
+    """The travel ask: file a claim now, or later (an equal choice)."""
+    answer = RadioField("Would you like to file a travel reimbursement claim?",
+                        choices=[("yes", "Yes, file a claim now"), ("later", "No, I’ll file later")],
+                        validators=[InputRequired(message="Choose whether to file now or later.")])
+
+
+class ReviewForm(FlaskForm):
+    """The travel review: the agreement's checkbox, then "File claim" or "File later" (the `action` button)."""
+    agree = BooleanField()
