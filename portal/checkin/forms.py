@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
@@ -22,9 +23,9 @@ class CheckInForm(FlaskForm):
 
 class FileNowForm(FlaskForm):
     """The travel ask: file a claim now, or later (an equal choice)."""
-    answer = RadioField("Would you like to file a travel reimbursement claim?",
-                        choices=[("yes", "Yes, file a claim now"), ("later", "No, I’ll file later")],
-                        validators=[InputRequired(message="Choose whether to file now or later.")])
+    answer = RadioField(_l("Would you like to file a travel reimbursement claim?"),
+                        choices=[("yes", _l("Yes, file a claim now")), ("later", _l("No, I’ll file later"))],
+                        validators=[InputRequired(message=_l("Choose whether to file now or later."))])
 
 
 class ReviewForm(FlaskForm):

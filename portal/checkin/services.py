@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -27,7 +28,7 @@ from portal.security import audit, patient_check
 from portal.security.models import utcnow
 from portal.security.patient_check import IdentityLocked
 from portal.travel_pay import services as travel_claims
-from portal.travel_pay.agreement import DEFAULT_LANGUAGE, current_agreement
+from portal.travel_pay.agreement import current_agreement
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ FILE = "file"  # the patient's travel choice when a claim is to be filed (stored
 @dataclass(frozen=True)
 class Question:
     name: str
-    text: str
+    text: str  # or a lazy gettext string
     travel: bool
 
 
@@ -53,13 +54,16 @@ DEMOGRAPHICS = [
 ]
 # Travel pay as the VA's own day-of check-in asks it: first whether to file now at all ("file later" is an
 # equal choice), then three questions, then a review with the beneficiary travel agreement.
-ASK = Question("file_now", "Would you like to file a travel reimbursement claim?", True)
+ASK = Question("file_now", _l("Would you like to file a travel reimbursement claim?"), True)
 TRAVEL = [
-    Question("mileage_only", "Are you claiming only mileage and no other expenses?", True),
-    Question("own_vehicle", "Did you travel in your own vehicle?", True),
-    Question("home_address", "Did you travel from your home address?", True),
+    Question("mileage_only", _l("Are you claiming only mileage and no other expenses?"), True),
+    Question("own_vehicle", _l("Did you travel in your own vehicle?"), True),
+    Question("home_address", _l("Did you travel from your home address?"), True),
 ]
-REVIEW = Question("agreement", "Review your travel claim", True)
+REVIEW = Question("agreement", _l("Review your travel claim"), True)
+# With the review's answer (the accepted agreement's version) the session keeps the language code of the
+# wording the patient was shown: the claim stores that wording.
+AGREEMENT_LANGUAGE = "agreement_language"
 # The yes/no questions that have a page of their own (the ask and the review have theirs).
 QUESTIONS = {q.name: q for q in DEMOGRAPHICS + TRAVEL}
 
@@ -239,12 +243,6 @@ def first_travel_no(answers: dict) -> Question | None:
     return next((q for q in TRAVEL if answers.get(q.name) is False), None)
 
 
-def patient_language(patient_id: int) -> str:
-    """The language code the patient reads the agreement in. One language so far; the code is stored so
-    that translated wordings (a later change) are recorded as what the patient saw."""
-    return DEFAULT_LANGUAGE
-
-
 def file_by(appointment: Appointment) -> date:
     """The last day a travel claim for this appointment can be filed (the claims system's deadline)."""
     return local_date(appointment) + timedelta(days=current_app.config["TRAVEL_CLAIM_FILE_WITHIN_DAYS"])
@@ -300,7 +298,7 @@ def check_in(appointment: Appointment, answers: dict, now: datetime | None = Non
         try:
             claim = travel_claims.create_claim(
                 patient_id=appointment.patient_id, appointment=appointment, appointment_date=local_date(appointment),
-                answers=travel, agreement=current_agreement(patient_language(appointment.patient_id)))
+                answers=travel, agreement=current_agreement(answers.get(AGREEMENT_LANGUAGE)))
         except travel_claims.AlreadyClaimedThatDay:
             record.travel_outcome = ALREADY_FILED
     audit.record("checkin.checked_in", subject=record, patient_id=appointment.patient_id,

@@ -6,6 +6,8 @@ token appears only in the link itself; answers so far live in the session until 
 """
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from portal.checkin import services
 from portal.checkin.forms import CheckInForm, FileNowForm, IdentityForm, ReviewForm, YesNoForm
@@ -114,7 +116,7 @@ def _open_travel_step(appointment_id: int):
         return appt, redirect(url_for("checkin.done", appointment_id=appt.id))
     closed = services.window_message(appt)
     if closed:
-        return appt, _message("Check-in is not open", closed, 409)
+        return appt, _message(_("Check-in is not open"), closed, 409)
     return appt, None
 
 
@@ -180,7 +182,7 @@ def travel_review(appointment_id: int):
     answers = _answers(appt.id)
     if not services.travel_eligible(answers) or answers.get(services.ASK.name) is not True:
         return redirect(url_for("checkin.appointment", appointment_id=appt.id))
-    agreement = current_agreement(services.patient_language(appt.patient_id))
+    agreement = current_agreement(str(get_locale()))  # English until wordings in other languages exist
     form = ReviewForm()
     status = 200
     if form.validate_on_submit():
@@ -189,8 +191,9 @@ def travel_review(appointment_id: int):
             return redirect(url_for("checkin.travel_later", appointment_id=appt.id))
         if form.agree.data:
             _save_answer(appt.id, services.REVIEW.name, agreement.version)
+            _save_answer(appt.id, services.AGREEMENT_LANGUAGE, agreement.language)
             return redirect(url_for("checkin.appointment", appointment_id=appt.id))
-        form.agree.errors = ["You must accept the beneficiary travel agreement before you file your claim."]
+        form.agree.errors = [_("You must accept the beneficiary travel agreement before you file your claim.")]
         status = 422
     elif form.errors:
         status = 400

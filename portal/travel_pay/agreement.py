@@ -4,7 +4,8 @@ Its wording follows the VA's own day-of check-in (vets-website's travel review p
 statement, the five statements certified true, the confirming checkbox), adapted to a clinic. Each
 wording has a version and a language; the claim stores the version, the language code and the
 plain text exactly as shown, so what the patient agreed to can be read back after the wording changes.
-A new wording is a new version: never edit a published one.
+A new wording is a new version: never edit a published one. The wordings are kept here per language,
+not in the gettext catalogs, because a catalog update would change what a version says.
 """
 
 from dataclasses import dataclass
@@ -16,13 +17,14 @@ class Agreement:
     language: str  # BCP 47 code of the wording
     title: str
     penalty: str
+    by_filing: str
     intro: str
     statements: tuple[str, ...]
     confirm: str
 
     def as_text(self) -> str:
         """The wording as stored with a claim: what the page showed, in reading order."""
-        lines = [self.title, "", self.penalty, "", self.intro]
+        lines = [self.title, "", self.penalty, "", self.by_filing, "", self.intro]
         lines += [f"- {statement}" for statement in self.statements]
         lines += ["", f"[x] {self.confirm}"]
         return "\n".join(lines)
@@ -37,6 +39,7 @@ _AGREEMENTS = {
         title="Beneficiary travel agreement",
         penalty=("Penalty statement: There are severe criminal and civil penalties, including a fine, or "
                  "imprisonment, or both, for knowingly submitting a false, fictitious, or fraudulent claim."),
+        by_filing="By filing this claim, you agree to the beneficiary travel agreement.",
         intro="Please review and certify the statements are true:",
         statements=(
             "I have incurred a cost in relation to the travel claim.",
