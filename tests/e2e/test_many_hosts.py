@@ -11,13 +11,9 @@ Runs where PostgreSQL and Debian's redis-server are (CI's PostgreSQL pass); else
 except under CI, where a missing piece fails it.
 """
 
-import base64
-import hashlib
-import hmac
 import os
 import random
 import re
-import struct
 import time
 
 import pytest
@@ -68,36 +64,14 @@ def cluster(tmp_path_factory):
         cluster.drop_database()
 
 
-_used_steps: set[int] = set()
-
-
-def totp_now(secret: str) -> str:
-    """RFC 6238 (SHA-1, 30 s, 6 digits), each time step once: a code cannot be used twice."""
-    while (step := int(time.time() // 30)) in _used_steps:
-        time.sleep(0.5)
-    _used_steps.add(step)
-    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
-    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
-
-
 def staff(host_url: str, email: str) -> tuple:
-    """A staff member's browser, signed in at the given host (with the demo accounts' second step, for
-    the roles that need one, when the install asks for it)."""
+    """A staff member's browser, signed in at the given host."""
     browser = Browser()
     view = browser.at(host_url)
     page = view.get("/login").get_data(as_text=True)
     signed_in = view.post("/login", data={"email": email, "password": DEMO_PASSWORD,
                                           "csrf_token": csrf_token_from(page)})
     assert signed_in.status_code == 302, signed_in.get_data(as_text=True)[:500]
-    if signed_in.headers["Location"].startswith("/login/code"):
-        from portal.demo import DEMO_TOTP_SECRET
-
-        page = view.get("/login/code").get_data(as_text=True)
-        signed_in = view.post("/login/code", data={"code": totp_now(DEMO_TOTP_SECRET),
-                                                   "csrf_token": csrf_token_from(page)})
-        assert signed_in.status_code == 302, signed_in.get_data(as_text=True)[:500]
     assert "session" in browser.secure_cookies  # production: the session cookie is Secure
     view.csrf = csrf_token_from(view.get("/", follow_redirects=True).get_data(as_text=True))
     return browser, view
