@@ -56,7 +56,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal import errors, filters, main
     from portal.consultations import direct_views, patient_views
     from portal.consultations import views as consultation_views
-    from portal.fhir import consumer_views, oauth
+    from portal.book_elsewhere import views as book_elsewhere_views
+    from portal.fhir import oauth
     from portal.fhir import views as fhir_views
     from portal.notifications import views as notification_views
     from portal.partners import admin_views as partner_admin_views
@@ -73,7 +74,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(referral_views.bp)
     app.register_blueprint(scheduling_views.bp)
     app.register_blueprint(fhir_views.bp)
-    app.register_blueprint(consumer_views.bp)
+    app.register_blueprint(book_elsewhere_views.bp)
     app.register_blueprint(partner_views.bp)
     app.register_blueprint(partner_views.triage_bp)
     app.register_blueprint(partner_admin_views.bp)

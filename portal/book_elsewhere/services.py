@@ -8,10 +8,11 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.fhir import clients
-from portal.fhir.models import RemoteBooking
+from portal.book_elsewhere import clients
+from portal.book_elsewhere.models import RemoteBooking
 from portal.fhir.parsing import parse_datetime
 from portal.fhir.resources import NHS_NUMBER_SYSTEM
+from portal.partners.services import finish_triage_elsewhere
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 from portal.security import audit
 
@@ -184,9 +185,7 @@ def record_remote_booking(*, patient_id: int, service: RemoteService, appointmen
     if care_request_id is None:
         db.session.commit()
         return True
-    # The triage request's status change, the partner's e-mail and live list are the partner package's rules.
-    from portal.partners.services import finish_triage_elsewhere
-
+    # The triage request's status change, the partner's e-mail and live list are the triage rules.
     return finish_triage_elsewhere(care_request_id, staff_id=staff_id, where=service.name)
 
 

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
-from portal.fhir import consumer
-from portal.fhir.forms import BookRemoteSlotForm, ChooseServiceForm, FindServiceForm
+from portal.book_elsewhere import services as consumer
+from portal.book_elsewhere.forms import BookRemoteSlotForm, ChooseServiceForm, FindServiceForm
 from portal.fhir.parsing import parse_datetime
+from portal.partners.services import get_triage_request
+from portal.referrals.services import get_referral
 from portal.security import audit
 from portal.security.policy import authorize, requires
 
 bp = Blueprint("book_elsewhere", __name__, url_prefix="/book-elsewhere")
-TEMPLATE = "fhir/book_elsewhere.html"
+TEMPLATE = "book_elsewhere/book.html"
 MAX_ID = 2**31 - 1
 
 
@@ -35,6 +37,12 @@ class BookingFor:
         return consumer.source_patient_nhs_number(self.patient)
 
 
+@bp.app_template_global()
+def bookings_elsewhere(*, referral_id: int | None = None, care_request_id: int | None = None) -> list:
+    """For the referral and triage pages, which show what was booked elsewhere without importing this package."""
+    return consumer.remote_bookings(referral_id=referral_id, care_request_id=care_request_id)
+
+
 def _id(value) -> int | None:
     if value in (None, ""):
         return None
@@ -47,16 +55,12 @@ def _booking_for(referral_id, care_request_id) -> BookingFor | None:
     """Load and check the referral or care request; 404 when unknown or not the user's to see."""
     referral_id, care_request_id = _id(referral_id), _id(care_request_id)
     if referral_id is not None:
-        from portal.referrals.services import get_referral
-
         referral = get_referral(referral_id)
         if referral is None:
             abort(404)
         authorize("referral.view", referral)
         return BookingFor(referral=referral)
     if care_request_id is not None:
-        from portal.partners.services import get_triage_request
-
         authorize("triage.handle")
         care_request = get_triage_request(care_request_id)
         if care_request is None:

@@ -19,7 +19,7 @@ TRIAGE = "triage"
 BOOKED = "booked"
 DECLINED = "declined"
 CANCELLED = "cancelled"
-# A secretary booked the patient at another service from triage (portal/fhir/consumer.py); past, not current.
+# A secretary booked the patient at another service from triage (portal/book_elsewhere/); past, not current.
 BOOKED_ELSEWHERE = "booked_elsewhere"
 CARE_REQUEST_STATUSES = (DRAFT, SCHEDULED, TRIAGE, BOOKED, DECLINED, CANCELLED, BOOKED_ELSEWHERE)
 # "Current" tab: still waiting for something to happen; the rest are "past".

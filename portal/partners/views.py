@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from portal import live
 from portal.extensions import db, limiter
-from portal.fhir.consumer import remote_bookings
 from portal.partners import services
 from portal.partners.forms import (EmptyForm, InviteForm, PatientForm, ProfileForm, RoleForm, SearchForm, SlotForm,
                                    VisitForm)
@@ -422,7 +421,7 @@ def triage_detail(care_request_id):
     audit.record_read("triage.view", subject=care_request, patient_id=care_request.patient_id,
                       care_request_id=care_request.id)
     return render_template("partners/triage_detail.html", care_request=care_request, slots=slots, answers=answers,
-                           empty=EmptyForm(), remote_bookings=remote_bookings(care_request_id=care_request.id))
+                           empty=EmptyForm())
 
 
 @triage_bp.post("/triage/<int(max=2147483647):care_request_id>/book")

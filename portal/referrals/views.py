@@ -9,7 +9,6 @@ from jinja2_fragments.flask import render_block
 from portal import live
 from portal.errors import problem
 from portal.extensions import csrf, limiter
-from portal.fhir.consumer import remote_bookings
 from portal.referrals import intake, services
 from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm
 from portal.security import audit
@@ -100,8 +99,6 @@ def _render_detail(referral, status: int = 200, message: str | None = None, **fo
         "consultation_form": forms.get("consultation_form") or ConsultationForm(formdata=None),
         "decline_form": forms.get("decline_form") or DeclineForm(formdata=None),
         "message": message,
-        # Bookings made at another service for this referral: the outcome shows where it was booked from.
-        "remote_bookings": remote_bookings(referral_id=referral.id),
     }
     if request.headers.get("HX-Request"):
         return render_block(DETAIL_TEMPLATE, "referral_panel", **context), status

@@ -1,57 +1,13 @@
 """Booking at another service, the whole chain on loopback: the sandbox plays the service directory,
 endpoint directory and demographics service; the remote provider is this portal's FHIR API."""
 
-import re
-import threading
-
-import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from portal.extensions import db
-from portal.fhir.oauth import SCOPES, ensure_api_client
 from portal.scheduling import services
 from portal.scheduling.models import Appointment
 from portal.security.models import AuditEvent
-
-
-@pytest.fixture(scope="session")
-def sandbox(live_server):
-    from portal.sandbox import create_app as create_sandbox
-
-    sandbox_app = create_sandbox()
-    sandbox_app.config.update(PORTAL_URL=live_server, SANDBOX_SLOW_SECONDS=2)
-    server = make_server("127.0.0.1", 0, sandbox_app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield sandbox_app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def chain(app, sandbox, monkeypatch):
-    sandbox_app, url = sandbox
-    sandbox_app.config["FAILURE_MODES"] = {}
-    for name, path in (("DOS_URL", "dos"), ("SDS_URL", "sds"), ("PDS_URL", "pds")):
-        monkeypatch.setitem(app.config, name, f"{url}/{path}")
-    monkeypatch.setitem(app.config, "BOOKING_CLIENT_SECRET", "loopback-secret-for-tests")
-    with app.app_context():
-        ensure_api_client(client_id=app.config["BOOKING_CLIENT_ID"], secret="loopback-secret-for-tests",
-                          name="loopback", scopes=list(SCOPES))
-    return sandbox_app
-
-
-@pytest.fixture
-def this_week(app, diary_set_up):
-    """Slots from today for a week, so the consumer's 'next seven days' finds them."""
-    from datetime import date, timedelta
-
-    with app.app_context():
-        services.generate_slots(diary_set_up["schedule_id"], date.today(), date.today() + timedelta(days=6))
-    return diary_set_up
-
-
-def form(c, url, data):
-    return c.post(url, data={"csrf_token": c.csrf, **data})
+from tests.book_elsewhere.conftest import first_offer, form
 
 
 def find_and_list(secretary, service_id):
@@ -62,12 +18,6 @@ def find_and_list(secretary, service_id):
     listed = form(secretary, "/book-elsewhere/slots", {"nhs_number": "9434765919", "service_id": f"dos-{service_id}"})
     assert listed.status_code == 200, listed.get_data(as_text=True)
     return listed.get_data(as_text=True)
-
-
-def first_offer(html: str) -> dict:
-    fields = dict(re.findall(r'<input type="hidden" name="(slot_id|start|end)" value="([^"]+)"', html)[:3])
-    assert set(fields) == {"slot_id", "start", "end"}
-    return fields
 
 
 def test_secretary_books_a_free_slot_at_another_service(app, staff_client, chain, this_week):

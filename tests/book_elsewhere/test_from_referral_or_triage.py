@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal import live
-from portal.fhir.models import RemoteBooking
+from portal.book_elsewhere.models import RemoteBooking
 from portal.notifications.models import Notification
 from portal.partners.models import CareRequest, Partner, PartnerUser
 from portal.partners.services import live_topic
@@ -17,7 +17,7 @@ from portal.referrals.models import Referral
 from portal.scheduling import services as scheduling
 from portal.security.models import AuditEvent
 from tests.conftest import VALID_NHS_NUMBER, make_patient
-from tests.fhir.test_book_elsewhere import chain, first_offer, form, sandbox, this_week  # noqa: F401
+from tests.book_elsewhere.conftest import first_offer, form
 
 
 def nhs_patient(app) -> int:
