@@ -33,7 +33,8 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.partners.models import CareRequest, Partner, PartnerPatient, PartnerUser  # noqa: E402
+from portal.partners.models import Partner, PartnerUser  # noqa: E402
+from portal.care_requests.models import CareRequest, PartnerPatient  # noqa: E402
 from portal.patients.models import Patient  # noqa: E402
 from portal.redis_embedded import stop_embedded_redis  # noqa: E402
 from portal.sandbox import create_app as create_sandbox  # noqa: E402

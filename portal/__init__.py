@@ -6,17 +6,11 @@ import redis
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from werkzeug.routing import IntegerConverter
 
 from portal import sqlite_writer
 from portal.config import PROJECT_ROOT, load_settings
 from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
-
-
-class DatabaseId(IntegerConverter):
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
+from portal.ids import IdConverter
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -30,7 +24,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.update(settings)
     # Ids in URLs are database integers: one past 32 bits is simply not found, never a 500.
-    app.url_map.converters["int"] = DatabaseId
+    app.url_map.converters["int"] = IdConverter
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         connect_args = {"timeout": 30}
@@ -61,9 +55,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.fhir import oauth
     from portal.fhir import views as fhir_views
     from portal.notifications import views as notification_views
-    from portal.partners import admin_views as partner_admin_views
     from portal.partners import sign_in as partner_sign_in
     from portal.partners import views as partner_views
+    from portal.care_requests import views as care_request_views
+    from portal.triage import views as triage_views
     from portal.referrals import views as referral_views
     from portal.reports import views as report_views
     from portal.orders import views as order_views
@@ -77,8 +72,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(fhir_views.bp)
     app.register_blueprint(book_elsewhere_views.bp)
     app.register_blueprint(partner_views.bp)
-    app.register_blueprint(partner_views.triage_bp)
-    app.register_blueprint(partner_admin_views.bp)
+    app.register_blueprint(care_request_views.bp)
+    app.register_blueprint(triage_views.bp)
     app.register_blueprint(consultation_views.api_bp)
     app.register_blueprint(consultation_views.bp)
     app.register_blueprint(patient_views.bp)

@@ -13,6 +13,7 @@ from portal.cli import create_or_update_user
 from portal.extensions import db
 from portal.fhir.oauth import SCOPES, ensure_api_client
 from portal.referrals import intake, services
+from portal.care_requests.demo import load_demo_partner_patients
 from portal.partners.demo import load_demo_partners
 from portal.orders.demo import load_demo_insurer
 from portal.scheduling.demo import load_demo_schedule
@@ -83,6 +84,7 @@ def load_demo_data() -> list[str]:
                       scopes=list(SCOPES))
     lines.append(f"API client for loopback booking: {current_app.config['BOOKING_CLIENT_ID']}")
     lines += load_demo_partners()
+    lines += load_demo_partner_patients()
     from portal.checkin.demo import load_demo_checkin  # check-in and travel pay
     lines += load_demo_checkin()
     return lines

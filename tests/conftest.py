@@ -24,6 +24,9 @@ from portal import create_app  # noqa: E402
 from portal.extensions import db, redis_client  # noqa: E402
 from portal.redis_embedded import stop_embedded_redis  # noqa: E402
 
+# Fixtures shared by several packages' tests (partners, care requests, triage, reports).
+pytest_plugins = ["tests.partners.fixtures"]
+
 PASSWORD = "correct horse battery"
 
 

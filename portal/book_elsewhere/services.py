@@ -12,7 +12,7 @@ from portal.book_elsewhere import clients
 from portal.book_elsewhere.models import RemoteBooking
 from portal.fhir.parsing import parse_datetime
 from portal.fhir.resources import NHS_NUMBER_SYSTEM
-from portal.partners.services import finish_triage_elsewhere
+from portal.triage.services import finish_triage_elsewhere
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 from portal.security import audit
 

@@ -12,8 +12,8 @@ from flask_login import current_user
 from portal.book_elsewhere import services as consumer
 from portal.book_elsewhere.forms import BookRemoteSlotForm, ChooseServiceForm, FindServiceForm
 from portal.fhir.parsing import parse_datetime
-from portal.partners.services import get_triage_request
 from portal.referrals.services import get_referral
+from portal.triage.services import get_triage_request
 from portal.security import audit
 from portal.security.policy import authorize, requires
 

@@ -10,8 +10,9 @@ from portal.extensions import db
 from portal import live
 from portal.book_elsewhere.models import RemoteBooking
 from portal.notifications.models import Notification
-from portal.partners.models import CareRequest, Partner, PartnerUser
-from portal.partners.services import live_topic
+from portal.partners.models import Partner, PartnerUser
+from portal.care_requests.models import CareRequest
+from portal.care_requests.services import live_topic
 from portal.patients.services import fetch_or_create_patient_by_nhs_number
 from portal.referrals.models import Referral
 from portal.scheduling import services as scheduling

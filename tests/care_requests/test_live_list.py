@@ -53,7 +53,8 @@ def test_the_current_tab_drops_a_request_once_the_secretary_declined_it(app, par
 
 def test_a_booking_from_triage_bumps_the_partners_counter(app, partners, diary_set_up):
     from portal import live
-    from portal.partners import services
+    from portal.care_requests import services
+    from portal.triage.services import book_from_triage
     from tests.conftest import slot_ids
 
     northside = partners["northside"]
@@ -62,14 +63,15 @@ def test_a_booking_from_triage_bumps_the_partners_counter(app, partners, diary_s
     with app.app_context():
         topic = services.live_topic(northside["id"])
         before, other = live.version(topic), live.version(services.live_topic(partners["harbour"]["id"]))
-        services.book_from_triage(northside["care_request_id"], slot_id, staff_id=staff_id)
+        book_from_triage(northside["care_request_id"], slot_id, staff_id=staff_id)
         assert live.version(topic) == before + 1
         assert live.version(services.live_topic(partners["harbour"]["id"])) == other
 
 
 def test_a_new_triage_request_bumps_the_partners_counter(app, partners):
     from portal import live
-    from portal.partners import services
+    from portal.care_requests import services
+    from portal.triage.services import book_from_triage
     from portal.partners.models import PartnerUser
 
     northside = partners["northside"]

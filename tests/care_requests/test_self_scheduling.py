@@ -6,22 +6,10 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from portal.extensions import db, redis_client
+from tests.care_requests.conftest import handoff as _handoff
+from tests.care_requests.conftest import start_visit as _start
+from tests.care_requests.conftest import visit_answers as _visit
 from tests.conftest import DIARY_MONDAY, slot_ids
-
-
-def _handoff(client, patient_id):
-    response = client.post(f"/partner/patients/{patient_id}/schedule", data={"csrf_token": client.csrf})
-    assert response.status_code == 302
-    location = response.headers["Location"]
-    assert location.startswith("/schedule/")
-    return location
-
-
-def _visit(service_id, **changes):
-    visit = {"reason": "Leg ulcer needs dressing", "service_id": service_id, "address": "1 High Street",
-             "available_from": DIARY_MONDAY, "callback_phone": "07700 900456"}
-    visit.update(changes)
-    return visit
 
 
 def _count(app, model, **where):
@@ -30,13 +18,6 @@ def _count(app, model, **where):
         for name, value in where.items():
             query = query.where(getattr(model, name) == value)
         return db.session.scalar(query)
-
-
-def _start(client, patient_id):
-    token_url = _handoff(client, patient_id)
-    response = client.get(token_url)
-    assert response.status_code == 302 and response.headers["Location"] == "/schedule"
-    return token_url
 
 
 def test_token_in_the_url_is_opaque_and_carries_no_patient_data(app, partners, partner_client):
@@ -87,10 +68,10 @@ def test_flow_without_a_redeemed_token_is_404(app, partners, partner_client):
 
 
 def test_handoff_is_logged_with_a_hash_never_the_token(app, partners, partner_client, caplog):
-    from portal.partners.services import token_hash
+    from portal.care_requests.services import token_hash
 
     client = partner_client("northside", "scheduler")
-    caplog.set_level("INFO", logger="portal.partners.services")
+    caplog.set_level("INFO", logger="portal.care_requests.services")
     token_url = _handoff(client, partners["northside"]["patient_id"])
     client.get(token_url)
     token = token_url.rsplit("/", 1)[1]
@@ -106,7 +87,7 @@ def test_viewer_cannot_schedule(app, partners, partner_client):
 
 
 def test_eligible_visit_is_booked_into_a_free_slot_and_listed(app, partners, partner_client, diary_set_up):
-    from portal.partners.models import CareRequest, CareRequestUser
+    from portal.care_requests.models import CareRequest, CareRequestUser
     from portal.scheduling.models import Appointment, Slot
 
     client = partner_client("northside", "scheduler")
@@ -135,7 +116,7 @@ def test_eligible_visit_is_booked_into_a_free_slot_and_listed(app, partners, par
 
 def test_slot_taken_meanwhile_shows_the_times_again_and_creates_nothing(app, partners, partner_client,
                                                                           diary_set_up):
-    from portal.partners.models import CareRequest
+    from portal.care_requests.models import CareRequest
     from portal.scheduling.services import block_slot
 
     client = partner_client("northside", "scheduler")
@@ -151,7 +132,8 @@ def test_slot_taken_meanwhile_shows_the_times_again_and_creates_nothing(app, par
 
 
 def test_symptom_in_the_partners_rules_goes_to_triage(app, partners, partner_client, diary_set_up):
-    from portal.partners.models import CareRequest, Partner
+    from portal.partners.models import Partner
+    from portal.care_requests.models import CareRequest
 
     with app.app_context():
         db.session.get(Partner, partners["northside"]["id"]).eligibility_rules = {"triage_symptoms": ["chest pain"]}
@@ -166,7 +148,8 @@ def test_symptom_in_the_partners_rules_goes_to_triage(app, partners, partner_cli
 
 
 def test_age_rule_goes_to_triage(app, partners, partner_client, diary_set_up):
-    from portal.partners.models import CareRequest, Partner
+    from portal.partners.models import Partner
+    from portal.care_requests.models import CareRequest
 
     with app.app_context():
         db.session.get(Partner, partners["northside"]["id"]).eligibility_rules = {"triage_min_age": 60}
@@ -178,7 +161,8 @@ def test_age_rule_goes_to_triage(app, partners, partner_client, diary_set_up):
 
 
 def test_self_scheduling_flag_off_goes_straight_to_triage(app, partners, partner_client, diary_set_up):
-    from portal.partners.models import CareRequest, Partner
+    from portal.partners.models import Partner
+    from portal.care_requests.models import CareRequest
 
     with app.app_context():
         db.session.get(Partner, partners["northside"]["id"]).self_scheduling = False
@@ -190,7 +174,7 @@ def test_self_scheduling_flag_off_goes_straight_to_triage(app, partners, partner
 
 
 def test_no_free_slot_goes_to_triage(app, partners, partner_client, diary_set_up):
-    from portal.partners.models import CareRequest
+    from portal.care_requests.models import CareRequest
 
     client = partner_client("northside", "scheduler")
     _start(client, partners["northside"]["patient_id"])
@@ -201,7 +185,7 @@ def test_no_free_slot_goes_to_triage(app, partners, partner_client, diary_set_up
 
 
 def test_cancel_returns_to_the_list_with_nothing_created(app, partners, partner_client, diary_set_up):
-    from portal.partners.models import CareRequest
+    from portal.care_requests.models import CareRequest
 
     client = partner_client("northside", "scheduler")
     _start(client, partners["northside"]["patient_id"])
@@ -230,7 +214,7 @@ def test_bad_visit_input_is_422_with_errors_never_500(app, partners, partner_cli
 
 
 def test_new_patient_is_validated_then_created_for_this_partner_only(app, partners, partner_client):
-    from portal.partners.models import PartnerPatient
+    from portal.care_requests.models import PartnerPatient
     from portal.patients.models import Patient
 
     client = partner_client("northside", "scheduler")
@@ -262,7 +246,7 @@ def test_search_needs_two_characters_and_matches_birth_date_and_phone(app, partn
 
 def test_secretary_books_a_triaged_request_and_the_partner_sees_it(app, partners, partner_client, staff_client,
                                                                    diary_set_up):
-    from portal.partners.models import CareRequest
+    from portal.care_requests.models import CareRequest
 
     partner = partner_client("northside", "scheduler")
     _start(partner, partners["northside"]["patient_id"])
@@ -289,7 +273,7 @@ def test_secretary_books_a_triaged_request_and_the_partner_sees_it(app, partners
 
 
 def test_secretary_declines_a_triaged_request_once(app, partners, staff_client):
-    from portal.partners.models import CareRequest
+    from portal.care_requests.models import CareRequest
 
     secretary = staff_client("secretary")
     care_request_id = partners["northside"]["care_request_id"]
@@ -302,7 +286,7 @@ def test_secretary_declines_a_triaged_request_once(app, partners, staff_client):
 
 
 def test_booking_a_taken_slot_from_triage_keeps_the_request_in_triage(app, partners, staff_client, diary_set_up):
-    from portal.partners.models import CareRequest
+    from portal.care_requests.models import CareRequest
     from portal.scheduling.services import block_slot
 
     first = slot_ids(app, diary_set_up["service_id"])[0]

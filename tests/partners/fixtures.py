@@ -38,15 +38,15 @@ def demo_users(tenant):
 def partners(app, idp):
     """Two partners, each with one invited user per role (the sandbox's demo users, in order), one
     patient and one care request. Returns {tenant: {"id", "users": {role: id}, "patient_id", "care_request_id"}}."""
-    from portal.partners import services
-    from portal.partners.models import CareRequest, CareRequestUser, PartnerPatient
+    from portal.partners import services, settings
+    from portal.care_requests.models import CareRequest, CareRequestUser, PartnerPatient
     from portal.patients.models import Patient
     from portal.sandbox.oidc import CLIENT_ID, client_secret_for
 
     made = {}
     with app.app_context():
         for tenant in TENANTS:
-            partner = services.create_partner(
+            partner = settings.create_partner(
                 name=tenant.title(), tenant=tenant, idp_issuer=f"{idp}/idp/{tenant}", idp_client_id=CLIENT_ID,
                 idp_client_secret=client_secret_for(tenant))
             users = {}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.partners.conftest import ROLES
+from tests.partners.fixtures import ROLES
 
 # (method, url template, form) — {care_request}, {patient}, {user} are the *other* partner's ids.
 FOREIGN_OBJECT_ROUTES = [

@@ -8,7 +8,7 @@ from portal.extensions import db
 
 
 def _add_care_requests(app, partner, count, status="scheduled"):
-    from portal.partners.models import CareRequest
+    from portal.care_requests.models import CareRequest
 
     with app.app_context():
         start = datetime(2030, 1, 1)
@@ -152,7 +152,7 @@ def test_partner_is_created_and_its_first_admin_invited_from_the_command_line(ap
 
 
 def test_malformed_eligibility_rules_never_break_scheduling(app, partners):
-    from portal.partners import services
+    from portal.care_requests import services
     from portal.partners.models import Partner
     from portal.patients.models import Patient
 

@@ -142,7 +142,7 @@ def test_changed_provider_settings_take_effect_at_once(app, admin, partners, cli
 def test_a_new_issuer_relinks_users_by_e_mail_at_their_next_sign_in(app, admin, partners, idp):
     from portal.partners.models import PartnerUser
     from portal.sandbox.oidc import CLIENT_ID
-    from tests.partners.conftest import sign_in_partner
+    from tests.partners.fixtures import sign_in_partner
 
     scheduler = partners["northside"]["users"]["scheduler"]
     sign_in_partner(app, "northside", "scheduler")  # links the scheduler to northside's provider

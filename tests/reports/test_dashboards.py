@@ -12,7 +12,6 @@ from portal.extensions import db
 from portal.referrals.models import Referral
 from portal.security.models import AuditEvent
 from tests.conftest import make_consultation, make_patient, make_staff
-from tests.partners.conftest import idp, partner_client, partners  # noqa: F401  (fixtures)
 
 DAY1 = datetime(2030, 3, 4, 9, 0)
 DAY2 = DAY1 + timedelta(days=1)

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from tests.conftest import run_notification_jobs, slot_ids
-from tests.partners.test_self_scheduling import _start, _visit
+from tests.care_requests.conftest import start_visit as _start
+from tests.care_requests.conftest import visit_answers as _visit
 
 
 def _set_notification_email(app, user_id, address):
@@ -88,7 +89,8 @@ def test_the_detail_page_shows_when_the_clinic_decided(app, partners, partner_cl
 
 def test_with_self_scheduling_off_the_flow_says_triage_and_never_offers_times(app, partners, partner_client,
                                                                                diary_set_up):
-    from portal.partners.models import CareRequest, Partner
+    from portal.partners.models import Partner
+    from portal.care_requests.models import CareRequest
 
     with app.app_context():
         db.session.get(Partner, partners["northside"]["id"]).self_scheduling = False
