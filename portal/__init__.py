@@ -49,7 +49,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     auth.init_app(app)
 
     from portal import errors, filters, main
-    from portal.consultations import direct_views, patient_views
     from portal.consultations import views as consultation_views
     from portal.book_elsewhere import views as book_elsewhere_views
     from portal.fhir import oauth
@@ -74,10 +73,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(partner_views.bp)
     app.register_blueprint(care_request_views.bp)
     app.register_blueprint(triage_views.bp)
-    app.register_blueprint(consultation_views.api_bp)
     app.register_blueprint(consultation_views.bp)
-    app.register_blueprint(patient_views.bp)
-    app.register_blueprint(direct_views.bp)
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(report_views.bp)
     # --- check-in and travel pay ---

@@ -56,7 +56,7 @@ def test_a_patient_link_is_counted_by_its_route_not_its_token(app, client):
     client.get("/c/some-secret-link-token")
     samples = scrape(app, client)
     assert value(samples, "portal_http_request_duration_seconds_count",
-                 endpoint="patient.identity_check", method="GET", status="404") >= 1
+                 endpoint="consultations.patient.identity_check", method="GET", status="404") >= 1
     assert not any("some-secret-link-token" in v for _, labels in samples for _, v in labels)
 
 
