@@ -65,7 +65,6 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
-    app.register_blueprint(referral_views.api_bp)
     app.register_blueprint(referral_views.bp)
     app.register_blueprint(scheduling_views.bp)
     app.register_blueprint(fhir_views.bp)

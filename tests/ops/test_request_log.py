@@ -59,7 +59,7 @@ def test_no_patient_data_reaches_the_logs(app, client, post_referral, seed_refer
     client.get(f"/schedule/{token}")
     lines = json_log()
     requests = [line for line in lines if line["logger"] == "portal.request"]
-    assert {line["endpoint"] for line in requests} >= {"referrals_api.receive", "consultations.patient.identity_check"}
+    assert {line["endpoint"] for line in requests} >= {"referrals.api.receive", "consultations.patient.identity_check"}
     text = "\n".join(json.dumps(line) for line in lines)
     for secret in (token, "Danser", "Line", PATIENT_FNR, "12345678", "line.danser@example.com",
                    seed_referral["JournalGuid"]):
