@@ -52,7 +52,7 @@ PASSWORD = "bench-password-1"
 
 
 def build(app, consultations: int, conversations: int):
-    from portal.cli import create_or_update_user
+    from portal.security.staff_users import create_or_update_user
 
     with app.app_context():
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):

@@ -74,7 +74,7 @@ def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: ran
     from flask_migrate import upgrade
     from sqlalchemy import insert
 
-    from portal.cli import create_or_update_user
+    from portal.security.staff_users import create_or_update_user
     from portal.consultations.models import CATEGORIES, CHANNELS, STATES, Consultation
     from portal.extensions import db
     from portal.patients.identifiers import birth_date_from_fodselsnummer

@@ -51,7 +51,7 @@ CHANNELS = ["VIDEO", "PHONE", "CHAT"]
 
 
 def seed(app, n: int) -> int:
-    from portal.cli import create_or_update_user
+    from portal.security.staff_users import create_or_update_user
     from portal.consultations.models import Consultation, ConsultationResult
     from portal.orders.models import Order, OrderLine
     from portal.orders.demo import load_demo_insurer, DEMO_PRICES

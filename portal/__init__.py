@@ -32,10 +32,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         if database and database != ":memory:" and not database.startswith("file:"):
             connect_args["factory"] = sqlite_writer.connection_class(database)  # writers take turns
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": connect_args})
-    from portal import ops
+    from portal.ops import metrics, queue_dashboard, request_log
 
     # First of the request hooks: the clock starts before the rate limiter or sign-in may answer early.
-    ops.init_app(app)
+    request_log.init_app(app)
+    metrics.init_app(app)
+    queue_dashboard.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -76,10 +78,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(report_views.bp)
     # --- check-in and travel pay ---
+    from portal.checkin import front_desk_views
     from portal.checkin import views as checkin_views
     from portal.travel_pay import views as travel_pay_views
 
     app.register_blueprint(checkin_views.bp)
+    app.register_blueprint(front_desk_views.bp)
     app.register_blueprint(travel_pay_views.bp)
     # --- end check-in and travel pay ---
     app.register_blueprint(order_views.bp)

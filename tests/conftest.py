@@ -83,7 +83,7 @@ def csrf_token_from(html: str) -> str:
 
 
 def make_staff(app, role: str, email: str | None = None, name: str | None = None):
-    from portal.cli import create_or_update_user
+    from portal.security.staff_users import create_or_update_user
 
     with app.app_context():
         user = create_or_update_user(email or f"{role}@test.example", PASSWORD, role, name or f"Test {role.title()}")

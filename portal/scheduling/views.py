@@ -6,8 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from portal.extensions import db
-from portal.patients.services import InvalidPatient, add_patient, find_patient_by_national_id
+from portal.patients.services import InvalidPatient
 from portal.scheduling import services
 from portal.scheduling.forms import GenerateForm, ScheduleForm, StaffBookingForm, TemplateForm
 from portal.security import audit
@@ -98,32 +97,23 @@ def book(slot_id: int):
     form = StaffBookingForm()
     if not form.validate_on_submit():
         return render_template("scheduling/book.html", entry=entry, form=form), 422 if form.is_submitted() else 200
-    patient = find_patient_by_national_id(form.national_id.data)
-    if patient is None and not form.describes_new_patient():
+    new_patient = form.new_patient() if form.describes_new_patient() else None
+    try:
+        appointment = services.book_for_patient(slot_id, national_id=form.national_id.data, new_patient=new_patient,
+                                                actor=_staff_actor(), description=form.description.data or None)
+    except services.UnknownPatient:
         form.national_id.errors.append("No patient with this national id is known here. To add a new patient, "
                                        "fill in their details below.")
         return render_template("scheduling/book.html", entry=entry, form=form, new_patient=True), 422
-    if patient is None:
-        try:
-            # Created in the booking's transaction: book_slot commits both, or neither when the slot is gone.
-            patient = add_patient(national_id=form.national_id.data, first_name=form.first_name.data,
-                                  last_name=form.last_name.data, birth_date=form.birth_date.data,
-                                  phone=form.phone.data)
-        except InvalidPatient as exc:
-            for name, message in exc.errors.items():
-                getattr(form, name).errors.append(message)
-            return render_template("scheduling/book.html", entry=entry, form=form, new_patient=True), 422
-        db.session.flush()
-        audit.record("patient.created", subject=patient, patient_id=patient.id, actor=_staff_actor(),
-                     via="staff_booking")
-    try:
-        services.book_slot(slot_id, patient_id=patient.id, actor=_staff_actor(),
-                           description=form.description.data or None)
+    except InvalidPatient as exc:
+        for name, message in exc.errors.items():
+            getattr(form, name).errors.append(message)
+        return render_template("scheduling/book.html", entry=entry, form=form, new_patient=True), 422
     except (services.SlotTaken, services.SlotInPast):
         entry = services.diary_entry(slot_id)
         return render_template("scheduling/book.html", entry=entry, form=form,
                                problem="This slot is no longer free. Choose another one in the diary."), 409
-    flash(f"Booked {patient.full_name} at {entry.local_start.strftime('%A %d %B %H:%M')}.")
+    flash(f"Booked {appointment.patient.full_name} at {entry.local_start.strftime('%A %d %B %H:%M')}.")
     return redirect(_diary_url(entry))
 
 

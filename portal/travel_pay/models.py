@@ -4,6 +4,8 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.patients.models import Patient
+from portal.scheduling.models import Appointment
 from portal.security.models import utcnow
 
 NOT_QUEUED = "not_queued"   # stored; no job in Redis yet (Redis was down): the sweep queues it
@@ -54,5 +56,5 @@ class TravelClaim(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
 
-    patient = relationship("Patient")
-    appointment = relationship("Appointment")
+    patient = relationship(Patient)
+    appointment = relationship(Appointment)
