@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from portal import sqlite_writer
 from portal.config import PROJECT_ROOT, load_settings
-from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from portal.extensions import babel, csrf, db, htmx, limiter, migrate
 from portal.ids import IdConverter
 
 
@@ -46,47 +46,32 @@ def create_app(overrides: dict | None = None) -> Flask:
     babel.init_app(app, default_translation_directories=str(PROJECT_ROOT / "translations"))
     app.extensions["portal_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
 
+    # The packages are imported here, not at the top of this file: importing any module of the
+    # package (portal.extensions, say) runs this file first, and must not pull in every view.
+    from portal import errors, filters, main
+    from portal.book_elsewhere import views as book_elsewhere
+    from portal.care_requests import views as care_requests
+    from portal.checkin import front_desk_views as checkin_front_desk
+    from portal.checkin import views as checkin
+    from portal.consultations import views as consultations
+    from portal.fhir import oauth
+    from portal.fhir import views as fhir
+    from portal.notifications import views as notifications
+    from portal.orders import views as orders
+    from portal.partners import sign_in as partner_sign_in
+    from portal.partners import views as partners
+    from portal.referrals import views as referrals
+    from portal.reports import views as reports
+    from portal.scheduling import views as scheduling
     from portal.security import auth
+    from portal.travel_pay import views as travel_pay
+    from portal.triage import views as triage
 
     auth.init_app(app)
-
-    from portal import errors, filters, main
-    from portal.consultations import views as consultation_views
-    from portal.book_elsewhere import views as book_elsewhere_views
-    from portal.fhir import oauth
-    from portal.fhir import views as fhir_views
-    from portal.notifications import views as notification_views
-    from portal.partners import sign_in as partner_sign_in
-    from portal.partners import views as partner_views
-    from portal.care_requests import views as care_request_views
-    from portal.triage import views as triage_views
-    from portal.referrals import views as referral_views
-    from portal.reports import views as report_views
-    from portal.orders import views as order_views
-    from portal.scheduling import views as scheduling_views
-
-    app.register_blueprint(main.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(referral_views.bp)
-    app.register_blueprint(scheduling_views.bp)
-    app.register_blueprint(fhir_views.bp)
-    app.register_blueprint(book_elsewhere_views.bp)
-    app.register_blueprint(partner_views.bp)
-    app.register_blueprint(care_request_views.bp)
-    app.register_blueprint(triage_views.bp)
-    app.register_blueprint(consultation_views.bp)
-    app.register_blueprint(notification_views.bp)
-    app.register_blueprint(report_views.bp)
-    # --- check-in and travel pay ---
-    from portal.checkin import front_desk_views
-    from portal.checkin import views as checkin_views
-    from portal.travel_pay import views as travel_pay_views
-
-    app.register_blueprint(checkin_views.bp)
-    app.register_blueprint(front_desk_views.bp)
-    app.register_blueprint(travel_pay_views.bp)
-    # --- end check-in and travel pay ---
-    app.register_blueprint(order_views.bp)
+    # One blueprint per package, named after it (children nested in it per audience: consultations.patient).
+    for package in (main, auth, referrals, scheduling, fhir, book_elsewhere, partners, care_requests, triage,
+                    consultations, notifications, reports, checkin, checkin_front_desk, travel_pay, orders):
+        app.register_blueprint(package.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
     errors.init_app(app)

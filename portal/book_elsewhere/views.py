@@ -10,16 +10,20 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from portal.book_elsewhere import services as consumer
-from portal.book_elsewhere.forms import BookRemoteSlotForm, ChooseServiceForm, FindServiceForm
+from portal.book_elsewhere.forms import (
+    BookRemoteSlotForm,
+    ChooseServiceForm,
+    FindServiceForm,
+)
 from portal.fhir.parsing import parse_datetime
+from portal.ids import parse_id
 from portal.referrals.services import get_referral
-from portal.triage.services import get_triage_request
 from portal.security import audit
 from portal.security.policy import authorize, requires
+from portal.triage.services import get_triage_request
 
 bp = Blueprint("book_elsewhere", __name__, url_prefix="/book-elsewhere")
 TEMPLATE = "book_elsewhere/book.html"
-MAX_ID = 2**31 - 1
 
 
 @dataclass
@@ -44,11 +48,10 @@ def bookings_elsewhere(*, referral_id: int | None = None, care_request_id: int |
 
 
 def _id(value) -> int | None:
-    if value in (None, ""):
-        return None
-    if not str(value).isdigit() or not 0 < int(value) <= MAX_ID:
+    try:
+        return parse_id(value)
+    except ValueError:
         abort(404)
-    return int(value)
 
 
 def _booking_for(referral_id, care_request_id) -> BookingFor | None:

@@ -15,8 +15,18 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, or_, select, update
 
 from portal import live
-from portal.care_requests.models import (BOOKED, BOOKED_ELSEWHERE, CANCELLED, CURRENT_STATUSES, DECLINED, SCHEDULED,
-                                         TRIAGE, CareRequest, CareRequestUser, PartnerPatient)
+from portal.care_requests.models import (
+    BOOKED,
+    BOOKED_ELSEWHERE,
+    CANCELLED,
+    CURRENT_STATUSES,
+    DECLINED,
+    SCHEDULED,
+    TRIAGE,
+    CareRequest,
+    CareRequestUser,
+    PartnerPatient,
+)
 from portal.extensions import db, redis_client
 from portal.partners.models import Partner, PartnerUser
 from portal.patients.models import Patient

@@ -9,14 +9,30 @@ handoff carries an opaque token.
 import json
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
+from jinja2_fragments.flask import render_block
 
 from portal import live
-from portal.extensions import limiter
 from portal.care_requests import services
-from portal.care_requests.forms import EmptyForm, PatientForm, SearchForm, SlotForm, VisitForm
-from jinja2_fragments.flask import render_block
+from portal.care_requests.forms import (
+    EmptyForm,
+    PatientForm,
+    SearchForm,
+    SlotForm,
+    VisitForm,
+)
+from portal.extensions import limiter
+from portal.pages import page_or_block
 from portal.partners import services as partner_services
 from portal.partners.sign_in import partner_pages
 from portal.scheduling import services as scheduling
@@ -92,9 +108,7 @@ def search_patients():
     if patients:
         audit.record_read("partner_patient.search", partner_id=partner_id, patient_ids=[p.id for p in patients])
     context = dict(search=search, form=PatientForm(formdata=None), patients=patients, schedule_form=EmptyForm())
-    if request.headers.get("HX-Request"):
-        return render_block("care_requests/new.html", "results", **context)
-    return render_template("care_requests/new.html", **context)
+    return page_or_block("care_requests/new.html", "results", **context)
 
 
 @bp.post("/partner/patients")

@@ -7,6 +7,7 @@ from portal import live, sqlite_writer
 from portal.consultations import services
 from portal.consultations.forms import ChatForm
 from portal.ids import MAX_ID
+from portal.pages import htmx_wants
 from portal.security import audit
 
 
@@ -25,7 +26,7 @@ def post_chat(consultation, role: str, poll_url: str, page_url: str):
             error, status = str(exc).capitalize() + ".", 422
         except services.NotAllowedNow as exc:
             error, status = str(exc), 409
-    if not request.headers.get("HX-Request"):
+    if not htmx_wants():
         if error:
             flash(error)
         return redirect(page_url)

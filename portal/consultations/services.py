@@ -17,10 +17,29 @@ from sqlalchemy.orm import joinedload
 
 from portal import live
 from portal.consultations import events, tokens
-from portal.consultations.clients import ChatKeyServiceClient, ServiceUnavailable, VideoServiceClient
-from portal.consultations.models import (CANCELLED, CATEGORIES, CHANNELS, COMPLETED, IN_PROGRESS, OPEN_CONDITION,
-                                         OPEN_STATES, PENDING, READY, ChatMessage, ChatRoom, Consultation,
-                                         ConsultationFacts, PatientLink, Review, VideoRoom)
+from portal.consultations.clients import (
+    ChatKeyServiceClient,
+    ServiceUnavailable,
+    VideoServiceClient,
+)
+from portal.consultations.models import (
+    CANCELLED,
+    CATEGORIES,
+    CHANNELS,
+    COMPLETED,
+    IN_PROGRESS,
+    OPEN_CONDITION,
+    OPEN_STATES,
+    PENDING,
+    READY,
+    ChatMessage,
+    ChatRoom,
+    Consultation,
+    ConsultationFacts,
+    PatientLink,
+    Review,
+    VideoRoom,
+)
 from portal.extensions import db
 from portal.notifications import services as outbox
 from portal.ops import metrics
@@ -28,7 +47,6 @@ from portal.patients.models import Patient, full_name
 from portal.security import audit, patient_check
 from portal.security.models import StaffUser, utcnow
 from portal.security.patient_check import IdentityLocked
-
 
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
 QUEUE_TOPIC = "consultation-queue"

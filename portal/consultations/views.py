@@ -3,15 +3,39 @@
 The patient's pages, the direct flow and the JSON API are child blueprints of this one
 (endpoints consultations.patient.*, consultations.direct.*, consultations.api.*)."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal import live
-from portal.consultations import api_views, direct_views, icpc2, patient_views, results, services
+from portal.consultations import (
+    api_views,
+    direct_views,
+    icpc2,
+    patient_views,
+    results,
+    services,
+)
 from portal.consultations.chat_views import chat_news, post_chat
-from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
+from portal.consultations.forms import (
+    ActionForm,
+    AssignForm,
+    CancelForm,
+    ChatForm,
+    ReportForm,
+)
 from portal.extensions import limiter
+from portal.ids import MAX_ID
+from portal.pages import htmx_wants, page_or_block
 from portal.security import audit
 from portal.security.auth import background
 from portal.security.policy import authorize, can, requires
@@ -41,7 +65,7 @@ def _queue_context():
 def _url_per_consultation(endpoint: str):
     """`endpoint`'s URL for any consultation id, built by url_for once per page: rows differ only in
     the id, and url_for on every row was a tenth of a queue render."""
-    marker = str(2**31 - 1)
+    marker = str(MAX_ID)
     head, _, tail = url_for(endpoint, consultation_id=marker).partition(marker)
     return lambda consultation_id: f"{head}{int(consultation_id)}{tail}"
 
@@ -56,9 +80,7 @@ def _policy_for(user):
 @requires("consultation.queue")
 def queue():
     context = _queue_context()
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "consultation-list":
-        return render_block(QUEUE_TEMPLATE, "consultation_list", **context)
-    return render_template(QUEUE_TEMPLATE, **context)
+    return page_or_block(QUEUE_TEMPLATE, "consultation_list", target="consultation-list", **context)
 
 
 @bp.get("/consultations/poll")
@@ -116,9 +138,7 @@ def _detail_context(consultation, **forms):
 
 def _render_detail(consultation, status: int = 200, **forms):
     context = _detail_context(consultation, **forms)
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "consultation-panel":
-        return render_block(DETAIL_TEMPLATE, "consultation_panel", **context), status
-    return render_template(DETAIL_TEMPLATE, **context), status
+    return page_or_block(DETAIL_TEMPLATE, "consultation_panel", target="consultation-panel", **context), status
 
 
 @bp.get("/consultations/<int:consultation_id>")
@@ -130,7 +150,7 @@ def detail(consultation_id: int):
 
 
 def _after(consultation, message: str):
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         return _render_detail(services.get_consultation(consultation.id), message=message)
     flash(message)
     return redirect(url_for("consultations.detail", consultation_id=consultation.id))

@@ -111,7 +111,7 @@ def _managed_user(user_id: int):
     return user
 
 
-@bp.post("/partner/users/<int(max=2147483647):user_id>/role")
+@bp.post("/partner/users/<int:user_id>/role")
 @requires("partner_user.manage")
 def change_role(user_id):
     user = _managed_user(user_id)
@@ -127,7 +127,7 @@ def change_role(user_id):
     return redirect(url_for("partners.users"))
 
 
-@bp.post("/partner/users/<int(max=2147483647):user_id>/deactivate")
+@bp.post("/partner/users/<int:user_id>/deactivate")
 @requires("partner_user.manage")
 def deactivate(user_id):
     user = _managed_user(user_id)

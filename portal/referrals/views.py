@@ -2,12 +2,13 @@
 child blueprint in api_views.py (endpoints referrals.api.*)."""
 
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal import live
 from portal.extensions import limiter
+from portal.pages import htmx_wants, page_or_block
 from portal.referrals import api_views, services
 from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm
 from portal.security import audit
@@ -35,9 +36,7 @@ def _queue_context():
 @requires("referral.screen")
 def queue():
     context = _queue_context()
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "queue-list":
-        return render_block(QUEUE_TEMPLATE, "queue_list", **context)
-    return render_template(QUEUE_TEMPLATE, **context)
+    return page_or_block(QUEUE_TEMPLATE, "queue_list", target="queue-list", **context)
 
 
 @bp.post("/queue/poll")
@@ -67,9 +66,7 @@ def _render_detail(referral, status: int = 200, message: str | None = None, **fo
         "decline_form": forms.get("decline_form") or DeclineForm(formdata=None),
         "message": message,
     }
-    if request.headers.get("HX-Request"):
-        return render_block(DETAIL_TEMPLATE, "referral_panel", **context), status
-    return render_template(DETAIL_TEMPLATE, **context), status
+    return page_or_block(DETAIL_TEMPLATE, "referral_panel", **context), status
 
 
 @bp.get("/referrals/<int:referral_id>")
@@ -81,7 +78,7 @@ def detail(referral_id: int):
 
 
 def _after_action(referral, message: str):
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         return _render_detail(referral, message=message)
     flash(message)
     return redirect(url_for("referrals.detail", referral_id=referral.id))

@@ -6,9 +6,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
+from portal.pages import htmx_wants
 from portal.patients.services import InvalidPatient
 from portal.scheduling import services
-from portal.scheduling.forms import GenerateForm, ScheduleForm, StaffBookingForm, TemplateForm
+from portal.scheduling.forms import (
+    GenerateForm,
+    ScheduleForm,
+    StaffBookingForm,
+    TemplateForm,
+)
 from portal.security import audit
 from portal.security.policy import authorize, requires
 
@@ -32,7 +38,7 @@ def schedules():
     return render_template("scheduling/schedules.html", schedules=services.list_schedules())
 
 
-@bp.get("/schedules/<int(max=2147483647):schedule_id>")
+@bp.get("/schedules/<int:schedule_id>")
 @requires("schedule.view")
 def diary(schedule_id: int):
     schedule = _load_schedule(schedule_id, "schedule.view")
@@ -60,20 +66,20 @@ def _slot_changed(slot_id: int, change, done: str):
     except services.SlotNotChangeable:
         message, status = "Not changed: the slot was booked or changed by someone else first.", 409
     entry = services.diary_entry(slot_id)
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         return render_block(DIARY_TEMPLATE, "slot_row", entry=entry, message=message), status
     flash(message)
     day = entry.local_start.date().isoformat()
     return redirect(url_for("scheduling.diary", schedule_id=entry.slot.schedule_id, day=day))
 
 
-@bp.post("/slots/<int(max=2147483647):slot_id>/block")
+@bp.post("/slots/<int:slot_id>/block")
 @requires("slot.block")
 def block(slot_id: int):
     return _slot_changed(slot_id, services.block_slot, "Slot blocked.")
 
 
-@bp.post("/slots/<int(max=2147483647):slot_id>/unblock")
+@bp.post("/slots/<int:slot_id>/unblock")
 @requires("slot.block")
 def unblock(slot_id: int):
     return _slot_changed(slot_id, services.unblock_slot, "Slot free again.")
@@ -87,7 +93,7 @@ def _diary_url(entry) -> str:
     return url_for("scheduling.diary", schedule_id=entry.slot.schedule_id, day=entry.local_start.date().isoformat())
 
 
-@bp.route("/slots/<int(max=2147483647):slot_id>/book", methods=["GET", "POST"])
+@bp.route("/slots/<int:slot_id>/book", methods=["GET", "POST"])
 @requires("appointment.book")
 def book(slot_id: int):
     entry = services.diary_entry(slot_id)
@@ -117,7 +123,7 @@ def book(slot_id: int):
     return redirect(_diary_url(entry))
 
 
-@bp.post("/appointments/<int(max=2147483647):appointment_id>/cancel")
+@bp.post("/appointments/<int:appointment_id>/cancel")
 @requires("appointment.cancel")
 def cancel(appointment_id: int):
     appointment = services.get_appointment(appointment_id)
@@ -130,7 +136,7 @@ def cancel(appointment_id: int):
     except services.AlreadyCancelled:
         message, status = "Already cancelled.", 409
     entry = services.diary_entry(appointment.slot_id)
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         return render_block(DIARY_TEMPLATE, "slot_row", entry=entry, message=message), status
     flash(message)
     return redirect(_diary_url(entry))
@@ -179,7 +185,7 @@ def create_schedule():
     return redirect(url_for("scheduling.admin"))
 
 
-@bp.post("/scheduling/admin/schedules/<int(max=2147483647):schedule_id>/templates")
+@bp.post("/scheduling/admin/schedules/<int:schedule_id>/templates")
 @requires("schedule.manage")
 def add_template(schedule_id: int):
     schedule = _load_schedule(schedule_id, "schedule.manage")
@@ -196,7 +202,7 @@ def add_template(schedule_id: int):
     return redirect(url_for("scheduling.admin"))
 
 
-@bp.post("/scheduling/admin/templates/<int(max=2147483647):template_id>/delete")
+@bp.post("/scheduling/admin/templates/<int:template_id>/delete")
 @requires("schedule.manage")
 def remove_template(template_id: int):
     services.remove_weekly_template(template_id)
@@ -204,7 +210,7 @@ def remove_template(template_id: int):
     return redirect(url_for("scheduling.admin"))
 
 
-@bp.post("/scheduling/admin/schedules/<int(max=2147483647):schedule_id>/generate")
+@bp.post("/scheduling/admin/schedules/<int:schedule_id>/generate")
 @requires("schedule.manage")
 def generate(schedule_id: int):
     schedule = _load_schedule(schedule_id, "schedule.manage")

@@ -5,12 +5,23 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
-                   url_for)
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from portal.extensions import db, limiter, login_manager
+from portal.pages import htmx_wants
 from portal.security import audit
 from portal.security.forms import LoginForm
 from portal.security.models import StaffUser
@@ -128,7 +139,7 @@ def _sign_in_target() -> str:
 def unauthorized():
     # Partner users sign in at their organisation's provider, never on the staff form.
     target = _sign_in_target()
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         response = make_response("", 401)
         response.headers["HX-Redirect"] = target
         return response

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 
 from portal.extensions import db
+from portal.pages import htmx_wants
 from portal.security import audit
 from portal.security.policy import requires
 from portal.travel_pay import services
@@ -43,7 +44,7 @@ def resubmit(claim_id: int):
         abort(404)
     again = services.resubmit_failed(claim_id, actor=_actor())
     message = "The claim will be filed again now." if again else "Only a failed claim can be re-submitted."
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         db.session.refresh(claim)
         return render_block(PAGE, "claim_row", claim=claim, row_message=message), (200 if again else 409)
     flash(message)
