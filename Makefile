@@ -26,7 +26,11 @@ browser:
 run: $(STAMP)
 	bash scripts/run-local.sh
 
+# Lint first (seconds), then the suite: ruff (mistakes, import order) and import-linter's
+# contracts in pyproject.toml (which package may import which; docs/architecture.md says why).
 test: $(STAMP) browser
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 
+from portal.care_requests.demo import load_demo_partner_patients
 from portal.checkin.demo import load_demo_checkin
 from portal.extensions import db
 from portal.fhir.oauth import SCOPES, ensure_api_client
-from portal.referrals import intake, services
-from portal.care_requests.demo import load_demo_partner_patients
-from portal.partners.demo import load_demo_partners
 from portal.orders.demo import load_demo_insurer
+from portal.partners.demo import load_demo_partners
+from portal.referrals import intake, services
 from portal.scheduling.demo import load_demo_schedule
 from portal.security.staff_users import create_or_update_user
 

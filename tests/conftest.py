@@ -9,7 +9,6 @@ import os
 import re
 import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 

@@ -7,14 +7,14 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from portal.extensions import db
 from portal.book_elsewhere import clients
 from portal.book_elsewhere.models import RemoteBooking
+from portal.extensions import db
 from portal.fhir.parsing import parse_datetime
 from portal.fhir.resources import NHS_NUMBER_SYSTEM
-from portal.triage.services import finish_triage_elsewhere
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 from portal.security import audit
+from portal.triage.services import finish_triage_elsewhere
 
 ExternalSystemError = clients.ExternalSystemError
 

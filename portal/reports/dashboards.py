@@ -15,7 +15,8 @@ from portal.consultations import results
 from portal.consultations.models import COMPLETED, STATE_LABELS, STATES, Consultation
 from portal.extensions import db
 from portal.referrals.models import Referral
-from portal.travel_pay.models import STATUS_LABELS as TRAVEL_CLAIM_LABELS, TravelClaim
+from portal.travel_pay.models import STATUS_LABELS as TRAVEL_CLAIM_LABELS
+from portal.travel_pay.models import TravelClaim
 
 
 @dataclass(frozen=True)

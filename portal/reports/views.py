@@ -36,7 +36,8 @@ def audit_browser():
         return render_template("reports/audit.html", form=form, result=None), 400
     staff = form.staff.data
     filters = audit_log.AuditFilter(
-        staff_id=int(staff) if staff else None, patient_id=form.patient.data, action=(form.action.data or "").strip() or None,
+        staff_id=int(staff) if staff else None, patient_id=form.patient.data,
+        action=(form.action.data or "").strip() or None,
         about_patients=bool(form.about_patients.data), since=form.since.data, until=form.until.data)
     result = audit_log.search(filters, form.page.data or 1)
     # Browsing the log is itself audited: who looked for which patient's trail.

@@ -15,8 +15,20 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.patients.services import add_patient, find_patient_by_national_id
-from portal.scheduling.models import (BLOCKED, BOOKED, BUSY, CANCELLED, FREE, Appointment, HealthcareService,
-                                      Location, Practitioner, Schedule, Slot, WeeklyTemplate)
+from portal.scheduling.models import (
+    BLOCKED,
+    BOOKED,
+    BUSY,
+    CANCELLED,
+    FREE,
+    Appointment,
+    HealthcareService,
+    Location,
+    Practitioner,
+    Schedule,
+    Slot,
+    WeeklyTemplate,
+)
 from portal.security import audit
 from portal.security.models import utcnow
 

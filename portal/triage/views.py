@@ -2,6 +2,7 @@
 into a slot, book at another service or decline."""
 
 import json
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 

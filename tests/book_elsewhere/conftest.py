@@ -3,12 +3,19 @@ directory and demographics service; the remote provider is this portal's own FHI
 
 import re
 import threading
+from datetime import datetime
 
 import pytest
 from werkzeug.serving import make_server
 
+from portal.care_requests.models import CareRequest
+from portal.extensions import db
 from portal.fhir.oauth import SCOPES, ensure_api_client
+from portal.partners.models import Partner, PartnerUser
+from portal.patients.services import fetch_or_create_patient_by_nhs_number
+from portal.referrals.models import Referral
 from portal.scheduling import services
+from tests.conftest import VALID_NHS_NUMBER
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +61,39 @@ def first_offer(html: str) -> dict:
     fields = dict(re.findall(r'<input type="hidden" name="(slot_id|start|end)" value="([^"]+)"', html)[:3])
     assert set(fields) == {"slot_id", "start", "end"}
     return fields
+
+
+# --- what a booking elsewhere is made for: a referral or a triage request of an NHS patient -------
+
+def nhs_patient(app) -> int:
+    with app.app_context():
+        patient = fetch_or_create_patient_by_nhs_number(nhs_number=VALID_NHS_NUMBER, first_name="Amy",
+                                                        last_name="Able")
+        db.session.commit()
+        return patient.id
+
+
+def make_referral(app, patient_id: int) -> int:
+    with app.app_context():
+        referral = Referral(journal_guid=f"guid-{patient_id}", patient_id=patient_id, format_id="test",
+                            message_timestamp=datetime(2026, 1, 1), payload="{}", payload_fingerprint="f" * 64)
+        db.session.add(referral)
+        db.session.commit()
+        return referral.id
+
+
+def make_triage_request(app, patient_id: int) -> int:
+    with app.app_context():
+        partner = Partner(name="Northside", tenant="northside-test", idp_issuer="https://idp.example",
+                          idp_client_id="x")
+        db.session.add(partner)
+        db.session.flush()
+        user = PartnerUser(partner_id=partner.id, email="p@example.com", role="scheduler",
+                           notification_email="alerts@northside.example")
+        db.session.add(user)
+        db.session.flush()
+        request = CareRequest(partner_id=partner.id, patient_id=patient_id, status="triage", created_by_id=user.id,
+                              triage_reason="No free slot")
+        db.session.add(request)
+        db.session.commit()
+        return request.id

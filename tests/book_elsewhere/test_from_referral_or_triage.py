@@ -2,57 +2,20 @@
 the patient is looked up server-side with the policy's check, and the outcome shows where it came from."""
 
 import re
-from datetime import datetime
 
 from sqlalchemy import select
 
-from portal.extensions import db
 from portal import live
 from portal.book_elsewhere.models import RemoteBooking
-from portal.notifications.models import Notification
-from portal.partners.models import Partner, PartnerUser
 from portal.care_requests.models import CareRequest
 from portal.care_requests.services import live_topic
-from portal.patients.services import fetch_or_create_patient_by_nhs_number
+from portal.extensions import db
+from portal.notifications.models import Notification
 from portal.referrals.models import Referral
 from portal.scheduling import services as scheduling
 from portal.security.models import AuditEvent
+from tests.book_elsewhere.conftest import first_offer, form, make_referral, make_triage_request, nhs_patient
 from tests.conftest import VALID_NHS_NUMBER, make_patient
-from tests.book_elsewhere.conftest import first_offer, form
-
-
-def nhs_patient(app) -> int:
-    with app.app_context():
-        patient = fetch_or_create_patient_by_nhs_number(nhs_number=VALID_NHS_NUMBER, first_name="Amy",
-                                                        last_name="Able")
-        db.session.commit()
-        return patient.id
-
-
-def make_referral(app, patient_id: int) -> int:
-    with app.app_context():
-        referral = Referral(journal_guid=f"guid-{patient_id}", patient_id=patient_id, format_id="test",
-                            message_timestamp=datetime(2026, 1, 1), payload="{}", payload_fingerprint="f" * 64)
-        db.session.add(referral)
-        db.session.commit()
-        return referral.id
-
-
-def make_triage_request(app, patient_id: int) -> int:
-    with app.app_context():
-        partner = Partner(name="Northside", tenant="northside-test", idp_issuer="https://idp.example",
-                          idp_client_id="x")
-        db.session.add(partner)
-        db.session.flush()
-        user = PartnerUser(partner_id=partner.id, email="p@example.com", role="scheduler",
-                           notification_email="alerts@northside.example")
-        db.session.add(user)
-        db.session.flush()
-        request = CareRequest(partner_id=partner.id, patient_id=patient_id, status="triage", created_by_id=user.id,
-                              triage_reason="No free slot")
-        db.session.add(request)
-        db.session.commit()
-        return request.id
 
 
 def hidden(html: str, name: str) -> str | None:

@@ -71,7 +71,6 @@ def test_a_booking_from_triage_bumps_the_partners_counter(app, partners, diary_s
 def test_a_new_triage_request_bumps_the_partners_counter(app, partners):
     from portal import live
     from portal.care_requests import services
-    from portal.triage.services import book_from_triage
     from portal.partners.models import PartnerUser
 
     northside = partners["northside"]

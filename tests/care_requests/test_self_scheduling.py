@@ -132,8 +132,8 @@ def test_slot_taken_meanwhile_shows_the_times_again_and_creates_nothing(app, par
 
 
 def test_symptom_in_the_partners_rules_goes_to_triage(app, partners, partner_client, diary_set_up):
-    from portal.partners.models import Partner
     from portal.care_requests.models import CareRequest
+    from portal.partners.models import Partner
 
     with app.app_context():
         db.session.get(Partner, partners["northside"]["id"]).eligibility_rules = {"triage_symptoms": ["chest pain"]}
@@ -148,8 +148,8 @@ def test_symptom_in_the_partners_rules_goes_to_triage(app, partners, partner_cli
 
 
 def test_age_rule_goes_to_triage(app, partners, partner_client, diary_set_up):
-    from portal.partners.models import Partner
     from portal.care_requests.models import CareRequest
+    from portal.partners.models import Partner
 
     with app.app_context():
         db.session.get(Partner, partners["northside"]["id"]).eligibility_rules = {"triage_min_age": 60}
@@ -161,8 +161,8 @@ def test_age_rule_goes_to_triage(app, partners, partner_client, diary_set_up):
 
 
 def test_self_scheduling_flag_off_goes_straight_to_triage(app, partners, partner_client, diary_set_up):
-    from portal.partners.models import Partner
     from portal.care_requests.models import CareRequest
+    from portal.partners.models import Partner
 
     with app.app_context():
         db.session.get(Partner, partners["northside"]["id"]).self_scheduling = False

@@ -8,7 +8,7 @@ from rq import Queue, SimpleWorker
 from portal.extensions import redis_client
 from portal.ops.metrics import record_job_failure
 from tests.conftest import make_consultation, make_staff
-from tests.consultations.test_patient_side import start
+from tests.consultations.conftest import start
 
 
 def scrape(app, client) -> dict:

@@ -38,8 +38,8 @@ def demo_users(tenant):
 def partners(app, idp):
     """Two partners, each with one invited user per role (the sandbox's demo users, in order), one
     patient and one care request. Returns {tenant: {"id", "users": {role: id}, "patient_id", "care_request_id"}}."""
-    from portal.partners import services, settings
     from portal.care_requests.models import CareRequest, CareRequestUser, PartnerPatient
+    from portal.partners import services, settings
     from portal.patients.models import Patient
     from portal.sandbox.oidc import CLIENT_ID, client_secret_for
 

@@ -7,9 +7,9 @@ import time
 from sqlalchemy import select
 
 from portal.extensions import db
-from tests.conftest import run_notification_jobs, slot_ids
 from tests.care_requests.conftest import start_visit as _start
 from tests.care_requests.conftest import visit_answers as _visit
+from tests.conftest import run_notification_jobs, slot_ids
 
 
 def _set_notification_email(app, user_id, address):
@@ -89,8 +89,8 @@ def test_the_detail_page_shows_when_the_clinic_decided(app, partners, partner_cl
 
 def test_with_self_scheduling_off_the_flow_says_triage_and_never_offers_times(app, partners, partner_client,
                                                                                diary_set_up):
-    from portal.partners.models import Partner
     from portal.care_requests.models import CareRequest
+    from portal.partners.models import Partner
 
     with app.app_context():
         db.session.get(Partner, partners["northside"]["id"]).self_scheduling = False

@@ -29,7 +29,8 @@ def _seed(app):
         room = ChatRoom(consultation_id=cid, external_id="room-x", shared_secret_id="s", shared_secret="sh-secret-Pp0")
         db.session.add(room)
         db.session.flush()
-        db.session.add(ChatMessage(chat_room_id=room.id, sender_role="patient", sender="Patient/1", body=SECRETS["chat"]))
+        db.session.add(ChatMessage(chat_room_id=room.id, sender_role="patient", sender="Patient/1",
+                                   body=SECRETS["chat"]))
         db.session.add(ConsultationResult(consultation_id=cid, author_id=doctor_id, patient_national_id=PATIENT_FNR,
                                           **{k: v for k, v in SECRETS.items() if k != "chat"}))
         db.session.commit()

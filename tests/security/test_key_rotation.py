@@ -33,7 +33,8 @@ def seed(app, n: int = 7) -> dict:
     for i in range(n):
         cid = make_consultation(app)
         with app.app_context():
-            room = ChatRoom(consultation_id=cid, external_id=f"room-{cid}", shared_secret_id="s", shared_secret=f"secret {i}")
+            room = ChatRoom(consultation_id=cid, external_id=f"room-{cid}", shared_secret_id="s",
+                            shared_secret=f"secret {i}")
             db.session.add(room)
             db.session.flush()
             db.session.add_all([ChatMessage(chat_room_id=room.id, sender_role="patient", sender="Patient/1",
@@ -54,7 +55,8 @@ def plaintexts(app) -> dict:
         out = {}
         for room in db.session.scalars(select(ChatRoom)):
             messages = set(db.session.scalars(select(ChatMessage.body).where(ChatMessage.chat_room_id == room.id)))
-            result = db.session.scalar(select(ConsultationResult).where(ConsultationResult.consultation_id == room.consultation_id))
+            result = db.session.scalar(select(ConsultationResult)
+                                       .where(ConsultationResult.consultation_id == room.consultation_id))
             out[room.consultation_id] = (room.shared_secret, messages, result.job_description, result.policy_number)
         assert {p.national_id for p in db.session.scalars(select(Patient))} == {PATIENT_FNR}
         return out
@@ -117,7 +119,8 @@ def test_rows_written_under_the_old_key_during_a_rotation_are_caught_by_the_fina
         stale = KeyRing.parse(old_spec).seal("late message", "chat_message.body")
         room_id = db.session.scalar(select(ChatRoom.id).limit(1))
         db.session.execute(sa.text("INSERT INTO chat_messages (chat_room_id, sender_role, sender, body, created_at) "
-                                   "VALUES (:r, 'patient', 'Patient/1', :b, CURRENT_TIMESTAMP)"), {"r": room_id, "b": stale})
+                                   "VALUES (:r, 'patient', 'Patient/1', :b, CURRENT_TIMESTAMP)"),
+                           {"r": room_id, "b": stale})
         db.session.commit()
         report = key_rotation.reseal_all(batch=100)
         assert report.finished
@@ -141,7 +144,8 @@ def test_the_rotation_is_audited(app):
     app.test_cli_runner().invoke(args=["rotate-keys"])
     from portal.security.models import AuditEvent
     with app.app_context():
-        actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("keys.%")).order_by(AuditEvent.seq)))
+        actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("keys.%"))
+                                          .order_by(AuditEvent.seq)))
     assert actions == ["keys.rotation_started", "keys.rotation_finished"]
 
 
