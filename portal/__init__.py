@@ -51,15 +51,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal import errors, filters, main
     from portal.book_elsewhere import views as book_elsewhere
     from portal.care_requests import views as care_requests
-    from portal.checkin import front_desk_views as checkin_front_desk
-    from portal.checkin import views as checkin
+    from portal.checkin import front_desk_views as checkin_front_desk, views as checkin
     from portal.consultations import views as consultations
-    from portal.fhir import oauth
-    from portal.fhir import views as fhir
+    from portal.fhir import oauth, views as fhir
     from portal.notifications import views as notifications
     from portal.orders import views as orders
-    from portal.partners import sign_in as partner_sign_in
-    from portal.partners import views as partners
+    from portal.partners import sign_in as partner_sign_in, views as partners
     from portal.referrals import views as referrals
     from portal.reports import views as reports
     from portal.scheduling import views as scheduling

@@ -10,11 +10,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from portal.book_elsewhere import services as consumer
-from portal.book_elsewhere.forms import (
-    BookRemoteSlotForm,
-    ChooseServiceForm,
-    FindServiceForm,
-)
+from portal.book_elsewhere.forms import BookRemoteSlotForm, ChooseServiceForm, FindServiceForm
 from portal.fhir.parsing import parse_datetime
 from portal.ids import parse_id
 from portal.referrals.services import get_referral

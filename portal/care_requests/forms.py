@@ -3,13 +3,7 @@ from datetime import date
 import phonenumbers
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import (
-    DataRequired,
-    InputRequired,
-    Length,
-    NumberRange,
-    ValidationError,
-)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from portal.ids import MAX_ID
 

@@ -9,28 +9,13 @@ handoff carries an opaque token.
 import json
 from datetime import date
 
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal import live
 from portal.care_requests import services
-from portal.care_requests.forms import (
-    EmptyForm,
-    PatientForm,
-    SearchForm,
-    SlotForm,
-    VisitForm,
-)
+from portal.care_requests.forms import EmptyForm, PatientForm, SearchForm, SlotForm, VisitForm
 from portal.extensions import limiter
 from portal.pages import page_or_block
 from portal.partners import services as partner_services

@@ -1,13 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import (
-    DateField,
-    EmailField,
-    HiddenField,
-    RadioField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import DateField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from portal.consultations.results import OUTCOMES

@@ -5,16 +5,7 @@ patient ids in the (signed) session; `policy.patient_may` decides from there. Th
 appears only in the link itself; every later page has a plain URL.
 """
 
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from jinja2_fragments.flask import render_block
 
 from portal import live

@@ -17,11 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from portal import live
 from portal.consultations import events, tokens
-from portal.consultations.clients import (
-    ChatKeyServiceClient,
-    ServiceUnavailable,
-    VideoServiceClient,
-)
+from portal.consultations.clients import ChatKeyServiceClient, ServiceUnavailable, VideoServiceClient
 from portal.consultations.models import (
     CANCELLED,
     CATEGORIES,

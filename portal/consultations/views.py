@@ -3,36 +3,14 @@
 The patient's pages, the direct flow and the JSON API are child blueprints of this one
 (endpoints consultations.patient.*, consultations.direct.*, consultations.api.*)."""
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal import live
-from portal.consultations import (
-    api_views,
-    direct_views,
-    icpc2,
-    patient_views,
-    results,
-    services,
-)
+from portal.consultations import api_views, direct_views, icpc2, patient_views, results, services
 from portal.consultations.chat_views import chat_news, post_chat
-from portal.consultations.forms import (
-    ActionForm,
-    AssignForm,
-    CancelForm,
-    ChatForm,
-    ReportForm,
-)
+from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
 from portal.extensions import limiter
 from portal.ids import MAX_ID
 from portal.pages import htmx_wants, page_or_block

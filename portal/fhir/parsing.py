@@ -9,12 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from portal.fhir.resources import (
-    NHS_NUMBER_SYSTEM,
-    SCHEDULE_INCLUDES,
-    SLOT_INCLUDES,
-    SLOT_SEARCH_PARAMS,
-)
+from portal.fhir.resources import NHS_NUMBER_SYSTEM, SCHEDULE_INCLUDES, SLOT_INCLUDES, SLOT_SEARCH_PARAMS
 from portal.ids import MAX_ID
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 from portal.scheduling.models import SLOT_STATUSES

@@ -15,8 +15,7 @@ from portal.consultations import results
 from portal.consultations.models import COMPLETED, STATE_LABELS, STATES, Consultation
 from portal.extensions import db
 from portal.referrals.models import Referral
-from portal.travel_pay.models import STATUS_LABELS as TRAVEL_CLAIM_LABELS
-from portal.travel_pay.models import TravelClaim
+from portal.travel_pay.models import STATUS_LABELS as TRAVEL_CLAIM_LABELS, TravelClaim
 
 
 @dataclass(frozen=True)

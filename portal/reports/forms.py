@@ -2,13 +2,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
-from wtforms.validators import (
-    InputRequired,
-    Length,
-    NumberRange,
-    Optional,
-    ValidationError,
-)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.ids import MAX_ID
 

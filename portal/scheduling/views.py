@@ -9,12 +9,7 @@ from jinja2_fragments.flask import render_block
 from portal.pages import htmx_wants
 from portal.patients.services import InvalidPatient
 from portal.scheduling import services
-from portal.scheduling.forms import (
-    GenerateForm,
-    ScheduleForm,
-    StaffBookingForm,
-    TemplateForm,
-)
+from portal.scheduling.forms import GenerateForm, ScheduleForm, StaffBookingForm, TemplateForm
 from portal.security import audit
 from portal.security.policy import authorize, requires
 

@@ -9,8 +9,7 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM, DESKTOP, PHONE, SCREENS
 from tests.conftest import make_patient
-from tests.reports.conftest import consultation_at as _consultation
-from tests.reports.conftest import filed_report as _report
+from tests.reports.conftest import consultation_at as _consultation, filed_report as _report
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: browser tests need Debian's chromium", allow_module_level=True)

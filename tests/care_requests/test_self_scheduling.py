@@ -6,9 +6,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from portal.extensions import db, redis_client
-from tests.care_requests.conftest import handoff as _handoff
-from tests.care_requests.conftest import start_visit as _start
-from tests.care_requests.conftest import visit_answers as _visit
+from tests.care_requests.conftest import handoff as _handoff, start_visit as _start, visit_answers as _visit
 from tests.conftest import DIARY_MONDAY, slot_ids
 
 

@@ -11,8 +11,7 @@ from portal.extensions import db
 from portal.referrals.models import Referral
 from portal.security.models import AuditEvent
 from tests.conftest import make_patient
-from tests.reports.conftest import consultation_at as _consultation
-from tests.reports.conftest import filed_report as _report
+from tests.reports.conftest import consultation_at as _consultation, filed_report as _report
 
 DAY1 = datetime(2030, 3, 4, 9, 0)
 DAY2 = DAY1 + timedelta(days=1)

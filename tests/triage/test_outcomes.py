@@ -7,8 +7,7 @@ import time
 from sqlalchemy import select
 
 from portal.extensions import db
-from tests.care_requests.conftest import start_visit as _start
-from tests.care_requests.conftest import visit_answers as _visit
+from tests.care_requests.conftest import start_visit as _start, visit_answers as _visit
 from tests.conftest import run_notification_jobs, slot_ids
 
 
