@@ -6,17 +6,11 @@ import redis
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from werkzeug.routing import IntegerConverter
 
 from portal import sqlite_writer
 from portal.config import PROJECT_ROOT, load_settings
-from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
-
-
-class DatabaseId(IntegerConverter):
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
+from portal.extensions import babel, csrf, db, htmx, limiter, migrate
+from portal.ids import IdConverter
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -30,7 +24,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.update(settings)
     # Ids in URLs are database integers: one past 32 bits is simply not found, never a 500.
-    app.url_map.converters["int"] = DatabaseId
+    app.url_map.converters["int"] = IdConverter
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         connect_args = {"timeout": 30}
@@ -38,10 +32,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         if database and database != ":memory:" and not database.startswith("file:"):
             connect_args["factory"] = sqlite_writer.connection_class(database)  # writers take turns
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": connect_args})
-    from portal import ops
+    from portal.ops import metrics, queue_dashboard, request_log
 
     # First of the request hooks: the clock starts before the rate limiter or sign-in may answer early.
-    ops.init_app(app)
+    request_log.init_app(app)
+    metrics.init_app(app)
+    queue_dashboard.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -50,48 +46,29 @@ def create_app(overrides: dict | None = None) -> Flask:
     babel.init_app(app, default_translation_directories=str(PROJECT_ROOT / "translations"))
     app.extensions["portal_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
 
+    # The packages are imported here, not at the top of this file: importing any module of the
+    # package (portal.extensions, say) runs this file first, and must not pull in every view.
+    from portal import errors, filters, main
+    from portal.book_elsewhere import views as book_elsewhere
+    from portal.care_requests import views as care_requests
+    from portal.checkin import front_desk_views as checkin_front_desk, views as checkin
+    from portal.consultations import views as consultations
+    from portal.fhir import oauth, views as fhir
+    from portal.notifications import views as notifications
+    from portal.orders import views as orders
+    from portal.partners import sign_in as partner_sign_in, views as partners
+    from portal.referrals import views as referrals
+    from portal.reports import views as reports
+    from portal.scheduling import views as scheduling
     from portal.security import auth
+    from portal.travel_pay import views as travel_pay
+    from portal.triage import views as triage
 
     auth.init_app(app)
-
-    from portal import errors, filters, main
-    from portal.consultations import direct_views, patient_views
-    from portal.consultations import views as consultation_views
-    from portal.fhir import consumer_views, oauth
-    from portal.fhir import views as fhir_views
-    from portal.notifications import views as notification_views
-    from portal.partners import admin_views as partner_admin_views
-    from portal.partners import sign_in as partner_sign_in
-    from portal.partners import views as partner_views
-    from portal.referrals import views as referral_views
-    from portal.reports import views as report_views
-    from portal.orders import views as order_views
-    from portal.scheduling import views as scheduling_views
-
-    app.register_blueprint(main.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(referral_views.api_bp)
-    app.register_blueprint(referral_views.bp)
-    app.register_blueprint(scheduling_views.bp)
-    app.register_blueprint(fhir_views.bp)
-    app.register_blueprint(consumer_views.bp)
-    app.register_blueprint(partner_views.bp)
-    app.register_blueprint(partner_views.triage_bp)
-    app.register_blueprint(partner_admin_views.bp)
-    app.register_blueprint(consultation_views.api_bp)
-    app.register_blueprint(consultation_views.bp)
-    app.register_blueprint(patient_views.bp)
-    app.register_blueprint(direct_views.bp)
-    app.register_blueprint(notification_views.bp)
-    app.register_blueprint(report_views.bp)
-    # --- check-in and travel pay ---
-    from portal.checkin import views as checkin_views
-    from portal.travel_pay import views as travel_pay_views
-
-    app.register_blueprint(checkin_views.bp)
-    app.register_blueprint(travel_pay_views.bp)
-    # --- end check-in and travel pay ---
-    app.register_blueprint(order_views.bp)
+    # One blueprint per package, named after it (children nested in it per audience: consultations.patient).
+    for package in (main, auth, referrals, scheduling, fhir, book_elsewhere, partners, care_requests, triage,
+                    consultations, notifications, reports, checkin, checkin_front_desk, travel_pay, orders):
+        app.register_blueprint(package.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
     errors.init_app(app)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from portal.fhir.resources import NHS_NUMBER_SYSTEM, SCHEDULE_INCLUDES, SLOT_INCLUDES, SLOT_SEARCH_PARAMS
+from portal.ids import MAX_ID
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 from portal.scheduling.models import SLOT_STATUSES
 
@@ -17,7 +18,6 @@ MAX_BODY_BYTES = 64 * 1024
 _PREFIXED = re.compile(r"^(ge|gt|le|lt|eq)?(.+)$")
 _REFERENCE = re.compile(r"^(?:.*/)?Slot/(\d{1,10})$")
 _ID = re.compile(r"^\d{1,10}$")
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 class InvalidRequest(ValueError):

@@ -134,25 +134,25 @@ def _read(kind: str, resource_id: int) -> Response:
     return fhir_response(body, headers={"ETag": f'W/"{body["meta"]["versionId"]}"'})
 
 
-@bp.get("/Schedule/<int(max=2147483647):resource_id>")
+@bp.get("/Schedule/<int:resource_id>")
 @needs("fhir.schedule.read")
 def read_schedule(resource_id: int):
     return _read("Schedule", resource_id)
 
 
-@bp.get("/Practitioner/<int(max=2147483647):resource_id>")
+@bp.get("/Practitioner/<int:resource_id>")
 @needs("fhir.practitioner.read")
 def read_practitioner(resource_id: int):
     return _read("Practitioner", resource_id)
 
 
-@bp.get("/Location/<int(max=2147483647):resource_id>")
+@bp.get("/Location/<int:resource_id>")
 @needs("fhir.location.read")
 def read_location(resource_id: int):
     return _read("Location", resource_id)
 
 
-@bp.get("/HealthcareService/<int(max=2147483647):resource_id>")
+@bp.get("/HealthcareService/<int:resource_id>")
 @needs("fhir.healthcareservice.read")
 def read_healthcare_service(resource_id: int):
     return _read("HealthcareService", resource_id)
@@ -166,7 +166,7 @@ def _load_appointment(appointment_id: int, action: str):
     return appointment, None
 
 
-@bp.get("/Appointment/<int(max=2147483647):appointment_id>")
+@bp.get("/Appointment/<int:appointment_id>")
 @needs("fhir.appointment.read")
 def read_appointment(appointment_id: int):
     appointment, problem = _load_appointment(appointment_id, "fhir.appointment.read")
@@ -178,7 +178,7 @@ def read_appointment(appointment_id: int):
     return fhir_response(body, headers={"ETag": f'W/"{appointment.version}"'})
 
 
-@bp.put("/Appointment/<int(max=2147483647):appointment_id>")
+@bp.put("/Appointment/<int:appointment_id>")
 @needs("fhir.appointment.cancel")
 def update_appointment(appointment_id: int):
     problem = _body_problem()

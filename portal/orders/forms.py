@@ -2,6 +2,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, IntegerField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
+from portal.ids import MAX_ID
+
 
 class OrderFilterForm(FlaskForm):
     """GET filter form: it changes nothing, so it carries no CSRF token."""
@@ -20,7 +22,7 @@ class OrderFilterForm(FlaskForm):
 
 
 class DiscountForm(FlaskForm):
-    line_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])
+    line_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=MAX_ID)])
     percent = DecimalField("Discount (%)", places=2, validators=[
         InputRequired(message="Enter a discount in per cent, 0 to 100."),
         NumberRange(min=0, max=100, message="The discount must be between 0 %% and 100 %%.")])

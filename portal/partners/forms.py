@@ -1,42 +1,10 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import (DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
-                                ValidationError)
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp
 
 from portal.partners.models import PARTNER_ROLES, TENANT_PATTERN
 
 ROLE_CHOICES = [(r, r.replace("_", " ").capitalize()) for r in PARTNER_ROLES]
-
-
-def _phone(form, field):
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(field.data or "", "GB")
-    except phonenumbers.NumberParseException:
-        raise ValidationError("Enter a phone number.") from None
-    if not phonenumbers.is_possible_number(number):
-        raise ValidationError("Enter a phone number.")
-    field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-class SearchForm(FlaskForm):
-    q = StringField("Name, birth date (YYYY-MM-DD) or phone", validators=[DataRequired(), Length(min=2, max=100)])
-
-
-class PatientForm(FlaskForm):
-    first_name = StringField("First name", validators=[DataRequired(), Length(max=200)])
-    last_name = StringField("Last name", validators=[DataRequired(), Length(max=200)])
-    birth_date = DateField("Birth date", validators=[InputRequired(message="Enter a birth date.")])
-    phone = StringField("Phone", validators=[DataRequired(), Length(max=32), _phone])
-
-    def validate_birth_date(self, field):
-        from datetime import date
-
-        if field.data and (field.data > date.today() or field.data.year < 1890):
-            raise ValidationError("Enter a real birth date.")
 
 
 class InviteForm(FlaskForm):
@@ -59,23 +27,9 @@ class ProfileForm(FlaskForm):
     default_service_id = SelectField("Default service line", coerce=int, validators=[Optional()])
 
 
-class VisitForm(FlaskForm):
-    reason = TextAreaField("Reason for visit", validators=[DataRequired(), Length(max=1000)])
-    service_id = SelectField("Service", coerce=int, validators=[InputRequired(message="Choose a service.")])
-    address = StringField("Address of the visit", validators=[DataRequired(), Length(max=300)])
-    available_from = DateField("Available from", validators=[InputRequired(message="Enter a date.")])
-    callback_phone = StringField("Callback number", validators=[DataRequired(), Length(max=32), _phone])
-
-
-class SlotForm(FlaskForm):
-    slot_id = IntegerField("Slot", validators=[InputRequired(message="Choose a time."), NumberRange(1, MAX_ID)])
-
-
-
-
 class PartnerSettingsForm(FlaskForm):
     """A partner's settings as a staff admin edits them. The rules are three plain fields, checked
-    again by `services.check_eligibility_rules` (the one home of what a valid rule is)."""
+    again by `settings.check_eligibility_rules` (the one home of what a valid rule is)."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     tenant = StringField("Tenant slug", validators=[

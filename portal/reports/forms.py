@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from portal.ids import MAX_ID
+
 
 class AuditFilterForm(FlaskForm):
     """GET filter form: it changes nothing, so it carries no CSRF token."""
@@ -12,7 +14,7 @@ class AuditFilterForm(FlaskForm):
         csrf = False
 
     staff = SelectField("Staff member", coerce=str, validators=[Optional()])
-    patient = IntegerField("Patient number", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    patient = IntegerField("Patient number", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     action = StringField("Action starts with", validators=[Optional(), Length(max=64)])
     about_patients = BooleanField("Only events about a patient")
     since = DateField("From", validators=[Optional()])

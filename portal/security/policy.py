@@ -43,7 +43,7 @@ ROLE_RULES: dict[str, set[str]] = {
     "ops.queues": {"admin"},  # rq-dashboard at /admin/rq
     "triage.handle": SCREENING_ROLES,
     "partner.manage": {"admin"},  # partner organisations: settings, identity provider, eligibility rules
-    # orders and the insurer report (issue 7)
+    # orders and the insurer report
     "order.view": {"admin"},
     "order.discount": {"admin"},
     "insurer_report.request": {"reporting", "admin"},

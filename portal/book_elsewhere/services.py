@@ -1,0 +1,198 @@
+"""Booking at another service (the consumer side): find a service in the service directory, resolve
+its FHIR endpoint in the endpoint directory, verify the patient's NHS number with the demographics
+service, then search free slots and book one at that provider. No Flask request here."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from portal.book_elsewhere import clients
+from portal.book_elsewhere.models import RemoteBooking
+from portal.extensions import db
+from portal.fhir.parsing import parse_datetime
+from portal.fhir.resources import NHS_NUMBER_SYSTEM
+from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
+from portal.security import audit
+from portal.triage.services import finish_triage_elsewhere
+
+ExternalSystemError = clients.ExternalSystemError
+
+
+class PersonNotFound(Exception):
+    pass
+
+
+class ServiceNotFound(Exception):
+    pass
+
+
+class RemoteSlotTaken(Exception):
+    """The provider answered 422: the slot is gone (or the booking was not acceptable)."""
+
+
+@dataclass(frozen=True)
+class Person:
+    nhs_number: str
+    family: str
+    given: str
+    birth_date: str | None
+
+
+@dataclass(frozen=True)
+class RemoteService:
+    directory_id: str
+    name: str
+    ods_code: str
+    healthcare_service_id: str
+    endpoint: str
+    token_url: str
+
+
+@dataclass(frozen=True)
+class RemoteSlot:
+    id: str
+    start: datetime
+    end: datetime
+    practitioner: str | None
+    location: str | None
+
+
+def verify_person(nhs_number: str) -> Person:
+    """The registered person with this NHS number, per the demographics service; the look-up is audited."""
+    try:
+        normalised = normalise_nhs_number(nhs_number)
+    except InvalidIdentifier:
+        raise PersonNotFound(nhs_number) from None
+    try:
+        found = clients.DemographicsClient().person(normalised)
+    except clients.NotFound:
+        raise PersonNotFound(normalised) from None
+    audit.record_read("pds.person_viewed")
+    return Person(nhs_number=normalised, family=str(found.get("family", "")), given=str(found.get("given", "")),
+                  birth_date=found.get("birthDate"))
+
+
+def find_services(postcode: str) -> list[dict]:
+    return clients.ServiceDirectoryClient().check_capacity_summary(postcode)
+
+
+def resolve_service(directory_id: str) -> RemoteService:
+    try:
+        details = clients.ServiceDirectoryClient().service_details(directory_id)
+        endpoint = clients.EndpointDirectoryClient().endpoint_for(str(details.get("asid", "")))
+    except clients.NotFound:
+        raise ServiceNotFound(directory_id) from None
+    return RemoteService(directory_id=directory_id, name=str(details.get("name", "")),
+                         ods_code=str(details.get("odsCode", "")),
+                         healthcare_service_id=str(details.get("healthcareServiceId", "")),
+                         endpoint=str(endpoint["endpoint"]), token_url=str(endpoint["tokenUrl"]))
+
+
+def _actor_names(bundle: dict) -> tuple[dict, dict]:
+    resources = {}
+    for entry in bundle.get("entry", []):
+        resource = entry.get("resource", {})
+        resources[f"{resource.get('resourceType')}/{resource.get('id')}"] = resource
+    schedule_actors = {}
+    for key, resource in resources.items():
+        if resource.get("resourceType") == "Schedule":
+            names = {"practitioner": None, "location": None}
+            for actor in resource.get("actor", []):
+                target = resources.get(actor.get("reference", ""), {})
+                if target.get("resourceType") == "Practitioner" and target.get("name"):
+                    name = target["name"][0]
+                    names["practitioner"] = " ".join([*name.get("given", []), name.get("family", "")]).strip()
+                elif target.get("resourceType") == "Location":
+                    names["location"] = target.get("name")
+            schedule_actors[key] = names
+    return resources, schedule_actors
+
+
+def free_slots(service: RemoteService, *, days: int = 7) -> list[RemoteSlot]:
+    """The provider's free slots for the service from now over the next `days` days, soonest first."""
+    now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    start = f"{now.isoformat()}Z"
+    end = f"{(now + timedelta(days=days)).isoformat()}Z"
+    bundle = clients.RemoteProviderClient(service.endpoint, service.token_url).search_free_slots(
+        service.healthcare_service_id, start, end)
+    resources, actors = _actor_names(bundle)
+    slots = []
+    for resource in resources.values():
+        if resource.get("resourceType") != "Slot":
+            continue
+        try:
+            slot_start, slot_end = parse_datetime(resource["start"]), parse_datetime(resource["end"])
+        except (KeyError, TypeError, ValueError):
+            continue  # a slot we cannot read is a slot we do not offer
+        names = actors.get(resource.get("schedule", {}).get("reference", ""), {})
+        slots.append(RemoteSlot(id=str(resource.get("id")), start=slot_start, end=slot_end,
+                                practitioner=names.get("practitioner"), location=names.get("location")))
+    return sorted(slots, key=lambda s: (s.start, s.id))
+
+
+def appointment_for(person: Person, slot_id: str, start: datetime, end: datetime, description: str | None) -> dict:
+    patient = {"resourceType": "Patient", "id": "P1",
+               "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": person.nhs_number}],
+               "name": [{"family": person.family, "given": [person.given]}]}
+    if person.birth_date:
+        patient["birthDate"] = person.birth_date
+    appointment = {"resourceType": "Appointment", "status": "booked", "slot": [{"reference": f"Slot/{slot_id}"}],
+                   "start": start.isoformat() + "Z", "end": end.isoformat() + "Z", "contained": [patient],
+                   "participant": [{"actor": {"reference": "#P1"}, "status": "accepted"}]}
+    if description:
+        appointment["description"] = description
+    return appointment
+
+
+def book_at(service: RemoteService, person: Person, *, slot_id: str, start: datetime, end: datetime,
+            description: str | None = None) -> dict:
+    """Book the slot at the provider; returns its Appointment. RemoteSlotTaken says why on a 422."""
+    status, body = clients.RemoteProviderClient(service.endpoint, service.token_url).book(
+        appointment_for(person, slot_id, start, end, description))
+    if status == 422:
+        issues = body.get("issue") or [{}]
+        raise RemoteSlotTaken(issues[0].get("diagnostics") or "the provider did not accept the booking")
+    audit.record("appointment.booked_elsewhere", provider=service.ods_code, service=service.directory_id,
+                 remote_appointment_id=str(body.get("id")))
+    db.session.commit()
+    return body
+
+
+# -- booking for a referral or a triage request ---------------------------------------------------
+
+def source_patient_nhs_number(patient) -> str | None:
+    """The NHS number to prefill for the referral's or care request's patient, when we hold one."""
+    if patient is None or patient.national_id_kind != "nhs" or not patient.national_id:
+        return None
+    return patient.national_id
+
+
+def record_remote_booking(*, patient_id: int, service: RemoteService, appointment: dict, start: datetime,
+                          staff_id: int, referral_id: int | None = None, care_request_id: int | None = None) -> bool:
+    """Keep the outcome beside the referral or triage request it was booked from; commits.
+
+    A triage request leaves triage as `booked_elsewhere` (a conditional UPDATE, so it is handled
+    once). Returns False when someone else handled that request meanwhile: the remote booking
+    stands (it is made at the provider), and the secretary is told so she can cancel it there.
+    """
+    db.session.add(RemoteBooking(patient_id=patient_id, referral_id=referral_id, care_request_id=care_request_id,
+                                 provider_ods_code=service.ods_code[:20], service_name=service.name[:200],
+                                 remote_appointment_id=str(appointment.get("id", ""))[:64], start=start,
+                                 booked_by_id=staff_id))
+    audit.record("appointment.booked_elsewhere_recorded", patient_id=patient_id, referral_id=referral_id,
+                 care_request_id=care_request_id, provider=service.ods_code, actor=("staff", str(staff_id)))
+    if care_request_id is None:
+        db.session.commit()
+        return True
+    # The triage request's status change, the partner's e-mail and live list are the triage rules.
+    return finish_triage_elsewhere(care_request_id, staff_id=staff_id, where=service.name)
+
+
+def remote_bookings(*, referral_id: int | None = None, care_request_id: int | None = None) -> list[RemoteBooking]:
+    query = select(RemoteBooking).order_by(RemoteBooking.created_at.desc(), RemoteBooking.id.desc())
+    if referral_id is not None:
+        query = query.where(RemoteBooking.referral_id == referral_id)
+    else:
+        query = query.where(RemoteBooking.care_request_id == care_request_id)
+    return list(db.session.scalars(query))
