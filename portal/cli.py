@@ -9,6 +9,7 @@ from portal.checkin.jobs import schedule_link_sender
 from portal.demo import load_demo_data
 from portal.extensions import redis_client
 from portal.fhir.commands import create_api_client_command
+from portal.follow_ups.jobs import release_follow_ups
 from portal.notifications.services import sweep_pending
 from portal.ops.metrics import record_job_failure
 from portal.partners.commands import create_partner_command, invite_partner_user_command
@@ -60,6 +61,8 @@ def worker_command(queues, burst, simple):
     click.echo(f"travel claims: {swept['recovered']} recovered, {swept['queued']} queued")
     schedule_sweep()
     schedule_link_sender()
+    # Follow-ups whose day came while no worker ran go into the queue now; the sweep keeps itself scheduled.
+    click.echo(f"follow-ups: {release_follow_ups()} moved into the queue")
     if "reports" in queues.split(","):
         ensure_monthly_reports()  # the monthly insurer report schedules itself
     worker_class = SimpleWorker if simple else Worker

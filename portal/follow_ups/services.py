@@ -14,13 +14,12 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 
 from portal import periodic
 from portal.consultations import services as consultations
-from portal.consultations.models import (CHANNELS, COMPLETED, IN_PROGRESS, SCHEDULED, Consultation,
-                                         STATE_LABELS)
+from portal.consultations.models import CHANNELS, COMPLETED, IN_PROGRESS, STATE_LABELS, Consultation
 from portal.extensions import db
 from portal.follow_ups.models import APPOINTMENT, CONSULTATION, FollowUp
 from portal.notifications import services as outbox
@@ -49,8 +48,8 @@ class NotAllowedNow(Exception):
 
 def _check_state(origin: Consultation) -> None:
     if origin.state not in FOLLOW_UP_STATES:
-        raise NotAllowedNow(_("A follow-up is booked from a consultation in progress or completed; this one is %(state)s.",
-                              state=STATE_LABELS.get(origin.state, origin.state).lower()))
+        raise NotAllowedNow(_("A follow-up is booked from a consultation in progress or completed; "
+                              "this one is %(state)s.", state=STATE_LABELS.get(origin.state, origin.state).lower()))
 
 
 def clinic_zone() -> ZoneInfo:
@@ -117,11 +116,11 @@ def book_follow_up_consultation(origin: Consultation, *, doctor_id: int, channel
                  not_before=not_before.isoformat(), with_booking_doctor=with_me)
     db.session.commit()
     outbox.dispatch(queued)
-    if made.state == SCHEDULED:
+    if enters <= utcnow():
+        consultations.release_due_consultations()  # its day has begun: into the queue now
+    else:
         # Into the queue at its time; the periodic sweep catches it if Redis loses this job.
         periodic.schedule_once(f"follow-up-release-{made.id}", enters, RELEASE_JOB)
-    else:
-        consultations.release_due_consultations()
     return follow_up
 
 
@@ -236,29 +235,35 @@ class FollowUpFacts:
     booked: list[FollowUpLine] = field(default_factory=list)
 
 
+def _around():
+    origin, made = aliased(Consultation), aliased(Consultation)
+    ids = bindparam("ids", expanding=True)
+    of = (select(Consultation.id, origin.id, origin.code, origin.service_provider_id)
+          .join(origin, origin.id == Consultation.follow_up_of_id).where(Consultation.id.in_(ids)))
+    booked = (select(FollowUp.consultation_id, FollowUp.kind, made.id, made.code, made.state, made.service_provider_id,
+                     FollowUp.not_before, FollowUp.with_booking_doctor, Appointment.id, Appointment.start,
+                     Schedule.name, Schedule.timezone, StaffUser.name)
+              .outerjoin(made, made.id == FollowUp.follow_up_consultation_id)
+              .outerjoin(Appointment, Appointment.id == FollowUp.appointment_id)
+              .outerjoin(Slot, Slot.id == Appointment.slot_id).outerjoin(Schedule, Schedule.id == Slot.schedule_id)
+              .outerjoin(StaffUser, StaffUser.id == FollowUp.booked_by_id)
+              .where(FollowUp.consultation_id.in_(ids)).order_by(FollowUp.id))
+    return of, booked
+
+
+# Built once (the patient record asks on every page): what a consultation follows up, what was booked from it.
+_FOLLOWS_UP, _BOOKED_FROM = _around()
+
+
 def follow_ups_around(consultation_ids: list[int]) -> dict[int, FollowUpFacts]:
     """For each of these consultations: the consultation it follows up and the follow-ups booked from it.
     Two queries however many consultations (the patient record asks for a page of them)."""
     if not consultation_ids:
         return {}
     facts = {cid: FollowUpFacts() for cid in consultation_ids}
-    origin = aliased(Consultation)
-    for cid, *of in db.session.execute(
-            select(Consultation.id, origin.id, origin.code, origin.service_provider_id)
-            .join(origin, origin.id == Consultation.follow_up_of_id).where(Consultation.id.in_(consultation_ids))):
+    for cid, *of in db.session.execute(_FOLLOWS_UP, {"ids": consultation_ids}):
         facts[cid].of = ConsultationRef(*of)
-    made = aliased(Consultation)
-    rows = db.session.execute(
-        select(FollowUp.consultation_id, FollowUp.kind, made.id, made.code, made.state, made.service_provider_id,
-               FollowUp.not_before,
-               FollowUp.with_booking_doctor, Appointment.id, Appointment.start, Schedule.name, Schedule.timezone,
-               StaffUser.name)
-        .outerjoin(made, made.id == FollowUp.follow_up_consultation_id)
-        .outerjoin(Appointment, Appointment.id == FollowUp.appointment_id)
-        .outerjoin(Slot, Slot.id == Appointment.slot_id).outerjoin(Schedule, Schedule.id == Slot.schedule_id)
-        .outerjoin(StaffUser, StaffUser.id == FollowUp.booked_by_id)
-        .where(FollowUp.consultation_id.in_(consultation_ids)).order_by(FollowUp.id))
-    for origin_id, *line in rows:
+    for origin_id, *line in db.session.execute(_BOOKED_FROM, {"ids": consultation_ids}):
         facts[origin_id].booked.append(FollowUpLine(*line))
     return facts
 

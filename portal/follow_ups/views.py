@@ -11,8 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
-from portal.consultations import events
-from portal.consultations import services as consultations
+from portal.consultations import events, services as consultations
 from portal.follow_ups import services
 from portal.follow_ups.forms import FindSlotsForm, FollowUpAppointmentForm, FollowUpConsultationForm
 from portal.scheduling import services as scheduling
@@ -137,4 +136,4 @@ def _follow_ups_on_the_consultation_page(consultation, *, viewer, **_):
     if not (facts.of or facts.booked or may_book):
         return None
     return Markup(render_template("follow_ups/_on_consultation.html", consultation=consultation, facts=facts,
-                                  may_book=may_book, may=_may()))
+                                  may_book=may_book, may=lambda action, obj=None: can(viewer, action, obj)))

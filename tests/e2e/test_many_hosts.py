@@ -22,8 +22,7 @@ from rq.job import Job
 from stdnum.no import fodselsnummer
 
 from portal.sandbox.referral_system import random_fodselsnummer, signed_request
-from tests.checkin.test_checkin_flow import ALL_YES, answer_all, press_check_in
-from tests.checkin.test_checkin_flow import sign_in as checkin_sign_in
+from tests.checkin.test_checkin_flow import ALL_YES, answer_all, press_check_in, sign_in as checkin_sign_in
 from tests.conftest import SEED_REFERRAL, csrf_token_from
 from tests.e2e.many_hosts import Browser, Cluster, link_path, on_postgresql, wait_until, what_is_missing
 

@@ -93,7 +93,7 @@ def test_access_matrix(app, treated, partners, who):
 
 
 def test_signed_out_people_are_sent_to_sign_in(app, treated, client):
-    for name, (method, url, data, headers) in requests_of(treated).items():
+    for name, (method, url, data, _headers) in requests_of(treated).items():
         response = client.get(url) if method == "GET" else client.post(url, data=data)
         # POSTs without a session fail the CSRF check first (400); GETs go to the sign-in page.
         assert response.status_code in ((302,) if method == "GET" else (302, 400)), name

@@ -225,3 +225,38 @@ def test_the_page_costs_the_same_statements_however_long_the_history(app, staff_
     # One query per kind of entry on the page, never one per entry: no N+1.
     assert len(large) == len(small), "\n".join(large)
     assert len(large) <= 20, "\n".join(large)
+
+
+def test_the_record_is_reached_from_the_consultation_referral_queue_search_diary_and_triage(
+        app, staff_client, history, post_referral, seed_referral):
+    record = f'href="/patients/{history["patient_id"]}"'
+    doctor = staff_client("doctor", DOCTOR_EMAIL)
+    assert record in doctor.get(f"/consultations/{history['completed_id']}").get_data(as_text=True)
+    # Another doctor may pick the queued consultation, so its page links the record too.
+    other = staff_client("doctor", "other-doctor@test.example")
+    assert record in other.get(f"/consultations/{history['queued_id']}").get_data(as_text=True)
+
+    secretary = staff_client("secretary")
+    assert record in secretary.get(f"/referrals/{history['referral_id']}").get_data(as_text=True)
+    # A new referral for the same patient waits in the queue; searching for her finds the record.
+    again = dict(seed_referral, JournalGuid="5b0e8f7e-1d5c-4c55-9a0c-8d2b7a3f4e11")
+    assert post_referral(again).status_code == 201
+    found = secretary.post("/queue", data={"csrf_token": secretary.csrf, "q": "Danser"}).get_data(as_text=True)
+    assert record in found
+    assert record in secretary.get(f"/schedules/{history['schedule_id']}?day=2030-01-07").get_data(as_text=True)
+    assert record in secretary.get("/triage").get_data(as_text=True)
+    assert record in secretary.get(f"/triage/{history['care_request_id']}").get_data(as_text=True)
+
+
+def test_a_doctor_who_may_not_open_the_record_is_not_offered_a_link_to_it(app, staff_client, history):
+    from portal.consultations import services
+
+    with app.app_context():  # the waiting consultation is taken by the treating doctor: nothing left to pick
+        services.pick_consultation(services.get_consultation(history["queued_id"]), doctor_id=history["doctor_id"])
+    other = staff_client("doctor", "other-doctor@test.example")
+    # The cancelled consultation never had a doctor, so any doctor may look at it, but it makes nobody
+    # the patient's doctor: its page does not link to a record that would answer 404.
+    cancelled = other.get(f"/consultations/{history['cancelled_id']}")
+    assert cancelled.status_code == 200 and "Cancelled" in cancelled.get_data(as_text=True)
+    assert "/patients/" not in cancelled.get_data(as_text=True)
+    assert other.get(f"/patients/{history['patient_id']}").status_code == 404
