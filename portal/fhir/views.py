@@ -39,6 +39,22 @@ def _base_url() -> str:
     return request.url_root.rstrip("/") + bp.url_prefix
 
 
+
+@bp.before_request
+def _known_parameters_only():
+    """Only Slot search takes parameters besides `_format`; elsewhere one is a client's mistake (400),
+    as an unknown search parameter is. `_format` may ask for XML: we serve JSON only and say so (406)."""
+    if request.endpoint != "fhir.search_slots":
+        unknown = sorted({name for name in request.args if name != "_format"})
+        if unknown:
+            return outcome(400, "not-supported", f"unknown parameter {unknown[0]!r}", [unknown[0]])
+    asked = request.args.getlist("_format")
+    if any(value not in parsing.JSON_FORMATS for value in asked):
+        return outcome(406, "not-supported",
+                       f"only JSON is served: _format must be one of {', '.join(parsing.JSON_FORMATS)}", ["_format"])
+    return None
+
+
 @bp.before_request
 def _log_proxy_headers():
     ssp = {name: request.headers.get(name) for name in SSP_HEADERS if request.headers.get(name)}
@@ -90,7 +106,7 @@ def metadata():
 @needs("fhir.slot.search")
 def search_slots():
     try:
-        search = parsing.parse_slot_search(list(request.args.items(multi=True)))
+        search = parsing.parse_slot_search([(k, v) for k, v in request.args.items(multi=True) if k != "_format"])
     except parsing.InvalidRequest as exc:
         return _invalid(exc)
     try:

@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from portal.input_rules import PlainText
+
 
 class AuditFilterForm(FlaskForm):
     """GET filter form: it changes nothing, so it carries no CSRF token."""
@@ -13,7 +15,7 @@ class AuditFilterForm(FlaskForm):
 
     staff = SelectField("Staff member", coerce=str, validators=[Optional()])
     patient = IntegerField("Patient number", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
-    action = StringField("Action starts with", validators=[Optional(), Length(max=64)])
+    action = StringField("Action starts with", validators=[Optional(), Length(max=64), PlainText(64)])
     about_patients = BooleanField("Only events about a patient")
     since = DateField("From", validators=[Optional()])
     until = DateField("To", validators=[Optional()])

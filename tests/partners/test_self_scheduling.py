@@ -235,7 +235,8 @@ def test_new_patient_is_validated_then_created_for_this_partner_only(app, partne
 
     client = partner_client("northside", "scheduler")
     before = _count(app, Patient)
-    for bad in ({"first_name": ""}, {"birth_date": "2999-01-01"}, {"birth_date": "nope"}, {"phone": "abc"}):
+    for bad in ({"first_name": ""}, {"birth_date": "2999-01-01"}, {"birth_date": "nope"}, {"phone": "abc"},
+                {"first_name": "\u200b\u200d"}, {"last_name": "New\x00patient"}, {"last_name": "\u202eNewpatient"}):
         data = {"first_name": "Nia", "last_name": "Newpatient", "birth_date": "1990-02-03", "phone": "07700900789"}
         data.update(bad)
         assert client.post("/partner/patients", data=dict(data, csrf_token=client.csrf)).status_code == 422, bad

@@ -1,0 +1,293 @@
+"""What every entry point accepts: bounded JSON, plain text, real moments in time.
+
+The referral webhook, the FHIR API and the forms of every audience read what they are sent through
+these functions, so a hostile or unusual value gets the same clear refusal everywhere, naming the
+field, and never reaches code that would fail on it (a 500). Pure functions over values; this module
+imports nothing of ours, so any package may use it without a cycle.
+"""
+
+import json
+import math
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+
+from wtforms.validators import ValidationError
+
+# JSON bodies. Our bodies are a few levels deep (a FHIR Appointment's contained Patient's identifier
+# type coding is 7); numbers are ids, ages and counts.
+MAX_DEPTH = 16
+MAX_INTEGER_DIGITS = 18  # fits a 64-bit column with room to spare
+MAX_NUMBER_CHARS = 32  # the whole token of a decimal number, exponent included
+MAX_STRING_CHARS = 10_000
+MAX_KEYS = 200  # in one object
+
+# Moments. Anything outside these years is a typo or an attack, never a clinic's appointment or message,
+# and keeping well inside datetime's 1..9999 leaves room for a day's arithmetic either side.
+EARLIEST = datetime(1900, 1, 1)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, 999999)
+
+
+class InputRejected(ValueError):
+    """A value is refused. `path` locates it (JSON keys and indexes; empty for the whole body)."""
+
+    def __init__(self, path: tuple, message: str):
+        super().__init__(f"{format_path(path) or 'body'}: {message}")
+        self.path = tuple(path)
+        self.message = message
+
+    @property
+    def field(self) -> str | None:
+        return format_path(self.path) or None
+
+
+def format_path(path: tuple) -> str:
+    """("contained", 0, "name") -> "contained[0].name"; keys are shown safely whatever they hold."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            shown = _printable(str(part))
+            text += f".{shown}" if text else shown
+    return text
+
+
+def _printable(text: str, limit: int = 60) -> str:
+    # A key may hold lone surrogates or controls; the answer that names it must still be valid JSON text.
+    shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    shown = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in shown)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+class _Refused:
+    """Put in place of a value the JSON decoder must not build; the walk reports it with its path."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def _integer(token: str):
+    digits = len(token.lstrip("-"))
+    # Python refuses over 4,300 digits with a ValueError, and a long one costs quadratic time to build.
+    return int(token) if digits <= MAX_INTEGER_DIGITS else _Refused(f"a number of at most {MAX_INTEGER_DIGITS} digits")
+
+
+def _decimal(token: str):
+    if len(token) > MAX_NUMBER_CHARS:
+        return _Refused(f"a number of at most {MAX_NUMBER_CHARS} characters")
+    value = float(token)
+    return value if math.isfinite(value) else _Refused("a number that fits a 64-bit float")
+
+
+def _constant(name: str):
+    return _Refused(f"a JSON number ({name} is not one)")
+
+
+def _object(pairs: list) -> dict | _Refused:
+    if len(pairs) > MAX_KEYS:
+        return _Refused(f"an object of at most {MAX_KEYS} keys")
+    built = dict(pairs)
+    if len(built) != len(pairs):
+        seen = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        return _Refused(f"each key once ({_printable(twice)!r} appears twice)")
+    return built
+
+
+def load_json(body: bytes, max_depth: int = MAX_DEPTH):
+    """Decode a request body, or raise InputRejected naming where it breaks a rule.
+
+    Rules: UTF-8; JSON without NaN/Infinity or duplicate keys; nested at most `max_depth` levels;
+    integers of at most MAX_INTEGER_DIGITS digits, decimals that fit a float; strings (and keys) of
+    valid Unicode, so no lone surrogates, and at most MAX_STRING_CHARS characters.
+    """
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise InputRejected((), f"is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        value = json.loads(text, parse_int=_integer, parse_float=_decimal, parse_constant=_constant,
+                           object_pairs_hook=_object)
+    except RecursionError:
+        raise InputRejected((), f"is nested deeper than {max_depth} levels") from None
+    except json.JSONDecodeError as exc:
+        raise InputRejected((), f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    _walk(value, max_depth)
+    return value
+
+
+def _walk(root, max_depth: int) -> None:
+    stack = [(root, (), 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, _Refused):
+            raise InputRejected(path, f"must be {value.message}")
+        if isinstance(value, str):
+            _check_string(value, path)
+        elif isinstance(value, (dict, list)):
+            if depth >= max_depth:
+                raise InputRejected(path, f"is nested deeper than {max_depth} levels")
+            if isinstance(value, dict):
+                for key in value:
+                    _check_string(key, path + (key,), "key")
+                items = value.items()
+            else:
+                items = enumerate(value)
+            # Reversed, so the first problem in document order is the one reported.
+            stack.extend((child, path + (key,), depth + 1) for key, child in reversed(list(items)))
+
+
+def _check_string(value: str, path: tuple, what: str = "value") -> None:
+    if len(value) > MAX_STRING_CHARS:
+        raise InputRejected(path, f"must be at most {MAX_STRING_CHARS} characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputRejected(path, f"the {what} is not valid Unicode (lone surrogate "
+                                      f"U+{ord(value[exc.start]):04X})") from None
+
+
+# --- text -------------------------------------------------------------------------------------
+
+class TextRejected(ValueError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# Embeddings, overrides and isolates reorder what follows them on screen: "Line\u202eresnaD" shows as
+# "LineDanser" reversed, the trick used to disguise file names. Marks (U+200E, U+200F, U+061C) only
+# nudge neighbouring punctuation and belong in right-to-left names, so they stay.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Letters of no width that fonts draw as nothing (Hangul fillers, the Khmer inherent vowels, braille blank).
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u17b4\u17b5\u2800\u180e")
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Zs", "Zl", "Zp", "Cc"})
+
+
+def _is_noncharacter(code: int) -> bool:
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+
+
+def clean_text(value, *, max_length: int, multiline: bool = False, required: bool = True) -> str:
+    """A name or free text as we store it: NFC, trimmed; or TextRejected with a message for a person.
+
+    Refused: lone surrogates (not Unicode), U+FFFD (a character already lost on the way), control
+    characters (line breaks and tabs only when `multiline`), text-direction controls, noncharacters,
+    and values that are empty or hold only invisible characters (a zero-width space is no name).
+    """
+    if not isinstance(value, str):
+        raise TextRejected("must be text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TextRejected("is not valid Unicode (it holds a lone surrogate)") from None
+    if multiline:
+        value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value:
+        if required:
+            raise TextRejected("must not be empty")
+        return value
+    visible = False
+    for ch in value:
+        code = ord(ch)
+        if ch == "\ufffd":
+            raise TextRejected("retype the character that could not be read (shown as \ufffd)")
+        if ch in BIDI_CONTROLS:
+            raise TextRejected(f"remove the text-direction control U+{code:04X}: it can disguise text")
+        category = unicodedata.category(ch)
+        if category == "Cc" and not (multiline and ch in "\n\t"):
+            raise TextRejected(f"remove the control character U+{code:04X}")
+        if category in ("Zl", "Zp"):
+            raise TextRejected(f"remove the line break U+{code:04X}")
+        if _is_noncharacter(code):
+            raise TextRejected(f"remove the noncharacter U+{code:04X}")
+        if not visible and category not in _INVISIBLE_CATEGORIES and ch not in _BLANK_LETTERS:
+            visible = True
+    if not visible:
+        raise TextRejected("enter visible characters: this holds only invisible ones")
+    if len(value) > max_length:
+        raise TextRejected(f"use at most {max_length} characters")
+    return value
+
+
+class PlainText:
+    """WTForms validator: the field's text through clean_text, stored back normalised.
+
+    Put it after DataRequired/Optional (an empty optional field stops the chain before it).
+    """
+
+    def __init__(self, max_length: int, multiline: bool = False):
+        self.max_length = max_length
+        self.multiline = multiline
+
+    def __call__(self, form, field):
+        try:
+            field.data = clean_text(field.data or "", max_length=self.max_length, multiline=self.multiline)
+        except TextRejected as exc:
+            raise ValidationError(exc.message[0].upper() + exc.message[1:] + ".") from None
+
+
+# --- moments ----------------------------------------------------------------------------------
+
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_INSTANT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,12}))?)?"
+                      r"(Z|[+-][0-9]{2}:[0-9]{2})?")
+RANGE_TEXT = f"between the years {EARLIEST.year} and {LATEST.year}"
+
+
+def parse_date(value) -> date:
+    """A calendar date written YYYY-MM-DD (nothing else that fromisoformat would take), in range."""
+    match = _DATE.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError("must be a date written YYYY-MM-DD")
+    try:
+        parsed = date(*map(int, match.groups()))
+    except ValueError:
+        raise ValueError("is not a date of the calendar") from None
+    if not EARLIEST.date() <= parsed <= LATEST.date():
+        raise ValueError(f"must be a date {RANGE_TEXT}")
+    return parsed
+
+
+def parse_instant(value, *, zone_required: bool = True) -> datetime:
+    """An ISO 8601 date-time as naive UTC, or ValueError saying what is wrong.
+
+    Seconds and any fraction are optional (digits past microseconds are dropped: the referral system
+    sends seven); the offset may be Z or ±hh:mm with hh < 24. Without `zone_required` a missing offset
+    means UTC. Refused: a moment outside EARLIEST..LATEST once in UTC, so no caller can overflow.
+    """
+    match = _INSTANT.fullmatch(value) if isinstance(value, str) else None
+    if not match or (zone_required and not match.group(8)):
+        raise ValueError("must be an ISO 8601 date-time with a time zone" if zone_required
+                         else "must be an ISO 8601 date-time")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    # A year a step outside the range still converts without overflow; the moment in UTC decides.
+    if not EARLIEST.year - 1 <= int(year) <= LATEST.year + 1:
+        raise ValueError(f"must be a moment {RANGE_TEXT}")
+    try:
+        offset = _offset(zone)
+        local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
+                         int((fraction or "0")[:6].ljust(6, "0")))
+    except ValueError:
+        raise ValueError("is not a real date and time") from None
+    moment = local - offset
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"must be a moment {RANGE_TEXT}")
+    return moment
+
+
+def _offset(zone: str | None) -> timedelta:
+    if zone in (None, "Z"):
+        return timedelta(0)
+    hours, minutes = int(zone[1:3]), int(zone[4:6])
+    if hours > 23 or minutes > 59:
+        raise ValueError
+    delta = timedelta(hours=hours, minutes=minutes)
+    return -delta if zone[0] == "-" else delta
