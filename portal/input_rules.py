@@ -12,6 +12,7 @@ import re
 import unicodedata
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
 # JSON bodies. Our bodies are a few levels deep (a FHIR Appointment's contained Patient's identifier
@@ -74,28 +75,28 @@ class _Refused:
 def _integer(token: str):
     digits = len(token.lstrip("-"))
     # Python refuses over 4,300 digits with a ValueError, and a long one costs quadratic time to build.
-    return int(token) if digits <= MAX_INTEGER_DIGITS else _Refused(f"a number of at most {MAX_INTEGER_DIGITS} digits")
+    return int(token) if digits <= MAX_INTEGER_DIGITS else _Refused(_("a number of at most %(n)d digits", n=MAX_INTEGER_DIGITS))
 
 
 def _decimal(token: str):
     if len(token) > MAX_NUMBER_CHARS:
-        return _Refused(f"a number of at most {MAX_NUMBER_CHARS} characters")
+        return _Refused(_("a number of at most %(n)d characters", n=MAX_NUMBER_CHARS))
     value = float(token)
-    return value if math.isfinite(value) else _Refused("a number that fits a 64-bit float")
+    return value if math.isfinite(value) else _Refused(_("a number that fits a 64-bit float"))
 
 
 def _constant(name: str):
-    return _Refused(f"a JSON number ({name} is not one)")
+    return _Refused(_("a JSON number (%(name)s is not one)", name=name))
 
 
 def _object(pairs: list) -> dict | _Refused:
     if len(pairs) > MAX_KEYS:
-        return _Refused(f"an object of at most {MAX_KEYS} keys")
+        return _Refused(_("an object of at most %(n)d keys", n=MAX_KEYS))
     built = dict(pairs)
     if len(built) != len(pairs):
         seen = set()
         twice = next(key for key, _ in pairs if key in seen or seen.add(key))
-        return _Refused(f"each key once ({_printable(twice)!r} appears twice)")
+        return _Refused(_("each key once (%(key)r appears twice)", key=_printable(twice)))
     return built
 
 
@@ -109,14 +110,15 @@ def load_json(body: bytes, max_depth: int = MAX_DEPTH):
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
     except UnicodeDecodeError as exc:
-        raise InputRejected((), f"is not valid UTF-8 (byte {exc.start})") from None
+        raise InputRejected((), _("is not valid UTF-8 (byte %(n)d)", n=exc.start)) from None
     try:
         value = json.loads(text, parse_int=_integer, parse_float=_decimal, parse_constant=_constant,
                            object_pairs_hook=_object)
     except RecursionError:
-        raise InputRejected((), f"is nested deeper than {max_depth} levels") from None
+        raise InputRejected((), _("is nested deeper than %(n)d levels", n=max_depth)) from None
     except json.JSONDecodeError as exc:
-        raise InputRejected((), f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise InputRejected((), _("is not valid JSON (%(why)s at line %(line)d column %(column)d)", why=exc.msg,
+                                          line=exc.lineno, column=exc.colno)) from None
     _walk(value, max_depth)
     return value
 
@@ -126,12 +128,12 @@ def _walk(root, max_depth: int) -> None:
     while stack:
         value, path, depth = stack.pop()
         if isinstance(value, _Refused):
-            raise InputRejected(path, f"must be {value.message}")
+            raise InputRejected(path, _("must be %(what)s", what=value.message))
         if isinstance(value, str):
             _check_string(value, path)
         elif isinstance(value, (dict, list)):
             if depth >= max_depth:
-                raise InputRejected(path, f"is nested deeper than {max_depth} levels")
+                raise InputRejected(path, _("is nested deeper than %(n)d levels", n=max_depth))
             if isinstance(value, dict):
                 for key in value:
                     _check_string(key, path + (key,), "key")
@@ -144,13 +146,13 @@ def _walk(root, max_depth: int) -> None:
 
 def _check_string(value: str, path: tuple, what: str = "value") -> None:
     if len(value) > MAX_STRING_CHARS:
-        raise InputRejected(path, f"must be at most {MAX_STRING_CHARS} characters")
+        raise InputRejected(path, _("must be at most %(n)d characters", n=MAX_STRING_CHARS))
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise InputRejected(path, f"the {what} is not valid Unicode (lone surrogate "
-                                      f"U+{ord(value[exc.start]):04X})") from None
+            raise InputRejected(path, _("the %(what)s is not valid Unicode (lone surrogate U+%(code)04X)",
+                                        what=what, code=ord(value[exc.start]))) from None
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -182,38 +184,38 @@ def clean_text(value, *, max_length: int, multiline: bool = False, required: boo
     and values that are empty or hold only invisible characters (a zero-width space is no name).
     """
     if not isinstance(value, str):
-        raise TextRejected("must be text")
+        raise TextRejected(_("must be text"))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise TextRejected("is not valid Unicode (it holds a lone surrogate)") from None
+        raise TextRejected(_("is not valid Unicode (it holds a lone surrogate)")) from None
     if multiline:
         value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
     value = unicodedata.normalize("NFC", value).strip()
     if not value:
         if required:
-            raise TextRejected("must not be empty")
+            raise TextRejected(_("must not be empty"))
         return value
     visible = False
     for ch in value:
         code = ord(ch)
         if ch == "\ufffd":
-            raise TextRejected("retype the character that could not be read (shown as \ufffd)")
+            raise TextRejected(_("retype the character that could not be read (shown as \ufffd)"))
         if ch in BIDI_CONTROLS:
-            raise TextRejected(f"remove the text-direction control U+{code:04X}: it can disguise text")
+            raise TextRejected(_("remove the text-direction control U+%(code)04X: it can disguise text", code=code))
         category = unicodedata.category(ch)
         if category == "Cc" and not (multiline and ch in "\n\t"):
-            raise TextRejected(f"remove the control character U+{code:04X}")
+            raise TextRejected(_("remove the control character U+%(code)04X", code=code))
         if category in ("Zl", "Zp"):
-            raise TextRejected(f"remove the line break U+{code:04X}")
+            raise TextRejected(_("remove the line break U+%(code)04X", code=code))
         if _is_noncharacter(code):
-            raise TextRejected(f"remove the noncharacter U+{code:04X}")
+            raise TextRejected(_("remove the noncharacter U+%(code)04X", code=code))
         if not visible and category not in _INVISIBLE_CATEGORIES and ch not in _BLANK_LETTERS:
             visible = True
     if not visible:
-        raise TextRejected("enter visible characters: this holds only invisible ones")
+        raise TextRejected(_("enter visible characters: this holds only invisible ones"))
     if len(value) > max_length:
-        raise TextRejected(f"use at most {max_length} characters")
+        raise TextRejected(_("use at most %(n)d characters", n=max_length))
     return value
 
 
@@ -246,13 +248,14 @@ def parse_date(value) -> date:
     """A calendar date written YYYY-MM-DD (nothing else that fromisoformat would take), in range."""
     match = _DATE.fullmatch(value) if isinstance(value, str) else None
     if not match:
-        raise ValueError("must be a date written YYYY-MM-DD")
+        raise ValueError(_("must be a date written YYYY-MM-DD"))
     try:
         parsed = date(*map(int, match.groups()))
     except ValueError:
-        raise ValueError("is not a date of the calendar") from None
+        raise ValueError(_("is not a date of the calendar")) from None
     if not EARLIEST.date() <= parsed <= LATEST.date():
-        raise ValueError(f"must be a date {RANGE_TEXT}")
+        raise ValueError(_("must be a date between the years %(first)d and %(last)d", first=EARLIEST.year,
+                           last=LATEST.year))
     return parsed
 
 
@@ -265,22 +268,26 @@ def parse_instant(value, *, zone_required: bool = True) -> datetime:
     """
     match = _INSTANT.fullmatch(value) if isinstance(value, str) else None
     if not match or (zone_required and not match.group(8)):
-        raise ValueError("must be an ISO 8601 date-time with a time zone" if zone_required
-                         else "must be an ISO 8601 date-time")
+        raise ValueError(_("must be an ISO 8601 date-time with a time zone") if zone_required
+                         else _("must be an ISO 8601 date-time"))
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     # A year a step outside the range still converts without overflow; the moment in UTC decides.
     if not EARLIEST.year - 1 <= int(year) <= LATEST.year + 1:
-        raise ValueError(f"must be a moment {RANGE_TEXT}")
+        raise ValueError(_moment_range())
     try:
         offset = _offset(zone)
         local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
                          int((fraction or "0")[:6].ljust(6, "0")))
     except ValueError:
-        raise ValueError("is not a real date and time") from None
+        raise ValueError(_("is not a real date and time")) from None
     moment = local - offset
     if not EARLIEST <= moment <= LATEST:
-        raise ValueError(f"must be a moment {RANGE_TEXT}")
+        raise ValueError(_moment_range())
     return moment
+
+
+def _moment_range() -> str:
+    return _("must be a moment between the years %(first)d and %(last)d", first=EARLIEST.year, last=LATEST.year)
 
 
 def _offset(zone: str | None) -> timedelta:

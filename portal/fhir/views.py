@@ -6,6 +6,7 @@ from functools import wraps
 
 import orjson
 from flask import Blueprint, Response, g, request
+from flask_babel import gettext as _
 
 from portal.extensions import csrf, limiter
 from portal.fhir import oauth, parsing, resources, services
@@ -47,11 +48,11 @@ def _known_parameters_only():
     if request.endpoint != "fhir.search_slots":
         unknown = sorted({name for name in request.args if name != "_format"})
         if unknown:
-            return outcome(400, "not-supported", f"unknown parameter {unknown[0]!r}", [unknown[0]])
+            return outcome(400, "not-supported", _("unknown parameter %(name)r", name=unknown[0]), [unknown[0]])
     asked = request.args.getlist("_format")
     if any(value not in parsing.JSON_FORMATS for value in asked):
-        return outcome(406, "not-supported",
-                       f"only JSON is served: _format must be one of {', '.join(parsing.JSON_FORMATS)}", ["_format"])
+        return outcome(406, "not-supported", _("only JSON is served: _format must be one of %(formats)s",
+                                               formats=", ".join(parsing.JSON_FORMATS)), ["_format"])
     return None
 
 

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
+
 from portal.input_rules import InputRejected, TextRejected, clean_text, load_json, parse_instant
 from portal.patients.identifiers import InvalidIdentifier, normalise_email, normalise_fodselsnummer, parse_phone
 
@@ -70,7 +72,7 @@ def parse_timestamp(value: str) -> datetime:
 def _text(payload: dict, field: str, errors: list, max_length: int = NAME_MAX) -> str | None:
     value = payload.get(field)
     if not isinstance(value, str):
-        errors.append({"field": field, "message": "must be a string"})
+        errors.append({"field": field, "message": _("must be a string")})
         return None
     try:
         return clean_text(value, max_length=max_length)
@@ -90,7 +92,7 @@ def parse_referral(body: bytes) -> ReferralIn:
     except InputRejected as exc:
         raise InvalidReferral([{"field": exc.field, "message": exc.message}], unreadable=True) from None
     if not isinstance(payload, dict):
-        raise InvalidReferral([{"field": None, "message": "must be a JSON object"}], unreadable=True)
+        raise InvalidReferral([{"field": None, "message": _("must be a JSON object")}], unreadable=True)
 
     errors: list[dict] = [
         {"field": f, "message": "is required"} for f in REQUIRED if f not in payload or payload[f] is None

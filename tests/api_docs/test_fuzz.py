@@ -31,13 +31,14 @@ def test_every_operation_answers_as_documented_and_never_5xx(case, served):
     case.call_and_validate(app=served, excluded_checks=[positive_data_acceptance])
 
 
-def test_each_operation_met_at_least_100_generated_requests():
-    """Runs after the fuzzing above (same module, later): the budget was really spent on every operation."""
+def test_each_operation_met_its_budget_of_generated_requests():
+    """Runs after the fuzzing above (same module, later): the budget (FUZZ_EXAMPLES, at least 100 in
+    `make test`) was really spent on every operation, and none was answered with a 5xx."""
     if len(fuzzing.TALLY) < len(schema.raw_schema["paths"]):
         pytest.skip("the fuzzing test did not run in full in this session")
     print("\n".join(fuzzing.histogram_lines(fuzzing.TALLY)))
     short = {label: sum(counts.values()) for label, counts in fuzzing.TALLY.items()
-             if sum(counts.values()) < min(100, fuzzing.FUZZ_EXAMPLES)}
+             if sum(counts.values()) < fuzzing.FUZZ_EXAMPLES}
     assert not short, short
     server_errors = {label: counts for label, counts in fuzzing.TALLY.items() if any(s >= 500 for s in counts)}
     assert not server_errors, server_errors
