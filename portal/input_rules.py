@@ -13,6 +13,7 @@ import unicodedata
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
+from wtforms import IntegerField
 from wtforms.validators import ValidationError
 
 # JSON bodies. Our bodies are a few levels deep (a FHIR Appointment's contained Patient's identifier
@@ -75,7 +76,9 @@ class _Refused:
 def _integer(token: str):
     digits = len(token.lstrip("-"))
     # Python refuses over 4,300 digits with a ValueError, and a long one costs quadratic time to build.
-    return int(token) if digits <= MAX_INTEGER_DIGITS else _Refused(_("a number of at most %(n)d digits", n=MAX_INTEGER_DIGITS))
+    if digits > MAX_INTEGER_DIGITS:
+        return _Refused(_("a number of at most %(n)d digits", n=MAX_INTEGER_DIGITS))
+    return int(token)
 
 
 def _decimal(token: str):
@@ -168,7 +171,7 @@ class TextRejected(ValueError):
 # nudge neighbouring punctuation and belong in right-to-left names, so they stay.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # Letters of no width that fonts draw as nothing (Hangul fillers, the Khmer inherent vowels, braille blank).
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u17b4\u17b5\u2800\u180e")
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u17b4\u17b5\u2800\u180e")
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Zs", "Zl", "Zp", "Cc"})
 
 
@@ -210,7 +213,7 @@ def clean_text(value, *, max_length: int, multiline: bool = False, required: boo
             raise TextRejected(_("remove the line break U+%(code)04X", code=code))
         if _is_noncharacter(code):
             raise TextRejected(_("remove the noncharacter U+%(code)04X", code=code))
-        if not visible and category not in _INVISIBLE_CATEGORIES and ch not in _BLANK_LETTERS:
+        if not visible and category not in _INVISIBLE_CATEGORIES and ch not in BLANK_LETTERS:
             visible = True
     if not visible:
         raise TextRejected(_("enter visible characters: this holds only invisible ones"))
@@ -234,6 +237,20 @@ class PlainText:
             field.data = clean_text(field.data or "", max_length=self.max_length, multiline=self.multiline)
         except TextRejected as exc:
             raise ValidationError(exc.message[0].upper() + exc.message[1:] + ".") from None
+
+
+class BoundedIntegerField(IntegerField):
+    """WTForms' IntegerField that refuses more than MAX_INTEGER_DIGITS digits as a field error.
+
+    IntegerField builds any int, and NumberRange then compares it through float(): 400 digits raised
+    OverflowError (a 500) before this.
+    """
+
+    def process_formdata(self, valuelist):
+        if valuelist and len(str(valuelist[0]).strip().lstrip("+-")) > MAX_INTEGER_DIGITS:
+            self.data = None
+            raise ValueError(_("Enter a number of at most %(n)d digits.", n=MAX_INTEGER_DIGITS))
+        super().process_formdata(valuelist)
 
 
 # --- moments ----------------------------------------------------------------------------------
@@ -262,8 +279,8 @@ def parse_date(value) -> date:
 def parse_instant(value, *, zone_required: bool = True) -> datetime:
     """An ISO 8601 date-time as naive UTC, or ValueError saying what is wrong.
 
-    Seconds and any fraction are optional (digits past microseconds are dropped: the referral system
-    sends seven); the offset may be Z or ±hh:mm with hh < 24. Without `zone_required` a missing offset
+    Seconds and a fraction of up to 12 digits are optional (digits past microseconds are dropped: the
+    referral system sends seven); the offset may be Z or ±hh:mm with hh < 24. Without `zone_required` a missing offset
     means UTC. Refused: a moment outside EARLIEST..LATEST once in UTC, so no caller can overflow.
     """
     match = _INSTANT.fullmatch(value) if isinstance(value, str) else None

@@ -128,7 +128,7 @@ def _schemas() -> dict:
                 "FormatId": {**text, "maxLength": intake.NAME_MAX},
                 "MessageTimestamp": {
                     "type": "string", "format": "date-time", "maxLength": 64,
-                    "description": "ISO 8601 with Z or ±hh:mm; any number of fraction digits (past six are "
+                    "description": "ISO 8601 with Z or ±hh:mm; up to 12 fraction digits (past six are "
                                    f"dropped); a moment {input_rules.RANGE_TEXT} in UTC."},
                 "Firstname": {**text, "maxLength": intake.NAME_MAX, "description": TEXT_RULES},
                 "Lastname": {**text, "maxLength": intake.NAME_MAX, "description": TEXT_RULES},

@@ -1,11 +1,11 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
                                 ValidationError)
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
-from portal.input_rules import PlainText
+from portal.input_rules import BoundedIntegerField, PlainText
 from portal.partners.models import PARTNER_ROLES, TENANT_PATTERN
 
 ROLE_CHOICES = [(r, r.replace("_", " ").capitalize()) for r in PARTNER_ROLES]
@@ -71,7 +71,8 @@ class VisitForm(FlaskForm):
 
 
 class SlotForm(FlaskForm):
-    slot_id = IntegerField("Slot", validators=[InputRequired(message="Choose a time."), NumberRange(1, MAX_ID)])
+    slot_id = BoundedIntegerField("Slot",
+                                  validators=[InputRequired(message="Choose a time."), NumberRange(1, MAX_ID)])
 
 
 
@@ -91,10 +92,10 @@ class PartnerSettingsForm(FlaskForm):
     self_scheduling = BooleanField("Self-scheduling: partner users may book free slots themselves")
     triage_symptoms = TextAreaField("Symptoms that go to triage, one per line",
                                     validators=[Optional(), Length(max=6000), PlainText(6000, multiline=True)])
-    triage_min_age = IntegerField("Patients this age or older go to triage", validators=[Optional(),
-                                  NumberRange(0, 130, message="Enter an age from 0 to 130.")])
-    triage_max_age = IntegerField("Patients this age or younger go to triage", validators=[Optional(),
-                                  NumberRange(0, 130, message="Enter an age from 0 to 130.")])
+    triage_min_age = BoundedIntegerField("Patients this age or older go to triage", validators=[
+        Optional(), NumberRange(0, 130, message="Enter an age from 0 to 130.")])
+    triage_max_age = BoundedIntegerField("Patients this age or younger go to triage", validators=[
+        Optional(), NumberRange(0, 130, message="Enter an age from 0 to 130.")])
 
     def rules(self) -> dict:
         return {"triage_symptoms": (self.triage_symptoms.data or "").splitlines(),

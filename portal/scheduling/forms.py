@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TimeField
+from wtforms import DateField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.input_rules import PlainText
+from portal.input_rules import BoundedIntegerField, PlainText
 
 WEEKDAYS = [("0", "Monday"), ("1", "Tuesday"), ("2", "Wednesday"), ("3", "Thursday"), ("4", "Friday"),
             ("5", "Saturday"), ("6", "Sunday")]
@@ -34,7 +34,7 @@ class TemplateForm(FlaskForm):
     weekday = SelectField("Weekday", choices=WEEKDAYS, validators=[InputRequired()])
     start_time = TimeField("Opens", validators=[InputRequired()])
     end_time = TimeField("Closes", validators=[InputRequired()])
-    slot_minutes = IntegerField("Slot length (minutes)", default=15,
+    slot_minutes = BoundedIntegerField("Slot length (minutes)", default=15,
                                 validators=[InputRequired(), NumberRange(min=5, max=480)])
 
     def validate(self, extra_validators=None):

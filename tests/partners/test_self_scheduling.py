@@ -220,7 +220,7 @@ def test_bad_visit_input_is_422_with_errors_never_500(app, partners, partner_cli
         response = client.post("/schedule", data=dict(_visit(diary_set_up["service_id"]), **bad,
                                                       csrf_token=client.csrf))
         assert response.status_code == 422, bad
-    for slot in ("abc", "99999999999", "-1", ""):
+    for slot in ("abc", "99999999999", "-1", "", "9" * 400):  # 400 digits overflowed NumberRange (500)
         response = client.post("/schedule/book", data=dict(_visit(diary_set_up["service_id"]), slot_id=slot,
                                                            csrf_token=client.csrf))
         assert response.status_code == 422, slot

@@ -88,7 +88,8 @@ def test_json_nested_a_little_too_deep_is_400_naming_where(client, app, seed_ref
     deep = "[" * 40 + "]" * 40
     response = post_raw(client, app, payload_with(seed_referral, Firstname=deep))
     assert_problem(response, 400, None)
-    assert response.json["errors"] == [{"field": "Firstname" + "[0]" * 15, "message": "is nested deeper than 16 levels"}]
+    assert response.json["errors"] == [{"field": "Firstname" + "[0]" * 15,
+                                        "message": "is nested deeper than 16 levels"}]
 
 
 def test_a_5000_digit_integer_is_400_naming_the_field(client, app, seed_referral):
