@@ -16,5 +16,8 @@ def test_the_api_page_reads_on_a_375px_phone(open_page):
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENS / "api-docs-phone.png"), full_page=False)
+    page.get_by_role("link", name="POST /fhir/stu3/Appointment").first.click()
+    assert page.get_by_role("heading", name="POST /fhir/stu3/Appointment").is_visible()
+    page.screenshot(path=str(SCREENS / "api-docs-phone-appointment.png"), full_page=False)
     assert_ran_clean(page)
     assert_no_axe_violations(page, "the API page")
