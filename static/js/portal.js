@@ -38,3 +38,12 @@ document.addEventListener("htmx:afterSwap", function (event) {
     if (heading && document.activeElement === document.body) heading.focus();
   }
 });
+
+// A notice flashed by the last full page load is about what was done before it. Once the person
+// does something else on the page (any htmx form post), it is stale: "… is yours. Start it" must
+// not stay above "Consultation started". Polls are GETs and leave it alone.
+document.addEventListener("htmx:afterRequest", function (event) {
+  var config = event.detail.requestConfig;
+  if (!config || config.verb === "get" || !event.detail.successful) return;
+  document.querySelectorAll("main > .flash").forEach(function (notice) { notice.remove(); });
+});
