@@ -1,18 +1,21 @@
 // Small behaviours htmx does not cover. No inline scripts: the CSP forbids them.
 document.addEventListener("htmx:afterSwap", function (event) {
-  // When the referral panel changes, take keyboard and screen-reader focus to the news: the first
-  // field with an error, else the result notice, else the heading of the referral just opened.
+  // When the referral or consultation panel changes, take keyboard and screen-reader focus to the
+  // news: the first field with an error, else the result notice, else the heading of what just opened.
   // Moving focus makes a screen reader read that once, which is why the panel is not aria-live
   // (that would read the whole panel, forms and all, on every swap).
-  var panel = event.detail.target;
-  if (panel.id !== "referral-panel") return;
+  // By id: an outerHTML swap (the consultation panel) has put a new element in the target's place.
+  var id = event.detail.target.id;
+  if (id !== "referral-panel" && id !== "consultation-panel") return;
+  var panel = document.getElementById(id);
+  if (!panel) return;
   var target = panel.querySelector(".has-error input, .has-error select, .has-error textarea") ||
     panel.querySelector(".notice[tabindex='-1']");
   if (target) {
     target.focus();
     return;
   }
-  var heading = panel.querySelector("h2[tabindex='-1']");
+  var heading = panel.querySelector("h1[tabindex='-1'], h2[tabindex='-1']");
   if (!heading) return;
   heading.focus({ preventScroll: true });
   // A referral just opened. Below the list (phones) bring the panel's top up; beside the list
