@@ -50,3 +50,15 @@ document.addEventListener("htmx:afterRequest", function (event) {
   if (!config || config.verb === "get" || !event.detail.successful) return;
   document.querySelectorAll("main > .flash").forEach(function (notice) { notice.remove(); });
 });
+
+// After a person's action swaps a fragment that no longer holds the control they used (a row whose
+// button went away), focus would fall to the top of the page. Put it on the fragment's news instead:
+// a status message made focusable for this (tabindex="-1"). Same-id elements are htmx's own business.
+document.addEventListener("htmx:afterSettle", function (event) {
+  var config = event.detail.requestConfig;
+  if (!config || config.verb === "get") return;
+  if (document.activeElement && document.activeElement !== document.body) return;
+  var swapped = document.getElementById(event.detail.target.id) || event.detail.target;
+  var news = swapped && swapped.querySelector && swapped.querySelector("[role='status'][tabindex='-1']");
+  if (news) news.focus();
+});

@@ -157,3 +157,35 @@ def test_declining_a_referral_asks_first(open_page, sign_in_as, send_referral, s
     decline.click()
     expect(panel.get_by_text("Referral declined.")).to_be_visible()
     assert_ran_clean(page)
+
+
+def test_re_submitting_a_failed_travel_claim_updates_its_row_and_focus_goes_to_the_news(app, open_page, sign_in_as,
+                                                                                       diary_set_up):
+    from portal.extensions import db
+    from portal.scheduling.services import book_slot
+    from portal.travel_pay import services
+    from portal.travel_pay.models import TravelClaim
+
+    slot = slot_ids(app, diary_set_up["service_id"])[0]
+    with app.app_context():
+        appointment = book_slot(slot, patient_id=make_patient(app), actor=("staff", "1"))
+        claim = services.create_claim(patient_id=appointment.patient_id, appointment=appointment,
+                                      appointment_date=appointment.start.date(), answers={"mileage_only": True})
+        db.session.commit()
+        # As the claim job leaves it after its last attempt failed.
+        db.session.get(TravelClaim, claim.id).status = "failed"
+        db.session.commit()
+        claim_id = claim.id
+    page = sign_in_as(open_page(DESKTOP), "secretary")
+    page.goto("/travel-claims")
+    mark_page(page)
+    row = page.locator(f"#claim-{claim_id}")
+    row.get_by_role("button", name="Re-submit").focus()
+    page.keyboard.press("Enter")
+    news = row.get_by_role("status")
+    expect(news).to_have_text("The claim will be filed again now.")
+    expect(row.get_by_role("button", name="Re-submit")).to_have_count(0)
+    expect(news).to_be_focused()
+    assert focus_problem(page) is None
+    assert_not_reloaded(page)
+    assert_ran_clean(page)
