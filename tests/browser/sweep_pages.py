@@ -70,6 +70,10 @@ PAGES: dict[str, Page] = {
     "checkin.appointment": Page("/checkin/appointments/{checkin_open_id}", ("checkin",)),
     "checkin.question": Page("/checkin/appointments/{checkin_open_id}/questions/contact", ("checkin",)),
     "checkin.not_eligible": Page("/checkin/appointments/{checkin_open_id}/travel", ("checkin",)),
+    "checkin.travel_ask": Page("/checkin/appointments/{checkin_open_id}/travel-pay", ("checkin",)),
+    "checkin.travel_later": Page("/checkin/appointments/{checkin_open_id}/travel-pay/later", ("checkin",)),
+    # Shown once every question is answered "yes": the checkin role's sign-in answers them.
+    "checkin.travel_review": Page("/checkin/appointments/{checkin_open_id}/travel-pay/review", ("checkin",)),
     "checkin.done": Page("/checkin/appointments/{checkin_done_id}/done", ("checkin",)),
     "direct.start": Page("/start", ("anonymous",)),
     "direct.coverage": Page("/start/coverage", ("direct",)),

@@ -140,7 +140,8 @@ def seed_everything(app) -> Seed:
             db.session.commit()
             booked.append(book_slot(slot.id, patient_id=line.id, actor=("system", "sweep")))
         open_appointment, checked_in = booked
-        checkin.check_in(checked_in, {question: True for question in checkin.QUESTIONS})
+        # Demographics confirmed, travel pay "file later": a complete check-in without a claim.
+        checkin.check_in(checked_in, {**{q.name: True for q in checkin.DEMOGRAPHICS}, checkin.ASK.name: False})
         checkin_link = checkin.create_link(line.id, checkin.local_date(checked_in), "sweep")
         db.session.commit()
 
@@ -212,6 +213,18 @@ def _patient_done(page, role, seed, app, sandbox):
 def _checkin(page, role, seed, app, sandbox):
     _identity(page, f"/checkin/{seed['checkin_link']}", *PATIENT_LINE)
     page.wait_for_url("**/checkin/appointments")
+    # Answer every question "yes" (and "file now"), up to the travel claim's review page.
+    page.goto(f"/checkin/appointments/{seed['checkin_open_id']}")
+    for _ in range(12):
+        if page.url.endswith("/travel-pay/review"):
+            return
+        yes = page.get_by_label(re.compile(r"^\s*Yes"))
+        if yes.count() == 0:
+            break
+        yes.first.check()
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_load_state()
+    pytest.fail(f"check-in never reached the travel review: {page.url} {page.locator('main').inner_text()[:300]}")
 
 
 def _direct(page, role, seed, app, sandbox):
