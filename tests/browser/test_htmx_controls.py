@@ -164,13 +164,15 @@ def test_re_submitting_a_failed_travel_claim_updates_its_row_and_focus_goes_to_t
     from portal.extensions import db
     from portal.scheduling.services import book_slot
     from portal.travel_pay import services
+    from portal.travel_pay.agreement import current_agreement
     from portal.travel_pay.models import TravelClaim
 
     slot = slot_ids(app, diary_set_up["service_id"])[0]
     with app.app_context():
         appointment = book_slot(slot, patient_id=make_patient(app), actor=("staff", "1"))
         claim = services.create_claim(patient_id=appointment.patient_id, appointment=appointment,
-                                      appointment_date=appointment.start.date(), answers={"mileage_only": True})
+                                      appointment_date=appointment.start.date(), answers={"mileage_only": True},
+                                      agreement=current_agreement("en"))
         db.session.commit()
         # As the claim job leaves it after its last attempt failed.
         db.session.get(TravelClaim, claim.id).status = "failed"
