@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import CHROMIUM, DESKTOP
-from tests.conftest import make_consultation, make_staff
+from tests.conftest import make_consultation
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: browser tests need Debian's chromium", allow_module_level=True)
