@@ -48,5 +48,7 @@ class CheckIn(db.Model):
     travel_outcome: Mapped[str] = mapped_column(String(20))
     checked_in_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # The classes, not their names: a name resolves only once its module is imported, which a test or
+    # script that imports check-in first had not done (the mapper failed to configure).
     appointment = relationship(Appointment)
     patient = relationship(Patient)
