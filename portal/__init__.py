@@ -32,12 +32,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         if database and database != ":memory:" and not database.startswith("file:"):
             connect_args["factory"] = sqlite_writer.connection_class(database)  # writers take turns
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": connect_args})
-    from portal.ops import metrics, queue_dashboard, request_log
+    # queue_dashboard adds its pages to the ops blueprint, which metrics registers.
+    from portal.ops import metrics, queue_dashboard, request_log  # noqa: F401
 
     # First of the request hooks: the clock starts before the rate limiter or sign-in may answer early.
     request_log.init_app(app)
     metrics.init_app(app)
-    queue_dashboard.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -49,6 +49,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     # The packages are imported here, not at the top of this file: importing any module of the
     # package (portal.extensions, say) runs this file first, and must not pull in every view.
     from portal import errors, filters, main
+    from portal.api_docs import views as api_docs
     from portal.book_elsewhere import views as book_elsewhere
     from portal.care_requests import views as care_requests
     from portal.checkin import front_desk_views as checkin_front_desk, views as checkin
@@ -70,7 +71,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     # One blueprint per package, named after it (children nested in it per audience: consultations.patient).
     for package in (main, auth, referrals, scheduling, fhir, book_elsewhere, partners, care_requests, triage,
                     consultations, notifications, reports, checkin, checkin_front_desk, travel_pay, orders,
-                    follow_ups, patient_record):
+                    follow_ups, patient_record, api_docs):
         app.register_blueprint(package.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)

@@ -10,8 +10,10 @@ from portal.demo import load_demo_data
 from portal.extensions import redis_client
 from portal.fhir.commands import create_api_client_command
 from portal.follow_ups.jobs import release_follow_ups
+from portal.input_rules import TextRejected, clean_text
 from portal.notifications.services import sweep_pending
 from portal.ops.metrics import record_job_failure
+from portal.ops.readiness import JOB_MONITORING_SECONDS, WORKER_TTL_SECONDS
 from portal.partners.commands import create_partner_command, invite_partner_user_command
 from portal.reports.jobs import ensure_monthly_reports
 from portal.scheduling.commands import generate_slots_command
@@ -33,6 +35,10 @@ def create_user_command(email, password, role, name):
     """Create a staff account, or reset an existing one's role, name and password."""
     if len(password) < 10:
         raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    try:
+        name = clean_text(name, max_length=200)
+    except TextRejected as exc:
+        raise click.BadParameter(exc.message, param_hint="--name") from None
     user = create_or_update_user(email, password, role, name)
     click.echo(f"staff user {user.email} ({user.role}) ready")
 
@@ -66,8 +72,6 @@ def worker_command(queues, burst, simple):
     if "reports" in queues.split(","):
         ensure_monthly_reports()  # the monthly insurer report schedules itself
     worker_class = SimpleWorker if simple else Worker
-    from portal.ops.readiness import JOB_MONITORING_SECONDS, WORKER_TTL_SECONDS
-
     # A short TTL makes an idle worker beat every ~20 s, so /readyz can tell a dead one within a minute.
     worker = worker_class([Queue(name, connection=connection) for name in queues.split(",")], connection=connection,
                           exception_handlers=[record_job_failure], worker_ttl=WORKER_TTL_SECONDS,

@@ -10,11 +10,22 @@ MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):
-    """`<int:...>` in every route: werkzeug's int converter, bounded to what the database holds."""
+    """`<int:...>` in every route: werkzeug's int converter, bounded to what the database holds.
+
+    An id past the bound becomes 0, which no row has, rather than failing the match: werkzeug would
+    answer a failed match with 405 when another method's rule has the same path (PUT vs GET
+    /Appointment/<id>).
+    """
+
+    regex = r"\d{1,18}"  # longer does not match at all (and int() of 5,000 digits would raise)
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        return number if number <= self.max else 0
 
 
 def parse_id(value) -> int | None:

@@ -1,2 +1,2 @@
-"""Operations: per-request JSON logs with a request id, Prometheus `/metrics`, and the admin queue
-dashboard (rq-dashboard under /admin/rq)."""
+"""Operations: per-request JSON logs with a request id, Prometheus `/metrics`, the admins' job
+queues pages (/admin/rq) and the readiness checks."""

@@ -1,7 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp
 
+from portal.input_rules import BoundedIntegerField, PlainText
 from portal.partners.models import PARTNER_ROLES, TENANT_PATTERN
 
 ROLE_CHOICES = [(r, r.replace("_", " ").capitalize()) for r in PARTNER_ROLES]
@@ -21,7 +22,7 @@ class EmptyForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    name = StringField("Name", validators=[Optional(), Length(max=200), PlainText(200)])
     notification_email = StringField("Notification e-mail",
                                      validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
     default_service_id = SelectField("Default service line", coerce=int, validators=[Optional()])
@@ -31,20 +32,21 @@ class PartnerSettingsForm(FlaskForm):
     """A partner's settings as a staff admin edits them. The rules are three plain fields, checked
     again by `settings.check_eligibility_rules` (the one home of what a valid rule is)."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200), PlainText(200)])
     tenant = StringField("Tenant slug", validators=[
         DataRequired(), Length(max=64),
         Regexp(f"^{TENANT_PATTERN.pattern}$", message="Use lower-case letters, digits and hyphens (e.g. north-care).")])
     idp_issuer = StringField("Issuer URL", validators=[DataRequired(), Length(max=500)])
-    idp_client_id = StringField("Client id", validators=[DataRequired(), Length(max=200)])
+    idp_client_id = StringField("Client id", validators=[DataRequired(), Length(max=200), PlainText(200)])
     # Write-only: PasswordField never renders the value back, and the page never receives it.
     idp_client_secret = PasswordField("Client secret", validators=[Optional(), Length(max=500)])
     self_scheduling = BooleanField("Self-scheduling: partner users may book free slots themselves")
-    triage_symptoms = TextAreaField("Symptoms that go to triage, one per line", validators=[Length(max=6000)])
-    triage_min_age = IntegerField("Patients this age or older go to triage", validators=[Optional(),
-                                  NumberRange(0, 130, message="Enter an age from 0 to 130.")])
-    triage_max_age = IntegerField("Patients this age or younger go to triage", validators=[Optional(),
-                                  NumberRange(0, 130, message="Enter an age from 0 to 130.")])
+    triage_symptoms = TextAreaField("Symptoms that go to triage, one per line",
+                                    validators=[Optional(), Length(max=6000), PlainText(6000, multiline=True)])
+    triage_min_age = BoundedIntegerField("Patients this age or older go to triage", validators=[
+        Optional(), NumberRange(0, 130, message="Enter an age from 0 to 130.")])
+    triage_max_age = BoundedIntegerField("Patients this age or younger go to triage", validators=[
+        Optional(), NumberRange(0, 130, message="Enter an age from 0 to 130.")])
 
     def rules(self) -> dict:
         return {"triage_symptoms": (self.triage_symptoms.data or "").splitlines(),

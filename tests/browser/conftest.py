@@ -5,11 +5,14 @@ test. The CSP is left on, so any inline script or style the templates grow shows
 """
 
 import os
+import random
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
+from portal.sandbox.referral_system import random_fodselsnummer
 from tests.conftest import PASSWORD, make_staff
 
 CHROMIUM = "/usr/bin/chromium"
@@ -144,3 +147,8 @@ def serious_violations(page) -> list[str]:
     results = Axe().run(page)
     return [f"{v['id']}: {v['help']} {[n['html'] for n in v['nodes']]}" for v in results.response["violations"]
             if v.get("impact") in ("serious", "critical")]
+
+
+def another_referral(seed_referral, first, last):
+    return dict(seed_referral, JournalGuid=str(uuid.uuid4()), PID=random_fodselsnummer(random.Random(first)),
+                Firstname=first, Lastname=last, PhoneNumber="+4791234567")

@@ -5,9 +5,7 @@ a console error (a CSP block, a 404, a script error) fails the test. Screenshots
 with a referral open land in /tmp/screens/ for a person to look at.
 """
 
-import random
 import re
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from tests.browser.conftest import (
     DESKTOP,
     OVERFLOW,
     PHONE,
+    another_referral,
     assert_no_axe_violations,
     assert_not_reloaded,
     assert_ran_clean,
@@ -35,16 +34,10 @@ from playwright.sync_api import expect  # noqa: E402
 
 from portal.consultations.models import Consultation  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.sandbox.referral_system import random_fodselsnummer  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
 CREATED = re.compile(r"^Consultation ([A-Z0-9]{8}) created; it is in the doctors' queue\.$")
-
-
-def another_referral(seed_referral, first, last):
-    return dict(seed_referral, JournalGuid=str(uuid.uuid4()), PID=random_fodselsnummer(random.Random(first)),
-                Firstname=first, Lastname=last, PhoneNumber="+4791234567")
 
 
 def open_queue(page, sign_in_as):

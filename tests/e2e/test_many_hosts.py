@@ -103,7 +103,7 @@ def _story(cluster):
     cluster.start_worker("A", cluster.queues["A"])
     cluster.start_worker("B", cluster.queues["B"])
     for host in (A, B):
-        ready = wait_until(lambda: Browser().at(host).get("/readyz").status_code == 200, 60, "readiness")
+        ready = wait_until(lambda host=host: Browser().at(host).get("/readyz").status_code == 200, 60, "readiness")
         assert ready
 
     cluster.mark("two workers ready")
