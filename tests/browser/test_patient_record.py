@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, DESKTOP
+from tests.browser.conftest import (
+    CHROMIUM,
+    DESKTOP,
+    OVERFLOW,
+    assert_no_axe_violations,
+    assert_ran_clean,
+    screenshot,
+    tab_to,
+)
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: browser tests need Debian's chromium", allow_module_level=True)
@@ -19,8 +27,7 @@ if not Path(CHROMIUM).exists():
 from playwright.sync_api import expect  # noqa: E402
 
 from portal.extensions import db  # noqa: E402
-from tests.browser.test_screening import (OVERFLOW, assert_no_axe_violations, assert_ran_clean,  # noqa: E402
-                                          screenshot, tab_to)
+from tests.browser.a11y import tab_through  # noqa: E402
 from tests.conftest import PATIENT_FNR, make_consultation, make_patient, make_staff  # noqa: E402
 from tests.follow_ups.conftest import add_follow_up_price  # noqa: E402
 from tests.orders.fixtures import make_insurer  # noqa: E402
@@ -75,6 +82,7 @@ def test_a_doctor_finishes_reads_an_earlier_report_and_books_follow_ups(app, ope
     history = page.locator("ol.history")
     expect(history.locator("li.history-consultation")).to_have_count(2)
     assert_no_axe_violations(page, "the patient record")
+    assert tab_through(page) == []  # every stop's focus can be seen
     screenshot(page, screens / "patient-record-doctor-desktop.png", full_page=True)
 
     # An earlier report, by keyboard: the reason first (htmx puts the form in the entry and focus on it) ...
@@ -98,6 +106,7 @@ def test_a_doctor_finishes_reads_an_earlier_report_and_books_follow_ups(app, ope
     page.get_by_role("link", name="Book a follow-up").click()
     expect(page.get_by_role("heading", name="Book a follow-up for Line Danser")).to_be_visible()
     assert_no_axe_violations(page, "the follow-up page")
+    assert tab_through(page) == []
     page.get_by_role("radio", name="With me").check()
     day = date.today() + timedelta(days=7)
     page.get_by_label("Not before").fill(day.isoformat())
