@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from portal.filters import long_date
 from portal.ids import MAX_ID
+from portal.notifications.models import FAILED, PENDING, SENT
 from portal.pages import htmx_wants, page_or_block
 from portal.patient_record import services
 from portal.patient_record.forms import ReportReasonForm, ShowForm
@@ -93,6 +94,11 @@ def _history_context(patient, relation) -> dict:
         "may_claims": can(user, "travel_claim.view"), "may_triage": can(user, "triage.handle"),
         "may_messages": can(user, "notification.view"), "may_report": can(user, "patient_record.report", relation),
         "consultation_url": _url_per_id("consultations.detail", consultation_id=MAX_ID),
+        "referral_url": _url_per_id("referrals.detail", referral_id=MAX_ID),
+        "triage_url": _url_per_id("triage.detail", care_request_id=MAX_ID),
+        "diary_url": _url_per_id("scheduling.diary", schedule_id=MAX_ID),
+        "claims_url": url_for("travel_pay.claims"),
+        "messages_url": {status: url_for("notifications.outbox", status=status) for status in (PENDING, SENT, FAILED)},
         "report_url_of": _url_per_id("patient_record.earlier_report", patient_id=patient.id, consultation_id=MAX_ID),
     }
 
