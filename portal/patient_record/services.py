@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import String, bindparam, func, literal, select, union_all
 
 from portal.care_requests.models import CareRequest, PartnerPatient
@@ -24,7 +24,7 @@ from portal.patients.models import Patient
 from portal.referrals.models import CALL_OUTCOMES, CallAttempt, Referral
 from portal.scheduling.models import Appointment, Location, Schedule, Slot
 from portal.security import audit
-from portal.security.models import StaffUser
+from portal.security.models import StaffUser, utcnow
 from portal.security.policy import PatientRelation
 from portal.travel_pay.models import STATUS_LABELS as CLAIM_STATUS_LABELS, TravelClaim, claim_status_label
 
@@ -61,7 +61,7 @@ _TREATING = (select(Consultation.service_provider_id, func.max(func.cast(Consult
 def relation_to(patient_id: int) -> PatientRelation:
     """The facts the policy's patient-record rules ask about: one grouped query over the patient's consultations."""
     rows = db.session.execute(_TREATING, {"patient_id": patient_id}).all()
-    doctors = frozenset(doctor for doctor, _ in rows if doctor is not None)
+    doctors = frozenset(doctor for doctor, _waiting in rows if doctor is not None)
     in_queue = any(doctor is None and waiting for doctor, waiting in rows)
     return PatientRelation(patient_id, doctors, in_queue)
 
@@ -113,12 +113,12 @@ def details(patient: Patient) -> Details:
     partners = list(db.session.scalars(_PARTNERS, {"patient_id": patient.id}))
     origins = []
     if patient.from_insurer_referral:
-        origins.append(str(_l("Insurer referral")))
+        origins.append(_("Insurer referral"))
     if patient.direct_identity_index:
-        origins.append(str(_l("Direct: started online")))
-    origins += [str(_l("Partner: %(name)s", name=name)) for name in partners]
+        origins.append(_("Direct: started online"))
+    origins += [_("Partner: %(name)s", name=name) for name in partners]
     if not origins:
-        origins.append(str(_l("Added by staff or booked by another clinical system")))
+        origins.append(_("Added by staff or booked by another clinical system"))
     return Details(
         patient=patient,
         national_id_kind=str(NATIONAL_ID_KINDS.get(patient.national_id_kind, patient.national_id_kind or ""))
@@ -183,10 +183,6 @@ class History:
     page: int
     more: bool
 
-    @property
-    def kinds(self) -> set[str]:
-        return {entry.kind for entry in self.entries}
-
 
 def history(patient_id: int, *, page: int = 1, per_page: int = PAGE_SIZE) -> History:
     """One page of everything the clinic did with the patient, newest first (an appointment by its start,
@@ -197,7 +193,7 @@ def history(patient_id: int, *, page: int = 1, per_page: int = PAGE_SIZE) -> His
     more = len(rows) > per_page
     rows = rows[:per_page]
     ids: dict[str, list[int]] = {}
-    for kind, row_id, _ in rows:
+    for kind, row_id, _at in rows:
         ids.setdefault(kind, []).append(row_id)
     loaded = {kind: _LOADERS[kind](kind_ids) for kind, kind_ids in ids.items()}
     entries = [Entry(kind, row_id, at, loaded[kind][row_id]) for kind, row_id, at in rows
@@ -265,8 +261,7 @@ class ConsultationRow(ConsultationFacts):
     def treatment_duration(self) -> timedelta | None:
         if self.starts_at is None:
             return None
-        return (self.ends_at or self.cancelled_at or datetime.now(timezone.utc).replace(tzinfo=None)) \
-            - self.starts_at
+        return (self.ends_at or self.cancelled_at or utcnow()) - self.starts_at
 
 
 _CONSULTATIONS = (

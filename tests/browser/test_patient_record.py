@@ -153,3 +153,23 @@ def test_a_secretary_on_a_phone_sees_the_history_but_no_report(app, open_page, s
     page.keyboard.press("Enter")
     expect(page.locator(":focus")).to_have_text(PATIENT_FNR)
     assert_ran_clean(page)
+
+
+def test_the_follow_up_page_works_on_a_phone(app, open_page, sign_in_as, visits, screens):
+    page = open_page(PHONE_375)
+    sign_in_as(page, "doctor", DOCTOR)
+    page.goto(f"/consultations/{visits['current_id']}/follow-up?day=2030-01-07")
+    page.get_by_label("Diary").select_option(label="Minor injuries — Dr Patel")
+    page.get_by_role("button", name="Show free times").click()
+    expect(page.get_by_role("radio", name="09:00")).to_be_visible()
+    assert page.evaluate(OVERFLOW) <= 0
+    assert_no_axe_violations(page, "the follow-up page on a phone")
+    screenshot(page, screens / "follow-up-page-375.png", full_page=True)
+    assert_ran_clean(page)
+    # A day that has passed is refused next to its field (a 422 page, which the console reports), nothing booked.
+    page.get_by_label("Not before").fill("2020-01-01")
+    page.get_by_role("button", name="Book the follow-up consultation").click()
+    expect(page.get_by_text("The day has passed: choose today or a later day.")).to_be_visible()
+    expect(page.get_by_label("Not before")).to_have_attribute("aria-invalid", "true")
+    assert page.evaluate(OVERFLOW) <= 0
+    assert [p for p in page.problems if "422" not in p] == []

@@ -176,6 +176,8 @@ def test_the_follow_up_shows_on_both_consultations_and_in_the_record(app, consul
     assert "Enters the queue" in second
     record = doctor.get(f"/patients/{consultation['patient_id']}").get_data(as_text=True)
     assert f"Consultation {made.code}" in record and "Booked for later" in record
+    assert f"Follow-up of consultation {origin.code}" in record  # on the follow-up's entry
+    assert record.count(f'href="/consultations/{made.id}">Consultation {made.code}</a>') == 1  # on the first's
 
 
 def test_a_scheduled_follow_up_can_be_cancelled_and_is_never_released(app, consultation, doctor, staff_client):
