@@ -224,7 +224,10 @@ def test_the_page_costs_the_same_statements_however_long_the_history(app, staff_
     assert kinds_in_order(client.get(url).get_data(as_text=True)).count("consultation") == 23
     # One query per kind of entry on the page, never one per entry: no N+1.
     assert len(large) == len(small), "\n".join(large)
-    assert len(large) <= 20, "\n".join(large)
+    # 20 today: sign-in and idle check, the patient and who treats them, two for the details, the page of
+    # entries, one per kind (+ the call log and two for follow-ups), and the audit write. Headroom for the
+    # requests' own hooks to grow; what must not happen is the count growing with the history.
+    assert len(large) <= 24, "\n".join(large)
 
 
 def test_the_record_is_reached_from_the_consultation_referral_queue_search_diary_and_triage(
