@@ -88,8 +88,7 @@ def book_consultation(consultation_id: int):
         return _page(origin, 422, consultation_form=form)
     except services.NotAllowedNow as exc:
         return _page(origin, 409, consultation_form=form, message=str(exc))
-    flash(_("Follow-up consultation booked from %(day)s. The patient has been told.",
-            day=follow_up.not_before.isoformat()))
+    flash(_("Follow-up consultation booked from %(day)s.", day=follow_up.not_before.isoformat()) + " " + _told(origin))
     return redirect(url_for("consultations.detail", consultation_id=origin.id))
 
 
@@ -112,8 +111,14 @@ def book_appointment(consultation_id: int):
                      message=_("Someone else booked that time a moment ago. Choose another free time."))
     except (scheduling.SlotNotFound, scheduling.SlotInPast):
         return _page(origin, 409, find=find, message=_("That time can no longer be booked. Choose another."))
-    flash(_("Follow-up appointment booked. The patient has been told."))
+    flash(_("Follow-up appointment booked.") + " " + _told(origin))
     return redirect(url_for("consultations.detail", consultation_id=origin.id))
+
+
+def _told(origin) -> str:
+    if origin.patient.phone or origin.patient.email:
+        return _("The patient has been told.")
+    return _("The patient has no phone or e-mail on record: tell them yourself.")
 
 
 def _int(value):

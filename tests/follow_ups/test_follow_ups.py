@@ -162,6 +162,21 @@ def test_a_patient_without_a_phone_is_told_by_e_mail(app, sandbox, diary_set_up)
     assert mail.channel == "email" and mail.recipient == "line@example.com" and "/c/" in mail.body
 
 
+def test_a_patient_the_clinic_cannot_reach_is_not_said_to_have_been_told(app, sandbox, diary_set_up):
+    from tests.conftest import csrf_token_from
+
+    doctor_id = make_staff(app, "doctor", DOCTOR)
+    consultation_id = in_progress(app, doctor_id, make_patient(app, phone=None, email=None))
+    client = app.test_client()
+    sign_in(client, DOCTOR)
+    client.csrf = csrf_token_from(client.get(f"/consultations/{consultation_id}").get_data(as_text=True))
+    page = client.post(f"/consultations/{consultation_id}/follow-up/consultation", follow_redirects=True, data={
+        "csrf_token": client.csrf, "channels": ["CHAT"], "primary_channel": "CHAT", "doctor": "me",
+        "not_before": oslo_today().isoformat()}).get_data(as_text=True)
+    assert "no phone or e-mail on record: tell them yourself" in page and "has been told" not in page
+    assert messages(app, "follow_up.consultation") == [] and len(follow_ups(app)) == 1
+
+
 def test_the_follow_up_shows_on_both_consultations_and_in_the_record(app, consultation, doctor):
     book_consultation(doctor, consultation["id"], doctor="me")
     [follow_up] = follow_ups(app, consultation_id=consultation["id"])
