@@ -2,7 +2,6 @@
 
 import sqlite3
 
-import redis
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -10,7 +9,7 @@ from werkzeug.routing import IntegerConverter
 
 from portal import sqlite_writer
 from portal.config import PROJECT_ROOT, load_settings
-from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from portal.extensions import connect_redis, csrf, db, htmx, limiter, login_manager, migrate
 
 
 class DatabaseId(IntegerConverter):
@@ -33,10 +32,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseId
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        connect_args = {"timeout": 30}
+        wait = app.config["SQLITE_WRITE_WAIT_SECONDS"]
+        connect_args = {"timeout": wait}
         database = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
         if database and database != ":memory:" and not database.startswith("file:"):
-            connect_args["factory"] = sqlite_writer.connection_class(database)  # writers take turns
+            connect_args["factory"] = sqlite_writer.connection_class(database, wait)  # writers take turns
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": connect_args})
     from portal import ops
 
@@ -47,7 +47,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
-    app.extensions["portal_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+    app.extensions["portal_redis"] = connect_redis(app.config)
 
     from portal.security import auth
 
@@ -112,7 +112,8 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # The same bound as the writer's turn (SQLITE_WRITE_WAIT_SECONDS): nobody waits for ever.
+        cursor.execute(f"PRAGMA busy_timeout={int(getattr(dbapi_connection, 'wait_seconds', 15) * 1000)}")
         cursor.close()
 
 

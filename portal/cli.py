@@ -5,7 +5,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from portal.extensions import db, redis_client
+from portal.extensions import db, worker_redis
 from portal.security.models import STAFF_ROLES, StaffUser
 
 
@@ -56,7 +56,7 @@ def worker_command(queues, burst, simple):
 
     from portal.notifications.services import sweep_pending
 
-    connection = redis_client()
+    connection = worker_redis()
     # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up.
     click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
     # --- check-in and travel pay ---

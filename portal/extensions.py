@@ -29,6 +29,27 @@ htmx = Htmx()
 limiter = Limiter(key_func=get_remote_address)
 
 
+def connect_redis(config) -> redis.Redis:
+    """The web's Redis client: a connect or an answer that takes longer than its timeout raises
+    redis.TimeoutError (a RedisError, which callers already turn into "later"), so no request hangs."""
+    return redis.Redis.from_url(config["REDIS_URL"], socket_connect_timeout=config["REDIS_CONNECT_TIMEOUT_SECONDS"],
+                                socket_timeout=config["REDIS_READ_TIMEOUT_SECONDS"])
+
+
+def redis_url_with_timeouts(config) -> str:
+    """REDIS_URL with the same timeouts as query arguments, for clients that are given a URL (rq-dashboard)."""
+    url = config["REDIS_URL"]
+    return (f"{url}{'&' if '?' in url else '?'}socket_connect_timeout={config['REDIS_CONNECT_TIMEOUT_SECONDS']}"
+            f"&socket_timeout={config['REDIS_READ_TIMEOUT_SECONDS']}")
+
+
 def redis_client() -> redis.Redis:
     """The app's shared Redis connection pool."""
     return current_app.extensions["portal_redis"]
+
+
+def worker_redis() -> redis.Redis:
+    """A client of its own for an RQ worker. RQ waits for jobs with blocking pops and sets the read
+    timeout of the client it is given to outlast them: given the web's pool it would lengthen that."""
+    config = current_app.config
+    return redis.Redis.from_url(config["REDIS_URL"], socket_connect_timeout=config["REDIS_CONNECT_TIMEOUT_SECONDS"])

@@ -8,6 +8,7 @@ watching queues and reading failures; a failed job is re-run with `rq requeue` o
 import rq_dashboard
 from flask import abort, request
 
+from portal.extensions import redis_url_with_timeouts
 from portal.security.policy import authorize
 
 URL_PREFIX = "/admin/rq"
@@ -42,7 +43,7 @@ def init_app(app) -> None:
     if not _hooks_added():
         blueprint.before_request_funcs.setdefault(None, []).insert(0, _admins_only)
         blueprint.after_request(_relaxed_csp)
-    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", app.config["REDIS_URL"])
+    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", redis_url_with_timeouts(app.config))
     app.config.setdefault("RQ_DASHBOARD_DISABLE_DELETE", True)
     app.register_blueprint(blueprint, url_prefix=URL_PREFIX)
     rq_dashboard.web.setup_rq_connection(app)

@@ -11,7 +11,7 @@ from portal.errors import problem
 from portal.extensions import csrf, limiter
 from portal.fhir.consumer import remote_bookings
 from portal.referrals import intake, services
-from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm
+from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm, DuplicateForm, SentDetailForm
 from portal.security import audit
 from portal.security.auth import background
 from portal.security.policy import authorize, requires
@@ -62,7 +62,9 @@ def _queue_context():
     version = live.version(services.QUEUE_TOPIC)
     queue = services.screening_queue(search, page, current_app.config["QUEUE_PAGE_SIZE"])
     audit.record_read("referral.queue_viewed", referral_ids=[r.id for r in queue.referrals])
-    return {"queue": queue, "search": search, "version": version}
+    # Other referrals waiting for the same patient are flagged on each row, with links to them.
+    open_by_patient = services.open_referrals_by_patient([r.patient_id for r in queue.referrals])
+    return {"queue": queue, "search": search, "version": version, "open_by_patient": open_by_patient}
 
 
 @bp.route("/queue", methods=["GET", "POST"])
@@ -94,11 +96,16 @@ def _load(referral_id: int, action: str):
 
 
 def _render_detail(referral, status: int = 200, message: str | None = None, **forms):
+    others = services.other_referrals(referral)
     context = {
         "referral": referral,
         "call_form": forms.get("call_form") or CallAttemptForm(formdata=None),
         "consultation_form": forms.get("consultation_form") or ConsultationForm(formdata=None),
         "decline_form": forms.get("decline_form") or DeclineForm(formdata=None),
+        "duplicate_form": forms.get("duplicate_form") or DuplicateForm(formdata=None).offer(others),
+        "sent_detail_form": SentDetailForm(formdata=None),
+        "sent_details": services.sent_details(referral),
+        "other_referrals": others,
         "message": message,
         # Bookings made at another service for this referral: the outcome shows where it was booked from.
         "remote_bookings": remote_bookings(referral_id=referral.id),
@@ -175,3 +182,39 @@ def decline(referral_id: int):
     except services.AlreadyHandled:
         return _already_handled(referral_id)
     return _after_action(referral, "Referral declined.")
+
+
+@bp.post("/referrals/<int:referral_id>/sent-details")
+@requires("referral.screen")
+def choose_sent_detail(referral_id: int):
+    """Update the patient record from one detail the referral sent, or keep the record's."""
+    referral = _load(referral_id, "referral.screen")
+    form = SentDetailForm()
+    if not form.validate_on_submit():
+        return _render_detail(referral, 422, message="Choose one of the buttons beside a detail.")
+    field, choice = form.field_and_choice()
+    try:
+        services.choose_sent_detail(referral, field=field, choice=choice, by_id=current_user.id)
+    except services.InvalidAction as exc:
+        return _render_detail(referral, 422, message=f"Not changed: {exc}.")
+    label = services.SENT_FIELDS[field].lower() if field != "email" else "e-mail"
+    done = f"The patient record now has the {label} this referral sent." if choice == "updated" \
+        else f"The patient record keeps its {label}."
+    return _after_action(referral, done)
+
+
+@bp.post("/referrals/<int:referral_id>/duplicate")
+@requires("referral.screen")
+def mark_duplicate(referral_id: int):
+    referral = _load(referral_id, "referral.screen")
+    form = DuplicateForm().offer(services.other_referrals(referral))
+    if not form.validate_on_submit():
+        return _render_detail(referral, 422, duplicate_form=form)
+    try:
+        services.mark_duplicate(referral, of_id=form.duplicate_of.data, by_id=current_user.id)
+    except services.AlreadyHandled:
+        return _already_handled(referral_id)
+    except services.InvalidAction as exc:
+        form.duplicate_of.errors.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        return _render_detail(referral, 422, duplicate_form=form)
+    return _after_action(referral, f"Marked as a duplicate of referral {form.duplicate_of.data}; it has left the queue.")

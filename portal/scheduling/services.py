@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.scheduling.models import (BLOCKED, BOOKED, BUSY, CANCELLED, FREE, Appointment, HealthcareService,
-                                      Location, Practitioner, Schedule, Slot, WeeklyTemplate)
+from portal.scheduling.models import (BLOCKED, BOOKED, BUSY, CANCELLED, DEFAULT_TIME_ZONE, FREE, Appointment,
+                                      HealthcareService, Location, Practitioner, Schedule, Slot, WeeklyTemplate)
 from portal.security import audit
 from portal.security.models import utcnow
 
@@ -188,8 +188,10 @@ def create_healthcare_service(*, name: str, organisation_code: str) -> Healthcar
     return service
 
 
-def create_location(*, name: str, address: str | None = None, organisation_code: str | None = None) -> Location:
-    location = Location(name=name.strip(), address=address, organisation_code=organisation_code)
+def create_location(*, name: str, address: str | None = None, organisation_code: str | None = None,
+                    time_zone: str = DEFAULT_TIME_ZONE) -> Location:
+    _zone(time_zone)
+    location = Location(name=name.strip(), address=address, organisation_code=organisation_code, time_zone=time_zone)
     db.session.add(location)
     db.session.flush()
     return location
@@ -230,8 +232,8 @@ def set_up_schedule(*, name: str, service_name: str, organisation_code: str, loc
         HealthcareService.organisation_code == organisation_code.strip().upper()))
     if service is None:
         service = create_healthcare_service(name=service_name, organisation_code=organisation_code)
-    location = create_location(name=location_name, organisation_code=service.organisation_code) \
-        if location_name else None
+    location = create_location(name=location_name, organisation_code=service.organisation_code,
+                               time_zone=timezone_name) if location_name else None
     practitioner = create_practitioner(family_name=practitioner_family, given_name=practitioner_given) \
         if practitioner_given and practitioner_family else None
     schedule = create_schedule(name=name, healthcare_service_id=service.id,
@@ -351,6 +353,12 @@ class Diary:
 
 def local_today(schedule: Schedule) -> date:
     return datetime.now(_zone(schedule.timezone)).date()
+
+
+def clinic_zone(schedule: Schedule) -> ZoneInfo:
+    """The time zone whose day counts as "today" for what happens on this schedule: its location's
+    (the clinic's), else the schedule's own."""
+    return _zone(schedule.location.time_zone if schedule.location is not None else schedule.timezone)
 
 
 def diary(schedule: Schedule, first_day: date, days: int) -> Diary:

@@ -11,7 +11,7 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select, text, update
 
-from portal.extensions import db, redis_client
+from portal.extensions import db, redis_client, worker_redis
 from portal.orders import services as orders
 from portal.orders.models import Order
 from portal.reports import insurer_report
@@ -28,7 +28,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def run_report_jobs(app) -> None:
     """Work the reports queue until it is empty, in this process (like `flask worker --burst`)."""
     with app.app_context():
-        connection = redis_client()
+        connection = worker_redis()
         SimpleWorker([Queue("reports", connection=connection)], connection=connection).work(
             burst=True, with_scheduler=False)
         db.session.remove()
