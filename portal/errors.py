@@ -3,6 +3,7 @@
 import logging
 
 from flask import jsonify, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -76,15 +77,13 @@ def handle_unexpected(exc: Exception):
     return _render(500, "Something went wrong on our side. It has been logged; please try again.")
 
 
-BUSY = "The database is busy finishing another change. Nothing was saved; please try again in a moment."
-
-
 def handle_database_busy(exc: Exception):
     """A write waited its bounded time for another transaction (SQLite): 503, never a hang or a 500."""
     if isinstance(exc, OperationalError) and "database is locked" not in str(exc.orig):
         return handle_unexpected(exc)
     log.warning("database busy on %s %s: %s", request.method, request.endpoint, type(exc).__name__)
-    response = make_response(_render(503, BUSY))
+    response = make_response(_render(503, _("The database is busy finishing another change. Nothing was saved; "
+                                             "please try again in a moment.")))
     response.headers["Retry-After"] = "5"
     return response
 

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
@@ -67,7 +68,7 @@ SENT_DETAIL_DECISIONS = [f"{field}:{choice}" for field in ("name", "phone", "ema
 
 class SentDetailForm(FlaskForm):
     """One of the buttons beside a sent detail: `decision` is "<field>:updated" or "<field>:kept"."""
-    decision = StringField(validators=[InputRequired(), AnyOf(SENT_DETAIL_DECISIONS, message="Choose a button.")])
+    decision = StringField(validators=[InputRequired(), AnyOf(SENT_DETAIL_DECISIONS, message=_l("Choose a button."))])
 
     def field_and_choice(self) -> tuple[str, str]:
         field, choice = self.decision.data.split(":")
@@ -75,7 +76,7 @@ class SentDetailForm(FlaskForm):
 
 
 class DuplicateForm(FlaskForm):
-    duplicate_of = SelectField("Duplicate of", coerce=int, validators=[InputRequired()])
+    duplicate_of = SelectField(_l("Duplicate of"), coerce=int, validators=[InputRequired()])
 
     def offer(self, others) -> "DuplicateForm":
         """The referrals this one may repeat: the patient's others that are not duplicates themselves."""

@@ -4,6 +4,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, defer, joinedload
@@ -205,7 +207,7 @@ class SentDetail:
     sent_needs_check: bool = False
 
 
-SENT_FIELDS = {"name": "Name", "phone": "Phone", "email": "E-mail"}
+SENT_FIELDS = {"name": _l("Name"), "phone": _l("Phone"), "email": _l("E-mail")}
 
 
 def _as_sent(referral: Referral) -> ReferralIn:
@@ -237,7 +239,7 @@ def choose_sent_detail(referral: Referral, *, field: str, choice: str, by_id: in
     """The secretary's choice for one sent detail: UPDATED copies it into the patient record (audited
     with the field's name, never its value), KEPT leaves the record as it is."""
     if field not in SENT_FIELDS or choice not in (UPDATED, KEPT):
-        raise InvalidAction("choose a detail and whether to update the record or keep it")
+        raise InvalidAction(_("choose a detail and whether to update the record or keep it"))
     patient = referral.patient
     if choice == UPDATED:
         sent = _as_sent(referral)
@@ -248,7 +250,7 @@ def choose_sent_detail(referral: Referral, *, field: str, choice: str, by_id: in
         elif sent.email:
             patient.email = sent.email
         else:
-            raise InvalidAction("this referral sent no e-mail")
+            raise InvalidAction(_("this referral sent no e-mail"))
         audit.record("patient.details_updated", subject=patient, patient_id=patient.id, fields=[field],
                      from_referral=referral.id)
     else:
@@ -268,7 +270,8 @@ class OtherReferral:
 
     @property
     def label(self) -> str:
-        return f"Referral {self.id}, received {self.received_at:%d %b %Y %H:%M} UTC ({self.status.replace('_', ' ')})"
+        return _("Referral %(id)s, received %(at)s UTC (%(status)s)", id=self.id,
+                 at=f"{self.received_at:%d %b %Y %H:%M}", status=self.status.replace("_", " "))
 
 
 def open_referrals_by_patient(patient_ids: list[int]) -> dict[int, list[OtherReferral]]:
@@ -307,10 +310,10 @@ def mark_duplicate(referral: Referral, *, of_id: int, by_id: int) -> None:
         .order_by(Referral.id).with_for_update()).all())
     if of_id == referral.id or of_id not in rows:
         db.session.rollback()
-        raise InvalidAction("choose another referral of the same patient")
+        raise InvalidAction(_("choose another referral of the same patient"))
     if rows[of_id] == DUPLICATE:
         db.session.rollback()
-        raise InvalidAction("that referral is itself a duplicate; choose the one it repeats")
+        raise InvalidAction(_("that referral is itself a duplicate; choose the one it repeats"))
     _take(referral, DUPLICATE, by_id, duplicate_of_id=of_id)
     audit.record("referral.marked_duplicate", subject=referral, patient_id=referral.patient_id, duplicate_of=of_id)
     db.session.commit()

@@ -3,6 +3,7 @@
 import time
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -191,15 +192,15 @@ def choose_sent_detail(referral_id: int):
     referral = _load(referral_id, "referral.screen")
     form = SentDetailForm()
     if not form.validate_on_submit():
-        return _render_detail(referral, 422, message="Choose one of the buttons beside a detail.")
+        return _render_detail(referral, 422, message=_("Choose one of the buttons beside a detail."))
     field, choice = form.field_and_choice()
     try:
         services.choose_sent_detail(referral, field=field, choice=choice, by_id=current_user.id)
     except services.InvalidAction as exc:
-        return _render_detail(referral, 422, message=f"Not changed: {exc}.")
-    label = services.SENT_FIELDS[field].lower() if field != "email" else "e-mail"
-    done = f"The patient record now has the {label} this referral sent." if choice == "updated" \
-        else f"The patient record keeps its {label}."
+        return _render_detail(referral, 422, message=_("Not changed: %(why)s.", why=exc))
+    label = services.SENT_FIELDS[field].lower()
+    done = _("The patient record now has the %(detail)s this referral sent.", detail=label) if choice == "updated" \
+        else _("The patient record keeps its %(detail)s.", detail=label)
     return _after_action(referral, done)
 
 
@@ -217,4 +218,5 @@ def mark_duplicate(referral_id: int):
     except services.InvalidAction as exc:
         form.duplicate_of.errors.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
         return _render_detail(referral, 422, duplicate_form=form)
-    return _after_action(referral, f"Marked as a duplicate of referral {form.duplicate_of.data}; it has left the queue.")
+    return _after_action(referral, _("Marked as a duplicate of referral %(id)s; it has left the queue.",
+                                     id=form.duplicate_of.data))
