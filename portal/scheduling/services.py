@@ -161,7 +161,8 @@ def unblock_slot(slot_id: int, *, actor=None) -> Slot:
 
 def search_slots(healthcare_service_id: int, *, start_from: datetime | None = None,
                  start_to: datetime | None = None, status: str | None = FREE, limit: int = 5000) -> list:
-    """Slots of one service in a window, in start order, served by ix_slots_service_status_start.
+    """Slots of one service in a window that start in the future, in start order, served by
+    ix_slots_service_status_start.
 
     Read-only rows (id, schedule_id, start, end, status, version), not ORM objects: a week of a
     busy service is hundreds of slots, and search is the hottest query of the FHIR API.
@@ -172,8 +173,10 @@ def search_slots(healthcare_service_id: int, *, start_from: datetime | None = No
         slots.healthcare_service_id == healthcare_service_id)
     if status:
         query = query.where(slots.status == status)
-    if start_from is not None:
-        query = query.where(slots.start >= start_from)
+    # Only slots that have not started are offered, whatever window was asked: one that has begun
+    # cannot be booked (book_slot refuses it), so listing it as free would only lead to a refusal.
+    now = utcnow()
+    query = query.where(slots.start > now if start_from is None or start_from <= now else slots.start >= start_from)
     if start_to is not None:
         query = query.where(slots.start <= start_to)
     return list(db.session.execute(query.order_by(slots.start, slots.id).limit(limit)))
@@ -336,6 +339,11 @@ class DiaryEntry:
     appointment: Appointment | None
     local_start: datetime
     local_end: datetime
+
+    @property
+    def bookable(self) -> bool:
+        """Free and not yet begun: the only slots a booking page offers."""
+        return self.slot.status == FREE and self.slot.start > utcnow()
 
 
 @dataclass
