@@ -18,8 +18,17 @@ from portal.patients.models import Patient
 from portal.patients.services import fetch_or_create_patient_from_referral
 from portal.referrals import intake
 from portal.referrals.intake import ReferralIn
-from portal.referrals.models import (AWAITING, CALL_OUTCOMES, CONVERTED, DECLINED, DUPLICATE, KEPT, UPDATED,
-                                     CallAttempt, Referral)
+from portal.referrals.models import (
+    AWAITING,
+    CALL_OUTCOMES,
+    CONVERTED,
+    DECLINED,
+    DUPLICATE,
+    KEPT,
+    UPDATED,
+    CallAttempt,
+    Referral,
+)
 from portal.security import audit
 from portal.security.crypto import blind_index
 from portal.security.models import utcnow
@@ -224,8 +233,8 @@ def sent_details(referral: Referral) -> list[SentDetail]:
          (patient.first_name, patient.last_name) != (sent.first_name, sent.last_name), {}),
         ("phone", patient.phone, sent.phone, patient.phone != sent.phone,
          {"record_needs_check": patient.phone_needs_check, "sent_needs_check": sent.phone_needs_check}),
-        ("email", patient.email, sent.email, bool(sent.email) and (patient.email or "").casefold() != sent.email.casefold(),
-         {}),
+        ("email", patient.email, sent.email,
+         bool(sent.email) and (patient.email or "").casefold() != sent.email.casefold(), {}),
     ]
     details = []
     for field, on_record, as_sent, differs, flags in candidates:

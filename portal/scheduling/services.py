@@ -14,8 +14,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.scheduling.models import (BLOCKED, BOOKED, BUSY, CANCELLED, DEFAULT_TIME_ZONE, FREE, Appointment,
-                                      HealthcareService, Location, Practitioner, Schedule, Slot, WeeklyTemplate)
+from portal.scheduling.models import (
+    BLOCKED,
+    BOOKED,
+    BUSY,
+    CANCELLED,
+    DEFAULT_TIME_ZONE,
+    FREE,
+    Appointment,
+    HealthcareService,
+    Location,
+    Practitioner,
+    Schedule,
+    Slot,
+    WeeklyTemplate,
+)
 from portal.security import audit
 from portal.security.models import utcnow
 

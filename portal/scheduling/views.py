@@ -10,8 +10,8 @@ from jinja2_fragments.flask import render_block
 from portal.extensions import db
 from portal.patients.services import InvalidPatient, add_patient, find_patient_by_national_id
 from portal.scheduling import services
-from portal.scheduling.models import FREE
 from portal.scheduling.forms import GenerateForm, ScheduleForm, StaffBookingForm, TemplateForm
+from portal.scheduling.models import FREE
 from portal.security import audit
 from portal.security.policy import authorize, requires
 

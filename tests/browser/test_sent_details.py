@@ -16,8 +16,15 @@ from playwright.sync_api import expect  # noqa: E402
 
 from portal.extensions import db  # noqa: E402
 from portal.patients.models import Patient  # noqa: E402
-from tests.browser.test_screening import (OVERFLOW, assert_no_axe_violations, assert_ran_clean,  # noqa: E402
-                                          mark_page, assert_not_reloaded, open_queue, screenshot)
+from tests.browser.test_screening import (  # noqa: E402
+    OVERFLOW,
+    assert_no_axe_violations,
+    assert_not_reloaded,
+    assert_ran_clean,
+    mark_page,
+    open_queue,
+    screenshot,
+)
 from tests.referrals.test_sent_details_and_duplicates import FIRST, SECOND  # noqa: E402
 
 pytestmark = pytest.mark.browser

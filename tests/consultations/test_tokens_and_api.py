@@ -229,7 +229,8 @@ def test_one_rooms_video_keys_share_d_and_u_and_differ_only_in_o_and_ud_like_the
         room = db.session.scalar(select(VideoRoom).where(VideoRoom.consultation_id == cid))
         assert ours_doctor["d"] == room.key_uuid and uuid.UUID(room.key_uuid).version == 4
     # Asking again gives the same room identity, not a new one per key.
-    again = claims_of(doctor_client(app).get(f"/api/consultations/{cid}").json["videoRoom"]["serviceProviderKey"], secret)
+    again = claims_of(doctor_client(app).get(f"/api/consultations/{cid}").json["videoRoom"]["serviceProviderKey"],
+                      secret)
     assert again["d"] == ours_doctor["d"]
 
 

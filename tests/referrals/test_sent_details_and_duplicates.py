@@ -58,9 +58,12 @@ def test_a_referral_with_other_details_keeps_them_and_shows_them_beside_the_reco
     record = patient(app)
     assert (record.first_name, record.last_name, record.phone) == ("Line", "Danser", "+4791234567")
     html = staff_client("secretary").get(f"/referrals/{second}").get_data(as_text=True)
-    assert sent_row(html, "name", second).startswith("Name On the record Line Danser As sent Line Marie Danser-Berg")
-    assert sent_row(html, "phone", second).startswith("Phone On the record +4791234567 As sent +4712345678 check number")
-    assert sent_row(html, "email", second).startswith("E-mail On the record line.danser@example.com As sent line.berg@example.org")
+    assert sent_row(html, "name", second).startswith(
+        "Name On the record Line Danser As sent Line Marie Danser-Berg")
+    assert sent_row(html, "phone", second).startswith(
+        "Phone On the record +4791234567 As sent +4712345678 check number")
+    assert sent_row(html, "email", second).startswith(
+        "E-mail On the record line.danser@example.com As sent line.berg@example.org")
     # The first referral made the record: nothing differs there.
     assert "Sent with this referral" not in staff_client("secretary").get(f"/referrals/{first}").get_data(as_text=True)
 
