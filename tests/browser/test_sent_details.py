@@ -74,14 +74,14 @@ def test_secretary_compares_what_was_sent_chooses_per_detail_and_closes_a_duplic
     assert (record(app).phone, record(app).first_name) == ("+4712345678", "Line")
 
     # The queue now shows the record's doubtful number, with its badge, on both rows.
-    expect(second_row.get_by_text("check number")).to_be_visible(timeout=3000)
+    expect(second_row.get_by_text("check number")).to_be_visible(timeout=10000)
 
     page.once("dialog", lambda dialog: dialog.accept())
     panel.get_by_label("Duplicate of").select_option(str(first))
     panel.get_by_role("button", name="Mark as duplicate").click()
     expect(panel.get_by_role("status")).to_have_text(
         f"Marked as a duplicate of referral {first}; it has left the queue.")
-    expect(second_row).to_have_count(0, timeout=3000)
+    expect(second_row).to_have_count(0, timeout=10000)
     expect(first_row).not_to_contain_text("open for this patient")
     expect(page.get_by_text("1 referral waiting.")).to_be_visible()
     assert_not_reloaded(page)
