@@ -219,15 +219,21 @@ class SentDetail:
 SENT_FIELDS = {"name": _l("Name"), "phone": _l("Phone"), "email": _l("E-mail")}
 
 
-def _as_sent(referral: Referral) -> ReferralIn:
-    # The sealed payload is the referral exactly as the referral system sent it; it was valid on arrival.
-    return intake.parse_referral(referral.payload.encode())
+def _as_sent(referral: Referral) -> ReferralIn | None:
+    """The referral exactly as the referral system sent it (its sealed payload, valid on arrival), or
+    None for one whose payload does not read as a referral (one made by other means than the webhook)."""
+    try:
+        return intake.parse_referral((referral.payload or "").encode())
+    except intake.InvalidReferral:
+        return None
 
 
 def sent_details(referral: Referral) -> list[SentDetail]:
     """The details this referral sent that differ from the patient record, or that the secretary has
     already chosen about. Nothing sent is lost: a detail the record does not take stays in the payload."""
     sent, patient = _as_sent(referral), referral.patient
+    if sent is None:
+        return []
     candidates = [
         ("name", patient.full_name, f"{sent.first_name} {sent.last_name}",
          (patient.first_name, patient.last_name) != (sent.first_name, sent.last_name), {}),
@@ -252,6 +258,8 @@ def choose_sent_detail(referral: Referral, *, field: str, choice: str, by_id: in
     patient = referral.patient
     if choice == UPDATED:
         sent = _as_sent(referral)
+        if sent is None:
+            raise InvalidAction(_("this referral holds no details as sent"))
         if field == "name":
             patient.first_name, patient.last_name = sent.first_name, sent.last_name
         elif field == "phone":

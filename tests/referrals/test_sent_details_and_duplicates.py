@@ -210,3 +210,22 @@ def test_what_was_sent_is_kept_sealed_in_the_referral(app, two_referrals):
         assert "Danser-Berg" in db.session.get(Referral, second).payload
         raw = db.session.execute(text("SELECT payload FROM referrals WHERE id = :id"), {"id": second}).scalar()
         assert "Danser-Berg" not in raw and "line.berg" not in raw and "12 34 56 78" not in raw
+
+
+def test_a_referral_whose_payload_is_not_a_referral_shows_its_panel_without_a_comparison(app, staff_client):
+    from datetime import datetime
+
+    from tests.conftest import make_patient
+
+    patient_id = make_patient(app)
+    with app.app_context():
+        referral = Referral(journal_guid="guid-other-means", patient_id=patient_id, format_id="test",
+                            message_timestamp=datetime(2026, 1, 1), payload="{}", payload_fingerprint="f" * 64)
+        db.session.add(referral)
+        db.session.commit()
+        referral_id = referral.id
+    secretary = staff_client("secretary")
+    page = secretary.get(f"/referrals/{referral_id}")
+    assert page.status_code == 200 and "Sent with this referral" not in page.get_data(as_text=True)
+    assert choose(secretary, referral_id, "phone:updated").status_code == 422
+    assert patient(app).phone == "+4791234567"
