@@ -40,13 +40,6 @@ def connect_redis(config) -> redis.Redis:
                                 socket_timeout=config["REDIS_READ_TIMEOUT_SECONDS"])
 
 
-def redis_url_with_timeouts(config) -> str:
-    """REDIS_URL with the same timeouts as query arguments, for clients that are given a URL (rq-dashboard)."""
-    url = config["REDIS_URL"]
-    return (f"{url}{'&' if '?' in url else '?'}socket_connect_timeout={config['REDIS_CONNECT_TIMEOUT_SECONDS']}"
-            f"&socket_timeout={config['REDIS_READ_TIMEOUT_SECONDS']}")
-
-
 def redis_client() -> redis.Redis:
     """The app's shared Redis connection pool."""
     return current_app.extensions["portal_redis"]
