@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import abort, render_template
-from rq import Queue, Worker
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from portal.extensions import redis_client
+from portal.extensions import redis_client, registered_workers
 from portal.ops.metrics import QUEUES, bp
 from portal.security.policy import requires
 
@@ -73,7 +73,7 @@ def _known_queue(name: str) -> str:
 @requires("ops.queues")
 def queues():
     connection = redis_client()
-    workers = sorted(Worker.all(connection=connection), key=lambda w: w.name)
+    workers = sorted(registered_workers(connection), key=lambda w: w.name)
     return render_template("ops/queues.html", queues=queue_summaries(connection), workers=workers,
                            now=datetime.utcnow())
 

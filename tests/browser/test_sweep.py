@@ -89,7 +89,7 @@ def seed_everything(app) -> Seed:
     from portal.checkin import services as checkin
     from portal.consultations import results, services as consultations
     from portal.demo import load_demo_data
-    from portal.extensions import db, redis_client
+    from portal.extensions import db, redis_client, worker_redis
     from portal.orders.models import Order
     from portal.partners import services as partners
     from portal.partners.models import PartnerUser
@@ -127,7 +127,7 @@ def seed_everything(app) -> Seed:
                                             end=date(2026, 1, 31), by_id=_staff_id(STAFF_EMAIL["reporting"]))
         queue = Queue("default", connection=redis_client())
         failed_job = queue.enqueue("operator.truediv", 1, 0)
-        SimpleWorker([queue], connection=redis_client()).work(burst=True, with_scheduler=False)
+        SimpleWorker([queue], connection=worker_redis()).work(burst=True, with_scheduler=False)
 
         # Check-in: Line has an appointment soon (demo data) and a second one she is checked in for.
         clinic = db.session.scalar(select(Schedule).where(Schedule.name.like("Travel clinic%")))

@@ -11,7 +11,9 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import select
 
-from portal.extensions import connect_redis, db, limiter, redis_client
+from rq import Queue, Worker
+
+from portal.extensions import connect_redis, db, limiter, redis_client, worker_redis
 from portal.notifications import services as outbox
 from portal.notifications.models import Notification
 from tests.conftest import PASSWORD, csrf_token_from, make_staff
@@ -73,6 +75,18 @@ def test_every_redis_client_of_the_web_has_connect_and_read_timeouts(app):
     for kwargs in (web, limits):
         assert kwargs["socket_connect_timeout"] == app.config["REDIS_CONNECT_TIMEOUT_SECONDS"] == 1
         assert kwargs["socket_timeout"] == app.config["REDIS_READ_TIMEOUT_SECONDS"] == 2
+
+
+def test_reading_the_workers_for_readyz_and_the_queue_page_keeps_the_web_clients_timeouts(app, staff_client):
+    admin = staff_client("admin")
+    with app.app_context():
+        worker = Worker([Queue("default", connection=worker_redis())], connection=worker_redis(), name="w1")
+        worker.register_birth()
+    assert app.test_client().get("/readyz").json["checks"]["workers"] == "ok"
+    assert admin.get("/admin/rq").status_code == 200
+    with app.app_context():
+        assert redis_client().connection_pool.connection_kwargs["socket_timeout"] == 2
+        worker.register_death()
 
 
 def test_with_redis_silent_the_queue_renders_and_referrals_are_received(app, staff_client, post_referral,
