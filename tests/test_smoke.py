@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 from rq import Queue, Worker
 from rq.utils import utcformat
 
-from portal.extensions import redis_client, worker_redis
+from portal.extensions import worker_redis
 
 
 def test_health_answers_without_sign_in(client):

@@ -9,9 +9,8 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import select
-
 from rq import Queue, Worker
+from sqlalchemy import select
 
 from portal.extensions import connect_redis, db, limiter, redis_client, worker_redis
 from portal.notifications import services as outbox
