@@ -142,10 +142,11 @@ class RemoteProviderClient:
         return {"Authorization": f"Bearer {self._token}", "Accept": FHIR_JSON}
 
     def _authorised(self, method: str, url: str, **kwargs) -> requests.Response:
-        """A call with our token; a 401 (token revoked or the provider's key rotated) gets one fresh token."""
+        """A call with our token; a refused token (401, or 403 as the NHS Booking API answers it: revoked, or
+        the provider's key rotated) gets one fresh token, the one step that addresses that cause."""
         extra = kwargs.pop("headers", {})
         response = _call(self.system, method, url, headers={**self._headers(), **extra}, **kwargs)
-        if response.status_code == 401:
+        if response.status_code in (401, 403):
             try:
                 redis_client().delete(self._cache_key())
             except redis.RedisError:
@@ -155,10 +156,14 @@ class RemoteProviderClient:
         return response
 
     def search_free_slots(self, healthcare_service_id: str, start: str, end: str) -> dict:
-        params = [("schedule.actor:HealthcareService", healthcare_service_id), ("start", f"ge{start}"),
+        # The NHS Booking API page's query: its parameter names and its six includes.
+        params = [("schedule.actor:healthcareservice", healthcare_service_id), ("start", f"ge{start}"),
                   ("start", f"le{end}"), ("status", "free"), ("_include", "Slot:schedule"),
-                  ("_include:recurse", "Schedule:actor:Practitioner"),
-                  ("_include:recurse", "Schedule:actor:Location")]
+                  ("_include:iterate", "Schedule:actor:Practitioner"),
+                  ("_include:iterate", "Schedule:actor:PractitionerRole"),
+                  ("_include:iterate", "Schedule:actor:HealthcareService"),
+                  ("_include:iterate", "HealthcareService:Organization"),
+                  ("_include:iterate", "HealthcareService:Location"), ("_format", "json")]
         response = self._authorised("GET", f"{self.endpoint}/Slot", params=params)
         if response.status_code != 200:
             raise ExternalSystemError(self.system, f"refused the slot search ({response.status_code})")

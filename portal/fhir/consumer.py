@@ -93,17 +93,28 @@ def _actor_names(bundle: dict) -> tuple[dict, dict]:
     for entry in bundle.get("entry", []):
         resource = entry.get("resource", {})
         resources[f"{resource.get('resourceType')}/{resource.get('id')}"] = resource
+    def location_name(holder: dict) -> str | None:
+        for reference in holder.get("location", []):
+            found = resources.get(reference.get("reference", ""), {})
+            if found.get("name"):
+                return found["name"]
+        return None
+
     schedule_actors = {}
     for key, resource in resources.items():
         if resource.get("resourceType") == "Schedule":
             names = {"practitioner": None, "location": None}
             for actor in resource.get("actor", []):
                 target = resources.get(actor.get("reference", ""), {})
-                if target.get("resourceType") == "Practitioner" and target.get("name"):
+                kind = target.get("resourceType")
+                if kind == "Practitioner" and target.get("name"):
                     name = target["name"][0]
                     names["practitioner"] = " ".join([*name.get("given", []), name.get("family", "")]).strip()
-                elif target.get("resourceType") == "Location":
+                elif kind == "Location":
                     names["location"] = target.get("name")
+                elif kind in ("PractitionerRole", "HealthcareService") and not names["location"]:
+                    # The place is the practitioner's role's, or else the service's (its one location).
+                    names["location"] = location_name(target)
             schedule_actors[key] = names
     return resources, schedule_actors
 
