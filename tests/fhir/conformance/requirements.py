@@ -177,8 +177,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     # -- developing.html (SSP headers) and the consumer side ------------------------------------------------
     R("CO-01", "developing.html", "MUST", "a consumer sends Ssp-TraceID, Ssp-From, Ssp-To and Ssp-InteractionID "
       "on every request (ours does; the provider logs them)"),
-    R("CO-02", "appointment.html", "MUST", "our consumer books with the example form (contained DocumentReference, "
-      "Patient, Slot by identifier) and searches with the page's parameters; two portals book each other"),
+    R("CO-02", "appointment.html", "MUST", "our consumer searches with the page's parameters and books with the "
+      "example form (contained Patient, Slot by identifier; no DocumentReference: we hold no document to point "
+      "to); two portals book each other"),
     R("CO-03", "cancel_an_appointment.html", "MUST", "our consumer cancels by reading the Appointment and PUTting "
       "it back with status cancelled and If-Match"),
     R("ALL-01", "(all pages)", "MUST", "every body answered or sent parses as its FHIR STU3 resource"),
