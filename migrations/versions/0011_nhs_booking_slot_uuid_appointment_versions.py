@@ -1,8 +1,8 @@
 """slots get a UUID (the identifier other systems book them by) and an index on start; appointments keep
 what a booking system sent and every version they had.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01 23:00:00
 
 The backfill is one UPDATE in the database (about 10 s for a million slots on PostgreSQL, 3 s on
@@ -13,8 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
