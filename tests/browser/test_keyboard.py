@@ -3,7 +3,7 @@
 
 Secretary: opens a referral from the queue and tabs through its panel. Doctor: picks, starts, finishes and reports. Partner: finds a patient
 and opens the visit form. Patient: passes the identity check into the waiting room. (Check-in by
-keyboard on a phone is test_checkin_phone.py.)
+keyboard on a phone is test_checkin_phone.py; admins and reporting: every Tab stop of their pages.)
 """
 
 from pathlib import Path
@@ -140,4 +140,16 @@ def test_patient_passes_the_identity_check_by_keyboard(app, open_page, sandbox):
     page.keyboard.press("Enter")
     page.wait_for_url("**/c/room")
     assert tab_through(page) == []
+    assert_ran_clean(page)
+
+
+@pytest.mark.parametrize("role, paths", [
+    ("admin", ["/admin/orders", "/admin/audit?since=2000-01-01", "/admin/rq", "/admin/partners", "/scheduling/admin"]),
+    ("reporting", ["/reports/insurer"]),
+])
+def test_admin_and_reporting_pages_show_focus_at_every_tab_stop(open_page, sign_in_as, role, paths):
+    page = sign_in_as(open_page(DESKTOP), role)
+    for path in paths:
+        page.goto(path)
+        assert tab_through(page) == [], path
     assert_ran_clean(page)
