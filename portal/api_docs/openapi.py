@@ -409,8 +409,10 @@ def _paths() -> dict:
                 "summary": "Cancel an appointment you booked (the Appointment as read, status=cancelled)",
                 "security": [{"fhirToken": ["appointment/*.write"]}],
                 "parameters": [_id_parameter("The appointment's id"), FORMAT_PARAMETER,
-                               {"name": "If-Match", "in": "header", "required": True,
-                                "schema": {"type": "string"}, "description": 'W/"<versionId>" as read'}],
+                               {"name": "If-Match", "in": "header", "required": False,
+                                "schema": {"type": "string"},
+                                "description": 'W/"<versionId>" as read; without it the answer is 412, as the '
+                                               'NHS Booking API asks (so it is not marked required here)'}],
                 "requestBody": {"required": True, **_json(_ref("AppointmentUpdate"), FHIR_JSON)},
                 "responses": {"200": _answer("The Appointment as it now is.", "FhirResource", FHIR_JSON,
                                              VERSION_HEADERS),

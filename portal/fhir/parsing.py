@@ -229,6 +229,10 @@ def parse_appointment(body: bytes) -> AppointmentIn:
     nhs_number = family = given = birth_date = None
     if patient is not None:
         nhs_number, family, given, birth_date = _patient_details(patient, issues)
+        if family and given:  # the kept copy says the name as we store it (NFC, trimmed)
+            patient = {**patient, "name": [{**patient["name"][0], "family": family,
+                                            "given": [given, *patient["name"][0]["given"][1:]]},
+                                           *patient["name"][1:]]}
         if nhs_number is None and birth_date is None and not any(i["expression"] == ["Patient.identifier"]
                                                                  for i in issues):
             issues.append(_issue("required", "a patient without an NHS number needs a birthDate",

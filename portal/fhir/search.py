@@ -16,14 +16,14 @@ from urllib.parse import urlencode
 from portal.scheduling.models import SLOT_STATUSES
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
-_ID = re.compile(r"^\d{1,10}$")
+_ID = re.compile(r"^[0-9]{1,10}$")
 # Years outside these are typos or attacks, never a clinic's diary; inside them a day's arithmetic never overflows.
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
 _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 # A date, or a dateTime to the minute, second or fraction, with Z or an offset. A '+' sent unencoded in a
 # query string (as the pages print it) reaches us as a space, so " 00:00" is read as "+00:00".
-_DATE_TIME = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?"
-                        r"(Z|[+\- ]\d{2}:\d{2})?)?)?)?$")
+_DATE_TIME = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2})(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})"
+                        r"(\.[0-9]{1,9})?)?(Z|[+\- ][0-9]{2}:[0-9]{2})?)?)?)?$")
 
 SERVICE_PARAMS = ("schedule.actor:healthcareservice", "schedule.actor:HealthcareService", "service")
 INCLUDE_PARAMS = ("_include", "_include:iterate", "_include:recurse")

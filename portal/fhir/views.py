@@ -281,6 +281,11 @@ def update_appointment(appointment_id: int):
     appointment, problem = _load_appointment(appointment_id, "fhir.appointment.cancel")
     if problem:
         return problem
+    body = request.get_data(cache=False)
+    try:
+        parsing.read_json(body, "Appointment")  # a body that is simply invalid is a 400 whatever else is wrong
+    except (parsing.InvalidRequest, parsing.InvalidResource) as exc:
+        return _invalid(exc)
     expected = _if_match()
     if isinstance(expected, Response):
         return expected
@@ -289,7 +294,7 @@ def update_appointment(appointment_id: int):
                                         f"{expected}: read it again", ["If-Match"])
     current = services.appointment_json(appointment)
     try:
-        status = parsing.parse_appointment_update(request.get_data(cache=False), appointment_id, current)
+        status = parsing.parse_appointment_update(body, appointment_id, current)
     except (parsing.InvalidRequest, parsing.InvalidResource) as exc:
         return _invalid(exc)
     if status == appointment.status:
