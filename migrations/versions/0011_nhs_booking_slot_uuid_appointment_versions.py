@@ -5,9 +5,9 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-01 23:00:00
 
-The backfill is one UPDATE in the database (about 10 s for a million slots on PostgreSQL, 3 s on
-SQLite), not a loop in Python: PostgreSQL has gen_random_uuid(); SQLite builds a version-4 UUID
-from randomblob() per row, in the 32-hex-digit form SQLAlchemy's Uuid type keeps there.
+The backfill is one UPDATE in the database, not a loop in Python (its time over a million slots is
+not measured yet): PostgreSQL has gen_random_uuid(); SQLite builds a version-4 UUID from randomblob()
+per row, in the 32-hex-digit form SQLAlchemy's Uuid type keeps there.
 """
 from alembic import op
 import sqlalchemy as sa
