@@ -5,15 +5,15 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
-                   url_for)
-from flask_login import current_user, login_user, logout_user
+from flask import (Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request,
+                   session, url_for)
+from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from portal.extensions import db, limiter, login_manager
-from portal.security import audit
+from portal.security import audit, sessions
 from portal.security.forms import LoginForm
-from portal.security.models import StaffUser
+from portal.security.models import StaffUser, utcnow
 
 bp = Blueprint("security", __name__)
 
@@ -29,6 +29,11 @@ def content_security_policy() -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return CSP
     return CSP.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+
+
+# Whose sessions have a server-side record (checked on every request). Partner users join later.
+SERVER_SIDE_KINDS = ("staff:",)
+SESSION_STORE_DOWN = "Sign-in is unavailable for a moment (the session store cannot be reached). Try again shortly."
 
 
 def background(view):
@@ -64,10 +69,8 @@ def login():
         if user is None:
             StaffUser.burn_password_check(form.password.data)
         if user is not None and user.active and user.check_password(form.password.data):
-            session.clear()
-            login_user(user)
-            session.permanent = True
-            session["last_active"] = time.time()
+            _begin_session(user)
+            user.last_login_at = utcnow()
             audit.record("staff.login", subject=user)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
@@ -77,9 +80,21 @@ def login():
     return render_template("security/login.html", form=form)
 
 
+def _begin_session(user) -> None:
+    try:
+        sessions.begin(user)
+    except sessions.RedisDown:
+        current_app.logger.error("sign-in refused: the session store (Redis) is unreachable")
+        abort(503, SESSION_STORE_DOWN)
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
+        try:
+            sessions.end_current(current_user.get_id())
+        except sessions.RedisDown:
+            abort(503, SESSION_STORE_DOWN)
         audit.record("staff.logout", subject=current_user._get_current_object())
         db.session.commit()
     logout_user()
@@ -94,7 +109,12 @@ def load_user(user_id: str):
     if not raw_id.isdigit() or len(raw_id) > 9:
         return None
     if kind == "staff":
-        return db.session.get(StaffUser, int(raw_id))
+        user = db.session.get(StaffUser, int(raw_id))
+        # A password change or reset, a role change or a deactivation moves the epoch on: the cookies of
+        # older sessions stop working here even if their Redis records could not be deleted at that moment.
+        if user is None or not user.active or session.get("epoch") != user.session_epoch:
+            return None
+        return user
     if kind == "partner":
         from portal.partners.models import PartnerUser
 
@@ -120,24 +140,40 @@ def unauthorized():
     return redirect(target)
 
 
-def _enforce_idle_timeout():
+def _signed_out(message: str):
+    g.signed_out_tenant = getattr(getattr(current_user, "partner", None), "tenant", None)
+    logout_user()
+    session.clear()
+    flash(message)
+    return unauthorized()
+
+
+def _enforce_session():
+    """Idle timeout (cookie and Redis TTL), absolute lifetime and ended sessions, before any view runs."""
     # A proxy's id is kept if it looks like one; anything else (long, odd characters) is replaced,
     # since the id goes into every log line and the audit log's 64-character column.
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-    if not current_user.is_authenticated:
+    user_key = session.get("_user_id")
+    if not isinstance(user_key, str):
         return None
     idle_limit = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
-    last = session.get("last_active", 0)
     now = time.time()
-    if now - last > idle_limit:
-        g.signed_out_tenant = getattr(getattr(current_user, "partner", None), "tenant", None)
-        logout_user()
-        session.clear()
-        flash("You were signed out after a period of inactivity.")
-        return unauthorized()
+    if now - session.get("last_active", 0) > idle_limit:
+        return _signed_out("You were signed out after a period of inactivity.")
     view = current_app.view_functions.get(request.endpoint)
-    if not getattr(view, "background_poll", False):
+    activity = not getattr(view, "background_poll", False)
+    if user_key.startswith(SERVER_SIDE_KINDS):
+        try:
+            state = sessions.check(user_key, activity=activity)
+        except sessions.RedisDown:
+            current_app.logger.error("session check failed: the session store (Redis) is unreachable")
+            abort(503, SESSION_STORE_DOWN)
+        if state == sessions.EXPIRED:
+            return _signed_out("Your session reached its time limit. Please sign in again.")
+        if state != sessions.GOOD:
+            return _signed_out("Your session has ended. Please sign in again.")
+    if activity:
         session["last_active"] = now
     return None
 
@@ -160,5 +196,5 @@ def init_app(app):
     login_manager.init_app(app)
     login_manager.login_view = "security.login"
     login_manager.session_protection = "strong"
-    app.before_request(_enforce_idle_timeout)
+    app.before_request(_enforce_session)
     app.after_request(_security_headers)
