@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from portal import sqlite_writer
 from portal.config import PROJECT_ROOT, load_settings
-from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
 
 class DatabaseId(IntegerConverter):
@@ -47,6 +47,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    babel.init_app(app, default_translation_directories=str(PROJECT_ROOT / "translations"))
     app.extensions["portal_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
 
     from portal.security import auth

@@ -2,6 +2,7 @@
 
 import redis
 from flask import current_app
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -27,6 +28,9 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
 limiter = Limiter(key_func=get_remote_address)
+# Every user-visible string is marked with gettext (`_`); which language a request gets is decided in
+# create_app's locale selector.
+babel = Babel()
 
 
 def redis_client() -> redis.Redis:
