@@ -16,6 +16,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import redis
 from flask import current_app, request, session
@@ -102,6 +103,7 @@ def begin(user) -> None:
     session.permanent = True
     session["last_active"] = now
     session[SESSION_ID] = session_id
+    session["epoch"] = getattr(user, "session_epoch", 0)
 
 
 def check(user_key: str, *, activity: bool) -> int:
@@ -111,7 +113,7 @@ def check(user_key: str, *, activity: bool) -> int:
         return ENDED
     return int(_script()(keys=[RECORD.format(digest=_digest(session_id))],
                          args=[user_key, repr(time.time()), int(_max_seconds()), int(_idle_seconds()),
-                               "1" if activity else "0"]))
+                               "1" if activity else "0"], client=redis_client()))
 
 
 def end_current(user_key: str) -> None:
@@ -164,6 +166,14 @@ class ActiveSession:
     created: float
     last_seen: float
     current: bool
+
+    @property
+    def last_seen_at(self) -> datetime:
+        return datetime.fromtimestamp(self.last_seen, timezone.utc).replace(tzinfo=None)
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.created, timezone.utc).replace(tzinfo=None)
 
 
 def active_sessions(user) -> list[ActiveSession]:

@@ -1,0 +1,76 @@
+"""A staff user's own account: active sessions (end the others), password change."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from portal.extensions import db, limiter
+from portal.security import audit, passwords, sessions
+from portal.security.forms import ChangePasswordForm, EmptyForm
+from portal.security.models import StaffUser
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+@bp.before_request
+@login_required
+def _staff_only():
+    # Partner users manage their account at their organisation's identity provider.
+    if not isinstance(current_user._get_current_object(), StaffUser):
+        abort(404)
+
+
+@bp.get("/sessions")
+def active_sessions():
+    try:
+        listed = sessions.active_sessions(current_user)
+    except sessions.RedisDown:
+        abort(503)
+    return render_template("security/sessions.html", sessions=listed, form=EmptyForm())
+
+
+@bp.post("/sessions/end-others")
+def end_other_sessions():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    ended = sessions.end_sessions(current_user, keep_current=True)
+    audit.record("staff.sessions_ended", subject=current_user._get_current_object(), ended=ended)
+    db.session.commit()
+    flash(_("Your other sessions have ended (%(n)d).", n=ended))
+    return redirect(url_for("account.active_sessions"))
+
+
+@bp.post("/sessions/<digest>/end")
+def end_session(digest):
+    if not EmptyForm().validate_on_submit() or len(digest) != 64:
+        abort(400)
+    if not sessions.end_one(current_user, digest):
+        abort(404)
+    audit.record("staff.sessions_ended", subject=current_user._get_current_object(), ended=1)
+    db.session.commit()
+    flash(_("That session has ended."))
+    return redirect(url_for("account.active_sessions"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"], key_func=lambda: current_user.get_id())
+def change_password():
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return render_template("security/change_password.html", form=form), 422 if request.method == "POST" else 200
+    user = current_user._get_current_object()
+    if not user.check_password(form.current.data):
+        form.current.errors.append(_("That is not your current password."))
+        return render_template("security/change_password.html", form=form), 422
+    problem = passwords.password_problem(form.password.data, user.email)
+    if problem:
+        form.password.errors.append(problem)
+        return render_template("security/change_password.html", form=form), 422
+    passwords.set_password(user, form.password.data)
+    audit.record("staff.password_changed", subject=user)
+    db.session.commit()
+    # Every session of the account ends, this one included; this browser gets a fresh one.
+    sessions.end_sessions(user)
+    sessions.begin(user)
+    flash(_("Your password is changed. Your other sessions have ended."))
+    return redirect(url_for("account.active_sessions"))
