@@ -1,12 +1,12 @@
-"""A staff user's own account: active sessions (end the others), password change."""
+"""A staff user's own account: active sessions (end the others), password change, two-factor."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.extensions import db, limiter
-from portal.security import audit, passwords, sessions
-from portal.security.forms import ChangePasswordForm, EmptyForm
+from portal.security import audit, passwords, sessions, two_factor
+from portal.security.forms import ChangePasswordForm, EmptyForm, PasswordAgainForm, SetUpCodeForm
 from portal.security.models import StaffUser
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -74,3 +74,38 @@ def change_password():
     sessions.begin(user)
     flash(_("Your password is changed. Your other sessions have ended."))
     return redirect(url_for("account.active_sessions"))
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"], key_func=lambda: current_user.get_id())
+def two_factor_settings():
+    """Set two-factor up (when the role does not require it, a person may still choose it), or make new
+    recovery codes (the password again, then the codes are shown once)."""
+    user = current_user._get_current_object()
+    if user.two_factor_enabled:
+        form = PasswordAgainForm()
+        if form.validate_on_submit():
+            if not user.check_password(form.password.data):
+                form.password.errors.append(_("That is not your current password."))
+            else:
+                codes = two_factor.new_recovery_codes(user)
+                audit.record("staff.recovery_codes_renewed", subject=user)
+                db.session.commit()
+                return render_template("security/recovery_codes.html", codes=codes,
+                                       next_url=url_for("account.two_factor_settings"))
+        return render_template("security/two_factor_settings.html", form=form,
+                               left=two_factor.recovery_codes_left(user)), 422 if request.method == "POST" else 200
+    form = SetUpCodeForm()
+    secret = two_factor.pending_secret(user)
+    if form.validate_on_submit():
+        codes = two_factor.confirm_set_up(user, form.code.data)
+        if codes is not None:
+            audit.record("staff.two_factor_enabled", subject=user)
+            db.session.commit()
+            return render_template("security/recovery_codes.html", codes=codes,
+                                   next_url=url_for("account.two_factor_settings"))
+        db.session.rollback()
+        form.code.errors.append(_("That code is not right. Check the time on your phone and try the newest code."))
+    uri = two_factor.provisioning_uri(user, secret)
+    return render_template("security/set_up_two_factor.html", form=form, secret=secret, qr=two_factor.qr_svg(uri),
+                           optional=True), 422 if request.method == "POST" else 200

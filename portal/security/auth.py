@@ -11,8 +11,11 @@ from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from portal.extensions import db, limiter, login_manager
-from portal.security import audit, sessions
-from portal.security.forms import LoginForm
+from flask_babel import gettext as _
+
+from portal.notifications import services as outbox
+from portal.security import audit, passwords, sessions, staff, two_factor
+from portal.security.forms import CodeForm, ForgotPasswordForm, LoginForm, NewPasswordForm, SetUpCodeForm
 from portal.security.models import StaffUser, utcnow
 
 bp = Blueprint("security", __name__)
@@ -69,15 +72,185 @@ def login():
         if user is None:
             StaffUser.burn_password_check(form.password.data)
         if user is not None and user.active and user.check_password(form.password.data):
-            _begin_session(user)
-            user.last_login_at = utcnow()
-            audit.record("staff.login", subject=user)
-            db.session.commit()
-            return redirect(_safe_next(request.args.get("next")))
+            return _after_password(user, request.args.get("next"))
         g.login_failed = True
-        form.password.errors.append("E-mail or password is not right.")
+        form.password.errors.append(_("E-mail or password is not right."))
         return render_template("security/login.html", form=form), 200
     return render_template("security/login.html", form=form)
+
+
+# --- the second step: a code, or setting two-factor up -----------------------------------------------
+
+PENDING = "pending_sign_in"
+PENDING_SECONDS = 300  # the password step is good for five minutes
+
+
+def _after_password(user: StaffUser, next_url: str | None):
+    """Sign in now, or hold the password step in the cookie and ask for the second step."""
+    if not user.two_factor_enabled and not two_factor.required_for(user):
+        return _complete_sign_in(user, next_url, second_step=None)
+    session.clear()
+    session[PENDING] = {"user": user.id, "epoch": user.session_epoch, "at": time.time(),
+                        "next": _safe_next(next_url)}
+    if user.two_factor_enabled:
+        return redirect(url_for("security.login_code"))
+    return redirect(url_for("security.set_up_two_factor"))
+
+
+def _pending_user() -> StaffUser | None:
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return None
+    user = db.session.get(StaffUser, int(pending.get("user", 0)))
+    if user is None or not user.active or user.session_epoch != pending.get("epoch"):
+        return None
+    return user
+
+
+def _start_again():
+    session.pop(PENDING, None)
+    flash(_("Please sign in again."))
+    return redirect(url_for("security.login"))
+
+
+def _complete_sign_in(user: StaffUser, next_url: str | None, second_step: str | None):
+    _begin_session(user)
+    user.last_login_at = utcnow()
+    audit.record("staff.login", subject=user, **({"second_step": second_step} if second_step else {}))
+    db.session.commit()
+    return redirect(_safe_next(next_url))
+
+
+def _code_key() -> str:
+    pending = session.get(PENDING)
+    return f"login-code:{pending.get('user') if isinstance(pending, dict) else 'none'}"
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+@limiter.limit(_lockout_limit, key_func=_code_key, methods=["POST"],
+               deduct_when=lambda response: g.get("login_failed", False))
+def login_code():
+    user = _pending_user()
+    if user is None or not user.two_factor_enabled:
+        return _start_again()
+    form = CodeForm()
+    if form.validate_on_submit():
+        code = form.code.data
+        if code.isdigit() and two_factor.verify_code(user, code):
+            return _complete_sign_in(user, session[PENDING]["next"], second_step="totp")
+        if not code.isdigit() and two_factor.use_recovery_code(user, code):
+            left = two_factor.recovery_codes_left(user)
+            response = _complete_sign_in(user, session[PENDING]["next"], second_step="recovery_code")
+            flash(_("You signed in with a recovery code; %(n)d left. Make new ones under Your account.", n=left))
+            return response
+        db.session.rollback()
+        g.login_failed = True
+        form.code.errors.append(_("That code is not right, or was used already. Codes change every 30 seconds."))
+        return render_template("security/login_code.html", form=form), 200
+    return render_template("security/login_code.html", form=form)
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+@limiter.limit(_lockout_limit, key_func=_code_key, methods=["POST"],
+               deduct_when=lambda response: g.get("login_failed", False))
+def set_up_two_factor():
+    """Required set-up right after the password step: nothing else opens before it is done."""
+    user = _pending_user()
+    if user is None or user.two_factor_enabled:
+        return _start_again()
+    form = SetUpCodeForm()
+    secret = two_factor.pending_secret(user)
+    if form.validate_on_submit():
+        codes = two_factor.confirm_set_up(user, form.code.data)
+        if codes is not None:
+            audit.record("staff.two_factor_enabled", subject=user)
+            next_url = session[PENDING]["next"]
+            _complete_sign_in(user, next_url, second_step="totp_set_up")
+            # Shown once, in this answer: they are stored only as hashes.
+            return render_template("security/recovery_codes.html", codes=codes, next_url=_safe_next(next_url))
+        db.session.rollback()
+        g.login_failed = True
+        form.code.errors.append(_("That code is not right. Check the time on your phone and try the newest code."))
+    uri = two_factor.provisioning_uri(user, secret)
+    return render_template("security/set_up_two_factor.html", form=form, secret=secret, qr=two_factor.qr_svg(uri)), (
+        422 if request.method == "POST" else 200)
+
+
+# --- invitations and password resets ----------------------------------------------------------------
+
+def _choose_password(user: StaffUser, form: NewPasswordForm) -> bool:
+    if not form.validate_on_submit():
+        return False
+    problem = passwords.password_problem(form.password.data, user.email)
+    if problem:
+        form.password.errors.append(problem)
+        return False
+    return True
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def accept_invitation(token):
+    user = passwords.user_for_token(token, passwords.INVITE)
+    if user is None:
+        return render_template("security/link_expired.html", invitation=True), 410
+    form = NewPasswordForm()
+    if not _choose_password(user, form):
+        return render_template("security/choose_password.html", form=form, user=user, invitation=True), (
+            422 if request.method == "POST" else 200)
+    if passwords.use_token(token, passwords.INVITE) is None:
+        db.session.rollback()
+        return render_template("security/link_expired.html", invitation=True), 410
+    passwords.set_password(user, form.password.data)
+    audit.record("staff.invitation_accepted", subject=user, actor=("staff", str(user.id)))
+    db.session.commit()
+    flash(_("Welcome, %(name)s. Your password is set.", name=user.name))
+    return _after_password(user, None)
+
+
+def _forgot_key() -> str:
+    return "forgot:" + request.form.get("email", "").strip().lower()[:254]
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+@limiter.limit("3 per hour", key_func=_forgot_key, methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        staff.send_password_reset(form.email.data)
+        # The same answer whether or not the address has an account (ASVS 2.5.x: no account enumeration).
+        return render_template("security/forgot_password_sent.html")
+    return render_template("security/forgot_password.html", form=form), 422 if request.method == "POST" else 200
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def reset_password(token):
+    user = passwords.user_for_token(token, passwords.RESET)
+    if user is None:
+        return render_template("security/link_expired.html", invitation=False), 410
+    form = NewPasswordForm()
+    if not _choose_password(user, form):
+        return render_template("security/choose_password.html", form=form, user=user, invitation=False), (
+            422 if request.method == "POST" else 200)
+    if passwords.use_token(token, passwords.RESET) is None:
+        db.session.rollback()
+        return render_template("security/link_expired.html", invitation=False), 410
+    passwords.set_password(user, form.password.data)
+    notification = staff.tell_password_changed(user, _("reset with an e-mailed link"))
+    audit.record("staff.password_reset", subject=user, actor=("staff", str(user.id)))
+    db.session.commit()
+    outbox.dispatch([notification])
+    try:
+        sessions.end_sessions(user)
+    except sessions.RedisDown:
+        pass  # the session epoch moved on: old cookies are refused by the user loader all the same
+    session.clear()
+    flash(_("Your password is changed and every session of your account has ended. Please sign in."))
+    return redirect(url_for("security.login"))
 
 
 def _begin_session(user) -> None:

@@ -17,6 +17,7 @@ ROLE_RULES: dict[str, set[str]] = {
     "referral.screen": SCREENING_ROLES,
     "referral.view": SCREENING_ROLES,
     "user.manage": {"admin"},
+    "staff.manage": {"admin"},  # /admin/staff: invite, role, deactivate, two-factor reset
     "schedule.view": SCREENING_ROLES,
     "slot.block": SCREENING_ROLES,
     "schedule.manage": {"admin"},
