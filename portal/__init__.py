@@ -96,6 +96,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(travel_pay_views.bp)
     # --- end check-in and travel pay ---
     app.register_blueprint(order_views.bp)
+    from portal.orders import insurer_views
+
+    app.register_blueprint(insurer_views.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
     errors.init_app(app)

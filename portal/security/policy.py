@@ -46,6 +46,7 @@ ROLE_RULES: dict[str, set[str]] = {
     # orders and the insurer report (issue 7)
     "order.view": {"admin"},
     "order.discount": {"admin"},
+    "insurer.manage": {"admin"},  # insurers, deals and their price lists
     "insurer_report.request": {"reporting", "admin"},
     "insurer_report.download": {"reporting", "admin"},
     # Partner staff. Their roles never overlap staff roles, so a staff user can do none of these

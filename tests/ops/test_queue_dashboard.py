@@ -1,4 +1,5 @@
-"""rq-dashboard at /admin/rq: admins only, read-only, and its relaxed CSP stays on its own paths."""
+"""rq-dashboard at /admin/rq: admins only, its buttons work from its own pages only, and its relaxed CSP stays
+on its own paths."""
 
 import pytest
 from rq import Queue
@@ -42,8 +43,56 @@ def test_another_redis_instance_number_is_not_found(staff_client):
     assert staff_client("admin").get("/admin/rq/7/view/queues").status_code == 404
 
 
-def test_changing_jobs_is_refused_even_for_admins(staff_client):
+def failed_job(app) -> str:
+    """A job that failed in a worker: sqrt(-1) raises."""
+    from rq import SimpleWorker
+
+    with app.app_context():
+        queue = Queue("default", connection=redis_client())
+        job = queue.enqueue("math.sqrt", -1)
+        SimpleWorker([queue], connection=redis_client()).work(burst=True, with_scheduler=False)
+        assert job.get_status(refresh=True) == "failed"
+        return job.id
+
+
+def _status(app, job_id):
+    from rq.job import Job
+
+    with app.app_context():
+        return Job.fetch(job_id, connection=redis_client()).get_status()
+
+
+SAME_ORIGIN = {"Origin": "http://localhost", "X-Requested-With": "XMLHttpRequest"}
+
+
+def test_an_admin_requeues_a_failed_job_with_the_dashboards_button(app, staff_client):
+    job_id = failed_job(app)
+    admin = staff_client("admin")
+    response = admin.post(f"/admin/rq/job/{job_id}/requeue", headers=SAME_ORIGIN)
+    assert response.status_code == 200
+    assert _status(app, job_id) == "queued"
+
+
+def test_changes_from_anywhere_but_the_dashboards_own_pages_are_refused(app, staff_client):
+    job_id = failed_job(app)
     admin = staff_client("admin")
     assert admin.get("/admin/rq/requeue/default").status_code == 405  # a link must change nothing
-    assert admin.post("/admin/rq/requeue/default").status_code == 400  # no CSRF token
-    assert admin.post("/admin/rq/queue/default/failed/empty").status_code == 400
+    assert admin.post(f"/admin/rq/job/{job_id}/requeue").status_code == 403  # a plain form post
+    assert admin.post(f"/admin/rq/job/{job_id}/requeue",
+                      headers={"Origin": "https://evil.example", "X-Requested-With": "XMLHttpRequest"}).status_code == 403
+    assert admin.post(f"/admin/rq/job/{job_id}/requeue", headers={"Origin": "http://localhost"}).status_code == 403
+    assert admin.post("/admin/rq/queue/default/failed/empty", headers={"Origin": "https://evil.example"}).status_code == 403
+    assert _status(app, job_id) == "failed"
+
+
+@pytest.mark.parametrize("role", ["secretary", "doctor", "reporting"])
+def test_other_staff_cannot_press_the_buttons(app, staff_client, role):
+    job_id = failed_job(app)
+    assert staff_client(role).post(f"/admin/rq/job/{job_id}/requeue", headers=SAME_ORIGIN).status_code == 403
+    assert _status(app, job_id) == "failed"
+
+
+def test_signed_out_posts_change_nothing(app, client):
+    job_id = failed_job(app)
+    assert client.post(f"/admin/rq/job/{job_id}/requeue", headers=SAME_ORIGIN).status_code == 302
+    assert _status(app, job_id) == "failed"
