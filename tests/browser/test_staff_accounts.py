@@ -150,6 +150,8 @@ def test_an_admin_deactivates_a_user_whose_open_browser_is_signed_out_on_its_nex
     _password_step(doctor, "doc@test.example")
     pass_code_step(doctor, app, "doc@test.example")
     expect(doctor.get_by_role("heading", name="Consultations")).to_be_visible()
+    doctor.goto("/account/sessions")  # a page that does not poll: its next request is the person's own click
+    expect(doctor.get_by_role("heading", name="Your active sessions")).to_be_visible()
 
     admin = sign_in_as(open_page(DESKTOP), "admin")
     admin.goto("/admin/staff")
@@ -158,7 +160,7 @@ def test_an_admin_deactivates_a_user_whose_open_browser_is_signed_out_on_its_nex
     admin.get_by_role("button", name="Deactivate").click()
     expect(admin.get_by_text("is deactivated and signed out everywhere")).to_be_visible()
 
-    doctor.get_by_role("link", name="Your account").click()
+    doctor.get_by_role("link", name="Change your password").click()
     expect(doctor.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(doctor.get_by_text("Your session has ended")).to_be_visible()
 
