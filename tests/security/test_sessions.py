@@ -174,3 +174,23 @@ def test_background_polls_do_not_move_last_seen(app):
     client.post("/queue/poll?since=0", headers={"HX-Request": "true", "X-CSRFToken": _token(client, "/queue")})
     with app.app_context():
         assert redis_client().hget(key, "last_seen") != b"1000"
+
+
+def _redis_calls(app) -> dict[str, int]:
+    with app.app_context():
+        stats = redis_client().info("commandstats")
+    return {name: value["calls"] for name, value in stats.items()}
+
+
+def test_the_session_check_is_one_redis_command_per_request(app):
+    client = _signed_in(app)
+    assert client.get("/account/password").status_code == 200  # warm: the script is loaded once per process
+    with app.app_context():
+        redis_client().config_resetstat()
+    assert client.get("/account/password").status_code == 200
+    calls = _redis_calls(app)
+    for ours in ("cmdstat_info", "cmdstat_config"):
+        calls.pop(ours, None)
+    # commandstats also counts what the script runs inside Redis; the one round trip is the EVALSHA.
+    inside_the_script = {"cmdstat_hmget", "cmdstat_hset", "cmdstat_expire"}
+    assert calls.pop("cmdstat_evalsha") == 1 and set(calls) <= inside_the_script, calls
