@@ -5,7 +5,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.extensions import db, limiter
-from portal.security import audit, passwords, sessions, two_factor
+from portal.notifications import services as outbox
+from portal.security import audit, passwords, sessions, staff, two_factor
 from portal.security.forms import ChangePasswordForm, EmptyForm, PasswordAgainForm, SetUpCodeForm
 from portal.security.models import StaffUser
 
@@ -67,8 +68,10 @@ def change_password():
         form.password.errors.append(problem)
         return render_template("security/change_password.html", form=form), 422
     passwords.set_password(user, form.password.data)
+    notification = staff.tell_password_changed(user, _("changed in your account settings"))
     audit.record("staff.password_changed", subject=user)
     db.session.commit()
+    outbox.dispatch([notification])
     # Every session of the account ends, this one included; this browser gets a fresh one.
     sessions.end_sessions(user)
     sessions.begin(user)

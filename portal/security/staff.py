@@ -126,8 +126,8 @@ def tell_password_changed(user: StaffUser, how: str) -> object:
     """The e-mail that tells a person their password changed (in the caller's transaction)."""
     return outbox.queue_email(
         to=user.email, subject=_("Your Care Portal password was changed"), kind="staff_password_changed",
-        text=_("Hello %(name)s,\n\nyour Care Portal password was %(how)s just now, and every session of your "
-               "account was signed out.\n\nIf this was not you, tell your clinic's administrator at once.\n",
+        text=_("Hello %(name)s,\n\nyour Care Portal password was %(how)s just now, and your other sessions were "
+               "signed out.\n\nIf this was not you, tell your clinic's administrator at once.\n",
                name=user.name, how=how))
 
 

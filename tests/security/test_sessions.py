@@ -9,6 +9,7 @@ from portal.extensions import db, redis_client
 from portal.security.models import AuditEvent
 from tests.checkin.conftest import redis_unreachable
 from tests.conftest import PASSWORD, csrf_token_from, make_staff, sign_in
+from tests.security.staff_helpers import emails
 
 NEW_PASSWORD = "a brand new staff passphrase"
 
@@ -133,6 +134,8 @@ def test_a_password_change_ends_every_other_session_and_old_cookies(app):
     assert phone.get("/queue").status_code == 302
     assert _replay(app.test_client(), before_change).status_code == 302
     assert sign_in(app.test_client(), "sara@test.example", NEW_PASSWORD).status_code == 302
+    (told,) = emails(app, "staff_password_changed", "sara@test.example")
+    assert "changed in your account settings" in told.body
 
 
 def test_a_weak_or_wrong_password_change_is_refused_with_the_reason(app):
