@@ -174,6 +174,8 @@ def _checkin_settings(env, secret_key: str) -> dict:
         "TRAVEL_CLAIM_STUCK_SECONDS": int(env.get("TRAVEL_CLAIM_STUCK_SECONDS", "300")),
         "TRAVEL_CLAIM_SWEEP_SECONDS": int(env.get("TRAVEL_CLAIM_SWEEP_SECONDS", "300")),
         "TRAVEL_CLAIM_JOB_TIMEOUT": int(env.get("TRAVEL_CLAIM_JOB_TIMEOUT", "120")),
+        # The claims system takes a claim this many days after the appointment (told to patients who file later).
+        "TRAVEL_CLAIM_FILE_WITHIN_DAYS": int(env.get("TRAVEL_CLAIM_FILE_WITHIN_DAYS", "30")),
         "TOKEN_SERVICE_URL": env.get("TOKEN_SERVICE_URL") or None,
         "CLAIMS_API_URL": env.get("CLAIMS_API_URL") or None,
         "CLAIMS_PORTAL_URL": env.get("CLAIMS_PORTAL_URL") or None,

@@ -1,6 +1,6 @@
 """Jinja filters for showing times to people."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from portal.security.models import utcnow
 
@@ -37,6 +37,14 @@ def duration(span: timedelta | None) -> str:
     return f"{days} day{'s' if days != 1 else ''} {hours} h"
 
 
+def long_date(day: date | None) -> str:
+    """'7 February 2030' (no leading zero)."""
+    if day is None:
+        return ""
+    return f"{day.day} {day:%B %Y}"
+
+
 def init_app(app):
     app.jinja_env.filters["age"] = age
     app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["long_date"] = long_date

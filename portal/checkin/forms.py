@@ -1,5 +1,6 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, StringField
+from wtforms import BooleanField, DateField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 
@@ -18,3 +19,15 @@ class YesNoForm(FlaskForm):
 
 class CheckInForm(FlaskForm):
     """The "Check in" button: only the CSRF token."""
+
+
+class FileNowForm(FlaskForm):
+    """The travel ask: file a claim now, or later (an equal choice)."""
+    answer = RadioField(_l("Would you like to file a travel reimbursement claim?"),
+                        choices=[("yes", _l("Yes, file a claim now")), ("later", _l("No, I’ll file later"))],
+                        validators=[InputRequired(message=_l("Choose whether to file now or later."))])
+
+
+class ReviewForm(FlaskForm):
+    """The travel review: the agreement's checkbox, then "File claim" or "File later" (the `action` button)."""
+    agree = BooleanField()

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -27,20 +28,22 @@ from portal.security import audit, patient_check
 from portal.security.models import utcnow
 from portal.security.patient_check import IdentityLocked
 from portal.travel_pay import services as travel_claims
+from portal.travel_pay.agreement import current_agreement
 
 log = logging.getLogger(__name__)
 
 __all__ = ["IdentityLocked"]
 
 # Outcomes of the travel part of a check-in, which the confirmation page explains.
-QUEUED, NOT_QUEUED, NOT_ELIGIBLE, ALREADY_FILED, NOT_OFFERED = (
-    "queued", "not_queued", "not_eligible", "already_filed", "not_offered")
+QUEUED, NOT_QUEUED, NOT_ELIGIBLE, ALREADY_FILED, NOT_OFFERED, FILE_LATER = (
+    "queued", "not_queued", "not_eligible", "already_filed", "not_offered", "file_later")
+FILE = "file"  # the patient's travel choice when a claim is to be filed (stored as the claim's outcome)
 
 
 @dataclass(frozen=True)
 class Question:
     name: str
-    text: str
+    text: str  # or a lazy gettext string
     travel: bool
 
 
@@ -49,11 +52,19 @@ DEMOGRAPHICS = [
     Question("emergency_contact", "Is your emergency contact correct?", False),
     Question("next_of_kin", "Is your next of kin correct?", False),
 ]
+# Travel pay as the VA's own day-of check-in asks it: first whether to file now at all ("file later" is an
+# equal choice), then three questions, then a review with the beneficiary travel agreement.
+ASK = Question("file_now", _l("Would you like to file a travel reimbursement claim?"), True)
 TRAVEL = [
-    Question("mileage_only", "Are you claiming mileage only?", True),
-    Question("own_vehicle", "Did you travel in your own vehicle?", True),
-    Question("home_address", "Did you travel from your home address?", True),
+    Question("mileage_only", _l("Are you claiming only mileage and no other expenses?"), True),
+    Question("own_vehicle", _l("Did you travel in your own vehicle?"), True),
+    Question("home_address", _l("Did you travel from your home address?"), True),
 ]
+REVIEW = Question("agreement", _l("Review your travel claim"), True)
+# With the review's answer (the accepted agreement's version) the session keeps the language code of the
+# wording the patient was shown: the claim stores that wording.
+AGREEMENT_LANGUAGE = "agreement_language"
+# The yes/no questions that have a page of their own (the ask and the review have theirs).
 QUESTIONS = {q.name: q for q in DEMOGRAPHICS + TRAVEL}
 
 
@@ -190,22 +201,51 @@ def travel_pay_offered(appointment: Appointment) -> bool:
 # --- questions -----------------------------------------------------------------------------------
 
 def next_question(answers: dict, travel_offered: bool) -> Question | None:
-    """The first unanswered question; travel questions stop at the first "no". None: all done."""
+    """The next step to show: a question, the travel ask (ASK) or the travel review (REVIEW). None: all done.
+
+    Travel stops at "file later" and at the first "no". The review counts as answered only when the
+    patient chose "file later" there or accepted the agreement's current version.
+    """
     for question in DEMOGRAPHICS:
         if question.name not in answers:
             return question
     if not travel_offered:
+        return None
+    if answers.get(ASK.name) is None:
+        return ASK
+    if answers[ASK.name] is False:
         return None
     for question in TRAVEL:
         if question.name not in answers:
             return question
         if answers[question.name] is False:
             return None
+    if answers.get(REVIEW.name) not in (False, current_agreement().version):
+        return REVIEW
     return None
 
 
 def travel_eligible(answers: dict) -> bool:
     return all(answers.get(q.name) is True for q in TRAVEL)
+
+
+def travel_choice(answers: dict) -> str:
+    """What the patient chose for travel pay: FILE (agreed), FILE_LATER, or NOT_ELIGIBLE (a "no")."""
+    if answers.get(ASK.name) is False or answers.get(REVIEW.name) is False:
+        return FILE_LATER
+    if not travel_eligible(answers):
+        return NOT_ELIGIBLE
+    return FILE if answers.get(REVIEW.name) == current_agreement().version else FILE_LATER
+
+
+def first_travel_no(answers: dict) -> Question | None:
+    """The travel question answered "no" (its reason is what the patient is told), if any."""
+    return next((q for q in TRAVEL if answers.get(q.name) is False), None)
+
+
+def file_by(appointment: Appointment) -> date:
+    """The last day a travel claim for this appointment can be filed (the claims system's deadline)."""
+    return local_date(appointment) + timedelta(days=current_app.config["TRAVEL_CLAIM_FILE_WITHIN_DAYS"])
 
 
 def read_patient_for_checkin(patient_id: int, what: str) -> Patient:
@@ -223,7 +263,8 @@ def existing_check_in(appointment_id: int) -> CheckIn | None:
 
 
 def check_in(appointment: Appointment, answers: dict, now: datetime | None = None) -> CheckIn:
-    """Check the patient in; with all travel answers "yes", store a travel claim and queue it.
+    """Check the patient in; with all travel answers "yes" and the agreement accepted, store a travel claim
+    (with the agreement's version, language and wording) and queue it.
 
     Raises NotCheckable outside the window or with questions unanswered. A second check-in of the
     same appointment returns the first.
@@ -238,12 +279,13 @@ def check_in(appointment: Appointment, answers: dict, now: datetime | None = Non
     if existing is not None:
         return existing
     travel = {q.name: answers[q.name] for q in TRAVEL if q.name in answers} if offered else {}
+    choice = travel_choice(answers) if offered else NOT_OFFERED
     record = CheckIn(appointment_id=appointment.id, patient_id=appointment.patient_id,
                      contact_ok=answers["contact"], emergency_contact_ok=answers["emergency_contact"],
                      next_of_kin_ok=answers["next_of_kin"], travel_answers=travel,
                      needs_front_desk=not (answers["contact"] and answers["emergency_contact"]
                                            and answers["next_of_kin"]),
-                     travel_outcome=NOT_OFFERED if not offered else NOT_ELIGIBLE)
+                     travel_outcome=choice if choice != FILE else NOT_QUEUED)
     try:
         with db.session.begin_nested():
             db.session.add(record)
@@ -251,11 +293,12 @@ def check_in(appointment: Appointment, answers: dict, now: datetime | None = Non
         db.session.rollback()  # a double tap checked in a moment ago: show that one
         return existing_check_in(appointment.id)
     claim = None
-    if offered and travel_eligible(answers):
+    if choice == FILE:
+        # Only here, with the agreement's current version accepted on the review page, is a claim stored.
         try:
-            claim = travel_claims.create_claim(patient_id=appointment.patient_id, appointment=appointment,
-                                               appointment_date=local_date(appointment), answers=travel)
-            record.travel_outcome = NOT_QUEUED
+            claim = travel_claims.create_claim(
+                patient_id=appointment.patient_id, appointment=appointment, appointment_date=local_date(appointment),
+                answers=travel, agreement=current_agreement(answers.get(AGREEMENT_LANGUAGE)))
         except travel_claims.AlreadyClaimedThatDay:
             record.travel_outcome = ALREADY_FILED
     audit.record("checkin.checked_in", subject=record, patient_id=appointment.patient_id,

@@ -5,13 +5,17 @@ signed session (`checkin_access`), and `policy.patient_may_check_in` decides fro
 token appears only in the link itself; answers so far live in the session until "Check in".
 """
 
-from flask import Blueprint, abort, redirect, render_template, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from portal.checkin import services
-from portal.checkin.forms import CheckInForm, IdentityForm, YesNoForm
+from portal.checkin.forms import CheckInForm, FileNowForm, IdentityForm, ReviewForm, YesNoForm
 from portal.extensions import limiter
 from portal.security import audit
 from portal.security.policy import patient_may_check_in
+from portal.travel_pay.agreement import current_agreement
+from portal.travel_pay.models import claim_status_label
 from portal.travel_pay.services import claim_for_appointment, claims_portal_url
 
 bp = Blueprint("checkin", __name__, url_prefix="/checkin")
@@ -63,7 +67,7 @@ def _answers(appointment_id: int) -> dict:
     return dict(session.get("checkin_answers", {}).get(str(appointment_id), {}))
 
 
-def _save_answer(appointment_id: int, name: str, value: bool) -> None:
+def _save_answer(appointment_id: int, name: str, value: bool | str) -> None:
     every = dict(session.get("checkin_answers", {}))
     every[str(appointment_id)] = {**_answers(appointment_id), name: value}
     session["checkin_answers"] = every
@@ -85,11 +89,35 @@ def appointment(appointment_id: int):
     if services.existing_check_in(appt.id):
         return redirect(url_for("checkin.done", appointment_id=appt.id))
     closed = services.window_message(appt)
-    question = services.next_question(_answers(appt.id), services.travel_pay_offered(appt))
+    answers = _answers(appt.id)
+    offered = services.travel_pay_offered(appt)
+    question = services.next_question(answers, offered)
     if not closed and question is not None:
-        return redirect(url_for("checkin.question", appointment_id=appt.id, name=question.name))
+        return redirect(_step_url(appt.id, question))
     return render_template("checkin/appointment.html", appointment=appt, closed=closed, form=CheckInForm(),
-                           services=services), (200 if not closed else 409)
+                           services=services, travel=services.travel_choice(answers) if offered else None), \
+        (200 if not closed else 409)
+
+
+def _step_url(appointment_id: int, question) -> str:
+    if question is services.ASK:
+        return url_for("checkin.travel_ask", appointment_id=appointment_id)
+    if question is services.REVIEW:
+        return url_for("checkin.travel_review", appointment_id=appointment_id)
+    return url_for("checkin.question", appointment_id=appointment_id, name=question.name)
+
+
+def _open_travel_step(appointment_id: int):
+    """The appointment for a travel page, or the response that refuses it (not offered, window closed)."""
+    appt = _appointment(appointment_id)
+    if not services.travel_pay_offered(appt):
+        abort(404)
+    if services.existing_check_in(appt.id):
+        return appt, redirect(url_for("checkin.done", appointment_id=appt.id))
+    closed = services.window_message(appt)
+    if closed:
+        return appt, _message(_("Check-in is not open"), closed, 409)
+    return appt, None
 
 
 def _question_context(appt, question) -> dict:
@@ -120,10 +148,65 @@ def question(appointment_id: int, name: str):
         (422 if form.errors else 200)
 
 
+@bp.route("/appointments/<int:appointment_id>/travel-pay", methods=["GET", "POST"])
+def travel_ask(appointment_id: int):
+    """File a travel claim now, or later: asked before any travel question, both choices equal."""
+    appt, refused = _open_travel_step(appointment_id)
+    if refused:
+        return refused
+    form = FileNowForm()
+    if form.validate_on_submit():
+        now = form.answer.data == "yes"
+        _save_answer(appt.id, services.ASK.name, now)
+        if not now:
+            return redirect(url_for("checkin.travel_later", appointment_id=appt.id))
+        return redirect(url_for("checkin.appointment", appointment_id=appt.id))
+    return render_template("checkin/travel_ask.html", form=form, appointment=appt, services=services,
+                           file_by=services.file_by(appt)), (422 if form.errors else 200)
+
+
+@bp.get("/appointments/<int:appointment_id>/travel-pay/later")
+def travel_later(appointment_id: int):
+    """How to file afterwards, within the deadline. Nothing is stored or queued for travel."""
+    appt = _appointment(appointment_id)
+    return render_template("checkin/travel_later.html", appointment=appt, portal_url=claims_portal_url(),
+                           file_by=services.file_by(appt), services=services)
+
+
+@bp.route("/appointments/<int:appointment_id>/travel-pay/review", methods=["GET", "POST"])
+def travel_review(appointment_id: int):
+    """The answers and the beneficiary travel agreement: a checkbox, then "File claim" or "File later"."""
+    appt, refused = _open_travel_step(appointment_id)
+    if refused:
+        return refused
+    answers = _answers(appt.id)
+    if not services.travel_eligible(answers) or answers.get(services.ASK.name) is not True:
+        return redirect(url_for("checkin.appointment", appointment_id=appt.id))
+    agreement = current_agreement(str(get_locale()))  # English until wordings in other languages exist
+    form = ReviewForm()
+    status = 200
+    if form.validate_on_submit():
+        if request.form.get("action") == "later":
+            _save_answer(appt.id, services.REVIEW.name, False)
+            return redirect(url_for("checkin.travel_later", appointment_id=appt.id))
+        if form.agree.data:
+            _save_answer(appt.id, services.REVIEW.name, agreement.version)
+            _save_answer(appt.id, services.AGREEMENT_LANGUAGE, agreement.language)
+            return redirect(url_for("checkin.appointment", appointment_id=appt.id))
+        form.agree.errors = [_("You must accept the beneficiary travel agreement before you file your claim.")]
+        status = 422
+    elif form.errors:
+        status = 400
+    patient = services.read_patient_for_checkin(appt.patient_id, "home address")
+    return render_template("checkin/travel_review.html", form=form, appointment=appt, agreement=agreement,
+                           patient=patient, services=services), status
+
+
 @bp.get("/appointments/<int:appointment_id>/travel")
 def not_eligible(appointment_id: int):
     appt = _appointment(appointment_id)
-    return render_template("checkin/not_eligible.html", appointment=appt, portal_url=claims_portal_url())
+    return render_template("checkin/not_eligible.html", appointment=appt, portal_url=claims_portal_url(),
+                           reason=services.first_travel_no(_answers(appt.id)), file_by=services.file_by(appt))
 
 
 @bp.post("/appointments/<int:appointment_id>/check-in")
@@ -146,4 +229,5 @@ def done(appointment_id: int):
         return redirect(url_for("checkin.appointment", appointment_id=appt.id))
     claim = claim_for_appointment(appt.id)
     return render_template("checkin/done.html", appointment=appt, check_in=record, claim=claim,
-                           portal_url=claims_portal_url(), services=services)
+                           portal_url=claims_portal_url(), services=services, file_by=services.file_by(appt),
+                           claim_label=claim_status_label)

@@ -1,6 +1,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -9,18 +10,51 @@ from portal.security.models import utcnow
 NOT_QUEUED = "not_queued"   # stored; no job in Redis yet (Redis was down): the sweep queues it
 QUEUED = "queued"           # a job is scheduled for next_attempt_at
 SUBMITTING = "submitting"   # a job claimed it and is talking to the claims API
-FILED = "filed"             # the claims API took it: claim_number is set
+FILED = "filed"             # the claims API took it: claim_number is set; its status is followed
+DECIDED = "decided"         # the claims system decided it (claim_status says how); patient told
+EXISTS = "exists"           # the claims system already had a claim for this appointment: not filed again
 REJECTED = "rejected"       # validation error from the claims API: not retried, patient told
 FAILED = "failed"           # system errors until the last attempt: listed for staff, patient told
-STATUSES = (NOT_QUEUED, QUEUED, SUBMITTING, FILED, REJECTED, FAILED)
+STATUSES = (NOT_QUEUED, QUEUED, SUBMITTING, FILED, DECIDED, EXISTS, REJECTED, FAILED)
 STATUS_LABELS = {
     NOT_QUEUED: "Stored, not yet queued",
     QUEUED: "Queued",
     SUBMITTING: "Being filed",
     FILED: "Filed",
+    DECIDED: "Decided",
+    EXISTS: "Already in the claims system",
     REJECTED: "Refused by the claims system",
     FAILED: "Failed after retries",
 }
+
+# The claims system's own claim statuses (BTSSS, as vets-api's check-in status job lists them).
+# Until one of DECISIONS arrives the claim is followed; a decision ends the following and is texted.
+CLAIM_STATUS_LABELS = {
+    "Saved": "saved",
+    "ClaimSubmitted": "claim submitted",
+    "InProcess": "in process",
+    "In-Process": "in process",
+    "InManualReview": "in manual review",
+    "ApprovedForPayment": "approved for payment",
+    "SubmittedForPayment": "submitted for payment",
+    "ClaimPaid": "paid",
+    "PartialPayment": "partially paid",
+    "Denied": "denied",
+    "ClosedWithNoPayment": "closed with no payment",
+    "OnHold": "on hold",
+    "Incomplete": "incomplete",
+    "Appeal": "under appeal",
+    "FiscalRescinded": "rescinded",
+    "PaymentCanceled": "payment cancelled",
+}
+DECISIONS = frozenset({"ApprovedForPayment", "SubmittedForPayment", "ClaimPaid", "PartialPayment", "Denied",
+                       "ClosedWithNoPayment", "OnHold", "Incomplete", "Appeal", "FiscalRescinded",
+                       "PaymentCanceled"})
+
+
+def claim_status_label(status: str | None) -> str:
+    """Words for a claims-system status; an unknown one is shown as it came."""
+    return CLAIM_STATUS_LABELS.get(status or "", status or "")
 
 
 class TravelClaim(db.Model):
@@ -30,6 +64,7 @@ class TravelClaim(db.Model):
     __table_args__ = (
         UniqueConstraint("patient_id", "appointment_date", name="uq_travel_claims_patient_day"),
         Index("ix_travel_claims_status_next", "status", "next_attempt_at"),
+        Index("ix_travel_claims_status_check", "status", "next_status_check_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,6 +88,26 @@ class TravelClaim(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # The beneficiary travel agreement the patient accepted: its version, language code and wording as
+    # shown. No claim is queued without one (bench and pre-agreement rows may lack it).
+    agreement_version: Mapped[str | None] = mapped_column(String(20))
+    agreement_language: Mapped[str | None] = mapped_column(String(8))
+    agreement_text: Mapped[str | None] = mapped_column(Text)
+    agreed_at: Mapped[datetime | None]
+    # Times the claims-API breaker pushed this attempt back: part of its job id, so a paused attempt's
+    # new job never reuses the id of the job that paused it.
+    pauses: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The last attempt timed out: the claims system may have the claim. Ask its status before filing again.
+    outcome_unknown: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # The step adapter's progress in the claims system (its own ids; not patient data).
+    external_appointment_id: Mapped[str | None] = mapped_column(String(64))
+    external_claim_id: Mapped[str | None] = mapped_column(String(64))
+    steps_done: Mapped[str | None] = mapped_column(String(40))
+    # Following a filed claim to its decision.
+    next_status_check_at: Mapped[datetime | None]
+    status_checked_at: Mapped[datetime | None]
+    follow_until: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
 
     patient = relationship("Patient")
     appointment = relationship("Appointment")

@@ -24,6 +24,7 @@ from portal.patients.models import Patient
 from portal.scheduling.models import Appointment, Location, Schedule, Slot
 from portal.security import audit
 from portal.security.models import utcnow
+from portal.travel_pay.agreement import Agreement
 from portal.travel_pay.clients import (ClaimRejected, ClaimsApiClient, ClaimsApiUnavailable, TokenRejected,
                                        TokenServiceClient)
 from portal.travel_pay.models import FAILED, FILED, NOT_QUEUED, QUEUED, REJECTED, SUBMITTING, TravelClaim
@@ -61,12 +62,19 @@ def claim_due_at(appointment_start: datetime) -> datetime:
     return appointment_start + timedelta(hours=cfg["TRAVEL_CLAIM_DELAY_HOURS"])
 
 
-def create_claim(*, patient_id: int, appointment, appointment_date, answers: dict) -> TravelClaim:
-    """Store a claim (not yet queued) in the caller's transaction, or raise AlreadyClaimedThatDay."""
+def create_claim(*, patient_id: int, appointment, appointment_date, answers: dict, agreement: Agreement) -> TravelClaim:
+    """Store a claim (not yet queued) in the caller's transaction, or raise AlreadyClaimedThatDay.
+
+    `agreement` is the beneficiary travel agreement the patient accepted: its version, language and
+    wording are stored with the claim (no claim without one).
+    """
+    now = utcnow()
     claim = TravelClaim(patient_id=patient_id, appointment_id=appointment.id, appointment_date=appointment_date,
                         answers=dict(answers), status=NOT_QUEUED, attempts=0,
                         max_attempts=current_app.config["TRAVEL_CLAIM_MAX_ATTEMPTS"],
-                        next_attempt_at=claim_due_at(appointment.start), idempotency_key=uuid.uuid4().hex)
+                        next_attempt_at=claim_due_at(appointment.start), idempotency_key=uuid.uuid4().hex,
+                        agreement_version=agreement.version, agreement_language=agreement.language,
+                        agreement_text=agreement.as_text(), agreed_at=now)
     try:
         with db.session.begin_nested():
             db.session.add(claim)
@@ -74,7 +82,8 @@ def create_claim(*, patient_id: int, appointment, appointment_date, answers: dic
         existing = db.session.scalar(select(TravelClaim).where(TravelClaim.patient_id == patient_id,
                                                                TravelClaim.appointment_date == appointment_date))
         raise AlreadyClaimedThatDay(existing) from None
-    audit.record("travel_claim.created", subject=claim, patient_id=patient_id, actor=("patient", str(patient_id)))
+    audit.record("travel_claim.created", subject=claim, patient_id=patient_id, actor=("patient", str(patient_id)),
+                 agreement=agreement.version, language=agreement.language)
     return claim
 
 

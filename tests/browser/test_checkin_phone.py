@@ -38,6 +38,16 @@ def answer_yes_by_keyboard(page) -> str:
     return question
 
 
+def agree_and_file_by_keyboard(page) -> None:
+    """On the review page: tick the agreement's box with the keyboard, then "File claim" with Enter."""
+    assert page.url.endswith("/travel-pay/review")
+    page.get_by_role("checkbox").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="File claim").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
 def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -67,7 +77,7 @@ def test_patient_checks_in_on_a_phone_and_gets_the_claim_number_by_sms(app, open
         page.get_by_role("link", name=re.compile("Start check-in")).click()
 
         asked = []
-        while "/questions/" in page.url:
+        while "/questions/" in page.url or page.url.endswith("/travel-pay"):
             if not asked:
                 assert serious_violations(page) == [] and no_sideways_scroll(page)
             if "home_address" in page.url:
@@ -76,8 +86,10 @@ def test_patient_checks_in_on_a_phone_and_gets_the_claim_number_by_sms(app, open
                 page.screenshot(path=str(screens / "checkin-question-home-address.png"), full_page=True)
             asked.append(answer_yes_by_keyboard(page))
         assert asked == ["Is your contact information correct?", "Is your emergency contact correct?",
-                         "Is your next of kin correct?", "Are you claiming mileage only?",
+                         "Is your next of kin correct?", "Would you like to file a travel reimbursement claim?",
+                         "Are you claiming only mileage and no other expenses?",
                          "Did you travel in your own vehicle?", "Did you travel from your home address?"]
+        agree_and_file_by_keyboard(page)
         assert serious_violations(page) == []
         page.screenshot(path=str(screens / "checkin-appointment.png"), full_page=True)
         page.get_by_role("button", name="Check in").click()
@@ -120,11 +132,12 @@ def test_a_travel_no_explains_the_claims_portal_on_a_phone(app, open_page, clini
     assert page.get_by_text("Choose yes or no.").is_visible()
     assert serious_violations(page) == []
     page.screenshot(path=str(screens / "checkin-question-error.png"), full_page=True)
-    for _ in range(3):
+    for _ in range(4):  # three about details, then "file a claim now"
         answer_yes_by_keyboard(page)
     page.get_by_label("No").check()
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/travel")
+    assert page.get_by_text("receipts for other expenses").is_visible()
     assert page.get_by_role("link", name="travel claims portal").is_visible()
     assert serious_violations(page) == []
     page.screenshot(path=str(screens / "checkin-not-eligible.png"), full_page=True)

@@ -13,8 +13,10 @@ from tests.checkin.conftest import (BIRTH_DATE, book_appointment, make_checkin_p
                                    redis_unreachable, set_up_clinic)
 from tests.conftest import csrf_token_from
 
-ALL_YES = {"contact": "yes", "emergency_contact": "yes", "next_of_kin": "yes", "mileage_only": "yes",
-           "own_vehicle": "yes", "home_address": "yes"}
+# `file_now`: the travel ask ("yes" or "later"); `agreement`: the review's button ("file" or "later"),
+# with the agreement's box ticked unless `agree` is False.
+ALL_YES = {"contact": "yes", "emergency_contact": "yes", "next_of_kin": "yes", "file_now": "yes",
+           "mileage_only": "yes", "own_vehicle": "yes", "home_address": "yes", "agreement": "file"}
 
 
 def sign_in(client, raw: str, last_name: str = "Danser", birth_date: str = BIRTH_DATE):
@@ -25,7 +27,8 @@ def sign_in(client, raw: str, last_name: str = "Danser", birth_date: str = BIRTH
 
 
 def answer_all(client, appointment_id: int, answers: dict) -> str:
-    """Follow the appointment page through its questions; returns the page reached at the end."""
+    """Follow the appointment page through its steps; returns the page reached at the end (the
+    appointment page, or the page a travel "no" or "file later" leads to, or the step whose answer is None)."""
     url = f"/checkin/appointments/{appointment_id}"
     for _ in range(40):
         response = client.get(url)
@@ -33,13 +36,21 @@ def answer_all(client, appointment_id: int, answers: dict) -> str:
             url = response.headers["Location"]
             continue
         html = response.get_data(as_text=True)
-        if "/questions/" not in url:
+        if url.endswith("/travel-pay"):
+            data = {"answer": answers["file_now"]}
+        elif url.endswith("/travel-pay/review"):
+            data = {"action": answers["agreement"], **({"agree": "y"} if answers.get("agree", True) else {})}
+        elif "/questions/" in url:
+            data = {"answer": answers[url.rsplit("/", 1)[-1]]}
+        else:
             return html
-        name = url.rsplit("/", 1)[-1]
-        posted = client.post(url, data={"answer": answers[name], "csrf_token": csrf_token_from(html)})
-        assert posted.status_code == 302, posted.get_data(as_text=True)
+        if None in data.values():
+            return html
+        posted = client.post(url, data={**data, "csrf_token": csrf_token_from(html)})
+        if posted.status_code != 302:
+            return posted.get_data(as_text=True)
         url = posted.headers["Location"]
-        if url.endswith("/travel"):
+        if url.endswith("/travel") or url.endswith("/travel-pay/later"):
             return client.get(url).get_data(as_text=True)
     raise AssertionError("check-in did not end")
 
@@ -149,10 +160,10 @@ def test_no_to_a_travel_question_explains_the_claims_portal_and_queues_nothing(a
     appointment_id = book_appointment(app, clinic, checkin_patient)
     assert sign_in(client, new_link(app, checkin_patient)).status_code == 302
     explained = answer_all(client, appointment_id, {**ALL_YES, "own_vehicle": "no"})
-    assert "file it yourself" in explained and "/travel/portal" in explained
+    assert "bus, train, taxi" in explained and "/travel/portal" in explained and "within 30 days" in explained
     assert "Check in</button>" in client.get(f"/checkin/appointments/{appointment_id}").get_data(as_text=True)
     done = client.get(press_check_in(client, appointment_id).headers["Location"]).get_data(as_text=True)
-    assert "we did not file a claim" in done
+    assert "we did not file a claim" in done and "/travel/portal" in done
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(TravelClaim)) == 0
         assert db.session.scalar(select(CheckIn.travel_answers)) == {"mileage_only": True, "own_vehicle": False}

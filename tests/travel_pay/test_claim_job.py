@@ -9,12 +9,14 @@ from sqlalchemy import select
 from portal.extensions import db, redis_client
 from portal.notifications.models import Notification
 from portal.travel_pay import services
+from portal.travel_pay.agreement import CURRENT_VERSION
 from portal.travel_pay.models import TravelClaim
 from tests.checkin.conftest import book_appointment, make_checkin_patient, run_claim_jobs
 from tests.conftest import run_notification_jobs
 
-YES = {"contact": True, "emergency_contact": True, "next_of_kin": True, "mileage_only": True, "own_vehicle": True,
-       "home_address": True}
+# Every answer "yes", and the agreement's current version accepted on the review page.
+YES = {"contact": True, "emergency_contact": True, "next_of_kin": True, "file_now": True, "mileage_only": True,
+       "own_vehicle": True, "home_address": True, "agreement": CURRENT_VERSION}
 
 
 @contextmanager
