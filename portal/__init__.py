@@ -70,9 +70,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
-    from portal.security import account_views, staff_views
+    from portal.staff import account_views, password_views
+    from portal.staff import views as staff_views
 
     app.register_blueprint(account_views.bp)
+    app.register_blueprint(password_views.bp)
     app.register_blueprint(staff_views.bp)
     app.register_blueprint(referral_views.api_bp)
     app.register_blueprint(referral_views.bp)

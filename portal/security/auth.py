@@ -13,9 +13,8 @@ from sqlalchemy import select
 from portal.extensions import db, limiter, login_manager
 from flask_babel import gettext as _
 
-from portal.notifications import services as outbox
-from portal.security import audit, passwords, sessions, staff, two_factor
-from portal.security.forms import CodeForm, ForgotPasswordForm, LoginForm, NewPasswordForm, SetUpCodeForm
+from portal.security import audit, sessions, two_factor
+from portal.security.forms import CodeForm, LoginForm, SetUpCodeForm
 from portal.security.models import StaffUser, utcnow
 
 bp = Blueprint("security", __name__)
@@ -72,7 +71,7 @@ def login():
         if user is None:
             StaffUser.burn_password_check(form.password.data)
         if user is not None and user.active and user.check_password(form.password.data):
-            return _after_password(user, request.args.get("next"))
+            return after_password(user, request.args.get("next"))
         g.login_failed = True
         form.password.errors.append(_("E-mail or password is not right."))
         return render_template("security/login.html", form=form), 200
@@ -85,7 +84,7 @@ PENDING = "pending_sign_in"
 PENDING_SECONDS = 300  # the password step is good for five minutes
 
 
-def _after_password(user: StaffUser, next_url: str | None):
+def after_password(user: StaffUser, next_url: str | None):
     """Sign in now, or hold the password step in the cookie and ask for the second step."""
     if not user.two_factor_enabled and not two_factor.required_for(user):
         return _complete_sign_in(user, next_url, second_step=None)
@@ -176,81 +175,6 @@ def set_up_two_factor():
     uri = two_factor.provisioning_uri(user, secret)
     return render_template("security/set_up_two_factor.html", form=form, secret=secret, qr=two_factor.qr_svg(uri)), (
         422 if request.method == "POST" else 200)
-
-
-# --- invitations and password resets ----------------------------------------------------------------
-
-def _choose_password(user: StaffUser, form: NewPasswordForm) -> bool:
-    if not form.validate_on_submit():
-        return False
-    problem = passwords.password_problem(form.password.data, user.email)
-    if problem:
-        form.password.errors.append(problem)
-        return False
-    return True
-
-
-@bp.route("/invitation/<token>", methods=["GET", "POST"])
-@limiter.limit("30 per minute", methods=["POST"])
-def accept_invitation(token):
-    user = passwords.user_for_token(token, passwords.INVITE)
-    if user is None:
-        return render_template("security/link_expired.html", invitation=True), 410
-    form = NewPasswordForm()
-    if not _choose_password(user, form):
-        return render_template("security/choose_password.html", form=form, user=user, invitation=True), (
-            422 if request.method == "POST" else 200)
-    if passwords.use_token(token, passwords.INVITE) is None:
-        db.session.rollback()
-        return render_template("security/link_expired.html", invitation=True), 410
-    passwords.set_password(user, form.password.data)
-    audit.record("staff.invitation_accepted", subject=user, actor=("staff", str(user.id)))
-    db.session.commit()
-    flash(_("Welcome, %(name)s. Your password is set.", name=user.name))
-    return _after_password(user, None)
-
-
-def _forgot_key() -> str:
-    return "forgot:" + request.form.get("email", "").strip().lower()[:254]
-
-
-@bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit("20 per hour", methods=["POST"])
-@limiter.limit("3 per hour", key_func=_forgot_key, methods=["POST"])
-def forgot_password():
-    form = ForgotPasswordForm()
-    if form.validate_on_submit():
-        staff.send_password_reset(form.email.data)
-        # The same answer whether or not the address has an account (ASVS 2.5.x: no account enumeration).
-        return render_template("security/forgot_password_sent.html")
-    return render_template("security/forgot_password.html", form=form), 422 if request.method == "POST" else 200
-
-
-@bp.route("/reset-password/<token>", methods=["GET", "POST"])
-@limiter.limit("30 per minute", methods=["POST"])
-def reset_password(token):
-    user = passwords.user_for_token(token, passwords.RESET)
-    if user is None:
-        return render_template("security/link_expired.html", invitation=False), 410
-    form = NewPasswordForm()
-    if not _choose_password(user, form):
-        return render_template("security/choose_password.html", form=form, user=user, invitation=False), (
-            422 if request.method == "POST" else 200)
-    if passwords.use_token(token, passwords.RESET) is None:
-        db.session.rollback()
-        return render_template("security/link_expired.html", invitation=False), 410
-    passwords.set_password(user, form.password.data)
-    notification = staff.tell_password_changed(user, _("reset with an e-mailed link"))
-    audit.record("staff.password_reset", subject=user, actor=("staff", str(user.id)))
-    db.session.commit()
-    outbox.dispatch([notification])
-    try:
-        sessions.end_sessions(user)
-    except sessions.RedisDown:
-        pass  # the session epoch moved on: old cookies are refused by the user loader all the same
-    session.clear()
-    flash(_("Your password is changed and every session of your account has ended. Please sign in."))
-    return redirect(url_for("security.login"))
 
 
 def _begin_session(user) -> None:

@@ -1,9 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
-
-from portal.security.models import STAFF_ROLES
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, Length, Regexp
 
 
 def _lower(value):
@@ -17,49 +15,6 @@ class LoginForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only its CSRF token: the buttons that change something."""
-
-
-class NewPasswordForm(FlaskForm):
-    """Choosing a password from an invitation or a reset link."""
-
-    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
-    confirm = PasswordField(_l("New password again"), validators=[
-        DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
-
-
-class PasswordAgainForm(FlaskForm):
-    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=200)])
-
-
-class ChangePasswordForm(NewPasswordForm):
-    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
-
-
-ROLE_CHOICES = [(role, role.capitalize()) for role in STAFF_ROLES]
-
-
-class InviteForm(FlaskForm):
-    name = StringField(_l("Name"), filters=[lambda v: v.strip() if v else v],
-                       validators=[DataRequired(), Length(max=200)])
-    email = EmailField(_l("E-mail"), filters=[_lower],
-                       validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
-    role = SelectField(_l("Role"), choices=ROLE_CHOICES, validators=[DataRequired()])
-
-
-class RoleForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=ROLE_CHOICES, validators=[DataRequired()])
-
-
-class StaffSearchForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET search: it changes nothing
-
-    q = StringField(_l("Search by name or e-mail"), validators=[Optional(), Length(max=100)])
-
-
-class ForgotPasswordForm(FlaskForm):
-    email = EmailField(_l("E-mail"), filters=[_lower],
-                       validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
 
 
 class CodeForm(FlaskForm):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.browser.conftest import CHROMIUM, DESKTOP
 from tests.conftest import PASSWORD, TOTP_SECRET, make_staff, pass_code_step
-from tests.security.staff_helpers import emails, link_in
+from tests.staff.helpers import emails, link_in
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: browser tests need Debian's chromium", allow_module_level=True)

@@ -9,7 +9,7 @@ from portal.extensions import db, redis_client
 from portal.security.models import AuditEvent
 from tests.checkin.conftest import redis_unreachable
 from tests.conftest import PASSWORD, csrf_token_from, make_staff, sign_in
-from tests.security.staff_helpers import emails
+from tests.staff.helpers import emails
 
 NEW_PASSWORD = "a brand new staff passphrase"
 

@@ -6,13 +6,15 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal.extensions import db
-from portal.security import audit, sessions, staff, two_factor
-from portal.security.forms import EmptyForm, InviteForm, RoleForm, StaffSearchForm
+from portal.security import audit, sessions, two_factor
+from portal.security.forms import EmptyForm
 from portal.security.policy import authorize, requires
+from portal.staff import services as staff
+from portal.staff.forms import InviteForm, RoleForm, StaffSearchForm
 
 bp = Blueprint("staff_admin", __name__, url_prefix="/admin/staff")
 
-LIST_TEMPLATE = "security/staff_list.html"
+LIST_TEMPLATE = "staff/staff_list.html"
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -53,7 +55,7 @@ def staff_user(user_id):
         open_sessions = len(sessions.active_sessions(user))
     except sessions.RedisDown:
         open_sessions = None
-    return render_template("security/staff_user.html", user=user, role_form=RoleForm(role=user.role),
+    return render_template("staff/staff_user.html", user=user, role_form=RoleForm(role=user.role),
                            form=EmptyForm(), open_sessions=open_sessions,
                            required=two_factor.required_for(user))
 

@@ -6,8 +6,10 @@ from flask_login import current_user, login_required
 
 from portal.extensions import db, limiter
 from portal.notifications import services as outbox
-from portal.security import audit, passwords, sessions, staff, two_factor
-from portal.security.forms import ChangePasswordForm, EmptyForm, PasswordAgainForm, SetUpCodeForm
+from portal.security import audit, passwords, sessions, two_factor
+from portal.security.forms import EmptyForm, SetUpCodeForm
+from portal.staff import services as staff
+from portal.staff.forms import ChangePasswordForm, PasswordAgainForm
 from portal.security.models import StaffUser
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -27,7 +29,7 @@ def active_sessions():
         listed = sessions.active_sessions(current_user)
     except sessions.RedisDown:
         abort(503)
-    return render_template("security/sessions.html", sessions=listed, form=EmptyForm())
+    return render_template("staff/sessions.html", sessions=listed, form=EmptyForm())
 
 
 @bp.post("/sessions/end-others")
@@ -58,15 +60,15 @@ def end_session(digest):
 def change_password():
     form = ChangePasswordForm()
     if not form.validate_on_submit():
-        return render_template("security/change_password.html", form=form), 422 if request.method == "POST" else 200
+        return render_template("staff/change_password.html", form=form), 422 if request.method == "POST" else 200
     user = current_user._get_current_object()
     if not user.check_password(form.current.data):
         form.current.errors.append(_("That is not your current password."))
-        return render_template("security/change_password.html", form=form), 422
+        return render_template("staff/change_password.html", form=form), 422
     problem = passwords.password_problem(form.password.data, user.email)
     if problem:
         form.password.errors.append(problem)
-        return render_template("security/change_password.html", form=form), 422
+        return render_template("staff/change_password.html", form=form), 422
     passwords.set_password(user, form.password.data)
     notification = staff.tell_password_changed(user, _("changed in your account settings"))
     audit.record("staff.password_changed", subject=user)
@@ -96,7 +98,7 @@ def two_factor_settings():
                 db.session.commit()
                 return render_template("security/recovery_codes.html", codes=codes,
                                        next_url=url_for("account.two_factor_settings"))
-        return render_template("security/two_factor_settings.html", form=form,
+        return render_template("staff/two_factor_settings.html", form=form,
                                left=two_factor.recovery_codes_left(user)), 422 if request.method == "POST" else 200
     form = SetUpCodeForm()
     secret = two_factor.pending_secret(user)

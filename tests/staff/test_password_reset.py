@@ -8,7 +8,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.security.models import StaffToken
 from tests.conftest import csrf_token_from, make_staff, sign_in
-from tests.security.staff_helpers import emails, link_in
+from tests.staff.helpers import emails, link_in
 
 NEW_PASSWORD = "meadow compass thunder"
 
@@ -29,7 +29,7 @@ def test_known_and_unknown_addresses_get_the_same_answer(app, client):
 
 
 def test_a_deactivated_account_gets_no_link(app, client):
-    from portal.security import staff
+    from portal.staff import services as staff
 
     user_id = make_staff(app, "secretary", "gone@test.example")
     make_staff(app, "admin", "boss@test.example")

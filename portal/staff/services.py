@@ -68,12 +68,12 @@ def _send_link(user: StaffUser, purpose: str) -> None:
     """Queue the invitation or reset e-mail in the caller's transaction; `dispatch` after the commit."""
     token = passwords.issue_link_token(user, purpose)
     if purpose == passwords.INVITE:
-        link = url_for("security.accept_invitation", token=token, _external=True)
+        link = url_for("passwords.accept_invitation", token=token, _external=True)
         subject = _("You are invited to Care Portal")
         text = _("Hello %(name)s,\n\nyou have been given a Care Portal account. Choose your password here "
                  "(the link works once, for 72 hours):\n\n%(link)s\n", name=user.name, link=link)
     else:
-        link = url_for("security.reset_password", token=token, _external=True)
+        link = url_for("passwords.reset_password", token=token, _external=True)
         subject = _("Reset your Care Portal password")
         text = _("Hello %(name)s,\n\nsomeone (we hope you) asked to reset your Care Portal password. Choose a new "
                  "one here (the link works once, for 30 minutes):\n\n%(link)s\n\nIf it was not you, ignore this "

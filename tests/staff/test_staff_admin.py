@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.security.models import AuditEvent, StaffToken, StaffUser
 from tests.conftest import csrf_token_from, make_staff, sign_in
-from tests.security.staff_helpers import emails, link_in
+from tests.staff.helpers import emails, link_in
 
 GOOD_PASSWORD = "lantern orchard violet"
 
@@ -86,7 +86,7 @@ def test_an_invitation_is_a_single_use_hashed_link_to_choose_a_password(app, sta
 
 
 def test_an_expired_invitation_does_not_open(app, staff_client):
-    from portal.security import staff
+    from portal.staff import services as staff
 
     admin = staff_client("admin")
     admin.post("/admin/staff", data={"csrf_token": admin.csrf, "name": "Late Larry", "email": "larry@test.example",
@@ -153,7 +153,7 @@ def _active_admins(app) -> int:
 
 
 def test_the_last_active_admin_is_kept(app, staff_client):
-    from portal.security import staff
+    from portal.staff import services as staff
 
     admin = staff_client("admin")
     me = _user(app, "admin@test.example").id
@@ -168,7 +168,7 @@ def test_the_last_active_admin_is_kept(app, staff_client):
 
 
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(app):
-    from portal.security import staff
+    from portal.staff import services as staff
 
     first, second = make_staff(app, "admin", "a1@test.example"), make_staff(app, "admin", "a2@test.example")
     for _ in range(5):
