@@ -124,7 +124,8 @@ def init_app(app):
     from portal.partners.commands import create_partner_command, invite_partner_user_command
     from portal.scheduling.commands import generate_slots_command
 
-    for command in (create_user_command, demo_codes_command, demo_data_command, worker_command, sweep_notifications_command,
+    for command in (create_user_command, demo_codes_command, demo_data_command, worker_command,
+                    sweep_notifications_command,
                     redis_url_command, generate_slots_command, create_api_client_command, create_partner_command,
                     invite_partner_user_command):
         app.cli.add_command(command)

@@ -11,12 +11,12 @@ from flask import current_app
 
 from portal.cli import create_or_update_user
 from portal.extensions import db
-from portal.security import two_factor
 from portal.fhir.oauth import SCOPES, ensure_api_client
-from portal.referrals import intake, services
-from portal.partners.demo import load_demo_partners
 from portal.orders.demo import load_demo_insurer
+from portal.partners.demo import load_demo_partners
+from portal.referrals import intake, services
 from portal.scheduling.demo import load_demo_schedule
+from portal.security import two_factor
 
 DEMO_PASSWORD = "demo-password-1"
 # Demo accounts whose role needs two-factor share this published TOTP secret: `flask demo-codes` prints their

@@ -5,14 +5,24 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from portal.extensions import db, limiter, login_manager
-from flask_babel import gettext as _
-
 from portal.security import audit, sessions, two_factor
 from portal.security.forms import CodeForm, LoginForm, SetUpCodeForm
 from portal.security.models import StaffUser, utcnow

@@ -9,7 +9,8 @@ def _lower(value):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", filters=[_lower], validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    email = EmailField("E-mail", filters=[_lower],
+                       validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 

@@ -8,9 +8,9 @@ from portal.extensions import db, limiter
 from portal.notifications import services as outbox
 from portal.security import audit, passwords, sessions, two_factor
 from portal.security.forms import EmptyForm, SetUpCodeForm
+from portal.security.models import StaffUser
 from portal.staff import services as staff
 from portal.staff.forms import ChangePasswordForm, PasswordAgainForm
-from portal.security.models import StaffUser
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

@@ -78,8 +78,9 @@ def test_a_deleted_record_ends_the_session_on_its_next_request(app):
 def test_staff_see_their_sessions_and_end_the_others(app):
     laptop = _signed_in(app)
     phone = app.test_client()
-    phone.environ_base["HTTP_USER_AGENT"] = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-                                             "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1")
+    phone.environ_base["HTTP_USER_AGENT"] = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1")
     assert sign_in(phone, "sara@test.example").status_code == 302
     page = laptop.get("/account/sessions").get_data(as_text=True)
     assert "Mobile Safari 17 on iOS" in page and "this browser" in page
