@@ -39,9 +39,26 @@ def _reset_postgres_schema(app):
             conn.execute(text("CREATE SCHEMA public"))
 
 
+# htmx reads only hx-* (or data-hx-*) attributes; one spelled hx_get is silently ignored and leaves a
+# control dead. Every HTML response of every test is checked, pages and fragments alike.
+HX_UNDERSCORE = re.compile(rb"<[^>]*?\s(?:data-)?hx_[a-z_]*\s*=", re.IGNORECASE)
+_markup_problems: list[str] = []
+
+
+def _record_misspelt_htmx(response):
+    if response.mimetype == "text/html" and not response.is_streamed:
+        match = HX_UNDERSCORE.search(response.get_data())
+        if match:
+            from flask import request
+
+            _markup_problems.append(f"{request.endpoint}: ...{match.group(0)[-160:].decode(errors='replace')}")
+    return response
+
+
 @pytest.fixture(scope="session")
 def app():
     app = create_app({"TESTING": True, "SERVER_NAME": None})
+    app.after_request(_record_misspelt_htmx)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         _reset_postgres_schema(app)
     with app.app_context():
@@ -61,7 +78,9 @@ def clean_state(app):
         with db.engine.begin() as conn:
             for table in tables:
                 conn.execute(table.delete())
+    _markup_problems.clear()
     yield
+    assert not _markup_problems, f"htmx ignores attributes spelled with '_': {_markup_problems}"
 
 
 @pytest.fixture

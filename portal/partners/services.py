@@ -268,9 +268,11 @@ def user_for_sign_in(partner: Partner, *, issuer: str, subject: str, email: str 
     """The active user of this partner with this identity; an invited e-mail is linked on first sign-in.
 
     The issuer must be the partner's own: a token from tenant A's provider never signs anyone into B.
+    A refusal is logged with its reason and the tenant only (no e-mail, no subject), so support can
+    tell "not invited" from "the provider sent no e-mail" without personal data in the logs.
     """
     if issuer != partner.idp_issuer or not subject:
-        return None
+        return _refuse(partner, "issuer_mismatch" if subject else "no_subject")
     user = db.session.scalar(select(PartnerUser).where(PartnerUser.idp_issuer == issuer,
                                                        PartnerUser.idp_subject == subject))
     if user is None and email:
@@ -284,13 +286,22 @@ def user_for_sign_in(partner: Partner, *, issuer: str, subject: str, email: str 
             user = db.session.scalar(select(PartnerUser).where(PartnerUser.idp_issuer == issuer,
                                                                PartnerUser.idp_subject == subject))
             audit.record("partner_user.linked", subject=user, actor=("partner", str(user.id)))
-    if user is None or user.partner_id != partner.id or not user.active:
-        db.session.rollback()
-        return None
+    if user is None:
+        return _refuse(partner, "not_invited" if email else "no_verified_email")
+    if user.partner_id != partner.id:
+        return _refuse(partner, "other_partner")
+    if not user.active:
+        return _refuse(partner, "deactivated")
     user.last_login_at = utcnow()
     audit.record("partner.login", subject=user, actor=("partner", str(user.id)))
     db.session.commit()
     return user
+
+
+def _refuse(partner: Partner, reason: str) -> None:
+    db.session.rollback()
+    log.warning("partner sign-in refused: tenant=%s reason=%s", partner.tenant, reason)
+    return None
 
 
 def update_profile(user: PartnerUser, *, name: str | None, notification_email: str | None,
