@@ -9,6 +9,7 @@ own random salt (ASVS 2.6.2), and used once (a conditional UPDATE on `used_at`).
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 
@@ -20,6 +21,8 @@ from sqlalchemy import delete, or_, select, update
 
 from portal.extensions import db
 from portal.security.models import RecoveryCode, StaffUser, utcnow
+
+log = logging.getLogger(__name__)
 
 ISSUER = "Care Portal"
 STEP_SECONDS = 30
@@ -71,11 +74,17 @@ def _take_step(user: StaffUser, step: int) -> bool:
 
 
 def verify_code(user: StaffUser, code: str) -> bool:
-    """A TOTP code of the user's enabled secret, not used before (caller commits)."""
+    """A TOTP code of the user's enabled secret, not used before (caller commits). A right code used again
+    is refused and logged (ASVS 2.8.5): someone may have seen it over the person's shoulder."""
     if user.totp_enabled_at is None or not user.totp_secret:
         return False
     step = _matching_step(user.totp_secret, code)
-    return step is not None and _take_step(user, step)
+    if step is None:
+        return False
+    if not _take_step(user, step):
+        log.warning("two-factor code replayed for staff user %s (time step %s already used)", user.id, step)
+        return False
+    return True
 
 
 def confirm_set_up(user: StaffUser, code: str) -> list[str] | None:

@@ -68,7 +68,7 @@ def test_the_requirement_is_a_setting_per_role(app, monkeypatch):
     assert _password_step(app.test_client(), "sec@test.example").headers["Location"] == "/login/two-factor"
 
 
-def test_a_code_cannot_be_used_twice(app):
+def test_a_code_cannot_be_used_twice(app, caplog):
     make_staff(app, "doctor", "doc@test.example")
     first = app.test_client()
     assert _password_step(first, "doc@test.example").headers["Location"] == "/login/code"
@@ -79,6 +79,7 @@ def test_a_code_cannot_be_used_twice(app):
     replay = _send_code(second, code)
     assert replay.status_code == 200 and "used already" in replay.get_data(as_text=True)
     assert second.get("/consultations").status_code == 302
+    assert "two-factor code replayed" in caplog.text
 
 
 def test_wrong_codes_lock_the_step_even_for_the_right_code(app):
