@@ -12,6 +12,16 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Generated input is deterministic in CI (derandomized, no example database), so a failure found there
+# is found again anywhere with the same code; HYPOTHESIS_PROFILE=explore searches wider and at random.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=100,
+                          print_blob=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+settings.register_profile("explore", max_examples=5000, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _instance = tempfile.mkdtemp(prefix="care-portal-test-")
 os.environ["INSTANCE_PATH"] = _instance

@@ -20,6 +20,7 @@ from portal import live
 from flask import current_app
 
 from portal.extensions import db, redis_client
+from portal.input_rules import MAX_STRING_CHARS, TextRejected, clean_text
 from portal.notifications import services as outbox
 from portal.partners.models import (BOOKED, BOOKED_ELSEWHERE, CANCELLED, CURRENT_STATUSES, DECLINED, PARTNER_ROLES,
                                     SCHEDULED, TENANT_PATTERN, TRIAGE, CareRequest, CareRequestUser, Partner,
@@ -96,7 +97,11 @@ def check_eligibility_rules(rules) -> dict:
     symptoms = rules.get("triage_symptoms") or []
     if not isinstance(symptoms, list) or not all(isinstance(s, str) for s in symptoms):
         raise InvalidSetting("triage_symptoms", "Symptoms must be text, one per line.")
-    symptoms = list(dict.fromkeys(s.strip().lower() for s in symptoms if s.strip()))
+    try:
+        symptoms = list(dict.fromkeys(clean_text(s, max_length=MAX_STRING_CHARS).lower() for s in symptoms
+                                      if s.strip()))
+    except TextRejected as exc:
+        raise InvalidSetting("triage_symptoms", f"A symptom: {exc.message}.") from None
     if len(symptoms) > MAX_SYMPTOMS:
         raise InvalidSetting("triage_symptoms", f"Give at most {MAX_SYMPTOMS} symptoms.")
     if any(len(s) > MAX_SYMPTOM_LENGTH for s in symptoms):
@@ -138,6 +143,14 @@ def get_partner(partner_id: int) -> Partner | None:
     return db.session.get(Partner, partner_id)
 
 
+def _setting_text(field: str, value) -> str:
+    try:
+        return clean_text(value or "", max_length=200)
+    except TextRejected as exc:
+        raise InvalidSetting(field, "This field is required." if not (value or "").strip()
+                             else exc.message[0].upper() + exc.message[1:] + ".") from None
+
+
 def save_partner(partner_id: int | None, *, name: str, tenant: str, idp_issuer: str, idp_client_id: str,
                  idp_client_secret: str | None, self_scheduling: bool, eligibility_rules: dict) -> Partner:
     """Create a partner (partner_id None) or change its settings. An empty secret keeps the stored one.
@@ -149,11 +162,9 @@ def save_partner(partner_id: int | None, *, name: str, tenant: str, idp_issuer: 
     tenant = (tenant or "").strip()
     if not TENANT_PATTERN.fullmatch(tenant):
         raise InvalidSetting("tenant", "Use lower-case letters, digits and hyphens (e.g. north-care).")
-    settings = {"name": (name or "").strip()[:200], "tenant": tenant, "idp_issuer": check_issuer(idp_issuer),
-                "idp_client_id": (idp_client_id or "").strip()[:200], "self_scheduling": bool(self_scheduling),
+    settings = {"name": _setting_text("name", name), "tenant": tenant, "idp_issuer": check_issuer(idp_issuer),
+                "idp_client_id": _setting_text("idp_client_id", idp_client_id), "self_scheduling": bool(self_scheduling),
                 "eligibility_rules": check_eligibility_rules(eligibility_rules)}
-    if not settings["name"] or not settings["idp_client_id"]:
-        raise InvalidSetting("name" if not settings["name"] else "idp_client_id", "This field is required.")
     if idp_client_secret:
         settings["idp_client_secret"] = idp_client_secret
     elif partner_id is None:

@@ -92,6 +92,8 @@ PAGES: dict[str, Page] = {
     "direct.start": Page("/start", ("anonymous",)),
     "direct.coverage": Page("/start/coverage", ("direct",)),
     "direct.need": Page("/start/need", ("direct",)),
+    # machine clients' documentation, public
+    "api_docs.docs": Page("/api/docs", ("anonymous",)),
 }
 
 # GET routes the sweep does not open as pages, with the reason. Fragments name the page they are
@@ -103,6 +105,7 @@ NOT_PAGES: dict[str, str] = {
     "main.readyz": "JSON for load balancers",
     "ops.scrape": "Prometheus text behind a bearer token",
     "consultations_api.api_consultation": "JSON API",
+    "api_docs.openapi_json": "the OpenAPI document (JSON); its page is api_docs.docs",
     "fhir.metadata": "FHIR JSON API", "fhir.search_slots": "FHIR JSON API",
     "fhir.read_appointment": "FHIR JSON API", "fhir.read_healthcare_service": "FHIR JSON API",
     "fhir.read_location": "FHIR JSON API", "fhir.read_practitioner": "FHIR JSON API",
