@@ -3,8 +3,8 @@
 What the referral system sent (name, phone, e-mail) is in the sealed payload already; these columns
 only record, per field, whether the patient record was updated from it or kept.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01 23:45:00
 
 """
@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0013'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
