@@ -56,19 +56,21 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.consultations import views as consultations
     from portal.fhir import oauth, views as fhir
     from portal.notifications import views as notifications
-    from portal.orders import views as orders
+    from portal.orders import insurer_views, views as orders
     from portal.partners import sign_in as partner_sign_in, views as partners
     from portal.referrals import views as referrals
     from portal.reports import views as reports
     from portal.scheduling import views as scheduling
     from portal.security import auth
+    from portal.staff import account_views, password_views, views as staff_admin
     from portal.travel_pay import views as travel_pay
     from portal.triage import views as triage
 
     auth.init_app(app)
     # One blueprint per package, named after it (children nested in it per audience: consultations.patient).
-    for package in (main, auth, referrals, scheduling, fhir, book_elsewhere, partners, care_requests, triage,
-                    consultations, notifications, reports, checkin, checkin_front_desk, travel_pay, orders, api_docs):
+    for package in (main, auth, account_views, password_views, staff_admin, referrals, scheduling, fhir,
+                    book_elsewhere, partners, care_requests, triage, consultations, notifications, reports, checkin,
+                    checkin_front_desk, travel_pay, orders, insurer_views, api_docs):
         app.register_blueprint(package.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
