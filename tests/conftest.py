@@ -9,7 +9,6 @@ import os
 import re
 import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -37,6 +36,9 @@ from werkzeug.serving import make_server  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db, redis_client, worker_redis  # noqa: E402
 from portal.redis_embedded import stop_embedded_redis  # noqa: E402
+
+# Fixtures shared by several packages' tests (partners, care requests, triage, reports).
+pytest_plugins = ["tests.partners.fixtures"]
 
 PASSWORD = "correct horse battery"
 # Staff of the roles that need two-factor (admin, doctor, reporting by default) get this TOTP secret.
@@ -165,8 +167,8 @@ def csrf_token_from(html: str) -> str:
 
 def make_staff(app, role: str, email: str | None = None, name: str | None = None, two_factor: bool | None = None):
     """A staff user with PASSWORD; with two-factor on (secret TOTP_SECRET) when the role requires it."""
-    from portal.cli import create_or_update_user
     from portal.security import two_factor as totp
+    from portal.security.staff_users import create_or_update_user
 
     with app.app_context():
         user = create_or_update_user(email or f"{role}@test.example", PASSWORD, role, name or f"Test {role.title()}")

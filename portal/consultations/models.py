@@ -81,7 +81,7 @@ class Consultation(ConsultationFacts, db.Model):
     # Direct consultations: what the patient wrote and the policy the insurer confirmed. Sealed.
     need = mapped_column(EncryptedText("consultation.need"), nullable=True)
     policy_number = mapped_column(EncryptedText("consultation.policy_number"), nullable=True)
-    # The insurer it is served for (orders, issue 7): set when it is created, billed when it is finished.
+    # The insurer it is served for (orders): set when it is created, billed when it is finished.
     insurer_id: Mapped[int | None] = mapped_column(ForeignKey("insurers.id"), index=True)
 
     patient = relationship("Patient")

@@ -11,8 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, defer, joinedload
 
 from portal import live
-from portal.consultations.services import QUEUE_TOPIC as CONSULTATION_QUEUE_TOPIC
-from portal.consultations.services import create_consultation
+from portal.consultations.services import QUEUE_TOPIC as CONSULTATION_QUEUE_TOPIC, create_consultation
 from portal.extensions import db
 from portal.patients.models import Patient
 from portal.patients.services import fetch_or_create_patient_from_referral

@@ -14,9 +14,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.scheduling.models import (BLOCKED, BOOKED, BUSY, CANCELLED, DEFAULT_TIME_ZONE, FREE, Appointment,
-                                      AppointmentVersion, HealthcareService, Location, Practitioner, Schedule,
-                                      Slot, WeeklyTemplate)
+from portal.patients.services import add_patient, find_patient_by_national_id
+from portal.scheduling.models import (
+    BLOCKED,
+    BOOKED,
+    BUSY,
+    CANCELLED,
+    DEFAULT_TIME_ZONE,
+    FREE,
+    Appointment,
+    AppointmentVersion,
+    HealthcareService,
+    Location,
+    Practitioner,
+    Schedule,
+    Slot,
+    WeeklyTemplate,
+)
 from portal.security import audit
 from portal.security.models import utcnow
 
@@ -57,6 +71,10 @@ class VersionConflict(SchedulingError):
 
 class SlotNotChangeable(SchedulingError):
     """Only a free slot can be blocked and only a blocked one unblocked."""
+
+
+class UnknownPatient(SchedulingError, LookupError):
+    """No patient has this national id, and no details were given to add one."""
 
 
 class InvalidSchedule(SchedulingError, ValueError):
@@ -110,6 +128,24 @@ def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], s
     audit.record("appointment.booked", subject=appointment, patient_id=patient_id, actor=actor, slot_id=slot_id)
     db.session.commit()
     return appointment
+
+
+def book_for_patient(slot_id: int, *, national_id: str, new_patient: dict | None, actor: tuple[str, str | None],
+                     description: str | None = None) -> Appointment:
+    """A secretary's booking: the patient with this national id, or one added from `new_patient`
+    (first_name, last_name, birth_date, phone) when none is known here.
+
+    The new patient is created in the booking's transaction: `book_slot` commits both, or neither
+    when the slot is gone. Raises UnknownPatient, patients' InvalidPatient and the booking errors.
+    """
+    patient = find_patient_by_national_id(national_id)
+    if patient is None:
+        if new_patient is None:
+            raise UnknownPatient(national_id)
+        patient = add_patient(national_id=national_id, **new_patient)
+        db.session.flush()
+        audit.record("patient.created", subject=patient, patient_id=patient.id, actor=actor, via="staff_booking")
+    return book_slot(slot_id, patient_id=patient.id, actor=actor, description=description)
 
 
 def get_appointment(appointment_id: int) -> Appointment | None:

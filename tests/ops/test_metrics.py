@@ -8,7 +8,7 @@ from rq import Queue, SimpleWorker
 from portal.extensions import worker_redis
 from portal.ops.metrics import record_job_failure
 from tests.conftest import make_consultation, make_staff
-from tests.consultations.test_patient_side import start
+from tests.consultations.conftest import start
 
 
 def scrape(app, client) -> dict:
@@ -56,7 +56,7 @@ def test_a_patient_link_is_counted_by_its_route_not_its_token(app, client):
     client.get("/c/some-secret-link-token")
     samples = scrape(app, client)
     assert value(samples, "portal_http_request_duration_seconds_count",
-                 endpoint="patient.identity_check", method="GET", status="404") >= 1
+                 endpoint="consultations.patient.identity_check", method="GET", status="404") >= 1
     assert not any("some-secret-link-token" in v for _, labels in samples for _, v in labels)
 
 
