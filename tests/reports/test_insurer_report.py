@@ -11,7 +11,7 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select, text, update
 
-from portal.extensions import db, redis_client, worker_redis
+from portal.extensions import db, redis_client
 from portal.orders import services as orders
 from portal.orders.models import Order
 from portal.reports import insurer_report
