@@ -1,7 +1,8 @@
 """Web requests never hang on Redis. A Redis that accepts connections but never answers (a hung server,
 a black-holed network) is the hard case: every client the web uses has connect and read timeouts, pages
-that do not need Redis still render, rate limits count in memory meanwhile, and messages wait in the
-outbox for the sweep that already exists."""
+that do not need Redis still render (signed-in pages fail closed at once: their session record is in
+Redis), rate limits count in memory meanwhile, and messages wait in the outbox for the sweep that
+already exists."""
 
 import socket
 import threading
@@ -88,16 +89,21 @@ def test_reading_the_workers_for_readyz_and_the_queue_page_keeps_the_web_clients
         worker.register_death()
 
 
-def test_with_redis_silent_the_queue_renders_and_referrals_are_received(app, staff_client, post_referral,
-                                                                        seed_referral, silent_redis):
+def test_with_redis_silent_referrals_are_received_and_signed_in_pages_fail_closed_quickly(
+        app, staff_client, post_referral, seed_referral, silent_redis):
     secretary = staff_client("secretary")
     with web_redis_silent(app, silent_redis):
         received, took = timed(lambda: post_referral(seed_referral))
         assert received.status_code == 201 and took < 5  # the live counter's bump gave up, not the referral
+        sign_in, took = timed(lambda: app.test_client().get("/login"))
+        assert sign_in.status_code == 200 and took < 5  # a page that does not need Redis renders
+        # Signed-in pages need the server-side session record (issue 15), which lives in Redis: they fail
+        # closed, with a clear page and at once, rather than trusting a cookie that may have been signed out.
         queue, took = timed(lambda: secretary.get("/queue"))
-        assert queue.status_code == 200 and "Line Danser" in queue.get_data(as_text=True) and took < 5
+        assert queue.status_code == 503 and "Unavailable for a moment" in queue.get_data(as_text=True) and took < 5
         ready, took = timed(lambda: app.test_client().get("/readyz"))
         assert ready.status_code == 503 and ready.json["checks"]["redis"] == "unreachable" and took < 5
+    assert "Line Danser" in secretary.get("/queue").get_data(as_text=True)  # Redis back: the referral is queued
 
 
 def test_with_redis_silent_messages_wait_in_the_outbox_and_the_sweep_sends_them(app, silent_redis):
