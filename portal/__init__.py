@@ -2,14 +2,13 @@
 
 import sqlite3
 
-import redis
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 from portal import sqlite_writer
 from portal.config import PROJECT_ROOT, load_settings
-from portal.extensions import babel, csrf, db, htmx, limiter, migrate
+from portal.extensions import babel, connect_redis, csrf, db, htmx, limiter, migrate
 from portal.ids import IdConverter
 
 
@@ -27,10 +26,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        connect_args = {"timeout": 30}
+        wait = app.config["SQLITE_WRITE_WAIT_SECONDS"]
+        connect_args = {"timeout": wait}
         database = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
         if database and database != ":memory:" and not database.startswith("file:"):
-            connect_args["factory"] = sqlite_writer.connection_class(database)  # writers take turns
+            connect_args["factory"] = sqlite_writer.connection_class(database, wait)  # writers take turns
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": connect_args})
     # queue_dashboard adds its pages to the ops blueprint, which metrics registers.
     from portal.ops import metrics, queue_dashboard, request_log  # noqa: F401
@@ -44,7 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     htmx.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, default_translation_directories=str(PROJECT_ROOT / "translations"))
-    app.extensions["portal_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+    app.extensions["portal_redis"] = connect_redis(app.config)
 
     # The packages are imported here, not at the top of this file: importing any module of the
     # package (portal.extensions, say) runs this file first, and must not pull in every view.
@@ -57,21 +57,22 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.fhir import oauth, views as fhir
     from portal.follow_ups import views as follow_ups
     from portal.notifications import views as notifications
-    from portal.orders import views as orders
+    from portal.orders import insurer_views, views as orders
     from portal.partners import sign_in as partner_sign_in, views as partners
     from portal.patient_record import views as patient_record
     from portal.referrals import views as referrals
     from portal.reports import views as reports
     from portal.scheduling import views as scheduling
     from portal.security import auth
+    from portal.staff import account_views, password_views, views as staff_admin
     from portal.travel_pay import views as travel_pay
     from portal.triage import views as triage
 
     auth.init_app(app)
     # One blueprint per package, named after it (children nested in it per audience: consultations.patient).
-    for package in (main, auth, referrals, scheduling, fhir, book_elsewhere, partners, care_requests, triage,
-                    consultations, notifications, reports, checkin, checkin_front_desk, travel_pay, orders,
-                    follow_ups, patient_record, api_docs):
+    for package in (main, auth, account_views, password_views, staff_admin, referrals, scheduling, fhir,
+                    book_elsewhere, partners, care_requests, triage, consultations, notifications, reports, checkin,
+                    checkin_front_desk, travel_pay, orders, insurer_views, follow_ups, patient_record, api_docs):
         app.register_blueprint(package.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
@@ -94,7 +95,8 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # The same bound as the writer's turn (SQLITE_WRITE_WAIT_SECONDS): nobody waits for ever.
+        cursor.execute(f"PRAGMA busy_timeout={int(getattr(dbapi_connection, 'wait_seconds', 15) * 1000)}")
         cursor.close()
 
 

@@ -3,11 +3,12 @@
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from portal.checkin.commands import send_checkin_links_command
 from portal.checkin.jobs import schedule_link_sender
-from portal.demo import load_demo_data
-from portal.extensions import redis_client
+from portal.demo import DEMO_TOTP_SECRET, load_demo_data
+from portal.extensions import db, worker_redis
 from portal.fhir.commands import create_api_client_command
 from portal.follow_ups.jobs import release_follow_ups
 from portal.input_rules import TextRejected, clean_text
@@ -17,8 +18,10 @@ from portal.ops.readiness import JOB_MONITORING_SECONDS, WORKER_TTL_SECONDS
 from portal.partners.commands import create_partner_command, invite_partner_user_command
 from portal.reports.jobs import ensure_monthly_reports
 from portal.scheduling.commands import generate_slots_command
+from portal.security import two_factor
 from portal.security.commands import audit_verify_command, rotate_keys_command
-from portal.security.models import STAFF_ROLES
+from portal.security.models import STAFF_ROLES, StaffUser
+from portal.security.passwords import password_problem
 from portal.security.staff_users import create_or_update_user
 from portal.travel_pay.commands import sweep_travel_claims_command
 from portal.travel_pay.jobs import schedule_sweep
@@ -33,14 +36,30 @@ from portal.travel_pay.services import sweep_travel_claims
 @click.option("--name", required=True)
 def create_user_command(email, password, role, name):
     """Create a staff account, or reset an existing one's role, name and password."""
-    if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    problem = password_problem(password, email)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--password")
     try:
         name = clean_text(name, max_length=200)
     except TextRejected as exc:
         raise click.BadParameter(exc.message, param_hint="--name") from None
     user = create_or_update_user(email, password, role, name)
     click.echo(f"staff user {user.email} ({user.role}) ready")
+
+
+@click.command("demo-codes")
+@with_appcontext
+def demo_codes_command():
+    """Print the current two-factor code of each demo account that has the published demo secret."""
+    users = db.session.scalars(select(StaffUser).where(StaffUser.totp_enabled_at.is_not(None)).order_by(StaffUser.id))
+    demo = [user for user in users if user.totp_secret == DEMO_TOTP_SECRET]
+    if not demo:
+        click.echo("no demo account with the demo two-factor secret (run `flask demo-data`)")
+        return
+    code = two_factor.current_code(DEMO_TOTP_SECRET)
+    for user in demo:
+        click.echo(f"{user.email:<26} {code}")
+    click.echo(f"(a code works once and changes every 30 s; or add the key {DEMO_TOTP_SECRET} to an authenticator app)")
 
 
 @click.command("demo-data")
@@ -60,7 +79,7 @@ def worker_command(queues, burst, simple):
     """Run an RQ worker with the scheduler, inside the app context."""
     from rq import Queue, SimpleWorker, Worker
 
-    connection = redis_client()
+    connection = worker_redis()
     # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up.
     click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
     swept = sweep_travel_claims()
@@ -95,7 +114,8 @@ def redis_url_command():
 
 
 def init_app(app):
-    for command in (create_user_command, demo_data_command, worker_command, sweep_notifications_command,
+    for command in (create_user_command, demo_codes_command, demo_data_command, worker_command,
+                    sweep_notifications_command,
                     redis_url_command, generate_slots_command, create_api_client_command, create_partner_command,
                     invite_partner_user_command, send_checkin_links_command, sweep_travel_claims_command,
                     audit_verify_command, rotate_keys_command):

@@ -24,6 +24,7 @@ from portal.extensions import db
 from portal.notifications import services as outbox
 from portal.patients.models import Patient
 from portal.scheduling.models import BOOKED, Appointment, Schedule, Slot
+from portal.scheduling.services import clinic_zone
 from portal.security import audit, patient_check
 from portal.security.models import utcnow
 from portal.security.patient_check import IdentityLocked
@@ -134,7 +135,7 @@ def check_identity(link: CheckinLink, *, last_name: str, birth_date: date | None
 # --- appointments and the window -----------------------------------------------------------------
 
 def _zone(appointment: Appointment) -> ZoneInfo:
-    return ZoneInfo(appointment.slot.schedule.timezone)
+    return clinic_zone(appointment.slot.schedule)
 
 
 def local_time(appointment: Appointment, moment: datetime) -> datetime:

@@ -1,3 +1,4 @@
+import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, text
@@ -146,6 +147,9 @@ class VideoRoom(db.Model):
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), unique=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     external_id: Mapped[str] = mapped_column(String(64))
+    # The `d` claim of every participant key for this room: one UUID per room, the doctor's and the
+    # patient's keys alike, as in the video service's example keys.
+    key_uuid: Mapped[str] = mapped_column(String(36), default=lambda: str(uuid.uuid4()))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     consultation = relationship("Consultation", back_populates="video_room")

@@ -471,16 +471,15 @@ def chat_token(consultation: Consultation, *, for_doctor: bool) -> str | None:
     room = chat_room_of(consultation)
     if room is None or consultation.state != IN_PROGRESS:
         return None
-    return tokens.chat_jwt(consultation, room, for_doctor=for_doctor)
+    return tokens.chat_jwt(consultation, room, for_doctor=for_doctor, scopes=current_app.config["CHAT_TOKEN_SCOPES"])
 
 
 def video_key(consultation: Consultation, *, for_doctor: bool) -> str | None:
     room = video_room_of(consultation)
     if room is None or consultation.state != IN_PROGRESS:
         return None
-    label = consultation.service_provider.name if for_doctor else consultation.patient.first_name
     return tokens.video_key(consultation, room, current_app.config["VIDEO_KEY_SECRET"], for_doctor=for_doctor,
-                            label=label)
+                            label=current_app.config["VIDEO_ROOM_LABEL"])
 
 
 def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str) -> ChatMessage:

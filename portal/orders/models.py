@@ -42,7 +42,13 @@ class Deal(db.Model):
     valid_until: Mapped[date | None] = mapped_column(Date)  # inclusive; open-ended when empty
 
     insurer = relationship("Insurer")
-    prices = relationship("DealPrice", back_populates="deal", order_by="DealPrice.channel")
+    # The price list the admin pages edit (per channel or ANY); a follow-up's own prices are apart, so
+    # an edit keyed by channel never touches them.
+    prices = relationship("DealPrice", back_populates="deal", order_by="DealPrice.channel",
+                          primaryjoin=f"and_(Deal.id == DealPrice.deal_id, DealPrice.kind == '{CONSULTATION_PRICE}')")
+    follow_up_prices = relationship(
+        "DealPrice", order_by="DealPrice.channel", viewonly=True,
+        primaryjoin=f"and_(Deal.id == DealPrice.deal_id, DealPrice.kind == '{FOLLOW_UP_PRICE}')")
 
 
 class DealPrice(db.Model):

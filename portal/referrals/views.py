@@ -3,6 +3,7 @@ child blueprint in api_views.py (endpoints referrals.api.*)."""
 
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -10,7 +11,7 @@ from portal import live
 from portal.extensions import limiter
 from portal.pages import htmx_wants, page_or_block
 from portal.referrals import api_views, services
-from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm
+from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm, DuplicateForm, SentDetailForm
 from portal.security import audit
 from portal.security.auth import background
 from portal.security.policy import authorize, requires
@@ -29,7 +30,9 @@ def _queue_context():
     version = live.version(services.QUEUE_TOPIC)
     queue = services.screening_queue(search, page, current_app.config["QUEUE_PAGE_SIZE"])
     audit.record_read("referral.queue_viewed", referral_ids=[r.id for r in queue.referrals])
-    return {"queue": queue, "search": search, "version": version}
+    # Other referrals waiting for the same patient are flagged on each row, with links to them.
+    open_by_patient = services.open_referrals_by_patient([r.patient_id for r in queue.referrals])
+    return {"queue": queue, "search": search, "version": version, "open_by_patient": open_by_patient}
 
 
 @bp.route("/queue", methods=["GET", "POST"])
@@ -59,11 +62,16 @@ def _load(referral_id: int, action: str):
 
 
 def _render_detail(referral, status: int = 200, message: str | None = None, **forms):
+    others = services.other_referrals(referral)
     context = {
         "referral": referral,
         "call_form": forms.get("call_form") or CallAttemptForm(formdata=None),
         "consultation_form": forms.get("consultation_form") or ConsultationForm(formdata=None),
         "decline_form": forms.get("decline_form") or DeclineForm(formdata=None),
+        "duplicate_form": forms.get("duplicate_form") or DuplicateForm(formdata=None).offer(others),
+        "sent_detail_form": SentDetailForm(formdata=None),
+        "sent_details": services.sent_details(referral),
+        "other_referrals": others,
         "message": message,
     }
     return page_or_block(DETAIL_TEMPLATE, "referral_panel", **context), status
@@ -136,3 +144,40 @@ def decline(referral_id: int):
     except services.AlreadyHandled:
         return _already_handled(referral_id)
     return _after_action(referral, "Referral declined.")
+
+
+@bp.post("/referrals/<int:referral_id>/sent-details")
+@requires("referral.screen")
+def choose_sent_detail(referral_id: int):
+    """Update the patient record from one detail the referral sent, or keep the record's."""
+    referral = _load(referral_id, "referral.screen")
+    form = SentDetailForm()
+    if not form.validate_on_submit():
+        return _render_detail(referral, 422, message=_("Choose one of the buttons beside a detail."))
+    field, choice = form.field_and_choice()
+    try:
+        services.choose_sent_detail(referral, field=field, choice=choice, by_id=current_user.id)
+    except services.InvalidAction as exc:
+        return _render_detail(referral, 422, message=_("Not changed: %(why)s.", why=exc))
+    label = services.SENT_FIELDS[field].lower()
+    done = _("The patient record now has the %(detail)s this referral sent.", detail=label) if choice == "updated" \
+        else _("The patient record keeps its %(detail)s.", detail=label)
+    return _after_action(referral, done)
+
+
+@bp.post("/referrals/<int:referral_id>/duplicate")
+@requires("referral.screen")
+def mark_duplicate(referral_id: int):
+    referral = _load(referral_id, "referral.screen")
+    form = DuplicateForm().offer(services.other_referrals(referral))
+    if not form.validate_on_submit():
+        return _render_detail(referral, 422, duplicate_form=form)
+    try:
+        services.mark_duplicate(referral, of_id=form.duplicate_of.data, by_id=current_user.id)
+    except services.AlreadyHandled:
+        return _already_handled(referral_id)
+    except services.InvalidAction as exc:
+        form.duplicate_of.errors.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        return _render_detail(referral, 422, duplicate_form=form)
+    return _after_action(referral, _("Marked as a duplicate of referral %(id)s; it has left the queue.",
+                                     id=form.duplicate_of.data))

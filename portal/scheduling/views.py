@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -10,6 +11,7 @@ from portal.pages import htmx_wants
 from portal.patients.services import InvalidPatient
 from portal.scheduling import services
 from portal.scheduling.forms import GenerateForm, ScheduleForm, StaffBookingForm, TemplateForm
+from portal.scheduling.models import FREE
 from portal.security import audit
 from portal.security.policy import authorize, requires
 
@@ -96,6 +98,9 @@ def book(slot_id: int):
         abort(404)
     authorize("appointment.book", entry.slot)
     form = StaffBookingForm()
+    if entry.slot.status == FREE and not entry.bookable:
+        return render_template("scheduling/book.html", entry=entry, form=form,
+                               problem=_("This slot has already started. Choose a later one in the diary.")), 409
     if not form.validate_on_submit():
         return render_template("scheduling/book.html", entry=entry, form=form), 422 if form.is_submitted() else 200
     new_patient = form.new_patient() if form.describes_new_patient() else None

@@ -18,6 +18,7 @@ ROLE_RULES: dict[str, set[str]] = {
     "referral.screen": SCREENING_ROLES,
     "referral.view": SCREENING_ROLES,
     "user.manage": {"admin"},
+    "staff.manage": {"admin"},  # /admin/staff: invite, role, deactivate, two-factor reset
     "schedule.view": SCREENING_ROLES,
     "slot.block": SCREENING_ROLES,
     "schedule.manage": {"admin"},
@@ -41,11 +42,13 @@ ROLE_RULES: dict[str, set[str]] = {
     # Dashboards show aggregates only (counts, durations, outcome totals), never a patient.
     "dashboard.view": SCREENING_ROLES,
     "ops.queues": {"admin"},  # the job queues pages at /admin/rq
+    "ops.requeue": {"admin"},  # run a failed job again from /admin/rq
     "triage.handle": SCREENING_ROLES,
     "partner.manage": {"admin"},  # partner organisations: settings, identity provider, eligibility rules
     # orders and the insurer report
     "order.view": {"admin"},
     "order.discount": {"admin"},
+    "insurer.manage": {"admin"},  # insurers, deals and their price lists
     "insurer_report.request": {"reporting", "admin"},
     "insurer_report.download": {"reporting", "admin"},
     # Partner staff. Their roles never overlap staff roles, so a staff user can do none of these
@@ -203,11 +206,15 @@ CLIENT_SCOPE_RULES: dict[str, str] = {
     "fhir.slot.search": "slot/*.read",
     "fhir.appointment.book": "appointment/*.write",
     "fhir.appointment.read": "appointment/*.write",
+    "fhir.appointment.search": "appointment/*.write",
     "fhir.appointment.cancel": "appointment/*.write",
     "fhir.schedule.read": "schedule/*.read",
     # The scope list has no practitioner scope; a practitioner is one of a schedule's actors
     # (already sent with slot searches that include them), so reading one needs what schedules need.
     "fhir.practitioner.read": "schedule/*.read",
+    # A PractitionerRole is the practitioner's part in one schedule: it is read as schedules are.
+    "fhir.practitionerrole.read": "schedule/*.read",
+    "fhir.organization.read": "organization/*.read",
     "fhir.location.read": "location/*.read",
     "fhir.healthcareservice.read": "healthcareservice/*.read",
 }

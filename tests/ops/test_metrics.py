@@ -5,7 +5,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue, SimpleWorker
 
-from portal.extensions import redis_client
+from portal.extensions import worker_redis
 from portal.ops.metrics import record_job_failure
 from tests.conftest import make_consultation, make_staff
 from tests.consultations.conftest import start
@@ -62,7 +62,7 @@ def test_a_patient_link_is_counted_by_its_route_not_its_token(app, client):
 
 def test_queue_lengths_failed_jobs_and_failures_come_from_redis(app, client):
     with app.app_context():
-        connection = redis_client()
+        connection = worker_redis()
         Queue("reports", connection=connection).enqueue("os.getpid")
         failing = Queue("default", connection=connection)
         failing.enqueue("math.sqrt", -1)  # ValueError: math domain error

@@ -7,7 +7,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import update
 
 from portal.consultations.models import COMPLETED, IN_PROGRESS, Consultation, ConsultationResult
-from portal.extensions import db, redis_client
+from portal.extensions import db, worker_redis
 from tests.conftest import make_consultation, make_staff
 
 
@@ -37,7 +37,7 @@ def filed_report(app, cid, outcome, filed):
 def run_report_jobs(app) -> None:
     """Work the reports queue until it is empty, in this process (like `flask worker --burst`)."""
     with app.app_context():
-        connection = redis_client()
+        connection = worker_redis()
         SimpleWorker([Queue("reports", connection=connection)], connection=connection).work(
             burst=True, with_scheduler=False)
         db.session.remove()

@@ -2,8 +2,8 @@
 day, billed under their first consultation's deal) and appointments booked from a consultation; deal prices
 for follow-ups.
 
-Revision ID: 0014_patient_record
-Revises: 0010
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-02 01:00:00
 
 """
@@ -11,8 +11,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0014_patient_record'
-down_revision = '0010'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
