@@ -61,12 +61,13 @@ def worker_command(queues, burst, simple):
     click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
     # --- check-in and travel pay ---
     from portal.checkin.jobs import schedule_link_sender
-    from portal.travel_pay.jobs import schedule_sweep
+    from portal.travel_pay.jobs import schedule_follower, schedule_sweep
     from portal.travel_pay.services import sweep_travel_claims
 
     swept = sweep_travel_claims()
     click.echo(f"travel claims: {swept['recovered']} recovered, {swept['queued']} queued")
     schedule_sweep()
+    schedule_follower()
     schedule_link_sender()
     # --- end check-in and travel pay ---
     if "reports" in queues.split(","):
@@ -109,9 +110,10 @@ def init_app(app):
         app.cli.add_command(command)
     # --- check-in and travel pay ---
     from portal.checkin.commands import send_checkin_links_command
-    from portal.travel_pay.commands import sweep_travel_claims_command
+    from portal.travel_pay.commands import follow_travel_claims_command, sweep_travel_claims_command
     app.cli.add_command(send_checkin_links_command)
     app.cli.add_command(sweep_travel_claims_command)
+    app.cli.add_command(follow_travel_claims_command)
     # --- end check-in and travel pay ---
     # --- reports: audit tools ---
     from portal.security.commands import audit_verify_command, rotate_keys_command

@@ -12,3 +12,15 @@ def sweep_travel_claims_command(stuck_after):
 
     swept = sweep_travel_claims(stuck_after)
     click.echo(f"travel claims: {swept['recovered']} recovered, {swept['queued']} queued")
+
+
+@click.command("follow-travel-claims")
+@with_appcontext
+def follow_travel_claims_command():
+    """Ask the claims system the status of filed claims that are due (the follower job does it on its own)."""
+    from portal.travel_pay.following import follow_claims
+
+    counts = follow_claims()
+    click.echo(f"travel claims: {counts['checked']} checked, {counts['decided']} decided, "
+               f"{counts['stopped']} no longer followed, {counts['failed']} failed"
+               + (" (paused: the claims API breaker is open)" if counts["paused"] else ""))

@@ -90,8 +90,9 @@ def travel_sandbox(sandbox):
     return sandbox
 
 
-def run_claim_jobs(app) -> None:
-    """Work the claims queue until it is empty, in this process (like `flask worker --burst`)."""
+def run_claim_jobs(app, with_scheduler: bool = False) -> None:
+    """Work the claims queue until it is empty, in this process (like `flask worker --burst`); with the
+    scheduler, scheduled jobs whose time has come are queued first."""
     from rq import Queue, SimpleWorker
 
     from portal.extensions import redis_client
@@ -99,7 +100,7 @@ def run_claim_jobs(app) -> None:
     with app.app_context():
         connection = redis_client()
         SimpleWorker([Queue("claims", connection=connection)], connection=connection).work(
-            burst=True, with_scheduler=False)
+            burst=True, with_scheduler=with_scheduler)
         db.session.remove()
 
 
