@@ -82,7 +82,13 @@ def _follow_batch(rows, counts: dict) -> bool:
     """One batch in one transaction; False when the breaker opened on the way (the rest waits)."""
     cfg = current_app.config
     every = timedelta(seconds=cfg["TRAVEL_CLAIM_STATUS_EVERY_SECONDS"])
-    token = services.access_token()
+    try:
+        token = services.access_token()
+    except ClaimsApiUnavailable:  # the token service is down: this run stops, the claims stay due
+        counts["failed"] += 1
+        breaker.record_failure()
+        db.session.rollback()
+        return False
     told, opened = [], False
     connection = db.session.connection()
     for claim, start, location_id, phone, email in rows:

@@ -279,6 +279,8 @@ def submit_claim(claim_id: int) -> str:
     db.session.commit()  # the attempt is ours; no transaction is held while the claims API answers
     try:
         filed = _file(filing, access_token(token))
+    except _Superseded:
+        return "superseded"
     except ClaimAlreadyExists as exc:
         return _exists(filing, exc.detail)
     except ClaimRejected as exc:
@@ -327,11 +329,15 @@ def step_filing(claim: TravelClaim, appointment_start: datetime, location_id: in
                       external_claim_id=claim.external_claim_id, steps_done=claim.steps_done)
 
 
+class _Superseded(Exception):
+    """The claim is no longer this attempt's (a recovered re-run took it): stop without writing."""
+
+
 def _progress_recorder(filing: _Filing):
     """What the step adapter calls after each step: the progress is this attempt's, committed at once."""
     def record(**values) -> None:
         if not _finish(filing, **values):
-            raise ClaimsApiUnavailable("superseded while filing in steps")
+            raise _Superseded()
         db.session.commit()
     return record
 

@@ -227,3 +227,17 @@ def test_the_follower_does_not_call_out_while_the_breaker_is_open(app, clinic, c
     before = travel_sandbox.counters()["requests"]
     assert follow(app)["paused"] is True
     assert travel_sandbox.counters()["requests"] == before
+
+
+def test_with_the_token_service_down_the_follower_stops_and_the_claims_stay_due(app, clinic, checkin_patient,
+                                                                                travel_sandbox):
+    from portal.travel_pay.services import TOKEN_KEY
+
+    claim_id = filed_claim(app, clinic, checkin_patient, travel_sandbox)
+    make_due(app, claim_id)
+    with app.app_context():
+        redis_client().delete(TOKEN_KEY)
+    with settings(app, TOKEN_SERVICE_URL="http://127.0.0.1:1/token"):
+        assert follow(app)["failed"] == 1
+    still_due = claim(app, claim_id)
+    assert still_due.status == "filed" and still_due.next_status_check_at <= utcnow()
