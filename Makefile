@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser clean
+.PHONY: run test install browser redis-server clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,20 @@ browser:
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; \
 	fi
 
+# Debian's Redis server for the multi-instance test (tests/e2e/test_many_hosts.py); the embedded one stays
+# the default everywhere else.
+redis-server:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+	      || echo "redis-server could not be installed; the multi-instance test will be skipped"; \
+	  else echo "redis-server missing and not root: the multi-instance test will be skipped"; fi; \
+	fi
+
 run: $(STAMP)
 	bash scripts/run-local.sh
 
-test: $(STAMP) browser
+test: $(STAMP) browser redis-server
 	$(BIN)/python -m pytest
 
 clean:

@@ -44,6 +44,11 @@ logconfig_dict = {
     },
 }
 
+# gunicorn 25+ opens a control socket (for `gunicornc`), by default one path per user ($HOME/.gunicorn):
+# two gunicorns on one machine would take it from each other. Each install keeps its own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET",
+                                os.path.join(os.environ.get("INSTANCE_PATH", "instance"), "gunicorn.ctl"))
+
 # Prometheus multiprocess mode: every worker writes its counters to files in this folder and a
 # scrape of /metrics adds them up. It must be set before a worker imports prometheus_client.
 PROMETHEUS_DIR = os.environ.setdefault(
@@ -52,8 +57,14 @@ os.makedirs(PROMETHEUS_DIR, exist_ok=True)
 
 
 def on_starting(server):
-    """Files left from a previous run would be added to this run's counts: start empty."""
+    """Refuse unsafe production settings before any worker starts (gunicorn prints the RuntimeError's
+    message and exits 1). Files left from a previous run would be added to this run's counts: start empty."""
     import shutil
+
+    from portal.config import problems_message, production_problems, profile
+
+    if profile() != "development" and (problems := production_problems()):
+        raise RuntimeError(problems_message(problems))
 
     shutil.rmtree(PROMETHEUS_DIR, ignore_errors=True)
     os.makedirs(PROMETHEUS_DIR, exist_ok=True)

@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+os.environ.setdefault("PORTAL_ENV", "development")  # generated secrets, embedded Redis: also on PostgreSQL
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 if not os.environ.get("DATABASE_URL"):

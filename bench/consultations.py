@@ -30,6 +30,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+os.environ.setdefault("PORTAL_ENV", "development")  # generated secrets, embedded Redis: also on PostgreSQL
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 INSTANCE = tempfile.mkdtemp(prefix="care-portal-bench-")

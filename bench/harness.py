@@ -25,6 +25,8 @@ from pathlib import Path
 
 import requests
 
+os.environ.setdefault("PORTAL_ENV", "development")  # generated secrets, embedded Redis: also on PostgreSQL
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CONF_THREADS = 2  # gunicorn.conf.py's default when GUNICORN_THREADS is not set

@@ -22,6 +22,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+os.environ.setdefault("PORTAL_ENV", "development")  # generated secrets, embedded Redis: also on PostgreSQL
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import slots as slot_bench  # noqa: E402  (sets INSTANCE_PATH and the bench environment first)
 

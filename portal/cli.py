@@ -77,8 +77,12 @@ def worker_command(queues, burst, simple):
     from portal.ops.metrics import record_job_failure
 
     worker_class = SimpleWorker if simple else Worker
+    from portal.ops.readiness import JOB_MONITORING_SECONDS, WORKER_TTL_SECONDS
+
+    # A short TTL makes an idle worker beat every ~20 s, so /readyz can tell a dead one within a minute.
     worker = worker_class([Queue(name, connection=connection) for name in queues.split(",")], connection=connection,
-                          exception_handlers=[record_job_failure])
+                          exception_handlers=[record_job_failure], worker_ttl=WORKER_TTL_SECONDS,
+                          job_monitoring_interval=JOB_MONITORING_SECONDS)
     worker.work(with_scheduler=True, burst=burst, logging_level=current_app.config["LOG_LEVEL"])
 
 

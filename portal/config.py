@@ -1,8 +1,14 @@
-"""Settings from environment variables, with safe local defaults.
+"""Settings from environment variables, with safe local defaults, and the production profile.
 
-Secrets that are not given in the environment are generated once per install into
-`instance/secrets.json` (never committed), so a fresh checkout runs without set-up and
-no two installs share a key.
+Two profiles (`profile()` decides which):
+
+- development: secrets that are not given in the environment are generated once per install into
+  `instance/secrets.json` (never committed), and Redis is the embedded server, so a fresh checkout runs
+  without set-up and no two installs share a key. `make run`, the test suite and CI use it.
+- production: nothing is generated. Every host must be given the same secrets, a Redis server, Secure
+  cookies, an https external URL and real mail and SMS settings; otherwise the app refuses to start
+  with one message that lists every problem and how to fix it (`production_problems`), and
+  `flask --app wsgi check-config` prints the same list.
 """
 
 import base64
@@ -11,9 +17,14 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
+
+import click
+from flask.cli import NoAppException
 
 from portal.redis_embedded import ensure_embedded_redis
 
@@ -25,6 +36,162 @@ def _flag(env, name: str, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+# --- production profile ---
+PROFILES = ("production", "development")
+
+# The secrets `_new_secrets` would make on a host that lacks them, and why each must be shared.
+SHARED_SECRETS = {
+    "SECRET_KEY": ("signs session cookies and CSRF tokens: hosts with different keys sign each other's "
+                   "sessions out", "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"),
+    "DATA_KEYS": ("seals patient data: a record sealed on one host could not be opened on another",
+                  "Make one with: python3 -c 'import base64, secrets; "
+                  "print(\"k1:\" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'"),
+    "BLIND_INDEX_KEY": ("finds patients by national id: another key finds nobody",
+                        "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"),
+    "REFERRAL_WEBHOOK_SECRET": ("checks the referral system's signatures: it signs with one secret",
+                                "Use the value agreed with the referral system."),
+    "API_TOKEN_KEY": ("signs FHIR access tokens: a token from one host would be refused by another",
+                      "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"),
+    "BOOKING_CLIENT_SECRET": ("our client secret at other providers' token endpoints",
+                              "Use the secret those providers issued to us."),
+    "METRICS_TOKEN": ("the bearer token Prometheus sends to /metrics on every host",
+                      "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"),
+}
+SMTP_SECURITY_MODES = ("none", "starttls", "tls")
+SMS_PROVIDERS = ("gateway", "notify", "twilio")
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Development defaults that the sandbox accepts (it plays Notify and Twilio with these credentials).
+SANDBOX_NOTIFY_API_KEY = "care_portal_sandbox-0c7d2a5e-3d4b-4f6a-9b8c-1a2b3c4d5e6f-5f1e9c2a-7b3d-4c8e-a1f2-6d7e8f9a0b1c"
+SANDBOX_NOTIFY_TEMPLATE_ID = "2d1e5a77-2c1f-4d0e-9d6a-0f5e4c3b2a19"
+SANDBOX_TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "5a" * 16, "TWILIO_AUTH_TOKEN": "sandbox-twilio-token",
+                  "TWILIO_FROM": "+15005550006"}
+
+
+class UnsafeConfiguration(NoAppException):
+    """The production profile is asked for and something would be unsafe. A NoAppException, so the
+    flask command line prints the message without a traceback (gunicorn prints it with one)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(problems_message(problems))
+
+
+def problems_message(problems: list[str]) -> str:
+    lines = [f"Care Portal refuses to start in the production profile: {len(problems)} problem(s).", ""]
+    lines += [f"{number}. {problem}" for number, problem in enumerate(problems, 1)]
+    lines += ["", "Check again with `flask --app wsgi check-config` (docs/deploy.md lists every setting)."]
+    return "\n".join(lines)
+
+
+def profile(env=None) -> str:
+    """`PORTAL_ENV` when set (production or development); unset, production exactly when
+    `DATABASE_URL` names a database other than SQLite: a shared database means several hosts."""
+    env = os.environ if env is None else env
+    chosen = (env.get("PORTAL_ENV") or "").strip().lower()
+    if chosen:
+        return chosen
+    database = (env.get("DATABASE_URL") or "").strip()
+    return "production" if database and not database.startswith("sqlite") else "development"
+
+
+def production_problems(env=None) -> list[str]:
+    """Everything that would be unsafe on a host of a production install, each with its fix.
+    Reads the environment only: no file is written, no server is started."""
+    env = os.environ if env is None else env
+    problems = []
+    chosen = profile(env)
+    if chosen not in PROFILES:
+        problems.append(f"PORTAL_ENV={env.get('PORTAL_ENV')!r} is not a profile: use production or development.")
+    for name, (why, how) in SHARED_SECRETS.items():
+        if not env.get(name):
+            problems.append(f"{name} is not set, so this host would generate its own ({why}). "
+                            f"Set the same value on every host from your secret store. {how}")
+    if env.get("DATA_KEYS"):
+        try:
+            _check_data_keys(env["DATA_KEYS"])
+        except ValueError as exc:
+            problems.append(f"DATA_KEYS is malformed: {exc}.")
+    if not env.get("REDIS_URL"):
+        problems.append("REDIS_URL is not set, so this host would start its own embedded Redis and its jobs, "
+                        "rate limits and sign-in lock-outs would not be shared. Set "
+                        "REDIS_URL=redis://<host>:6379/0 (or rediss:// for TLS) on every host.")
+    if not _flag(env, "SECURE_COOKIES", True):
+        problems.append("SECURE_COOKIES is off, so browsers would send the session cookie over plain http. "
+                        "Remove SECURE_COOKIES (production sets it) or set SECURE_COOKIES=1, and serve over https.")
+    portal_url = env.get("PORTAL_URL") or ""
+    if not portal_url.startswith("https://"):
+        problems.append(f"PORTAL_URL={portal_url or '(not set)'} is not an https address, and patients' links "
+                        "are built from it. Set PORTAL_URL=https://<the address people use>.")
+    problems += _mail_problems(env) + _sms_problems(env)
+    return problems
+
+
+def _check_data_keys(spec: str) -> None:
+    seen = set()
+    for part in spec.split(","):
+        kid, _, encoded = part.strip().partition(":")
+        try:
+            key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except ValueError:
+            key = b""
+        if not kid or len(key) != 32:
+            raise ValueError("each entry must be '<id>:<base64 of 32 bytes>', separated by commas")
+        if kid in seen:
+            raise ValueError(f"the key id {kid!r} is used twice")
+        seen.add(kid)
+
+
+def _mail_problems(env) -> list[str]:
+    problems = []
+    if not env.get("SMTP_HOST"):
+        problems.append("SMTP_HOST is not set, so e-mail to patients would go to 127.0.0.1:2525 (the sandbox). "
+                        "Set SMTP_HOST and SMTP_PORT of your mail service.")
+    if not env.get("MAIL_FROM"):
+        problems.append("MAIL_FROM is not set. Set it to the sender patients see, e.g. "
+                        "MAIL_FROM='Clinic <no-reply@clinic.example>'.")
+    security = (env.get("SMTP_SECURITY") or "none").strip().lower()
+    if security not in SMTP_SECURITY_MODES:
+        problems.append(f"SMTP_SECURITY={security!r} is not one of {', '.join(SMTP_SECURITY_MODES)}.")
+    if bool(env.get("SMTP_USERNAME")) != bool(env.get("SMTP_PASSWORD")):
+        problems.append("Only one of SMTP_USERNAME and SMTP_PASSWORD is set: set both, or neither for a relay "
+                        "that needs no sign-in.")
+    elif env.get("SMTP_USERNAME") and security == "none":
+        problems.append("SMTP_USERNAME and SMTP_PASSWORD are set but SMTP_SECURITY is none: the password would "
+                        "cross the network in the clear. Set SMTP_SECURITY=starttls (port 587) or tls (port 465).")
+    return problems
+
+
+def _sms_problems(env) -> list[str]:
+    provider = (env.get("SMS_PROVIDER") or "gateway").strip().lower()
+    if provider not in SMS_PROVIDERS:
+        return [f"SMS_PROVIDER={provider!r} is not one of {', '.join(SMS_PROVIDERS)}."]
+    needed = {
+        "gateway": [("SMS_GATEWAY_URL", "the SMS gateway's address"), ("SMS_API_KEY", "our key at the SMS gateway")],
+        "notify": [("NOTIFY_API_KEY", "an API key from GOV.UK Notify's 'API integration' page"),
+                   ("NOTIFY_SMS_TEMPLATE_ID", "the id of a text message template whose content is ((body))")],
+        "twilio": [("TWILIO_ACCOUNT_SID", "the account's SID (AC…)"), ("TWILIO_AUTH_TOKEN", "its auth token")],
+    }[provider]
+    problems = [f"SMS_PROVIDER is {provider}{' (the default)' if not env.get('SMS_PROVIDER') else ''} but {name} "
+                f"is not set, so text messages could not be sent. Set {name}: {what}; or choose another "
+                f"SMS_PROVIDER ({', '.join(SMS_PROVIDERS)})." for name, what in needed if not env.get(name)]
+    if provider == "twilio" and not (env.get("TWILIO_FROM") or env.get("TWILIO_MESSAGING_SERVICE_SID")):
+        problems.append("SMS_PROVIDER is twilio but neither TWILIO_FROM (a number of the account) nor "
+                        "TWILIO_MESSAGING_SERVICE_SID (MG…) is set: Twilio needs a sender.")
+    key = env.get("NOTIFY_API_KEY") or ""
+    if provider == "notify" and key and not re.fullmatch(rf".+-{UUID}-{UUID}", key):
+        problems.append("NOTIFY_API_KEY is not a Notify API key (<key name>-<service id>-<secret>): copy it "
+                        "whole from Notify.")
+    return problems
+
+
+def _choice(env, name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset); anything else is refused at start-up."""
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def _new_secrets() -> dict:
@@ -77,10 +244,14 @@ def _add_missing_secrets(instance_path: Path, path: Path) -> dict:
 
 
 def load_settings(env=None) -> dict:
-    """Every setting the app reads, as a dict for `app.config`."""
+    """Every setting the app reads, as a dict for `app.config`. In the production profile nothing is
+    generated or started: unsafe settings raise UnsafeConfiguration first."""
     env = os.environ if env is None else env
     instance_path = Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
-    generated = install_secrets(instance_path)
+    production = profile(env) != "development"  # an unknown profile is refused as production
+    if production and (problems := production_problems(env)):
+        raise UnsafeConfiguration(problems)
+    generated = {} if production else install_secrets(instance_path)
 
     def secret(name: str) -> str:
         return env.get(name) or generated[name]
@@ -104,7 +275,8 @@ def load_settings(env=None) -> dict:
         "SESSION_REFRESH_EACH_REQUEST": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _flag(env, "SECURE_COOKIES", False),
+        "PORTAL_ENV": "production" if production else "development",
+        "SESSION_COOKIE_SECURE": _flag(env, "SECURE_COOKIES", production),
         "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
         "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_MINUTES": int(env.get("LOGIN_LOCKOUT_MINUTES", "15")),
@@ -124,8 +296,14 @@ def load_settings(env=None) -> dict:
         "QUEUE_PAGE_SIZE": int(env.get("QUEUE_PAGE_SIZE", "25")),
         "CONSULTATION_PAGE_SIZE": int(env.get("CONSULTATION_PAGE_SIZE", "25")),
         "SMS_API_KEY": env.get("SMS_API_KEY", "sandbox-sms-key"),
+        "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,  # None: the sandbox's, at use time
+        **_sms_settings(env, production),
         "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": int(env.get("SMTP_PORT", "2525")),
+        "SMTP_SECURITY": _choice(env, "SMTP_SECURITY", SMTP_SECURITY_MODES),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
+        "SMTP_CA_FILE": env.get("SMTP_CA_FILE") or None,  # a private CA's bundle; else the system's
         "MAIL_FROM": env.get("MAIL_FROM", "Care Portal <no-reply@care-portal.invalid>"),
         "CHAT_KEY_SERVICE_API_KEY": env.get("CHAT_KEY_SERVICE_API_KEY", "sandbox-chat-key"),
         "VIDEO_SERVICE_API_KEY": env.get("VIDEO_SERVICE_API_KEY", "sandbox-video-key"),
@@ -147,6 +325,17 @@ def load_settings(env=None) -> dict:
         # reports: the longest period a dashboard covers in one view.
         "DASHBOARD_MAX_DAYS": int(env.get("DASHBOARD_MAX_DAYS", "366")),
     }
+
+
+def _sms_settings(env, production: bool) -> dict:
+    """SMS_PROVIDER and its provider's settings. Base URLs left unset resolve at use time (the real
+    provider in production, the sandbox in development); credentials default to the sandbox's in development."""
+    local = {} if production else {"NOTIFY_API_KEY": SANDBOX_NOTIFY_API_KEY,
+                                   "NOTIFY_SMS_TEMPLATE_ID": SANDBOX_NOTIFY_TEMPLATE_ID, **SANDBOX_TWILIO}
+    names = ("NOTIFY_API_KEY", "NOTIFY_SMS_TEMPLATE_ID", "NOTIFY_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
+             "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_BASE_URL")
+    return {"SMS_PROVIDER": _choice(env, "SMS_PROVIDER", SMS_PROVIDERS),
+            **{name: env.get(name) or local.get(name) for name in names}}
 
 
 # --- check-in and travel pay ---
@@ -213,3 +402,28 @@ def _limits_uri(redis_url: str) -> str:
     if redis_url.startswith("unix://"):
         return "redis+unix://" + redis_url[len("unix://"):]
     return redis_url
+
+
+@click.command("check-config")
+@click.option("--production", "as_production", is_flag=True,
+              help="Check as if PORTAL_ENV=production, whatever this host's profile.")
+def check_config_command(as_production):
+    """Check this host's settings for the production profile; exit status 1 listing every problem.
+
+    A plugin command (pyproject's flask.commands entry point), so it runs when the app refuses to load."""
+    env = dict(os.environ, PORTAL_ENV="production") if as_production else os.environ
+    chosen = profile(env)
+    if chosen == "development":
+        click.echo("profile: development (generated secrets and the embedded Redis are allowed). "
+                   "Set PORTAL_ENV=production, or pass --production, to check a production host.")
+        return
+    problems = production_problems(env)
+    if not problems:
+        try:
+            load_settings(env)
+        except (ValueError, KeyError) as exc:  # a number that is not one, a delay that is not 12 or 24
+            problems = [f"a setting cannot be read: {exc}"]
+    if problems:
+        click.echo(problems_message(problems), err=True)
+        sys.exit(1)
+    click.echo("profile: production; every check passed")

@@ -2,9 +2,9 @@
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import text
 
 from portal.extensions import db, limiter, redis_client
+from portal.ops import readiness
 
 bp = Blueprint("main", __name__)
 
@@ -29,18 +29,10 @@ def healthz():
 @bp.get("/readyz")
 @limiter.exempt
 def readyz():
-    checks = {}
-    try:
-        db.session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception:  # any failure means not ready; the reason goes to the log, not the probe
-        checks["database"] = "unreachable"
-    finally:
-        db.session.rollback()
-    try:
-        redis_client().ping()
-        checks["redis"] = "ok"
-    except Exception:
-        checks["redis"] = "unreachable"
+    """503 and which part is not ready: the database, Redis, or the workers (none seen for a minute)."""
+    connection = redis_client()
+    checks = {"database": readiness.database_check(db.session), "redis": readiness.redis_check(connection)}
+    checks["workers"] = (readiness.worker_check(connection) if checks["redis"] == "ok"
+                         else "unknown (Redis unreachable)")
     ready = all(v == "ok" for v in checks.values())
     return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503

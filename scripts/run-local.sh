@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export FLASK_APP=wsgi
+# A local demo, also on a local PostgreSQL: generated secrets and the embedded Redis are fine here.
+export PORTAL_ENV="${PORTAL_ENV:-development}"
 # So a person can watch a travel claim filed: 30 s after check-in, not 24 h after the appointment.
 export TRAVEL_CLAIM_DELAY_SECONDS="${TRAVEL_CLAIM_DELAY_SECONDS:-30}"
 # …and its decision a minute later: the follower asks every 30 s instead of every hour.

@@ -15,6 +15,9 @@ import pytest
 
 _instance = tempfile.mkdtemp(prefix="care-portal-test-")
 os.environ["INSTANCE_PATH"] = _instance
+# The suite uses generated secrets and the embedded Redis, also on CI's PostgreSQL (which alone would
+# choose the production profile); processes the tests start inherit it. tests/test_config.py checks production.
+os.environ["PORTAL_ENV"] = "development"
 
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402

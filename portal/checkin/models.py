@@ -4,6 +4,8 @@ from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.patients.models import Patient
+from portal.scheduling.models import Appointment
 from portal.security.models import utcnow
 
 DAY_BEFORE, SAME_DAY = "day_before", "same_day"
@@ -46,5 +48,7 @@ class CheckIn(db.Model):
     travel_outcome: Mapped[str] = mapped_column(String(20))
     checked_in_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    appointment = relationship("Appointment")
-    patient = relationship("Patient")
+    # The classes, not their names: a name resolves only once its module is imported, which a test or
+    # script that imports check-in first had not done (the mapper failed to configure).
+    appointment = relationship(Appointment)
+    patient = relationship(Patient)

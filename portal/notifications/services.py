@@ -17,7 +17,7 @@ from rq.job import Job
 from sqlalchemy import select, update
 
 from portal.extensions import db, redis_client
-from portal.notifications.clients import MailClient, SendFailed, SmsGatewayClient
+from portal.notifications.clients import MailClient, NotifySmsClient, SendFailed, SmsGatewayClient, TwilioSmsClient
 from portal.notifications.models import FAILED, PENDING, SENT, Notification
 from portal.security.models import utcnow
 
@@ -94,11 +94,33 @@ def sweep_pending(older_than_seconds: int = 30) -> int:
     return len(lost)
 
 
+NOTIFY_URL = "https://api.notifications.service.gov.uk"
+TWILIO_URL = "https://api.twilio.com"
+
+
+def _sms_client():
+    """The SMS provider chosen by SMS_PROVIDER. Without a base URL, production talks to the provider
+    and development to the sandbox, which plays each provider's API."""
+    cfg = current_app.config
+    timeout, production = cfg["EXTERNAL_TIMEOUT_SECONDS"], cfg.get("PORTAL_ENV") == "production"
+    if cfg["SMS_PROVIDER"] == "notify":
+        return NotifySmsClient(cfg["NOTIFY_API_KEY"], cfg["NOTIFY_SMS_TEMPLATE_ID"],
+                               cfg["NOTIFY_BASE_URL"] or (NOTIFY_URL if production else cfg["SANDBOX_URL"]), timeout)
+    if cfg["SMS_PROVIDER"] == "twilio":
+        base_url = cfg["TWILIO_BASE_URL"] or (TWILIO_URL if production else f"{cfg['SANDBOX_URL']}/twilio")
+        return TwilioSmsClient(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], base_url, timeout,
+                               from_number=cfg["TWILIO_FROM"],
+                               messaging_service_sid=cfg["TWILIO_MESSAGING_SERVICE_SID"])
+    return SmsGatewayClient(cfg["SMS_GATEWAY_URL"] or cfg["SANDBOX_URL"], cfg["SMS_API_KEY"], timeout)
+
+
 def _client_for(notification: Notification):
     cfg = current_app.config
     if notification.channel == "sms":
-        return SmsGatewayClient(cfg["SANDBOX_URL"], cfg["SMS_API_KEY"], cfg["EXTERNAL_TIMEOUT_SECONDS"])
-    return MailClient(cfg["SMTP_HOST"], cfg["SMTP_PORT"], cfg["MAIL_FROM"], cfg["EXTERNAL_TIMEOUT_SECONDS"])
+        return _sms_client()
+    return MailClient(cfg["SMTP_HOST"], cfg["SMTP_PORT"], cfg["MAIL_FROM"], cfg["EXTERNAL_TIMEOUT_SECONDS"],
+                      security=cfg["SMTP_SECURITY"], username=cfg["SMTP_USERNAME"], password=cfg["SMTP_PASSWORD"],
+                      ca_file=cfg["SMTP_CA_FILE"])
 
 
 def deliver(notification_id: int) -> str:

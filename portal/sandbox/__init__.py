@@ -2,8 +2,8 @@
 
 A separate small Flask app (`flask --app portal.sandbox run --port 5001`). It plays the
 referral system (sends signed referrals to the portal's webhook), the chat key service, the
-video service, the SMS gateway and, over SMTP on SANDBOX_SMTP_PORT, the mail server
-(aiosmtpd). `/outbox` lists every SMS and e-mail "sent".
+video service, the SMS gateway, GOV.UK Notify and Twilio (`sms_providers.py`), and, over SMTP
+on SANDBOX_SMTP_PORT, the mail server (aiosmtpd). `/outbox` lists every SMS and e-mail "sent".
 """
 
 import os
@@ -14,7 +14,7 @@ import jwt
 from flask import Flask, abort, current_app, render_template_string, request
 
 from portal.config import load_settings
-from portal.sandbox import directories, oidc, referral_system, travel_claims
+from portal.sandbox import directories, oidc, referral_system, sms_providers, travel_claims
 from portal.sandbox.messaging import Store, start_mail_catcher
 
 PAGE_HEAD = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -31,6 +31,9 @@ demographics (PDS): <code>GET /pds/Patient/&lt;NHS number&gt;</code>.</p>
 <label for="mode">Behaviour</label><select id="mode" name="mode"><option>ok</option><option>500</option><option>slow</option></select>
 <button>Set</button></form>
 <p><a href="/outbox">Every SMS and e-mail sent</a></p>
+<p>SMS providers in their own API shapes (the portal's <code>SMS_PROVIDER</code>): our gateway
+<code>POST /sms/messages</code>, GOV.UK Notify <code>POST /v2/notifications/sms</code>, Twilio
+<code>POST /twilio/2010-04-01/Accounts/&lt;sid&gt;/Messages.json</code>.</p>
 <h2>Referral system</h2>
 <form method="post" action="/referral-system/send"><label for="count">Referrals to send</label>
 <input id="count" name="count" type="number" min="1" max="50" value="1"><button>Send</button></form>
@@ -46,7 +49,7 @@ demographics (PDS): <code>GET /pds/Patient/&lt;NHS number&gt;</code>.</p>
 </main></body></html>"""
 
 OUTBOX = PAGE_HEAD + """<h1>Sent messages</h1><p><a href="/">Sandbox</a></p>
-<h2>SMS ({{ sms|length }})</h2><ol>{% for m in sms|reverse %}<li><strong>{{ m.to }}</strong> {{ m.at }}<br>{{ m.text }}</li>{% endfor %}</ol>
+<h2>SMS ({{ sms|length }})</h2><ol>{% for m in sms|reverse %}<li><strong>{{ m.to }}</strong> {{ m.at }} (via {{ m.via }})<br>{{ m.text }}</li>{% endfor %}</ol>
 <h2>E-mail ({{ emails|length }})</h2><ol>{% for m in emails|reverse %}<li><strong>{{ m.to|join(', ') }}</strong> {{ m.at }} — {{ m.subject }}<br>{{ m.text }}</li>{% endfor %}</ol>
 </main></body></html>"""
 
@@ -71,8 +74,13 @@ def create_app(smtp_port: int | None = None) -> Flask:
         TRAVEL_CLIENT_ID=settings["TRAVEL_CLIENT_ID"],
         TRAVEL_CLIENT_SECRET=settings["TRAVEL_CLIENT_SECRET"],
         VIDEO_KEY_SECRET=settings["VIDEO_KEY_SECRET"],
+        NOTIFY_API_KEY=settings["NOTIFY_API_KEY"],
+        NOTIFY_SMS_TEMPLATE_ID=settings["NOTIFY_SMS_TEMPLATE_ID"],
+        TWILIO_ACCOUNT_SID=settings["TWILIO_ACCOUNT_SID"],
+        TWILIO_AUTH_TOKEN=settings["TWILIO_AUTH_TOKEN"],
     )
     app.register_blueprint(directories.bp)
+    app.register_blueprint(sms_providers.bp)
     travel_claims.init_app(app)
     store = Store()
     app.extensions["sandbox_store"] = store

@@ -3,12 +3,14 @@ chat key service and the video service. Everything they receive is kept in memor
 on the sandbox's /outbox page. Failure modes are switched on /failures."""
 
 import secrets
+import ssl
 import threading
 import uuid
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Store:
@@ -23,9 +25,9 @@ class Store:
         # service name -> mode: "ok", "5xx", "slow"
         self.failures: dict[str, str] = {"sms": "ok", "chat": "ok", "video": "ok", "smtp": "ok", "insurer": "ok"}
 
-    def add_sms(self, to: str, text: str) -> dict:
+    def add_sms(self, to: str, text: str, via: str = "gateway", record_id: str | None = None) -> dict:
         with self.lock:
-            record = {"id": uuid.uuid4().hex, "to": to, "text": text, "at": _now()}
+            record = {"id": record_id or str(uuid.uuid4()), "to": to, "text": text, "at": _now(), "via": via}
             self.sms.append(record)
             return record
 
@@ -65,7 +67,33 @@ class _CatchMail:
         return "250 Message accepted"
 
 
-def start_mail_catcher(store: Store, host: str, port: int) -> Controller:
-    controller = Controller(_CatchMail(store), hostname=host, port=port)
+class _Logins:
+    """aiosmtpd authenticator: the user names and passwords the mail service accepts."""
+
+    def __init__(self, logins: dict[str, str]):
+        self.logins = logins
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user, password = auth_data.login.decode(), auth_data.password.decode()
+        # handled=False: aiosmtpd answers 535 itself (its default assumes we already answered)
+        return AuthResult(success=self.logins.get(user) == password and bool(password), handled=False)
+
+
+def start_mail_catcher(store: Store, host: str, port: int, *, tls_context: ssl.SSLContext | None = None,
+                       implicit_tls: bool = False, logins: dict[str, str] | None = None) -> Controller:
+    """The mail catcher. With `tls_context` it plays a real mail service: STARTTLS required before
+    anything else (port 587 style) or, with `implicit_tls`, TLS from the first byte (port 465 style);
+    with `logins` it requires AUTH, which it only offers inside TLS."""
+    kwargs = {}
+    if logins is not None:
+        # aiosmtpd counts only STARTTLS as TLS; under implicit TLS every byte is inside TLS already.
+        kwargs.update(authenticator=_Logins(logins), auth_required=True, auth_require_tls=not implicit_tls)
+    if tls_context is not None and implicit_tls:
+        kwargs["ssl_context"] = tls_context
+    elif tls_context is not None:
+        kwargs.update(tls_context=tls_context, require_starttls=True)
+    controller = Controller(_CatchMail(store), hostname=host, port=port, **kwargs)
     controller.start()
     return controller
