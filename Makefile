@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser redis-server clean
+.PHONY: run test install browser redis-server oidc-provider clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,20 +23,33 @@ browser:
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; \
 	fi
 
+# panva's oidc-provider (OpenID Certified) for the partner sign-in tests, pinned by its package-lock.json.
+OIDC_PROVIDER := tests/oidc_provider
+$(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json $(OIDC_PROVIDER)/package.json
+	@if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = "0" ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null) \
+	    || echo "Node.js could not be installed"; \
+	fi
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
+	else echo "npm missing: the standard-provider sign-in tests will be skipped (and fail under CI)"; fi
+
+oidc-provider: $(OIDC_PROVIDER)/node_modules/.package-lock.json
+
 # Debian's Redis server for the multi-instance test (tests/e2e/test_many_hosts.py); the embedded one stays
 # the default everywhere else.
 redis-server:
 	@if ! command -v redis-server >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
-	      || echo "redis-server could not be installed; the multi-instance test will be skipped"; \
-	  else echo "redis-server missing and not root: the multi-instance test will be skipped"; fi; \
+	      || echo "redis-server could not be installed: the multi-instance test will not run (it fails under CI)"; \
+	  else echo "redis-server missing and not root: the multi-instance test will not run"; fi; \
 	fi
 
 run: $(STAMP)
 	bash scripts/run-local.sh
 
-test: $(STAMP) browser redis-server
+test: $(STAMP) browser redis-server oidc-provider
 	$(BIN)/python -m pytest
 
 clean:

@@ -14,9 +14,21 @@ from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, mig
 
 
 class DatabaseId(IntegerConverter):
+    """Ids in URLs are database integers: one past 32 bits is simply not found (404), never a 500.
+
+    Such an id becomes 0, which no row has, rather than failing the match: werkzeug would answer a
+    failed match with 405 when another method's rule has the same path (PUT vs GET /Appointment/<id>).
+    """
+
+    regex = r"\d{1,18}"  # longer does not match at all (and int() of 5,000 digits would raise)
+
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        return number if number <= self.max else 0
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -29,7 +41,6 @@ def create_app(overrides: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(settings)
-    # Ids in URLs are database integers: one past 32 bits is simply not found, never a 500.
     app.url_map.converters["int"] = DatabaseId
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -92,6 +103,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(travel_pay_views.bp)
     # --- end check-in and travel pay ---
     app.register_blueprint(order_views.bp)
+    from portal.api_docs import views as api_docs_views
+
+    app.register_blueprint(api_docs_views.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
     errors.init_app(app)

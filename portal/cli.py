@@ -6,6 +6,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from portal.extensions import db, redis_client
+from portal.input_rules import TextRejected, clean_text
 from portal.security.models import STAFF_ROLES, StaffUser
 
 
@@ -31,6 +32,10 @@ def create_user_command(email, password, role, name):
     """Create a staff account, or reset an existing one's role, name and password."""
     if len(password) < 10:
         raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    try:
+        name = clean_text(name, max_length=200)
+    except TextRejected as exc:
+        raise click.BadParameter(exc.message, param_hint="--name") from None
     user = create_or_update_user(email, password, role, name)
     click.echo(f"staff user {user.email} ({user.role}) ready")
 

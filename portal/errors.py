@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -35,7 +35,7 @@ def _wants_json() -> bool:
 
 
 FHIR_ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-                    413: "too-long", 415: "not-supported", 429: "throttled"}
+                    406: "not-supported", 413: "too-long", 415: "not-supported", 429: "throttled"}
 
 
 def _fhir_outcome(status: int, detail: str):
@@ -60,7 +60,12 @@ def _render(status: int, detail: str):
 def handle_http_error(exc: HTTPException):
     if exc.code == 429:
         return _render(429, "Too many attempts. For your security, wait a few minutes and try again.")
-    return _render(exc.code or 500, exc.description or "")
+    response = _render(exc.code or 500, exc.description or "")
+    if exc.code == 405 and getattr(exc, "valid_methods", None):
+        # RFC 9110: a 405 lists the methods the resource has.
+        response = make_response(response)
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
 
 
 def handle_csrf_error(exc: CSRFError):

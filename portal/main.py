@@ -20,6 +20,13 @@ def home():
     return render_template("main/home.html")
 
 
+@bp.get("/favicon.ico")
+@limiter.exempt
+def favicon():
+    """Browsers ask for /favicon.ico by themselves (on JSON answers, say); pages name the SVG icon."""
+    return redirect(url_for("static", filename="img/favicon.svg"), 301)
+
+
 @bp.get("/healthz")
 @limiter.exempt
 def healthz():

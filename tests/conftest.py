@@ -12,6 +12,16 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Generated input is deterministic in CI (derandomized, no example database), so a failure found there
+# is found again anywhere with the same code; HYPOTHESIS_PROFILE=explore searches wider and at random.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=100,
+                          print_blob=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+settings.register_profile("explore", max_examples=5000, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _instance = tempfile.mkdtemp(prefix="care-portal-test-")
 os.environ["INSTANCE_PATH"] = _instance
@@ -37,9 +47,26 @@ def _reset_postgres_schema(app):
             conn.execute(text("CREATE SCHEMA public"))
 
 
+# htmx reads only hx-* (or data-hx-*) attributes; one spelled hx_get is silently ignored and leaves a
+# control dead. Every HTML response of every test is checked, pages and fragments alike.
+HX_UNDERSCORE = re.compile(rb"<[^>]*?\s(?:data-)?hx_[a-z_]*\s*=", re.IGNORECASE)
+_markup_problems: list[str] = []
+
+
+def _record_misspelt_htmx(response):
+    if response.mimetype == "text/html" and not response.is_streamed:
+        match = HX_UNDERSCORE.search(response.get_data())
+        if match:
+            from flask import request
+
+            _markup_problems.append(f"{request.endpoint}: ...{match.group(0)[-160:].decode(errors='replace')}")
+    return response
+
+
 @pytest.fixture(scope="session")
 def app():
     app = create_app({"TESTING": True, "SERVER_NAME": None})
+    app.after_request(_record_misspelt_htmx)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         _reset_postgres_schema(app)
     with app.app_context():
@@ -59,7 +86,9 @@ def clean_state(app):
         with db.engine.begin() as conn:
             for table in tables:
                 conn.execute(table.delete())
+    _markup_problems.clear()
     yield
+    assert not _markup_problems, f"htmx ignores attributes spelled with '_': {_markup_problems}"
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from wtforms import DateField, EmailField, HiddenField, RadioField, SelectField,
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from portal.consultations.results import OUTCOMES
+from portal.input_rules import PlainText
 
 CANCEL_REASONS = [
     ("patient_request", "The patient asked to cancel"),
@@ -33,7 +34,7 @@ class AssignForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     reason = SelectField("Reason for cancelling", choices=CANCEL_REASONS, validators=[DataRequired()])
-    details = TextAreaField("Details", validators=[Optional(), Length(max=400)])
+    details = TextAreaField("Details", validators=[Optional(), Length(max=400), PlainText(400, multiline=True)])
 
     def reason_text(self) -> str:
         label = dict(CANCEL_REASONS)[self.reason.data]
@@ -42,21 +43,21 @@ class CancelForm(FlaskForm):
 
 class ChatForm(FlaskForm):
     message = TextAreaField("Message", validators=[DataRequired(message="Write a message first."),
-                                                   Length(max=2000)])
+                                                   Length(max=2000), PlainText(2000, multiline=True)])
     chat_token = HiddenField(validators=[DataRequired()])
 
 
 class IdentityForm(FlaskForm):
-    last_name = StringField("Your last name", validators=[DataRequired(), Length(max=200)],
+    last_name = StringField("Your last name", validators=[DataRequired(), Length(max=200), PlainText(200)],
                             render_kw={"autocomplete": "family-name"})
     birth_date = DateField("Your date of birth", validators=[InputRequired(message="Enter your date of birth.")],
                            render_kw={"autocomplete": "bday"})
 
 
 class DirectStartForm(FlaskForm):
-    first_name = StringField("First name", validators=[DataRequired(), Length(max=200)],
+    first_name = StringField("First name", validators=[DataRequired(), Length(max=200), PlainText(200)],
                              render_kw={"autocomplete": "given-name"})
-    last_name = StringField("Last name", validators=[DataRequired(), Length(max=200)],
+    last_name = StringField("Last name", validators=[DataRequired(), Length(max=200), PlainText(200)],
                             render_kw={"autocomplete": "family-name"})
     birth_date = DateField("Date of birth", validators=[InputRequired(message="Enter your date of birth.")],
                            render_kw={"autocomplete": "bday"})
@@ -67,11 +68,12 @@ class DirectStartForm(FlaskForm):
 
 
 class CoverageForm(FlaskForm):
-    policy_number = StringField("Insurance policy number", validators=[DataRequired(), Length(max=60)])
+    policy_number = StringField("Insurance policy number", validators=[DataRequired(), Length(max=60), PlainText(60)])
 
 
 class NeedForm(FlaskForm):
-    need = TextAreaField("What do you need help with?", validators=[DataRequired(), Length(max=2000)])
+    need = TextAreaField("What do you need help with?",
+                         validators=[DataRequired(), Length(max=2000), PlainText(2000, multiline=True)])
     channel = RadioField("How do you want to talk to the doctor?",
                          choices=[("VIDEO", "Video"), ("PHONE", "Phone"), ("CHAT", "Chat")], default="VIDEO",
                          validators=[InputRequired()])
@@ -80,16 +82,17 @@ class NeedForm(FlaskForm):
 class ReviewForm(FlaskForm):
     rating = RadioField("How was your consultation? (1 = poor, 5 = very good)",
                         choices=[(str(n), str(n)) for n in range(1, 6)], validators=[InputRequired()])
-    comment = TextAreaField("Anything you want to tell us (optional)", validators=[Optional(), Length(max=2000)])
+    comment = TextAreaField("Anything you want to tell us (optional)",
+                            validators=[Optional(), Length(max=2000), PlainText(2000, multiline=True)])
 
 
 class ReportForm(FlaskForm):
-    icpc2_code = StringField("ICPC-2 code", validators=[DataRequired(), Length(max=200)],
+    icpc2_code = StringField("ICPC-2 code", validators=[DataRequired(), Length(max=200), PlainText(200)],
                              render_kw={"list": "icpc2-codes", "autocomplete": "off"})
     outcome = SelectField("Outcome", choices=[("", "Choose…")] + list(OUTCOMES.items()),
                           validators=[DataRequired(message="Choose an outcome.")])
     patient_national_id = StringField("Patient's national id (only when the patient is someone else, e.g. a child)",
                                       validators=[Optional(), Length(max=20)], render_kw={"inputmode": "numeric"})
-    job_description = StringField("Patient's job", validators=[Optional(), Length(max=200)])
-    policy_number = StringField("Policy number", validators=[Optional(), Length(max=60)])
-    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    job_description = StringField("Patient's job", validators=[Optional(), Length(max=200), PlainText(200)])
+    policy_number = StringField("Policy number", validators=[Optional(), Length(max=60), PlainText(60)])
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000), PlainText(5000, multiline=True)])

@@ -2,6 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from portal.input_rules import PlainText
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 
 
@@ -20,7 +21,7 @@ class BookingForForm(FlaskForm):
 
 class FindServiceForm(BookingForForm):
     nhs_number = StringField("NHS number", validators=[DataRequired(), Length(max=20), nhs_number_check])
-    postcode = StringField("Patient's postcode", validators=[DataRequired(), Length(max=10)])
+    postcode = StringField("Patient's postcode", validators=[DataRequired(), Length(max=10), PlainText(10)])
 
 
 class ChooseServiceForm(BookingForForm):
@@ -32,4 +33,4 @@ class BookRemoteSlotForm(ChooseServiceForm):
     slot_id = HiddenField(validators=[DataRequired(), Length(max=64)])
     start = HiddenField(validators=[DataRequired(), Length(max=40)])
     end = HiddenField(validators=[DataRequired(), Length(max=40)])
-    description = StringField("Reason for the appointment", validators=[Optional(), Length(max=200)])
+    description = StringField("Reason for the appointment", validators=[Optional(), Length(max=200), PlainText(200)])

@@ -4,12 +4,12 @@ Pure functions, no Flask request: views and tests call them alike. Every problem
 an issue ({code, diagnostics, expression}) so the OperationOutcome says exactly what was wrong.
 """
 
-import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from portal.fhir.resources import NHS_NUMBER_SYSTEM, SCHEDULE_INCLUDES, SLOT_INCLUDES, SLOT_SEARCH_PARAMS
+from portal.input_rules import InputRejected, TextRejected, clean_text, load_json, parse_date, parse_instant
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 from portal.scheduling.models import SLOT_STATUSES
 
@@ -18,6 +18,8 @@ _PREFIXED = re.compile(r"^(ge|gt|le|lt|eq)?(.+)$")
 _REFERENCE = re.compile(r"^(?:.*/)?Slot/(\d{1,10})$")
 _ID = re.compile(r"^\d{1,10}$")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+JSON_FORMATS = ("json", "application/json", "application/fhir+json", "application/json+fhir")  # `_format`
+NAME_MAX = 200
 
 
 class InvalidRequest(ValueError):
@@ -42,16 +44,9 @@ def _issue(code: str, diagnostics: str, expression: str | None = None) -> dict:
 
 def parse_datetime(value: str) -> datetime:
     """A FHIR date or dateTime/instant as naive UTC; a date or a time without zone is taken as UTC."""
-    value = value.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return datetime.combine(date.fromisoformat(value), time(0))
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?", value):
-        raise ValueError("not a FHIR date or instant")
-    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed
+    if isinstance(value, str) and len(value) == 10:
+        return datetime.combine(parse_date(value), datetime.min.time())
+    return parse_instant(value, zone_required=False)
 
 
 @dataclass
@@ -116,10 +111,11 @@ def _read_start(value: str, search: SlotSearch, issues: list[dict]) -> None:
     prefix, raw = _PREFIXED.match(value).groups() if value else (None, "")
     try:
         moment = parse_datetime(raw)
-    except ValueError:
-        issues.append(_issue("value", f"start={value} is not a date or instant with a ge/gt/le/lt prefix", "start"))
+    except ValueError as exc:
+        issues.append(_issue("value", f"start={value}: {exc} (a date or instant, with a ge/gt/le/lt prefix)",
+                             "start"))
         return
-    is_date = len(raw.strip()) == 10
+    is_date = len(raw) == 10
     # gt/lt are strict: a slot starting exactly at the instant given is outside (stored times have whole
     # seconds, so one microsecond past the instant excludes it exactly).
     if prefix == "ge":
@@ -153,9 +149,10 @@ def read_json(body: bytes, resource_type: str) -> dict:
     if len(body) > MAX_BODY_BYTES:
         raise InvalidRequest([_issue("too-long", f"the body may be at most {MAX_BODY_BYTES} bytes")])
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidRequest([_issue("structure", "the body is not valid JSON")]) from None
+        payload = load_json(body)
+    except InputRejected as exc:
+        where = f"{resource_type}.{exc.field}" if exc.field else None
+        raise InvalidRequest([_issue("structure", f"{where or 'the body'} {exc.message}", where)]) from None
     if not isinstance(payload, dict):
         raise InvalidRequest([_issue("structure", "the body must be a JSON object")])
     if payload.get("resourceType") != resource_type:
@@ -163,15 +160,16 @@ def read_json(body: bytes, resource_type: str) -> dict:
     return payload
 
 
-def _text(payload: dict, key: str, issues: list, expression: str, max_length: int = 500) -> str | None:
+def _text(payload: dict, key: str, issues: list, expression: str, max_length: int = 500,
+          multiline: bool = False, required: bool = False) -> str | None:
     value = payload.get(key)
-    if value is None:
+    if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
-        issues.append(_issue("value", f"{expression} must be a non-empty string of at most {max_length} "
-                                      "characters", expression))
+    try:
+        return clean_text(value, max_length=max_length, multiline=multiline)
+    except TextRejected as exc:
+        issues.append(_issue("required" if value is None else "value", f"{expression} {exc.message}", expression))
         return None
-    return value.strip()
 
 
 def _contained_patient(payload: dict, issues: list) -> dict | None:
@@ -206,22 +204,17 @@ def _patient_details(patient: dict, issues: list) -> tuple[str | None, str | Non
             issues.append(_issue("value", str(exc), "Patient.identifier"))
     names = patient.get("name") if isinstance(patient.get("name"), list) else []
     name = names[0] if names and isinstance(names[0], dict) else {}
-    family = name.get("family")
     given = name.get("given")
-    given = given[0] if isinstance(given, list) and given else None
-    if not isinstance(family, str) or not family.strip() or len(family) > 200:
-        issues.append(_issue("required", "the patient needs a family name", "Patient.name.family"))
-        family = None
-    if not isinstance(given, str) or not given.strip() or len(given) > 200:
-        issues.append(_issue("required", "the patient needs a given name", "Patient.name.given"))
-        given = None
+    name = {"family": name.get("family"), "given": given[0] if isinstance(given, list) and given else None}
+    family = _text(name, "family", issues, "Patient.name.family", NAME_MAX, required=True)
+    given = _text(name, "given", issues, "Patient.name.given", NAME_MAX, required=True)
     birth_date = None
     if patient.get("birthDate") is not None:
         try:
-            birth_date = date.fromisoformat(str(patient["birthDate"]))
-        except ValueError:
-            issues.append(_issue("value", "birthDate must be YYYY-MM-DD", "Patient.birthDate"))
-    return nhs_number, family and family.strip(), given and given.strip(), birth_date
+            birth_date = parse_date(patient["birthDate"])
+        except ValueError as exc:
+            issues.append(_issue("value", f"Patient.birthDate {exc}", "Patient.birthDate"))
+    return nhs_number, family, given, birth_date
 
 
 def parse_appointment(body: bytes) -> AppointmentIn:
@@ -242,15 +235,13 @@ def parse_appointment(body: bytes) -> AppointmentIn:
             issues.append(_issue("value", "the slot reference must be Slot/<id>", "Appointment.slot"))
     times = {}
     for key in ("start", "end"):
-        value = payload.get(key)
         try:
-            if not isinstance(value, str) or len(value) <= 10:
-                raise ValueError
-            times[key] = parse_datetime(value)
-        except ValueError:
-            issues.append(_issue("required", f"{key} must be an instant", f"Appointment.{key}"))
+            times[key] = parse_instant(payload.get(key), zone_required=False)
+        except ValueError as exc:
+            issues.append(_issue("required" if key not in payload else "value", f"Appointment.{key} {exc}",
+                                 f"Appointment.{key}"))
     description = _text(payload, "description", issues, "Appointment.description")
-    comment = _text(payload, "comment", issues, "Appointment.comment", 1000)
+    comment = _text(payload, "comment", issues, "Appointment.comment", 1000, multiline=True)
     patient = _contained_patient(payload, issues)
     nhs_number = family = given = birth_date = None
     if patient is not None:

@@ -6,6 +6,7 @@ from functools import wraps
 
 import orjson
 from flask import Blueprint, Response, g, request
+from flask_babel import gettext as _
 
 from portal.extensions import csrf, limiter
 from portal.fhir import oauth, parsing, resources, services
@@ -37,6 +38,22 @@ def outcome(status: int, code: str, diagnostics: str, expression=None, issues=No
 
 def _base_url() -> str:
     return request.url_root.rstrip("/") + bp.url_prefix
+
+
+
+@bp.before_request
+def _known_parameters_only():
+    """Only Slot search takes parameters besides `_format`; elsewhere one is a client's mistake (400),
+    as an unknown search parameter is. `_format` may ask for XML: we serve JSON only and say so (406)."""
+    if request.endpoint != "fhir.search_slots":
+        unknown = sorted({name for name in request.args if name != "_format"})
+        if unknown:
+            return outcome(400, "not-supported", _("unknown parameter %(name)r", name=unknown[0]), [unknown[0]])
+    asked = request.args.getlist("_format")
+    if any(value not in parsing.JSON_FORMATS for value in asked):
+        return outcome(406, "not-supported", _("only JSON is served: _format must be one of %(formats)s",
+                                               formats=", ".join(parsing.JSON_FORMATS)), ["_format"])
+    return None
 
 
 @bp.before_request
@@ -90,7 +107,7 @@ def metadata():
 @needs("fhir.slot.search")
 def search_slots():
     try:
-        search = parsing.parse_slot_search(list(request.args.items(multi=True)))
+        search = parsing.parse_slot_search([(k, v) for k, v in request.args.items(multi=True) if k != "_format"])
     except parsing.InvalidRequest as exc:
         return _invalid(exc)
     try:

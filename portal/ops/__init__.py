@@ -1,10 +1,10 @@
-"""Operations: per-request JSON logs with a request id, Prometheus `/metrics`, and the admin queue
-dashboard (rq-dashboard under /admin/rq)."""
+"""Operations: per-request JSON logs with a request id, Prometheus `/metrics`, and the admins' job
+queues pages (/admin/rq)."""
 
 
 def init_app(app) -> None:
-    from portal.ops import metrics, queue_dashboard, request_log
+    # queue_dashboard adds its pages to the ops blueprint that metrics registers.
+    from portal.ops import metrics, queue_dashboard, request_log  # noqa: F401
 
     request_log.init_app(app)
     metrics.init_app(app)
-    queue_dashboard.init_app(app)

@@ -1,6 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, IntegerField, SelectField
+from wtforms import DateField, DecimalField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+
+from portal.input_rules import BoundedIntegerField
 
 
 class OrderFilterForm(FlaskForm):
@@ -12,7 +14,7 @@ class OrderFilterForm(FlaskForm):
     insurer = SelectField("Insurer", coerce=str, validators=[Optional()])
     since = DateField("Served from", validators=[Optional()])
     until = DateField("Served to", validators=[Optional()])
-    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100_000)])
+    page = BoundedIntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100_000)])
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:
@@ -20,7 +22,7 @@ class OrderFilterForm(FlaskForm):
 
 
 class DiscountForm(FlaskForm):
-    line_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])
+    line_id = BoundedIntegerField(validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])
     percent = DecimalField("Discount (%)", places=2, validators=[
         InputRequired(message="Enter a discount in per cent, 0 to 100."),
         NumberRange(min=0, max=100, message="The discount must be between 0 %% and 100 %%.")])

@@ -1,10 +1,11 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
                                 ValidationError)
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
+from portal.input_rules import BoundedIntegerField, PlainText
 from portal.partners.models import PARTNER_ROLES, TENANT_PATTERN
 
 ROLE_CHOICES = [(r, r.replace("_", " ").capitalize()) for r in PARTNER_ROLES]
@@ -23,12 +24,13 @@ def _phone(form, field):
 
 
 class SearchForm(FlaskForm):
-    q = StringField("Name, birth date (YYYY-MM-DD) or phone", validators=[DataRequired(), Length(min=2, max=100)])
+    q = StringField("Name, birth date (YYYY-MM-DD) or phone",
+                    validators=[DataRequired(), Length(min=2, max=100), PlainText(100)])
 
 
 class PatientForm(FlaskForm):
-    first_name = StringField("First name", validators=[DataRequired(), Length(max=200)])
-    last_name = StringField("Last name", validators=[DataRequired(), Length(max=200)])
+    first_name = StringField("First name", validators=[DataRequired(), Length(max=200), PlainText(200)])
+    last_name = StringField("Last name", validators=[DataRequired(), Length(max=200), PlainText(200)])
     birth_date = DateField("Birth date", validators=[InputRequired(message="Enter a birth date.")])
     phone = StringField("Phone", validators=[DataRequired(), Length(max=32), _phone])
 
@@ -53,22 +55,24 @@ class EmptyForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    name = StringField("Name", validators=[Optional(), Length(max=200), PlainText(200)])
     notification_email = StringField("Notification e-mail",
                                      validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
     default_service_id = SelectField("Default service line", coerce=int, validators=[Optional()])
 
 
 class VisitForm(FlaskForm):
-    reason = TextAreaField("Reason for visit", validators=[DataRequired(), Length(max=1000)])
+    reason = TextAreaField("Reason for visit",
+                           validators=[DataRequired(), Length(max=1000), PlainText(1000, multiline=True)])
     service_id = SelectField("Service", coerce=int, validators=[InputRequired(message="Choose a service.")])
-    address = StringField("Address of the visit", validators=[DataRequired(), Length(max=300)])
+    address = StringField("Address of the visit", validators=[DataRequired(), Length(max=300), PlainText(300)])
     available_from = DateField("Available from", validators=[InputRequired(message="Enter a date.")])
     callback_phone = StringField("Callback number", validators=[DataRequired(), Length(max=32), _phone])
 
 
 class SlotForm(FlaskForm):
-    slot_id = IntegerField("Slot", validators=[InputRequired(message="Choose a time."), NumberRange(1, MAX_ID)])
+    slot_id = BoundedIntegerField("Slot",
+                                  validators=[InputRequired(message="Choose a time."), NumberRange(1, MAX_ID)])
 
 
 
@@ -77,20 +81,21 @@ class PartnerSettingsForm(FlaskForm):
     """A partner's settings as a staff admin edits them. The rules are three plain fields, checked
     again by `services.check_eligibility_rules` (the one home of what a valid rule is)."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200), PlainText(200)])
     tenant = StringField("Tenant slug", validators=[
         DataRequired(), Length(max=64),
         Regexp(f"^{TENANT_PATTERN.pattern}$", message="Use lower-case letters, digits and hyphens (e.g. north-care).")])
     idp_issuer = StringField("Issuer URL", validators=[DataRequired(), Length(max=500)])
-    idp_client_id = StringField("Client id", validators=[DataRequired(), Length(max=200)])
+    idp_client_id = StringField("Client id", validators=[DataRequired(), Length(max=200), PlainText(200)])
     # Write-only: PasswordField never renders the value back, and the page never receives it.
     idp_client_secret = PasswordField("Client secret", validators=[Optional(), Length(max=500)])
     self_scheduling = BooleanField("Self-scheduling: partner users may book free slots themselves")
-    triage_symptoms = TextAreaField("Symptoms that go to triage, one per line", validators=[Length(max=6000)])
-    triage_min_age = IntegerField("Patients this age or older go to triage", validators=[Optional(),
-                                  NumberRange(0, 130, message="Enter an age from 0 to 130.")])
-    triage_max_age = IntegerField("Patients this age or younger go to triage", validators=[Optional(),
-                                  NumberRange(0, 130, message="Enter an age from 0 to 130.")])
+    triage_symptoms = TextAreaField("Symptoms that go to triage, one per line",
+                                    validators=[Optional(), Length(max=6000), PlainText(6000, multiline=True)])
+    triage_min_age = BoundedIntegerField("Patients this age or older go to triage", validators=[
+        Optional(), NumberRange(0, 130, message="Enter an age from 0 to 130.")])
+    triage_max_age = BoundedIntegerField("Patients this age or younger go to triage", validators=[
+        Optional(), NumberRange(0, 130, message="Enter an age from 0 to 130.")])
 
     def rules(self) -> dict:
         return {"triage_symptoms": (self.triage_symptoms.data or "").splitlines(),

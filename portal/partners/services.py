@@ -20,6 +20,7 @@ from portal import live
 from flask import current_app
 
 from portal.extensions import db, redis_client
+from portal.input_rules import MAX_STRING_CHARS, TextRejected, clean_text
 from portal.notifications import services as outbox
 from portal.partners.models import (BOOKED, BOOKED_ELSEWHERE, CANCELLED, CURRENT_STATUSES, DECLINED, PARTNER_ROLES,
                                     SCHEDULED, TENANT_PATTERN, TRIAGE, CareRequest, CareRequestUser, Partner,
@@ -96,7 +97,11 @@ def check_eligibility_rules(rules) -> dict:
     symptoms = rules.get("triage_symptoms") or []
     if not isinstance(symptoms, list) or not all(isinstance(s, str) for s in symptoms):
         raise InvalidSetting("triage_symptoms", "Symptoms must be text, one per line.")
-    symptoms = list(dict.fromkeys(s.strip().lower() for s in symptoms if s.strip()))
+    try:
+        symptoms = list(dict.fromkeys(clean_text(s, max_length=MAX_STRING_CHARS).lower() for s in symptoms
+                                      if s.strip()))
+    except TextRejected as exc:
+        raise InvalidSetting("triage_symptoms", f"A symptom: {exc.message}.") from None
     if len(symptoms) > MAX_SYMPTOMS:
         raise InvalidSetting("triage_symptoms", f"Give at most {MAX_SYMPTOMS} symptoms.")
     if any(len(s) > MAX_SYMPTOM_LENGTH for s in symptoms):
@@ -138,6 +143,14 @@ def get_partner(partner_id: int) -> Partner | None:
     return db.session.get(Partner, partner_id)
 
 
+def _setting_text(field: str, value) -> str:
+    try:
+        return clean_text(value or "", max_length=200)
+    except TextRejected as exc:
+        raise InvalidSetting(field, "This field is required." if not (value or "").strip()
+                             else exc.message[0].upper() + exc.message[1:] + ".") from None
+
+
 def save_partner(partner_id: int | None, *, name: str, tenant: str, idp_issuer: str, idp_client_id: str,
                  idp_client_secret: str | None, self_scheduling: bool, eligibility_rules: dict) -> Partner:
     """Create a partner (partner_id None) or change its settings. An empty secret keeps the stored one.
@@ -149,11 +162,9 @@ def save_partner(partner_id: int | None, *, name: str, tenant: str, idp_issuer: 
     tenant = (tenant or "").strip()
     if not TENANT_PATTERN.fullmatch(tenant):
         raise InvalidSetting("tenant", "Use lower-case letters, digits and hyphens (e.g. north-care).")
-    settings = {"name": (name or "").strip()[:200], "tenant": tenant, "idp_issuer": check_issuer(idp_issuer),
-                "idp_client_id": (idp_client_id or "").strip()[:200], "self_scheduling": bool(self_scheduling),
+    settings = {"name": _setting_text("name", name), "tenant": tenant, "idp_issuer": check_issuer(idp_issuer),
+                "idp_client_id": _setting_text("idp_client_id", idp_client_id), "self_scheduling": bool(self_scheduling),
                 "eligibility_rules": check_eligibility_rules(eligibility_rules)}
-    if not settings["name"] or not settings["idp_client_id"]:
-        raise InvalidSetting("name" if not settings["name"] else "idp_client_id", "This field is required.")
     if idp_client_secret:
         settings["idp_client_secret"] = idp_client_secret
     elif partner_id is None:
@@ -268,9 +279,11 @@ def user_for_sign_in(partner: Partner, *, issuer: str, subject: str, email: str 
     """The active user of this partner with this identity; an invited e-mail is linked on first sign-in.
 
     The issuer must be the partner's own: a token from tenant A's provider never signs anyone into B.
+    A refusal is logged with its reason and the tenant only (no e-mail, no subject), so support can
+    tell "not invited" from "the provider sent no e-mail" without personal data in the logs.
     """
     if issuer != partner.idp_issuer or not subject:
-        return None
+        return _refuse(partner, "issuer_mismatch" if subject else "no_subject")
     user = db.session.scalar(select(PartnerUser).where(PartnerUser.idp_issuer == issuer,
                                                        PartnerUser.idp_subject == subject))
     if user is None and email:
@@ -284,13 +297,22 @@ def user_for_sign_in(partner: Partner, *, issuer: str, subject: str, email: str 
             user = db.session.scalar(select(PartnerUser).where(PartnerUser.idp_issuer == issuer,
                                                                PartnerUser.idp_subject == subject))
             audit.record("partner_user.linked", subject=user, actor=("partner", str(user.id)))
-    if user is None or user.partner_id != partner.id or not user.active:
-        db.session.rollback()
-        return None
+    if user is None:
+        return _refuse(partner, "not_invited" if email else "no_verified_email")
+    if user.partner_id != partner.id:
+        return _refuse(partner, "other_partner")
+    if not user.active:
+        return _refuse(partner, "deactivated")
     user.last_login_at = utcnow()
     audit.record("partner.login", subject=user, actor=("partner", str(user.id)))
     db.session.commit()
     return user
+
+
+def _refuse(partner: Partner, reason: str) -> None:
+    db.session.rollback()
+    log.warning("partner sign-in refused: tenant=%s reason=%s", partner.tenant, reason)
+    return None
 
 
 def update_profile(user: PartnerUser, *, name: str | None, notification_email: str | None,

@@ -39,6 +39,34 @@ def client_for(partner: Partner):
     return oauth.create_client(name)
 
 
+def refresh_provider(client) -> None:
+    """Read the provider's discovery document again before sending a browser there.
+
+    authlib keeps the first document for the life of the process, so a tenant that signed in
+    before would send the browser straight to a provider that is down, where the person sees the
+    browser's own error. Asking once per sign-in (a few ms) lets the portal say so on its own page
+    instead, and picks up a provider that moved its endpoints. Raises a SignInFailed error when the
+    provider does not answer."""
+    client.server_metadata.pop("_loaded_at", None)
+    client.load_server_metadata()
+
+
+def identity_claims(client, token: dict) -> dict:
+    """The ID token's claims, completed from the userinfo endpoint when they lack the e-mail.
+
+    Many providers (panva's oidc-provider by default, which follows OpenID Connect Core 5.4) put
+    the claims of the `email` and `profile` scopes only in the userinfo response when an access
+    token is issued. Userinfo is trusted only for the same subject (Core 5.3.2); the issuer and
+    subject always come from the verified ID token."""
+    claims = dict(token.get("userinfo") or {})
+    if claims.get("email") or not token.get("access_token"):
+        return claims
+    userinfo = client.userinfo(token=token)
+    if userinfo.get("sub") != claims.get("sub"):
+        raise ValueError("userinfo is about another subject")
+    return {**userinfo, **claims}
+
+
 def init_app(app) -> None:
     oauth.init_app(app)
 

@@ -10,6 +10,7 @@ import time as time_module
 from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from portal.partners import services
 from portal.partners.forms import (EmptyForm, InviteForm, PatientForm, ProfileForm, RoleForm, SearchForm, SlotForm,
                                    VisitForm)
 from portal.partners.models import Partner  # noqa: F401  (tables known to the app and to Alembic)
-from portal.partners.sign_in import SignInFailed, client_for, remember_tenant
+from portal.partners.sign_in import SignInFailed, client_for, identity_claims, refresh_provider, remember_tenant
 from portal.scheduling import services as scheduling
 from portal.scheduling.models import HealthcareService
 from portal.security import audit
@@ -36,7 +37,12 @@ SLOTS_SHOWN = 20
 
 
 def _sign_in_failed(message: str, status: int = 400):
-    return render_template("partners/message.html", title="Sign-in did not complete", message=message), status
+    return render_template("partners/message.html", title=_("Sign-in did not complete"), message=message), status
+
+
+def _provider_down(tenant: str, step: str):
+    current_app.logger.warning("partner sign-in: provider of tenant %s did not answer (%s)", tenant, step)
+    return _sign_in_failed(_("Your organisation's sign-in service did not answer. Try again in a minute."), 502)
 
 
 # --- sign-in ---------------------------------------------------------------------------------------
@@ -53,10 +59,10 @@ def login(tenant):
         return render_template("partners/sign_in.html", partner=partner)
     try:
         client = client_for(partner)
+        refresh_provider(client)
         return client.authorize_redirect(url_for("partners.callback", tenant=tenant, _external=True))
     except SignInFailed:
-        current_app.logger.warning("partner sign-in: provider of tenant %s unreachable", tenant)
-        return _sign_in_failed("Your organisation's sign-in service did not answer. Try again in a minute.", 502)
+        return _provider_down(tenant, "discovery")
 
 
 @bp.get("/p/<tenant>/callback")
@@ -65,17 +71,21 @@ def callback(tenant):
     partner = services.partner_by_tenant(tenant)
     if partner is None:
         abort(404)
+    client = client_for(partner)
     try:
-        token = client_for(partner).authorize_access_token()
+        token = client.authorize_access_token()
+        claims = identity_claims(client, token)
+    except OSError:
+        return _provider_down(tenant, "token or userinfo")
     except SignInFailed as error:
-        current_app.logger.warning("partner sign-in refused for tenant %s: %s %s", tenant, type(error).__name__,
+        # The kind of error and the OAuth error code only: descriptions may quote the request.
+        current_app.logger.warning("partner sign-in refused: tenant=%s reason=%s %s", tenant, type(error).__name__,
                                    getattr(error, "error", ""))
-        return _sign_in_failed("The sign-in could not be checked. Please start again.")
-    claims = token.get("userinfo") or {}
+        return _sign_in_failed(_("The sign-in could not be checked. Please start again."))
     user = services.user_for_sign_in(partner, issuer=claims.get("iss", ""), subject=claims.get("sub", ""),
                                      email=claims.get("email") if claims.get("email_verified", True) else None)
     if user is None:
-        return _sign_in_failed("This account has no access to the portal for this organisation.", 403)
+        return _sign_in_failed(_("This account has no access to the portal for this organisation."), 403)
     session.clear()
     login_user(user)
     session.permanent = True

@@ -4,6 +4,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.consultations.models import CATEGORIES, CHANNELS
+from portal.input_rules import PlainText
 from portal.referrals.models import CALL_OUTCOMES
 
 DECLINE_REASONS = [
@@ -18,7 +19,7 @@ DECLINE_REASONS = [
 
 class CallAttemptForm(FlaskForm):
     outcome = RadioField("What happened?", choices=list(CALL_OUTCOMES.items()), validators=[InputRequired()])
-    note = TextAreaField("Note", validators=[Optional(), Length(max=1000)])
+    note = TextAreaField("Note", validators=[Optional(), Length(max=1000), PlainText(1000, multiline=True)])
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -33,7 +34,8 @@ class ConsultationForm(FlaskForm):
                                  validators=[InputRequired()])
     category = SelectField("Category", choices=[(c, c.title()) for c in CATEGORIES], default="insurance")
     urgent = BooleanField("Urgent")
-    interpreter_language = StringField("Interpreter needed (language)", validators=[Optional(), Length(max=60)])
+    interpreter_language = StringField("Interpreter needed (language)",
+                                       validators=[Optional(), Length(max=60), PlainText(60)])
 
     def validate(self, extra_validators=None):
         if not super().validate(extra_validators):
@@ -55,7 +57,7 @@ class ConsultationForm(FlaskForm):
 
 class DeclineForm(FlaskForm):
     reason = SelectField("Reason", choices=DECLINE_REASONS, validators=[DataRequired()])
-    details = TextAreaField("Details", validators=[Optional(), Length(max=400)])
+    details = TextAreaField("Details", validators=[Optional(), Length(max=400), PlainText(400, multiline=True)])
 
     def reason_text(self) -> str:
         label = dict(DECLINE_REASONS)[self.reason.data]

@@ -9,15 +9,20 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
+from flask_babel import gettext as _
+
+from portal.input_rules import InputRejected, TextRejected, clean_text, load_json, parse_instant
 from portal.patients.identifiers import InvalidIdentifier, normalise_email, normalise_fodselsnummer, parse_phone
 
 MAX_BODY_BYTES = 64 * 1024
 REQUIRED = ("JournalGuid", "PID", "FormatId", "MessageTimestamp", "Firstname", "Lastname", "PhoneNumber")
 KNOWN = set(REQUIRED) | {"Email"}
-# ISO 8601 with any number of fractional digits (the referral system sends 7, Python reads 6).
-_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$")
+NAME_MAX = 200
+# Unix seconds in ASCII digits: str.isdigit() also takes "²" and "٣", which int() then refuses or reads,
+# and 309 digits overflow the float subtraction. Twelve digits last until the year 33658.
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -30,7 +35,7 @@ def signature_problem(secret: str, timestamp: str | None, signature: str | None,
     """Why the signature is not acceptable, or None when it is."""
     if not timestamp or not signature:
         return "X-Referral-Timestamp and X-Referral-Signature headers are required"
-    if not timestamp.isdigit():
+    if not _UNIX_SECONDS.fullmatch(timestamp):
         return "X-Referral-Timestamp must be unix seconds"
     if abs(now - int(timestamp)) > max_skew:
         return "X-Referral-Timestamp is too far from the current time"
@@ -54,41 +59,40 @@ class ReferralIn:
 
 
 class InvalidReferral(ValueError):
-    def __init__(self, errors: list[dict]):
+    def __init__(self, errors: list[dict], unreadable: bool = False):
         super().__init__("invalid referral")
         self.errors = errors
+        self.unreadable = unreadable  # 400: the body could not be read; else 422: fields are wrong
 
 
 def parse_timestamp(value: str) -> datetime:
-    match = _TIMESTAMP.match(value)
-    if not match:
-        raise ValueError("must be an ISO 8601 timestamp with a time zone")
-    base, fraction, zone = match.groups()
-    fraction = (fraction or "0")[:6].ljust(6, "0")
-    zone = "+00:00" if zone == "Z" else zone
-    parsed = datetime.fromisoformat(f"{base}.{fraction}{zone}")
-    return parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parse_instant(value, zone_required=True)
 
 
-def _text(payload: dict, field: str, errors: list, max_length: int = 200) -> str | None:
+def _text(payload: dict, field: str, errors: list, max_length: int = NAME_MAX) -> str | None:
     value = payload.get(field)
-    if not isinstance(value, str) or not value.strip():
-        errors.append({"field": field, "message": "must be a non-empty string"})
+    if not isinstance(value, str):
+        errors.append({"field": field, "message": _("must be a string")})
         return None
-    if len(value) > max_length:
-        errors.append({"field": field, "message": f"must be at most {max_length} characters"})
+    try:
+        return clean_text(value, max_length=max_length)
+    except TextRejected as exc:
+        errors.append({"field": field, "message": exc.message})
         return None
-    return value.strip()
 
 
 def parse_referral(body: bytes) -> ReferralIn:
-    """Validate the payload; raise InvalidReferral naming every bad field at once."""
+    """Validate the payload; raise InvalidReferral naming every bad field at once.
+
+    An unreadable body (not JSON, too deep, a number or string over its limit, not Unicode) is one
+    error whose field is where it broke the rule, or None for the body as a whole; the view answers 400.
+    """
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidReferral([{"field": None, "message": "body is not valid JSON"}]) from None
+        payload = load_json(body)
+    except InputRejected as exc:
+        raise InvalidReferral([{"field": exc.field, "message": exc.message}], unreadable=True) from None
     if not isinstance(payload, dict):
-        raise InvalidReferral([{"field": None, "message": "body must be a JSON object"}])
+        raise InvalidReferral([{"field": None, "message": _("must be a JSON object")}], unreadable=True)
 
     errors: list[dict] = [
         {"field": f, "message": "is required"} for f in REQUIRED if f not in payload or payload[f] is None

@@ -43,8 +43,7 @@ def receive():
     try:
         incoming = intake.parse_referral(body)
     except intake.InvalidReferral as exc:
-        unreadable = exc.errors[0]["field"] is None
-        return problem(400 if unreadable else 422, "Referral not accepted",
+        return problem(400 if exc.unreadable else 422, "Referral not accepted",
                        "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in exc.errors), errors=exc.errors)
     try:
         referral, created = services.receive_referral(incoming)

@@ -1,8 +1,10 @@
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from portal.input_rules import BoundedIntegerField, PlainText
 
 
 class AuditFilterForm(FlaskForm):
@@ -12,12 +14,12 @@ class AuditFilterForm(FlaskForm):
         csrf = False
 
     staff = SelectField("Staff member", coerce=str, validators=[Optional()])
-    patient = IntegerField("Patient number", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
-    action = StringField("Action starts with", validators=[Optional(), Length(max=64)])
+    patient = BoundedIntegerField("Patient number", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    action = StringField("Action starts with", validators=[Optional(), Length(max=64), PlainText(64)])
     about_patients = BooleanField("Only events about a patient")
     since = DateField("From", validators=[Optional()])
     until = DateField("To", validators=[Optional()])
-    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=10_000)])
+    page = BoundedIntegerField("Page", validators=[Optional(), NumberRange(min=1, max=10_000)])
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:

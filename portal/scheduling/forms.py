@@ -1,6 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TimeField
+from wtforms import DateField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from portal.input_rules import BoundedIntegerField, PlainText
 
 WEEKDAYS = [("0", "Monday"), ("1", "Tuesday"), ("2", "Wednesday"), ("3", "Thursday"), ("4", "Friday"),
             ("5", "Saturday"), ("6", "Sunday")]
@@ -8,12 +10,15 @@ TIMEZONES = [("Europe/London", "Europe/London"), ("Europe/Oslo", "Europe/Oslo"),
 
 
 class ScheduleForm(FlaskForm):
-    name = StringField("Schedule name", validators=[DataRequired(), Length(max=200)])
-    service_name = StringField("Healthcare service", validators=[DataRequired(), Length(max=200)])
-    organisation_code = StringField("Organisation code (ODS)", validators=[DataRequired(), Length(max=20)])
-    location_name = StringField("Location", validators=[Optional(), Length(max=200)])
-    practitioner_given = StringField("Practitioner given name", validators=[Optional(), Length(max=100)])
-    practitioner_family = StringField("Practitioner family name", validators=[Optional(), Length(max=100)])
+    name = StringField("Schedule name", validators=[DataRequired(), Length(max=200), PlainText(200)])
+    service_name = StringField("Healthcare service", validators=[DataRequired(), Length(max=200), PlainText(200)])
+    organisation_code = StringField("Organisation code (ODS)",
+                                    validators=[DataRequired(), Length(max=20), PlainText(20)])
+    location_name = StringField("Location", validators=[Optional(), Length(max=200), PlainText(200)])
+    practitioner_given = StringField("Practitioner given name",
+                                     validators=[Optional(), Length(max=100), PlainText(100)])
+    practitioner_family = StringField("Practitioner family name",
+                                      validators=[Optional(), Length(max=100), PlainText(100)])
     timezone = SelectField("Time zone", choices=TIMEZONES, default="Europe/London")
 
     def validate(self, extra_validators=None):
@@ -29,7 +34,7 @@ class TemplateForm(FlaskForm):
     weekday = SelectField("Weekday", choices=WEEKDAYS, validators=[InputRequired()])
     start_time = TimeField("Opens", validators=[InputRequired()])
     end_time = TimeField("Closes", validators=[InputRequired()])
-    slot_minutes = IntegerField("Slot length (minutes)", default=15,
+    slot_minutes = BoundedIntegerField("Slot length (minutes)", default=15,
                                 validators=[InputRequired(), NumberRange(min=5, max=480)])
 
     def validate(self, extra_validators=None):
@@ -57,10 +62,10 @@ class GenerateForm(FlaskForm):
 class StaffBookingForm(FlaskForm):
     national_id = StringField("Patient's fødselsnummer or NHS number", validators=[DataRequired(), Length(max=20)],
                               render_kw={"inputmode": "numeric", "autocomplete": "off"})
-    description = StringField("Reason for the appointment", validators=[Optional(), Length(max=200)])
+    description = StringField("Reason for the appointment", validators=[Optional(), Length(max=200), PlainText(200)])
     # Only for a patient not known here yet: the patient is created with the booking.
-    first_name = StringField("First name", validators=[Optional(), Length(max=200)])
-    last_name = StringField("Last name", validators=[Optional(), Length(max=200)])
+    first_name = StringField("First name", validators=[Optional(), Length(max=200), PlainText(200)])
+    last_name = StringField("Last name", validators=[Optional(), Length(max=200), PlainText(200)])
     birth_date = DateField("Date of birth", validators=[Optional()])
     phone = StringField("Mobile phone", validators=[Optional(), Length(max=32)], render_kw={"inputmode": "tel"})
 

@@ -276,6 +276,12 @@ def _to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
 
 
+def _exists(moment_utc: datetime, wall: datetime, zone: ZoneInfo) -> bool:
+    """Whether the wall-clock time is one the zone's clocks show (not in a skipped hour)."""
+    local = moment_utc.replace(tzinfo=timezone.utc).astimezone(zone).replace(tzinfo=None)
+    return local == wall
+
+
 def planned_slots(schedule: Schedule, first_day: date, last_day: date) -> list[tuple[datetime, datetime]]:
     """(start, end) in UTC of every slot the weekly templates give between the two days inclusive."""
     zone = _zone(schedule.timezone)
@@ -290,7 +296,11 @@ def planned_slots(schedule: Schedule, first_day: date, last_day: date) -> list[t
             begin = datetime.combine(day, template.start_time)
             close = datetime.combine(day, template.end_time)
             while begin + length <= close:
-                planned.append((_to_utc(day, begin.time(), zone), _to_utc(day, (begin + length).time(), zone)))
+                start, end = _to_utc(day, begin.time(), zone), _to_utc(day, (begin + length).time(), zone)
+                # A daylight-saving change skips or repeats an hour of the wall clock: a slot that starts
+                # in the skipped hour does not exist, and one across the change is not its length.
+                if end - start == length and _exists(start, begin, zone):
+                    planned.append((start, end))
                 begin += length
         day += timedelta(days=1)
     return planned

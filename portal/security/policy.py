@@ -39,7 +39,7 @@ ROLE_RULES: dict[str, set[str]] = {
     "check_in.front_desk": SCREENING_ROLES,
     # Dashboards show aggregates only (counts, durations, outcome totals), never a patient.
     "dashboard.view": SCREENING_ROLES,
-    "ops.queues": {"admin"},  # rq-dashboard at /admin/rq
+    "ops.queues": {"admin"},  # the job queues pages at /admin/rq
     "triage.handle": SCREENING_ROLES,
     "partner.manage": {"admin"},  # partner organisations: settings, identity provider, eligibility rules
     # orders and the insurer report (issue 7)

@@ -54,7 +54,7 @@ def test_secretary_assigns_and_cancels_from_the_live_list(app, open_page, sign_i
     expect(page.locator(f"#consultation-row-{second}")).to_have_count(0, timeout=4000)
     assert_not_reloaded(page)
     assert_ran_clean(page)
-    # axe last: it leaves empty style attributes behind, which htmx's settle would then copy (a CSP report)
+    # axe last: it leaves empty style attributes behind (htmx no longer copies them: attributesToSettle)
     page.locator(f"#handle-{first}").click()
     expect(panel.get_by_role("definition").filter(has_text="Dr House")).to_be_visible()
     assert_no_axe_violations(page, "consultation list with a panel open")

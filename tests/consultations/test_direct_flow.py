@@ -63,6 +63,10 @@ def test_bad_input_gets_errors_not_500s(app, client, sandbox):
     assert post_form(client, "/start", {**ME, "email": "not an email"}).status_code == 422
     assert post_form(client, "/start", {**ME, "birth_date": "yesterday"}).status_code == 422
     assert post_form(client, "/start", {**ME, "phone": "12"}).status_code == 422
+    for name, words in (("\u200b", "only invisible"), ("Ka\x00ri", "control character"),
+                        ("Kari\u202eirak", "text-direction control")):
+        refused = post_form(client, "/start", {**ME, "first_name": name})
+        assert refused.status_code == 422 and words in refused.get_data(as_text=True), name
     assert client.get("/start/coverage").headers["Location"].endswith("/start")
     assert client.get("/start/" + "x" * 300).status_code == 404
     assert client.get("/start/unknown-token").status_code == 404

@@ -181,8 +181,10 @@ class Cluster:
                 **overrides}
 
     def sandbox_env(self) -> dict:
+        # REDIS_URL too: without it the sandbox's settings would start an embedded Redis that outlives it.
         return {**self._base_env(), "PORTAL_ENV": "development", "INSTANCE_PATH": str(self.workdir / "sandbox"),
-                "DATABASE_URL": self.database_url, "PORTAL_URL": self.hosts["A"], "LOG_LEVEL": "WARNING",
+                "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "PORTAL_URL": self.hosts["A"],
+                "LOG_LEVEL": "WARNING",
                 "SANDBOX_SMTP_PORT": str(self.smtp_port), **self.secrets}
 
     # --- processes -----------------------------------------------------------------------------------

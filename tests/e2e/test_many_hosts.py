@@ -59,9 +59,19 @@ def cluster(tmp_path_factory):
     finally:
         cluster.stop_all()
         cluster.mark("stop")
+        leftovers = [pid for pid in os.listdir("/proc") if pid.isdigit() and _runs_in(pid, cluster.workdir)]
         print(f"\nmany hosts: {time.monotonic() - started:.1f} s wall time ({cluster.timings()}); "
               f"logs in {cluster.workdir}")
         cluster.drop_database()
+    assert leftovers == [], f"processes outlived the run: {leftovers}"
+
+
+def _runs_in(pid: str, folder) -> bool:
+    """A process whose command line names the run's folder (an embedded Redis would)."""
+    try:
+        return str(folder) in open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+    except OSError:
+        return False
 
 
 def staff(host_url: str, email: str) -> tuple:

@@ -220,7 +220,7 @@ def test_bad_visit_input_is_422_with_errors_never_500(app, partners, partner_cli
         response = client.post("/schedule", data=dict(_visit(diary_set_up["service_id"]), **bad,
                                                       csrf_token=client.csrf))
         assert response.status_code == 422, bad
-    for slot in ("abc", "99999999999", "-1", ""):
+    for slot in ("abc", "99999999999", "-1", "", "9" * 400):  # 400 digits overflowed NumberRange (500)
         response = client.post("/schedule/book", data=dict(_visit(diary_set_up["service_id"]), slot_id=slot,
                                                            csrf_token=client.csrf))
         assert response.status_code == 422, slot
@@ -235,7 +235,8 @@ def test_new_patient_is_validated_then_created_for_this_partner_only(app, partne
 
     client = partner_client("northside", "scheduler")
     before = _count(app, Patient)
-    for bad in ({"first_name": ""}, {"birth_date": "2999-01-01"}, {"birth_date": "nope"}, {"phone": "abc"}):
+    for bad in ({"first_name": ""}, {"birth_date": "2999-01-01"}, {"birth_date": "nope"}, {"phone": "abc"},
+                {"first_name": "\u200b\u200d"}, {"last_name": "New\x00patient"}, {"last_name": "\u202eNewpatient"}):
         data = {"first_name": "Nia", "last_name": "Newpatient", "birth_date": "1990-02-03", "phone": "07700900789"}
         data.update(bad)
         assert client.post("/partner/patients", data=dict(data, csrf_token=client.csrf)).status_code == 422, bad

@@ -77,6 +77,10 @@ def test_bad_details_are_field_errors_and_nothing_is_kept(app, staff_client, dia
         ({"phone": "not a phone"}, "phone", "is not a phone number"),
         ({"first_name": "   "}, "first_name", "first name"),
         ({"last_name": ""}, "last_name", "last name"),
+        ({"first_name": "\u200b"}, "first_name", "only invisible"),
+        ({"last_name": "Dan\x00ser"}, "last_name", "control character U+0000"),
+        ({"last_name": "Danser\u202eresnaD"}, "last_name", "text-direction control U+202E"),
+        ({"description": "Knee\x1b[31m"}, "description", "control character U+001B"),
     ]
     for change, field, words in cases:
         response = book(secretary, slot_id, {**NEW, **change})

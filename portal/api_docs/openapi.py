@@ -1,0 +1,433 @@
+"""The OpenAPI 3.1 document of our JSON APIs, built from the code's own limits so it cannot drift.
+
+It describes what integrators call: the referral webhook, the consultation document, the OAuth2 token
+endpoint and the FHIR STU3 paths the CapabilityStatement lists. The fuzz tests (Schemathesis) run every
+operation in it against the app, so an answer not listed here is a failing test.
+"""
+
+import json
+
+from portal import input_rules
+from portal.fhir import oauth, parsing
+from portal.fhir.resources import NHS_NUMBER_SYSTEM, SCHEDULE_INCLUDES, SLOT_INCLUDES
+from portal.referrals import intake
+from portal.scheduling.models import SLOT_STATUSES
+
+MAX_ID = parsing.MAX_ID
+FHIR_JSON = "application/fhir+json"
+PROBLEM_JSON = "application/problem+json"
+
+# The worked example of the signing scheme: made with the real `sign`, so it is right by construction.
+EXAMPLE_SECRET = "example-webhook-secret"
+EXAMPLE_TIMESTAMP = "1767225600"  # 2026-01-01T00:00:00Z
+EXAMPLE_REFERRAL = {
+    "JournalGuid": "240b54a7-8c2a-4c3c-80a4-0bc63e2c9493",
+    "PID": "13116900216",
+    "FormatId": "http://ehelse.no/xmlstds/henvisning/2017-11-30",
+    "MessageTimestamp": "2022-11-08T22:51:10.1127156Z",
+    "Firstname": "Line",
+    "Lastname": "Danser",
+    "Email": "line.danser@example.com",
+    "PhoneNumber": "+4712345678",
+}
+EXAMPLE_BODY = json.dumps(EXAMPLE_REFERRAL, separators=(",", ":"))
+
+
+def signing_example() -> dict:
+    return {"secret": EXAMPLE_SECRET, "timestamp": EXAMPLE_TIMESTAMP, "body": EXAMPLE_BODY,
+            "signed_text": f"{EXAMPLE_TIMESTAMP}.{EXAMPLE_BODY}",
+            "signature": intake.sign(EXAMPLE_SECRET, EXAMPLE_TIMESTAMP, EXAMPLE_BODY.encode())}
+
+
+TEXT_RULES = ("Text is normalised to Unicode NFC and trimmed. Refused with 422 naming the field: control "
+              "characters (line breaks only in free text), text-direction controls (U+202A-U+202E, "
+              "U+2066-U+2069), U+FFFD, noncharacters, and values made only of invisible characters.")
+BODY_RULES = (f"Every JSON body: UTF-8; at most {input_rules.MAX_DEPTH} levels deep; integers of at most "
+              f"{input_rules.MAX_INTEGER_DIGITS} digits; decimals that fit a 64-bit float (no NaN or Infinity); "
+              f"strings of at most {input_rules.MAX_STRING_CHARS} characters with no lone surrogates; objects "
+              f"of at most {input_rules.MAX_KEYS} keys, each key once. Breaking one is 400 naming where.")
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, media_type: str = "application/json", **extra) -> dict:
+    return {"content": {media_type: {"schema": schema, **extra}}}
+
+
+def _answer(description: str, schema_name: str, media_type: str, headers: dict | None = None) -> dict:
+    answer = {"description": description, **_json(_ref(schema_name), media_type)}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _problem(description: str) -> dict:
+    return _answer(description, "Problem", PROBLEM_JSON)
+
+
+def _outcome(description: str, headers: dict | None = None) -> dict:
+    return _answer(description, "OperationOutcome", FHIR_JSON, headers)
+
+
+BEARER_CHALLENGE = {"WWW-Authenticate": {"description": 'Bearer realm="fhir"', "schema": {"type": "string"}}}
+
+
+def _fhir_errors(*statuses: int) -> dict:
+    texts = {
+        400: "The request is malformed: an unknown or malformed parameter, a body that is not "
+             "JSON or breaks the body rules. The OperationOutcome's expression names the element.",
+        401: "No bearer token, or it is expired, malformed or of a disabled client.",
+        403: "The token lacks the scope this interaction needs.",
+        404: "Not known to this client (a client sees only the appointments it booked).",
+        406: "_format asked for something other than JSON (we serve JSON only).",
+        413: f"The body is larger than {parsing.MAX_BODY_BYTES} bytes.",
+        415: "The body is not sent as application/fhir+json.",
+        422: "The resource is well-formed but not acceptable; each issue names its element.",
+    }
+    answers = {str(s): _outcome(texts[s], BEARER_CHALLENGE if s == 401 else None) for s in statuses}
+    return answers
+
+
+FORMAT_PARAMETER = {"name": "_format", "in": "query", "required": False,
+                    "schema": {"type": "string", "enum": list(parsing.JSON_FORMATS)},
+                    "description": "FHIR's format override; JSON only (anything else is 406)."}
+
+
+def _schemas() -> dict:
+    text = {"type": "string", "minLength": 1}
+    return {
+        "Problem": {
+            "type": "object", "description": "RFC 9457 problem details.",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "errors": {"type": "array", "description": "One entry per refused field; field is null for "
+                                                           "the body as a whole, else a path such as PID or "
+                                                           "Firstname[0].",
+                           "items": {"type": "object", "required": ["field", "message"],
+                                     "properties": {"field": {"type": ["string", "null"]},
+                                                    "message": {"type": "string"}}}},
+                "referral_id": {"type": "integer", "description": "409: the referral already stored."},
+            },
+        },
+        "Referral": {
+            "type": "object",
+            "description": "A referral from the referral system. Other fields are kept with the referral. "
+                           + BODY_RULES,
+            "required": list(intake.REQUIRED),
+            "properties": {
+                "JournalGuid": {"type": "string", "format": "uuid",
+                                "description": "The referral's id at the sender: the same id with the same "
+                                               "content again is a replay (200), with other content a "
+                                               "conflict (409)."},
+                "PID": {"type": "string", "pattern": "^[0-9]{11}$",
+                        "description": "Fødselsnummer: 11 digits, check digits and birth date verified."},
+                "FormatId": {**text, "maxLength": intake.NAME_MAX},
+                "MessageTimestamp": {
+                    "type": "string", "format": "date-time", "maxLength": 64,
+                    "description": "ISO 8601 with Z or ±hh:mm; up to 12 fraction digits (past six are "
+                                   f"dropped); a moment {input_rules.RANGE_TEXT} in UTC."},
+                "Firstname": {**text, "maxLength": intake.NAME_MAX, "description": TEXT_RULES},
+                "Lastname": {**text, "maxLength": intake.NAME_MAX, "description": TEXT_RULES},
+                "PhoneNumber": {**text, "maxLength": 32,
+                                "description": "A possible phone number (Norway when no +country code). "
+                                               "A number no operator would route is accepted and flagged "
+                                               "for the secretary to check."},
+                "Email": {"type": ["string", "null"], "maxLength": 254,
+                          "description": "Optional; empty or null for none."},
+            },
+            "example": EXAMPLE_REFERRAL,
+        },
+        "ReferralAccepted": {"type": "object", "required": ["referral_id"],
+                             "properties": {"referral_id": {"type": "integer"}}},
+        "Consultation": {
+            "type": "object",
+            "required": ["id", "patient", "source", "state", "enabledChannels", "primaryChannel", "category"],
+            "properties": {
+                "id": {"type": "integer"},
+                "patient": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                                                             "phoneNumber": {"type": ["string", "null"]}}},
+                "serviceProvider": {"type": ["object", "null"]},
+                "serviceProviderId": {"type": ["integer", "null"]},
+                "source": {"type": "string", "enum": ["referral", "direct"]},
+                "state": {"type": "string"},
+                "videoRoom": {"type": ["object", "null"]},
+                "chatRoom": {"type": ["object", "null"]},
+                "enabledChannels": {"type": "array", "items": {"type": "string"}},
+                "primaryChannel": {"type": "string"},
+                "category": {"type": "string"},
+                "code": {"type": ["string", "null"]},
+                "options": {"type": ["object", "null"]},
+            },
+        },
+        "TokenRequest": {
+            "type": "object", "required": ["grant_type"],
+            "properties": {
+                "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                "scope": {"type": "string", "description": "Space-separated; of: " + " ".join(oauth.SCOPES)
+                                                           + ". Omitted: every scope of the client."},
+                "client_id": {"type": "string", "description": "With client_secret, instead of HTTP Basic."},
+                "client_secret": {"type": "string"},
+            },
+        },
+        "Token": {
+            "type": "object", "required": ["access_token", "token_type", "expires_in"],
+            "properties": {"access_token": {"type": "string"}, "token_type": {"const": "Bearer"},
+                           "expires_in": {"type": "integer"}, "scope": {"type": "string"}},
+        },
+        "OAuthError": {
+            "type": "object", "required": ["error"],
+            "description": "RFC 6749 section 5.2: invalid_request, invalid_client, invalid_grant, "
+                           "unauthorized_client, unsupported_grant_type or invalid_scope.",
+            "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+        },
+        "OperationOutcome": {
+            "type": "object", "required": ["resourceType", "issue"],
+            "properties": {
+                "resourceType": {"const": "OperationOutcome"},
+                "issue": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "required": ["severity", "code"],
+                    "properties": {"severity": {"type": "string"}, "code": {"type": "string"},
+                                   "diagnostics": {"type": "string"},
+                                   "expression": {"type": "array", "items": {"type": "string"}}}}},
+            },
+        },
+        "FhirResource": {"type": "object", "required": ["resourceType"],
+                         "properties": {"resourceType": {"type": "string"}, "id": {"type": "string"}}},
+        "Bundle": {
+            "type": "object", "required": ["resourceType", "type", "total"],
+            "properties": {"resourceType": {"const": "Bundle"}, "type": {"const": "searchset"},
+                           "total": {"type": "integer"},
+                           "entry": {"type": "array", "items": {"type": "object"}}},
+        },
+        "AppointmentIn": {
+            "type": "object", "required": ["resourceType", "status", "start", "end", "slot", "participant",
+                                           "contained"],
+            "description": "A booked Appointment for a free slot, the patient contained. " + BODY_RULES,
+            "properties": {
+                "resourceType": {"const": "Appointment"},
+                "status": {"const": "booked"},
+                "start": {"type": "string", "format": "date-time",
+                          "description": f"The slot's start; a moment {input_rules.RANGE_TEXT}."},
+                "end": {"type": "string", "format": "date-time"},
+                "slot": {"type": "array", "minItems": 1, "maxItems": 1,
+                         "items": {"type": "object", "required": ["reference"],
+                                   "properties": {"reference": {"type": "string", "pattern": "^Slot/[0-9]{1,10}$"}}}},
+                "description": {"type": "string", "maxLength": 500, "description": TEXT_RULES},
+                "comment": {"type": "string", "maxLength": 1000, "description": "Free text: line breaks kept."},
+                "participant": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "properties": {"actor": {"type": "object", "properties": {
+                        "reference": {"type": "string", "description": "#<id of the contained Patient>"}}},
+                        "status": {"type": "string"}}}},
+                "contained": {"type": "array", "minItems": 1, "items": _ref("PatientIn")},
+            },
+        },
+        "PatientIn": {
+            "type": "object", "required": ["resourceType", "id", "identifier", "name"],
+            "properties": {
+                "resourceType": {"const": "Patient"}, "id": {"type": "string"},
+                "identifier": {"type": "array", "items": {"type": "object", "properties": {
+                    "system": {"type": "string", "enum": [NHS_NUMBER_SYSTEM]},
+                    "value": {"type": "string", "description": "10 digits, modulus 11 check digit verified"}}}},
+                "name": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {
+                    "family": {"type": "string", "maxLength": parsing.NAME_MAX, "description": TEXT_RULES},
+                    "given": {"type": "array", "items": {"type": "string", "maxLength": parsing.NAME_MAX}}}}},
+                "birthDate": {"type": "string", "format": "date",
+                              "description": f"YYYY-MM-DD, {input_rules.RANGE_TEXT}"},
+            },
+        },
+        "AppointmentUpdate": {
+            "type": "object", "required": ["resourceType", "status"],
+            "description": "Only status=cancelled changes anything (it frees the slot); the same status "
+                           "again answers the appointment as it is.",
+            "properties": {"resourceType": {"const": "Appointment"}, "id": {"type": "string"},
+                           "status": {"type": "string", "enum": ["cancelled", "booked"]}},
+        },
+    }
+
+
+def _id_parameter(description: str) -> dict:
+    return {"name": "id", "in": "path", "required": True, "description": description,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+
+
+def _fhir_read(kind: str, scope: str) -> dict:
+    return {"get": {
+        "operationId": f"read{kind}", "tags": ["FHIR STU3"], "summary": f"Read a {kind}",
+        "security": [{"fhirToken": [scope]}],
+        "parameters": [_id_parameter(f"The {kind}'s id"), FORMAT_PARAMETER],
+        "responses": {
+            "200": _answer(f"The {kind}.", "FhirResource", FHIR_JSON,
+                           {"ETag": {"schema": {"type": "string"}, "description": 'W/"<version>"'}}),
+            **_fhir_errors(400, 401, 403, 404, 406),
+        },
+    }}
+
+
+def _paths() -> dict:
+    example = signing_example()
+    return {
+        "/api/referrals": {"post": {
+            "operationId": "receiveReferral", "tags": ["Referral webhook"],
+            "summary": "Receive a referral from the referral system",
+            "description": (
+                "Signed with HMAC-SHA256 over `<X-Referral-Timestamp>.<raw body>` with the shared secret "
+                "(REFERRAL_WEBHOOK_SECRET); the signature is sent as `sha256=<hex>`. The timestamp is unix "
+                f"seconds and may differ from our clock by at most REFERRAL_MAX_SKEW_SECONDS (300). "
+                f"The body may be at most {intake.MAX_BODY_BYTES} bytes. The same JournalGuid with the same "
+                "content again is answered 200 with the same id and stores nothing new."),
+            "security": [{"referralSignature": []}],
+            "parameters": [
+                {"name": "X-Referral-Timestamp", "in": "header", "required": True,
+                 "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}, "example": example["timestamp"],
+                 "description": "Unix seconds, ASCII digits only."},
+            ],
+            "requestBody": {"required": True, **_json(_ref("Referral"))},
+            "responses": {
+                "201": {"description": "Stored; awaiting screening.", **_json(_ref("ReferralAccepted"))},
+                "200": {"description": "A replay of a referral already stored: nothing new is stored.",
+                        **_json(_ref("ReferralAccepted"))},
+                "400": _problem("The body cannot be read: not UTF-8, not JSON, not an object, or a body "
+                                "rule broken. `errors[0].field` names where (null: the whole body)."),
+                "401": _problem("Missing, stale or wrong signature headers; nothing else was looked at."),
+                "409": _problem("This JournalGuid was received before with different content."),
+                "413": _problem(f"The body is larger than {intake.MAX_BODY_BYTES} bytes."),
+                "422": _problem("Fields are missing or not acceptable; `errors` names each one."),
+            },
+        }},
+        "/api/consultations/{id}": {"get": {
+            "operationId": "readConsultation", "tags": ["Consultations"],
+            "summary": "The consultation document for its doctor or its patient",
+            "description": "With the assigned doctor's staff session or the patient's session after the "
+                           "identity check; anyone else gets 404, as for a consultation that does not exist.",
+            "security": [{"portalSession": []}, {}],
+            "parameters": [_id_parameter("The consultation's id")],
+            "responses": {"200": {"description": "The consultation.", **_json(_ref("Consultation"))},
+                          "404": _problem("Not found, or not yours.")},
+        }},
+        "/oauth/token": {"post": {
+            "operationId": "issueToken", "tags": ["OAuth2"],
+            "summary": "Client credentials grant: an access token for the FHIR API",
+            "description": "Authenticate with HTTP Basic (client id and secret) or with client_id and "
+                           "client_secret in the form. The token is a JWT (HS256) valid API_TOKEN_TTL_SECONDS "
+                           "(3600). At most 60 requests a minute per address.",
+            "security": [{"clientBasic": []}, {}],
+            "requestBody": {"required": True, **_json(_ref("TokenRequest"), "application/x-www-form-urlencoded")},
+            "responses": {
+                "200": {"description": "The access token.", **_json(_ref("Token"))},
+                "400": {"description": "Not a client credentials request, or a scope the client lacks.",
+                        **_json(_ref("OAuthError"))},
+                "401": {"description": "Unknown client, wrong secret or a disabled client.",
+                        **_json(_ref("OAuthError"))},
+                "429": _problem("Too many token requests from this address; wait a minute."),
+            },
+        }},
+        "/fhir/stu3/metadata": {"get": {
+            "operationId": "capabilities", "tags": ["FHIR STU3"], "summary": "The CapabilityStatement",
+            "security": [{}],
+            "parameters": [FORMAT_PARAMETER],
+            "responses": {"200": _answer("What this server supports.", "FhirResource", FHIR_JSON),
+                          **_fhir_errors(400, 406)},
+        }},
+        "/fhir/stu3/Slot": {"get": {
+            "operationId": "searchSlots", "tags": ["FHIR STU3"], "summary": "Search slots of a healthcare service",
+            "security": [{"fhirToken": ["slot/*.read"]}],
+            "parameters": [
+                {"name": "schedule.actor:HealthcareService", "in": "query", "required": True,
+                 "schema": {"type": "string", "pattern": "^(HealthcareService/)?[0-9]{1,10}$"},
+                 "description": "The healthcare service's id (or HealthcareService/<id>)."},
+                {"name": "start", "in": "query", "style": "form", "explode": True,
+                 "schema": {"type": "array", "maxItems": 2, "items": {
+                     "type": "string", "pattern": "^(ge|gt|le|lt|eq)?[0-9]{4}-[0-9]{2}-[0-9]{2}(T.*)?$"}},
+                 "description": "ge/gt/le/lt/eq then a date (YYYY-MM-DD, that whole day) or an instant; "
+                                f"gt and lt are strict; moments {input_rules.RANGE_TEXT}."},
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(SLOT_STATUSES)}},
+                {"name": "_include", "in": "query", "schema": {"type": "string", "enum": list(SLOT_INCLUDES)}},
+                {"name": "_include:recurse", "in": "query", "style": "form", "explode": True,
+                 "schema": {"type": "array", "items": {"type": "string", "enum": list(SCHEDULE_INCLUDES)}},
+                 "description": "Needs _include=Slot:schedule."},
+                FORMAT_PARAMETER,
+            ],
+            "responses": {"200": _answer("A searchset Bundle of the slots, with what was included.", "Bundle",
+                                         FHIR_JSON),
+                          **_fhir_errors(400, 401, 403, 406)},
+        }},
+        "/fhir/stu3/Appointment": {"post": {
+            "operationId": "bookAppointment", "tags": ["FHIR STU3"], "summary": "Book a free slot",
+            "security": [{"fhirToken": ["appointment/*.write"]}],
+            "parameters": [FORMAT_PARAMETER],
+            "requestBody": {"required": True, **_json(_ref("AppointmentIn"), FHIR_JSON)},
+            "responses": {
+                "201": _answer("Booked: the stored Appointment.", "FhirResource", FHIR_JSON, {
+                    "Location": {"schema": {"type": "string"},
+                                 "description": "…/Appointment/<id>/_history/<version>"},
+                    "ETag": {"schema": {"type": "string"}}}),
+                **_fhir_errors(400, 401, 403, 406, 413, 415, 422),
+            },
+        }},
+        "/fhir/stu3/Appointment/{id}": {
+            "get": {
+                "operationId": "readAppointment", "tags": ["FHIR STU3"], "summary": "Read an appointment you booked",
+                "security": [{"fhirToken": ["appointment/*.write"]}],
+                "parameters": [_id_parameter("The appointment's id"), FORMAT_PARAMETER],
+                "responses": {"200": _answer("The Appointment.", "FhirResource", FHIR_JSON,
+                                             {"ETag": {"schema": {"type": "string"}}}),
+                              **_fhir_errors(400, 401, 403, 404, 406)},
+            },
+            "put": {
+                "operationId": "updateAppointment", "tags": ["FHIR STU3"],
+                "summary": "Cancel an appointment you booked (status=cancelled)",
+                "security": [{"fhirToken": ["appointment/*.write"]}],
+                "parameters": [_id_parameter("The appointment's id"), FORMAT_PARAMETER],
+                "requestBody": {"required": True, **_json(_ref("AppointmentUpdate"), FHIR_JSON)},
+                "responses": {"200": _answer("The Appointment as it now is.", "FhirResource", FHIR_JSON,
+                                             {"ETag": {"schema": {"type": "string"}}}),
+                              **_fhir_errors(400, 401, 403, 404, 406, 413, 415, 422)},
+            },
+        },
+        "/fhir/stu3/Schedule/{id}": _fhir_read("Schedule", "schedule/*.read"),
+        "/fhir/stu3/Practitioner/{id}": _fhir_read("Practitioner", "schedule/*.read"),
+        "/fhir/stu3/Location/{id}": _fhir_read("Location", "location/*.read"),
+        "/fhir/stu3/HealthcareService/{id}": _fhir_read("HealthcareService", "healthcareservice/*.read"),
+    }
+
+
+def openapi_document() -> dict:
+    example = signing_example()
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Care Portal APIs",
+            "version": "1",
+            "description": (
+                "The JSON APIs of Care Portal: the referral webhook, the consultation document, the OAuth2 "
+                "token endpoint and the FHIR STU3 booking API. Errors are RFC 9457 problem+json under /api "
+                "and FHIR OperationOutcome under /fhir; no input is answered with a 5xx.\n\n"
+                f"Worked example of the webhook signature: with the secret `{example['secret']}`, the "
+                f"timestamp `{example['timestamp']}` and the body `{example['body']}`, the signed text is "
+                f"`<timestamp>.<body>` and the header is `X-Referral-Signature: {example['signature']}`."),
+        },
+        "servers": [{"url": "/"}],
+        "tags": [{"name": "Referral webhook"}, {"name": "Consultations"}, {"name": "OAuth2"},
+                 {"name": "FHIR STU3"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "referralSignature": {
+                    "type": "apiKey", "in": "header", "name": "X-Referral-Signature",
+                    "description": "sha256=<hex of HMAC-SHA256(secret, '<X-Referral-Timestamp>.<raw body>')>"},
+                "fhirToken": {
+                    "type": "oauth2", "description": "A bearer JWT from POST /oauth/token.",
+                    "flows": {"clientCredentials": {"tokenUrl": "/oauth/token",
+                                                    "scopes": {s: s for s in oauth.SCOPES}}}},
+                "clientBasic": {"type": "http", "scheme": "basic",
+                                "description": "The API client's id and secret."},
+                "portalSession": {"type": "apiKey", "in": "cookie", "name": "session",
+                                  "description": "A signed-in doctor's or an identified patient's session."},
+            },
+        },
+    }
