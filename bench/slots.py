@@ -193,10 +193,14 @@ def main():
             service_id = db.session.scalar(select(HealthcareService.id).order_by(HealthcareService.id)
                                            .offset(args.services // 2))
         week = FIRST_DAY + timedelta(weeks=20)
-        query = (f"{url}/fhir/stu3/Slot?schedule.actor:HealthcareService={service_id}"
-                 f"&start=ge{week.isoformat()}T00:00:00Z&start=le{(week + timedelta(days=6)).isoformat()}T23:59:59Z"
-                 "&status=free&_include=Slot:schedule&_include:recurse=Schedule:actor:Practitioner"
-                 "&_include:recurse=Schedule:actor:Location")
+        # The NHS Booking API page's query, with all six includes (and the Organization one) requested.
+        query = (f"{url}/fhir/stu3/Slot?schedule.actor:healthcareservice={service_id}"
+                 f"&start=ge{week.isoformat()}T00:00:00%2B00:00"
+                 f"&start=le{(week + timedelta(days=6)).isoformat()}T23:59:59%2B00:00"
+                 "&status=free&_include=Slot:schedule&_include:iterate=Schedule:actor:Practitioner"
+                 "&_include:iterate=Schedule:actor:PractitionerRole&_include:iterate=Schedule:actor:HealthcareService"
+                 "&_include:iterate=HealthcareService:Organization&_include:iterate=HealthcareService:location"
+                 "&_format=json")
         sample = requests.get(query, headers=headers, timeout=30)
         body = sample.json()
         print(f"search result: {body['total']} free slots of one service in one week, "
@@ -211,6 +215,7 @@ def main():
             print("query plan: " + " | ".join(str(row[-1]) for row in plan))
         requests.get(query, headers=headers, timeout=30)  # warm every worker a little
         runner = search_with_wrk if shutil.which("wrk") else search_with_python
+        print("hello world (/healthz): " + runner(server, f"{url}/healthz", {}, args.clients, args.seconds))
         print("slot search: " + runner(server, query, headers, args.clients, args.seconds))
         print("booking: " + bookings(app, url, headers, args.clients, args.bookings))
     finally:

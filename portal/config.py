@@ -290,6 +290,8 @@ def load_settings(env=None) -> dict:
         "SDS_URL": env.get("SDS_URL") or f"{sandbox_url}/sds",
         "PDS_URL": env.get("PDS_URL") or f"{sandbox_url}/pds",
         "BOOKING_CLIENT_ID": env.get("BOOKING_CLIENT_ID", "care-portal-loopback"),
+        # Our ASID, sent as Ssp-From when booking at another service (the NHS Booking API's proxy headers).
+        "BOOKING_ASID": env.get("BOOKING_ASID", "200000000000"),
         "BOOKING_CLIENT_SECRET": secret("BOOKING_CLIENT_SECRET"),
         "EXTERNAL_TIMEOUT_SECONDS": float(env.get("EXTERNAL_TIMEOUT_SECONDS", "5")),
         "PORTAL_URL": env.get("PORTAL_URL", "http://127.0.0.1:5000"),

@@ -9,7 +9,8 @@ import json
 
 from portal import input_rules
 from portal.fhir import oauth, parsing
-from portal.fhir.resources import NHS_NUMBER_SYSTEM, SCHEDULE_INCLUDES, SLOT_INCLUDES
+from portal.fhir import search as fhir_search
+from portal.fhir.resources import NHS_NUMBER_SYSTEM
 from portal.referrals import intake
 from portal.scheduling.models import SLOT_STATUSES
 
@@ -71,28 +72,28 @@ def _outcome(description: str, headers: dict | None = None) -> dict:
     return _answer(description, "OperationOutcome", FHIR_JSON, headers)
 
 
-BEARER_CHALLENGE = {"WWW-Authenticate": {"description": 'Bearer realm="fhir"', "schema": {"type": "string"}}}
-
-
 def _fhir_errors(*statuses: int) -> dict:
     texts = {
-        400: "The request is malformed: an unknown or malformed parameter, a body that is not "
-             "JSON or breaks the body rules. The OperationOutcome's expression names the element.",
-        401: "No bearer token, or it is expired, malformed or of a disabled client.",
-        403: "The token lacks the scope this interaction needs.",
+        400: "The request is malformed: a malformed value of a known parameter (an unknown one is ignored, "
+             "or a 400 under Prefer: handling=strict), a body that is not JSON or breaks the body rules. "
+             "The OperationOutcome's expression names the element.",
+        403: "No valid bearer token (missing, expired, malformed, of a disabled client) or one lacking the "
+             "scope this interaction needs: 403, as the NHS Booking API asks.",
         404: "Not known to this client (a client sees only the appointments it booked).",
-        406: "_format asked for something other than JSON (we serve JSON only).",
+        406: "_format asked for XML (we serve JSON only).",
+        409: "If-Match names a version that is no longer the current one: read the appointment again.",
+        412: "No If-Match header: send the version you read (W/\"<versionId>\").",
         413: f"The body is larger than {parsing.MAX_BODY_BYTES} bytes.",
         415: "The body is not sent as application/fhir+json.",
-        422: "The resource is well-formed but not acceptable; each issue names its element.",
+        422: "The resource is well-formed but not acceptable (a business rule, or an element other than "
+             "status changed by a cancel); each issue names its element.",
     }
-    answers = {str(s): _outcome(texts[s], BEARER_CHALLENGE if s == 401 else None) for s in statuses}
-    return answers
+    return {str(s): _outcome(texts[s]) for s in statuses}
 
 
 FORMAT_PARAMETER = {"name": "_format", "in": "query", "required": False,
                     "schema": {"type": "string", "enum": list(parsing.JSON_FORMATS)},
-                    "description": "FHIR's format override; JSON only (anything else is 406)."}
+                    "description": "FHIR's format override; JSON only (XML is 406, anything else 400)."}
 
 
 def _schemas() -> dict:
@@ -215,18 +216,24 @@ def _schemas() -> dict:
                 "end": {"type": "string", "format": "date-time"},
                 "slot": {"type": "array", "minItems": 1, "maxItems": 1,
                          "items": {"type": "object", "required": ["reference"],
-                                   "properties": {"reference": {"type": "string", "pattern": "^Slot/[0-9]{1,10}$"}}}},
+                                   "properties": {"reference": {
+                                       "type": "string", "pattern": "^(#.+|(.*/)?Slot/[0-9]{1,10})$",
+                                       "description": "#<contained Slot with the slot's UUID identifier> "
+                                                      "(the NHS Booking API's form) or Slot/<id>"}}}},
                 "description": {"type": "string", "maxLength": 500, "description": TEXT_RULES},
                 "comment": {"type": "string", "maxLength": 1000, "description": "Free text: line breaks kept."},
                 "participant": {"type": "array", "minItems": 1, "items": {
                     "type": "object", "properties": {"actor": {"type": "object", "properties": {
                         "reference": {"type": "string", "description": "#<id of the contained Patient>"}}},
                         "status": {"type": "string"}}}},
-                "contained": {"type": "array", "minItems": 1, "items": _ref("PatientIn")},
+                "contained": {"type": "array", "minItems": 1, "items": {"type": "object"},
+                              "description": "The Patient (see PatientIn), the Slot (identifier, start, end, "
+                                             "schedule) when referenced as #id, a DocumentReference if any."},
             },
         },
         "PatientIn": {
-            "type": "object", "required": ["resourceType", "id", "identifier", "name"],
+            "type": "object", "required": ["resourceType", "id", "name"],
+            "description": "Without an NHS number identifier the patient gets our local one (birthDate needed).",
             "properties": {
                 "resourceType": {"const": "Patient"}, "id": {"type": "string"},
                 "identifier": {"type": "array", "items": {"type": "object", "properties": {
@@ -241,12 +248,19 @@ def _schemas() -> dict:
         },
         "AppointmentUpdate": {
             "type": "object", "required": ["resourceType", "status"],
-            "description": "Only status=cancelled changes anything (it frees the slot); the same status "
-                           "again answers the appointment as it is.",
+            "description": "The Appointment as read, sent back with status=cancelled (it frees the slot); "
+                           "any other change is a 422, the same status again answers the appointment as it is.",
             "properties": {"resourceType": {"const": "Appointment"}, "id": {"type": "string"},
                            "status": {"type": "string", "enum": ["cancelled", "booked"]}},
         },
     }
+
+
+VERSION_HEADERS = {
+    "Location": {"schema": {"type": "string"}, "description": "…/Appointment/<id>/_history/<version>"},
+    "ETag": {"schema": {"type": "string"}, "description": 'W/"<version>"'},
+    "Last-Modified": {"schema": {"type": "string"}},
+}
 
 
 def _id_parameter(description: str) -> dict:
@@ -262,7 +276,7 @@ def _fhir_read(kind: str, scope: str) -> dict:
         "responses": {
             "200": _answer(f"The {kind}.", "FhirResource", FHIR_JSON,
                            {"ETag": {"schema": {"type": "string"}, "description": 'W/"<version>"'}}),
-            **_fhir_errors(400, 401, 403, 404, 406),
+            **_fhir_errors(400, 403, 404, 406),
         },
     }}
 
@@ -333,61 +347,96 @@ def _paths() -> dict:
                           **_fhir_errors(400, 406)},
         }},
         "/fhir/stu3/Slot": {"get": {
-            "operationId": "searchSlots", "tags": ["FHIR STU3"], "summary": "Search slots of a healthcare service",
+            "operationId": "searchSlots", "tags": ["FHIR STU3"], "summary": "Search slots (NHS Booking API)",
             "security": [{"fhirToken": ["slot/*.read"]}],
             "parameters": [
-                {"name": "schedule.actor:HealthcareService", "in": "query", "required": True,
-                 "schema": {"type": "string", "pattern": "^(HealthcareService/)?[0-9]{1,10}$"},
-                 "description": "The healthcare service's id (or HealthcareService/<id>)."},
+                *({"name": name, "in": "query", "schema": {"type": "string"},
+                   "description": "The healthcare service's id (or HealthcareService/<id>); optional."}
+                  for name in fhir_search.SERVICE_PARAMS),
                 {"name": "start", "in": "query", "style": "form", "explode": True,
-                 "schema": {"type": "array", "maxItems": 2, "items": {
-                     "type": "string", "pattern": "^(ge|gt|le|lt|eq)?[0-9]{4}-[0-9]{2}-[0-9]{2}(T.*)?$"}},
-                 "description": "ge/gt/le/lt/eq then a date (YYYY-MM-DD, that whole day) or an instant; "
-                                f"gt and lt are strict; moments {input_rules.RANGE_TEXT}."},
-                {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(SLOT_STATUSES)}},
-                {"name": "_include", "in": "query", "schema": {"type": "string", "enum": list(SLOT_INCLUDES)}},
-                {"name": "_include:recurse", "in": "query", "style": "form", "explode": True,
-                 "schema": {"type": "array", "items": {"type": "string", "enum": list(SCHEDULE_INCLUDES)}},
-                 "description": "Needs _include=Slot:schedule."},
+                 "schema": {"type": "array", "items": {"type": "string"}},
+                 "description": "Any number of times (all hold): a prefix (eq ne gt lt ge le sa eb ap) then a "
+                                "date or dateTime with an offset; at the value's precision; years "
+                                f"{fhir_search.EARLIEST_YEAR}-{fhir_search.LATEST_YEAR}."},
+                {"name": "status", "in": "query", "schema": {"type": "string"},
+                 "description": f"One or more of {', '.join(SLOT_STATUSES)}, comma-separated."},
+                *({"name": form, "in": "query", "style": "form", "explode": True,
+                   "schema": {"type": "array", "items": {"type": "string"}},
+                   "description": "Any of " + ", ".join(fhir_search.SLOT_INCLUDES) + " (':' or '.', any case); "
+                                  "others are ignored."} for form in fhir_search.INCLUDE_PARAMS),
                 FORMAT_PARAMETER,
             ],
-            "responses": {"200": _answer("A searchset Bundle of the slots, with what was included.", "Bundle",
-                                         FHIR_JSON),
-                          **_fhir_errors(400, 401, 403, 406)},
+            "responses": {"200": _answer("A searchset Bundle of the slots, with what was included, once each.",
+                                         "Bundle", FHIR_JSON),
+                          **_fhir_errors(400, 403, 406)},
         }},
-        "/fhir/stu3/Appointment": {"post": {
-            "operationId": "bookAppointment", "tags": ["FHIR STU3"], "summary": "Book a free slot",
-            "security": [{"fhirToken": ["appointment/*.write"]}],
-            "parameters": [FORMAT_PARAMETER],
-            "requestBody": {"required": True, **_json(_ref("AppointmentIn"), FHIR_JSON)},
-            "responses": {
-                "201": _answer("Booked: the stored Appointment.", "FhirResource", FHIR_JSON, {
-                    "Location": {"schema": {"type": "string"},
-                                 "description": "…/Appointment/<id>/_history/<version>"},
-                    "ETag": {"schema": {"type": "string"}}}),
-                **_fhir_errors(400, 401, 403, 406, 413, 415, 422),
+        "/fhir/stu3/Appointment": {
+            "post": {
+                "operationId": "bookAppointment", "tags": ["FHIR STU3"], "summary": "Book a free slot",
+                "security": [{"fhirToken": ["appointment/*.write"]}],
+                "parameters": [FORMAT_PARAMETER],
+                "requestBody": {"required": True, **_json(_ref("AppointmentIn"), FHIR_JSON)},
+                "responses": {
+                    "201": _answer("Booked: the stored Appointment.", "FhirResource", FHIR_JSON, VERSION_HEADERS),
+                    **_fhir_errors(400, 403, 406, 413, 415, 422),
+                },
             },
-        }},
+            "get": {
+                "operationId": "searchAppointments", "tags": ["FHIR STU3"],
+                "summary": "A patient's appointments you booked that have not ended",
+                "security": [{"fhirToken": ["appointment/*.write"]}],
+                "parameters": [
+                    *({"name": name, "in": "query", "schema": {"type": "string"},
+                       "description": "The patient as system|value (NHS number or our local identifier)."}
+                      for name in fhir_search.PATIENT_PARAMS),
+                    {"name": "_id", "in": "query", "schema": {"type": "string"}},
+                    FORMAT_PARAMETER,
+                ],
+                "responses": {"200": _answer("A searchset Bundle, not paged.", "Bundle", FHIR_JSON),
+                              **_fhir_errors(400, 403, 406)},
+            },
+        },
         "/fhir/stu3/Appointment/{id}": {
             "get": {
                 "operationId": "readAppointment", "tags": ["FHIR STU3"], "summary": "Read an appointment you booked",
                 "security": [{"fhirToken": ["appointment/*.write"]}],
                 "parameters": [_id_parameter("The appointment's id"), FORMAT_PARAMETER],
-                "responses": {"200": _answer("The Appointment.", "FhirResource", FHIR_JSON,
-                                             {"ETag": {"schema": {"type": "string"}}}),
-                              **_fhir_errors(400, 401, 403, 404, 406)},
+                "responses": {"200": _answer("The Appointment.", "FhirResource", FHIR_JSON, VERSION_HEADERS),
+                              **_fhir_errors(400, 403, 404, 406)},
             },
             "put": {
                 "operationId": "updateAppointment", "tags": ["FHIR STU3"],
-                "summary": "Cancel an appointment you booked (status=cancelled)",
+                "summary": "Cancel an appointment you booked (the Appointment as read, status=cancelled)",
                 "security": [{"fhirToken": ["appointment/*.write"]}],
-                "parameters": [_id_parameter("The appointment's id"), FORMAT_PARAMETER],
+                "parameters": [_id_parameter("The appointment's id"), FORMAT_PARAMETER,
+                               {"name": "If-Match", "in": "header", "required": False,
+                                "schema": {"type": "string"},
+                                "description": 'W/"<versionId>" as read; without it the answer is 412, as the '
+                                               'NHS Booking API asks (so it is not marked required here)'}],
                 "requestBody": {"required": True, **_json(_ref("AppointmentUpdate"), FHIR_JSON)},
                 "responses": {"200": _answer("The Appointment as it now is.", "FhirResource", FHIR_JSON,
-                                             {"ETag": {"schema": {"type": "string"}}}),
-                              **_fhir_errors(400, 401, 403, 404, 406, 413, 415, 422)},
+                                             VERSION_HEADERS),
+                              **_fhir_errors(400, 403, 404, 406, 409, 412, 413, 415, 422)},
             },
         },
+        "/fhir/stu3/Appointment/{id}/_history/{vid}": {"get": {
+            "operationId": "readAppointmentVersion", "tags": ["FHIR STU3"], "summary": "Read one version",
+            "security": [{"fhirToken": ["appointment/*.write"]}],
+            "parameters": [_id_parameter("The appointment's id"),
+                           {"name": "vid", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}, FORMAT_PARAMETER],
+            "responses": {"200": _answer("That version.", "FhirResource", FHIR_JSON, VERSION_HEADERS),
+                          **_fhir_errors(400, 403, 404, 406)},
+        }},
+        "/fhir/stu3/PractitionerRole/{id}": _fhir_read("PractitionerRole", "schedule/*.read"),
+        "/fhir/stu3/Organization/{id}": {"get": {
+            "operationId": "readOrganization", "tags": ["FHIR STU3"], "summary": "Read an Organization (ODS code)",
+            "security": [{"fhirToken": ["organization/*.read"]}],
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{1,20}$"}}, FORMAT_PARAMETER],
+            "responses": {"200": _answer("The Organization.", "FhirResource", FHIR_JSON),
+                          **_fhir_errors(400, 403, 404, 406)},
+        }},
         "/fhir/stu3/Schedule/{id}": _fhir_read("Schedule", "schedule/*.read"),
         "/fhir/stu3/Practitioner/{id}": _fhir_read("Practitioner", "schedule/*.read"),
         "/fhir/stu3/Location/{id}": _fhir_read("Location", "location/*.read"),

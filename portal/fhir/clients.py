@@ -3,6 +3,7 @@ every failure (timeout, refused connection, 5xx, unreadable answer) becomes Exte
 
 import hashlib
 import logging
+import uuid
 
 import redis
 import requests
@@ -96,14 +97,26 @@ class DemographicsClient:
         return _json(self.system, response)
 
 
+INTERACTIONS = {  # the NHS Booking API's Spine interaction ids, sent as Ssp-InteractionID
+    "search-slots": "urn:nhs:names:services:careconnect:fhir:rest:search:slot",
+    "book": "urn:nhs:names:services:careconnect:fhir:rest:create:appointment",
+    "read": "urn:nhs:names:services:careconnect:fhir:rest:read:appointment",
+    "cancel": "urn:nhs:names:services:careconnect:fhir:rest:update:appointment",
+}
+
+
 class RemoteProviderClient:
-    """A provider's FHIR STU3 booking API, with a client-credentials token from its token URL."""
+    """A provider's FHIR STU3 booking API (the NHS Booking API), with a client-credentials token from its
+    token URL. Every request carries the headers the specification asks a consumer for: a fresh
+    X-Request-Id, and the Spine proxy's Ssp-TraceID, Ssp-From (our ASID), Ssp-To (the provider's) and
+    Ssp-InteractionID. A 4xx answer is never retried (the pages' rule), but for one fresh token."""
 
     system = "booking provider"
 
-    def __init__(self, endpoint: str, token_url: str):
+    def __init__(self, endpoint: str, token_url: str, provider_asid: str = ""):
         self.endpoint = endpoint.rstrip("/")
         self.token_url = token_url
+        self.provider_asid = provider_asid
         self._token = None
 
     def _cache_key(self) -> str:
@@ -136,38 +149,65 @@ class RemoteProviderClient:
                 log.warning("could not cache the access token of %s", self.token_url)
         return token
 
-    def _headers(self) -> dict:
+    def _headers(self, interaction: str) -> dict:
         if self._token is None:
             self._token = self._cached_token() or self._new_token()
-        return {"Authorization": f"Bearer {self._token}", "Accept": FHIR_JSON}
+        trace = str(uuid.uuid4())
+        return {"Authorization": f"Bearer {self._token}", "Accept": FHIR_JSON, "X-Request-Id": trace,
+                "Ssp-TraceID": trace, "Ssp-From": current_app.config["BOOKING_ASID"], "Ssp-To": self.provider_asid,
+                "Ssp-InteractionID": INTERACTIONS[interaction]}
 
-    def _authorised(self, method: str, url: str, **kwargs) -> requests.Response:
-        """A call with our token; a 401 (token revoked or the provider's key rotated) gets one fresh token."""
+    def _authorised(self, interaction: str, method: str, url: str, **kwargs) -> requests.Response:
+        """A call with our token; a refused token (401, or 403 as the NHS Booking API answers it: revoked, or
+        the provider's key rotated) gets one fresh token, the one step that addresses that cause."""
         extra = kwargs.pop("headers", {})
-        response = _call(self.system, method, url, headers={**self._headers(), **extra}, **kwargs)
-        if response.status_code == 401:
+        response = _call(self.system, method, url, headers={**self._headers(interaction), **extra}, **kwargs)
+        if response.status_code in (401, 403):
             try:
                 redis_client().delete(self._cache_key())
             except redis.RedisError:
                 pass
             self._token = self._new_token()
-            response = _call(self.system, method, url, headers={**self._headers(), **extra}, **kwargs)
+            response = _call(self.system, method, url, headers={**self._headers(interaction), **extra}, **kwargs)
         return response
 
     def search_free_slots(self, healthcare_service_id: str, start: str, end: str) -> dict:
-        params = [("schedule.actor:HealthcareService", healthcare_service_id), ("start", f"ge{start}"),
+        # The NHS Booking API page's query: its parameter names and its six includes.
+        params = [("schedule.actor:healthcareservice", healthcare_service_id), ("start", f"ge{start}"),
                   ("start", f"le{end}"), ("status", "free"), ("_include", "Slot:schedule"),
-                  ("_include:recurse", "Schedule:actor:Practitioner"),
-                  ("_include:recurse", "Schedule:actor:Location")]
-        response = self._authorised("GET", f"{self.endpoint}/Slot", params=params)
+                  ("_include:iterate", "Schedule:actor:Practitioner"),
+                  ("_include:iterate", "Schedule:actor:PractitionerRole"),
+                  ("_include:iterate", "Schedule:actor:HealthcareService"),
+                  ("_include:iterate", "HealthcareService:Organization"),
+                  ("_include:iterate", "HealthcareService:Location"), ("_format", "json")]
+        response = self._authorised("search-slots", "GET", f"{self.endpoint}/Slot", params=params)
         if response.status_code != 200:
             raise ExternalSystemError(self.system, f"refused the slot search ({response.status_code})")
         return _json(self.system, response)
 
     def book(self, appointment: dict) -> tuple[int, dict]:
         """(status, body): 201 and the Appointment, or 422 and an OperationOutcome."""
-        response = self._authorised("POST", f"{self.endpoint}/Appointment", json=appointment,
+        response = self._authorised("book", "POST", f"{self.endpoint}/Appointment", json=appointment,
                                     headers={"Content-Type": FHIR_JSON})
         if response.status_code not in (201, 422):
             raise ExternalSystemError(self.system, f"refused the booking ({response.status_code})")
+        return response.status_code, _json(self.system, response)
+
+    def read(self, appointment_id: str) -> tuple[dict, str]:
+        """The Appointment as the provider holds it, and its ETag (the version a cancel must name)."""
+        response = self._authorised("read", "GET", f"{self.endpoint}/Appointment/{appointment_id}")
+        if response.status_code == 404:
+            raise NotFound(appointment_id)
+        if response.status_code != 200:
+            raise ExternalSystemError(self.system, f"refused to show the appointment ({response.status_code})")
+        body = _json(self.system, response)
+        version = str((body.get("meta") or {}).get("versionId", ""))
+        return body, response.headers.get("ETag") or f'W/"{version}"'
+
+    def update(self, appointment: dict, etag: str) -> tuple[int, dict]:
+        """PUT the Appointment back with If-Match: (status, body), 200 and the new version or a 4xx outcome."""
+        response = self._authorised("cancel", "PUT", f"{self.endpoint}/Appointment/{appointment['id']}",
+                                    json=appointment, headers={"Content-Type": FHIR_JSON, "If-Match": etag})
+        if response.status_code >= 400 and response.status_code not in (409, 412, 422):
+            raise ExternalSystemError(self.system, f"refused the change ({response.status_code})")
         return response.status_code, _json(self.system, response)

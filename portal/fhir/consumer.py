@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.fhir import clients
 from portal.fhir.models import RemoteBooking
 from portal.fhir.parsing import parse_datetime
-from portal.fhir.resources import NHS_NUMBER_SYSTEM
+from portal.fhir.resources import NHS_NUMBER_SYSTEM, PROFILES, UUID_SYSTEM, nhs_number_identifier
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 from portal.security import audit
 
@@ -30,6 +30,10 @@ class RemoteSlotTaken(Exception):
     """The provider answered 422: the slot is gone (or the booking was not acceptable)."""
 
 
+class RemoteChangeRefused(Exception):
+    """The provider refused a cancellation (409: changed meanwhile, 412, 422); the reason is the message."""
+
+
 @dataclass(frozen=True)
 class Person:
     nhs_number: str
@@ -46,6 +50,10 @@ class RemoteService:
     healthcare_service_id: str
     endpoint: str
     token_url: str
+    asid: str = ""
+
+    def client(self) -> clients.RemoteProviderClient:
+        return clients.RemoteProviderClient(self.endpoint, self.token_url, self.asid)
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,10 @@ class RemoteSlot:
     id: str
     start: datetime
     end: datetime
-    practitioner: str | None
-    location: str | None
+    practitioner: str | None = None
+    location: str | None = None
+    identifier: str | None = None  # the slot's UUID (Slot.identifier, RFC 4122), which books it
+    schedule: str | None = None  # "Schedule/<id>"
 
 
 def verify_person(nhs_number: str) -> Person:
@@ -85,7 +95,8 @@ def resolve_service(directory_id: str) -> RemoteService:
     return RemoteService(directory_id=directory_id, name=str(details.get("name", "")),
                          ods_code=str(details.get("odsCode", "")),
                          healthcare_service_id=str(details.get("healthcareServiceId", "")),
-                         endpoint=str(endpoint["endpoint"]), token_url=str(endpoint["tokenUrl"]))
+                         endpoint=str(endpoint["endpoint"]), token_url=str(endpoint["tokenUrl"]),
+                         asid=str(details.get("asid", "")))
 
 
 def _actor_names(bundle: dict) -> tuple[dict, dict]:
@@ -93,17 +104,28 @@ def _actor_names(bundle: dict) -> tuple[dict, dict]:
     for entry in bundle.get("entry", []):
         resource = entry.get("resource", {})
         resources[f"{resource.get('resourceType')}/{resource.get('id')}"] = resource
+    def location_name(holder: dict) -> str | None:
+        for reference in holder.get("location", []):
+            found = resources.get(reference.get("reference", ""), {})
+            if found.get("name"):
+                return found["name"]
+        return None
+
     schedule_actors = {}
     for key, resource in resources.items():
         if resource.get("resourceType") == "Schedule":
             names = {"practitioner": None, "location": None}
             for actor in resource.get("actor", []):
                 target = resources.get(actor.get("reference", ""), {})
-                if target.get("resourceType") == "Practitioner" and target.get("name"):
+                kind = target.get("resourceType")
+                if kind == "Practitioner" and target.get("name"):
                     name = target["name"][0]
                     names["practitioner"] = " ".join([*name.get("given", []), name.get("family", "")]).strip()
-                elif target.get("resourceType") == "Location":
+                elif kind == "Location":
                     names["location"] = target.get("name")
+                elif kind in ("PractitionerRole", "HealthcareService") and not names["location"]:
+                    # The place is the practitioner's role's, or else the service's (its one location).
+                    names["location"] = location_name(target)
             schedule_actors[key] = names
     return resources, schedule_actors
 
@@ -113,8 +135,7 @@ def free_slots(service: RemoteService, *, days: int = 7) -> list[RemoteSlot]:
     now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
     start = f"{now.isoformat()}Z"
     end = f"{(now + timedelta(days=days)).isoformat()}Z"
-    bundle = clients.RemoteProviderClient(service.endpoint, service.token_url).search_free_slots(
-        service.healthcare_service_id, start, end)
+    bundle = service.client().search_free_slots(service.healthcare_service_id, start, end)
     resources, actors = _actor_names(bundle)
     slots = []
     for resource in resources.values():
@@ -124,36 +145,72 @@ def free_slots(service: RemoteService, *, days: int = 7) -> list[RemoteSlot]:
             slot_start, slot_end = parse_datetime(resource["start"]), parse_datetime(resource["end"])
         except (KeyError, TypeError, ValueError):
             continue  # a slot we cannot read is a slot we do not offer
-        names = actors.get(resource.get("schedule", {}).get("reference", ""), {})
+        schedule = str((resource.get("schedule") or {}).get("reference", ""))
+        names = actors.get(schedule, {})
+        identifiers = [i.get("value") for i in resource.get("identifier", []) if isinstance(i, dict)
+                       and i.get("system") == UUID_SYSTEM and isinstance(i.get("value"), str)]
         slots.append(RemoteSlot(id=str(resource.get("id")), start=slot_start, end=slot_end,
-                                practitioner=names.get("practitioner"), location=names.get("location")))
+                                practitioner=names.get("practitioner"), location=names.get("location"),
+                                identifier=identifiers[0] if identifiers else None, schedule=schedule or None))
     return sorted(slots, key=lambda s: (s.start, s.id))
 
 
-def appointment_for(person: Person, slot_id: str, start: datetime, end: datetime, description: str | None) -> dict:
-    patient = {"resourceType": "Patient", "id": "P1",
-               "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": person.nhs_number}],
-               "name": [{"family": person.family, "given": [person.given]}]}
+def _instant(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds") + "+00:00"
+
+
+def appointment_for(person: Person, slot: RemoteSlot, description: str | None) -> dict:
+    """The Appointment to POST, in the booking example's form (appointment.html): a contained Patient
+    (the NHS number we verified with the demographics service, so its status is 01) and, when the
+    provider gave the slot an identifier, a contained Slot with it, its start, end and schedule;
+    `Slot/<id>` otherwise."""
+    patient = {"resourceType": "Patient", "id": "P1", "meta": {"profile": [PROFILES["Patient"]]},
+               "identifier": [nhs_number_identifier(person.nhs_number, "01")],
+               "name": [{"use": "official", "family": person.family, "given": [person.given]}]}
     if person.birth_date:
         patient["birthDate"] = person.birth_date
-    appointment = {"resourceType": "Appointment", "status": "booked", "slot": [{"reference": f"Slot/{slot_id}"}],
-                   "start": start.isoformat() + "Z", "end": end.isoformat() + "Z", "contained": [patient],
-                   "participant": [{"actor": {"reference": "#P1"}, "status": "accepted"}]}
-    if description:
-        appointment["description"] = description
-    return appointment
+    contained = [patient]
+    reference = f"Slot/{slot.id}"
+    if slot.identifier and slot.schedule:
+        contained.append({"resourceType": "Slot", "id": "slot1", "meta": {"profile": [PROFILES["Slot"]]},
+                          "identifier": [{"system": UUID_SYSTEM, "value": slot.identifier}],
+                          "schedule": {"reference": slot.schedule}, "status": "busy",
+                          "start": _instant(slot.start), "end": _instant(slot.end)})
+        reference = "#slot1"
+    return {"resourceType": "Appointment", "meta": {"profile": [PROFILES["Appointment"]]}, "contained": contained,
+            "status": "booked", "description": description or "Booked by Care Portal",
+            "start": _instant(slot.start), "end": _instant(slot.end), "slot": [{"reference": reference}],
+            "participant": [{"actor": {"reference": "#P1"}, "status": "accepted"}]}
 
 
-def book_at(service: RemoteService, person: Person, *, slot_id: str, start: datetime, end: datetime,
-            description: str | None = None) -> dict:
+def book_at(service: RemoteService, person: Person, slot: RemoteSlot, description: str | None = None) -> dict:
     """Book the slot at the provider; returns its Appointment. RemoteSlotTaken says why on a 422."""
-    status, body = clients.RemoteProviderClient(service.endpoint, service.token_url).book(
-        appointment_for(person, slot_id, start, end, description))
+    status, body = service.client().book(appointment_for(person, slot, description))
     if status == 422:
         issues = body.get("issue") or [{}]
         raise RemoteSlotTaken(issues[0].get("diagnostics") or "the provider did not accept the booking")
     audit.record("appointment.booked_elsewhere", provider=service.ods_code, service=service.directory_id,
                  remote_appointment_id=str(body.get("id")))
+    db.session.commit()
+    return body
+
+
+def cancel_at(service: RemoteService, remote_appointment_id: str) -> dict:
+    """Cancel an appointment at the provider as cancel_an_appointment.html says: read it, send it back with
+    status cancelled and the version read in If-Match. RemoteChangeRefused says why on a 409/412/422."""
+    client = service.client()
+    try:
+        appointment, etag = client.read(remote_appointment_id)
+    except clients.NotFound:
+        raise RemoteChangeRefused("the provider does not know this appointment") from None
+    if appointment.get("status") == "cancelled":
+        return appointment
+    status, body = client.update({**appointment, "status": "cancelled"}, etag)
+    if status != 200:
+        issues = body.get("issue") or [{}]
+        raise RemoteChangeRefused(issues[0].get("diagnostics") or f"the provider refused ({status})")
+    audit.record("appointment.cancelled_elsewhere", provider=service.ods_code, service=service.directory_id,
+                 remote_appointment_id=str(remote_appointment_id))
     db.session.commit()
     return body
 

@@ -169,8 +169,9 @@ def book():
         start, end = parse_datetime(form.start.data), parse_datetime(form.end.data)
         person = consumer.verify_person(form.nhs_number.data)
         service = consumer.resolve_service(form.service_id.data)
-        appointment = consumer.book_at(service, person, slot_id=form.slot_id.data, start=start, end=end,
-                                       description=form.description.data or None)
+        slot = consumer.RemoteSlot(id=form.slot_id.data, start=start, end=end,
+                                   identifier=form.slot_identifier.data or None, schedule=form.schedule.data or None)
+        appointment = consumer.book_at(service, person, slot, description=form.description.data or None)
     except ValueError:
         return _page(422, problem="Choose a slot from the list.", booking_for=booking_for)
     except consumer.RemoteSlotTaken as exc:

@@ -31,6 +31,9 @@ class ChooseServiceForm(BookingForForm):
 
 class BookRemoteSlotForm(ChooseServiceForm):
     slot_id = HiddenField(validators=[DataRequired(), Length(max=64)])
+    # The provider's identifier of the slot and its schedule, sent back in the contained Slot that books it.
+    slot_identifier = HiddenField(validators=[Optional(), Length(max=64)])
+    schedule = HiddenField(validators=[Optional(), Length(max=100)])
     start = HiddenField(validators=[DataRequired(), Length(max=40)])
     end = HiddenField(validators=[DataRequired(), Length(max=40)])
     description = StringField("Reason for the appointment", validators=[Optional(), Length(max=200), PlainText(200)])

@@ -5,20 +5,19 @@ an issue ({code, diagnostics, expression}) so the OperationOutcome says exactly 
 """
 
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from portal.fhir.resources import NHS_NUMBER_SYSTEM, SCHEDULE_INCLUDES, SLOT_INCLUDES, SLOT_SEARCH_PARAMS
+from portal.fhir.resources import NHS_NUMBER_SYSTEM, UUID_SYSTEM
 from portal.input_rules import InputRejected, TextRejected, clean_text, load_json, parse_date, parse_instant
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
-from portal.scheduling.models import SLOT_STATUSES
 
 MAX_BODY_BYTES = 64 * 1024
-_PREFIXED = re.compile(r"^(ge|gt|le|lt|eq)?(.+)$")
 _REFERENCE = re.compile(r"^(?:.*/)?Slot/(\d{1,10})$")
-_ID = re.compile(r"^\d{1,10}$")
+_SCHEDULE = re.compile(r"^(?:.*/)?Schedule/(\d{1,10})$")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
-JSON_FORMATS = ("json", "application/json", "application/fhir+json", "application/json+fhir")  # `_format`
+from portal.fhir.search import JSON_FORMATS  # noqa: E402  (`_format`; one list for both)
 NAME_MAX = 200
 
 
@@ -49,100 +48,35 @@ def parse_datetime(value: str) -> datetime:
     return parse_instant(value, zone_required=False)
 
 
-@dataclass
-class SlotSearch:
-    healthcare_service_id: int
-    start_from: datetime | None = None
-    start_to: datetime | None = None
-    status: str | None = None
-    include_schedule: bool = False
-    include_actors: set[str] = field(default_factory=set)  # "Practitioner", "Location", "HealthcareService"
+@dataclass(frozen=True)
+class ContainedSlot:
+    """The Slot a booking describes inline (the pages' form): found by identifier, checked by the rest."""
 
-
-def parse_slot_search(pairs: list[tuple[str, str]]) -> SlotSearch:
-    """The Slot search parameters, or InvalidRequest naming every unknown or malformed one."""
-    issues: list[dict] = []
-    search = SlotSearch(healthcare_service_id=0)
-    service_ids = []
-    for name, value in pairs:
-        if name not in SLOT_SEARCH_PARAMS:
-            issues.append(_issue("not-supported", f"unknown search parameter {name!r}", name))
-        elif name == "schedule.actor:HealthcareService":
-            raw = value.removeprefix("HealthcareService/")
-            if _ID.match(raw) and int(raw) <= MAX_ID:
-                service_ids.append(int(raw))
-            else:
-                issues.append(_issue("value", f"{name} must be a HealthcareService id", name))
-        elif name == "start":
-            _read_start(value, search, issues)
-        elif name == "status":
-            if value not in SLOT_STATUSES:
-                issues.append(_issue("value", f"status must be one of {', '.join(SLOT_STATUSES)}", name))
-            elif search.status not in (None, value):
-                issues.append(_issue("value", "give status once", name))
-            else:
-                search.status = value
-        elif name == "_include":
-            if value in SLOT_INCLUDES:
-                search.include_schedule = True
-            else:
-                issues.append(_issue("not-supported", f"_include={value} is not supported", name))
-        elif name == "_include:recurse":
-            if value in SCHEDULE_INCLUDES:
-                search.include_actors.add(value.rsplit(":", 1)[1])
-            else:
-                issues.append(_issue("not-supported", f"_include:recurse={value} is not supported", name))
-    if not service_ids and not any(i["expression"] == ["schedule.actor:HealthcareService"] for i in issues):
-        issues.append(_issue("required", "schedule.actor:HealthcareService is required",
-                             "schedule.actor:HealthcareService"))
-    elif len(set(service_ids)) > 1:
-        issues.append(_issue("value", "give one HealthcareService", "schedule.actor:HealthcareService"))
-    if search.include_actors and not search.include_schedule:
-        issues.append(_issue("value", "_include:recurse needs _include=Slot:schedule", "_include:recurse"))
-    if search.start_from and search.start_to and search.start_to < search.start_from:
-        issues.append(_issue("value", "the start window ends before it begins", "start"))
-    if issues:
-        raise InvalidRequest(issues)
-    search.healthcare_service_id = service_ids[0]
-    return search
-
-
-def _read_start(value: str, search: SlotSearch, issues: list[dict]) -> None:
-    prefix, raw = _PREFIXED.match(value).groups() if value else (None, "")
-    try:
-        moment = parse_datetime(raw)
-    except ValueError as exc:
-        issues.append(_issue("value", f"start={value}: {exc} (a date or instant, with a ge/gt/le/lt prefix)",
-                             "start"))
-        return
-    is_date = len(raw) == 10
-    # gt/lt are strict: a slot starting exactly at the instant given is outside (stored times have whole
-    # seconds, so one microsecond past the instant excludes it exactly).
-    if prefix == "ge":
-        search.start_from = moment
-    elif prefix == "gt":
-        search.start_from = moment + (timedelta(days=1) if is_date else timedelta(microseconds=1))
-    elif prefix == "le":
-        search.start_to = moment + (timedelta(days=1, microseconds=-1) if is_date else timedelta(0))
-    elif prefix == "lt":
-        search.start_to = moment - timedelta(microseconds=1)
-    elif is_date:  # eq or no prefix on a date: that whole day
-        search.start_from, search.start_to = moment, moment + timedelta(days=1, microseconds=-1)
-    else:
-        search.start_from = search.start_to = moment
+    id: str
+    identifier: uuid.UUID
+    start: datetime
+    end: datetime
+    schedule_id: int | None
 
 
 @dataclass(frozen=True)
 class AppointmentIn:
-    slot_id: int
+    slot_id: int | None  # from `Slot/<id>`
+    contained_slot: ContainedSlot | None  # from `#<id>`
     start: datetime
     end: datetime
-    nhs_number: str
+    nhs_number: str | None
     family_name: str
     given_name: str
     birth_date: date | None
     description: str | None
     comment: str | None
+    patient: dict  # the contained Patient, kept as sent
+    document: dict | None  # the contained DocumentReference, kept as sent
+
+    @property
+    def slot_uuid(self) -> uuid.UUID | None:
+        return self.contained_slot.identifier if self.contained_slot else None
 
 
 def read_json(body: bytes, resource_type: str) -> dict:
@@ -191,13 +125,13 @@ def _contained_patient(payload: dict, issues: list) -> dict | None:
 
 def _patient_details(patient: dict, issues: list) -> tuple[str | None, str | None, str | None, date | None]:
     identifiers = patient.get("identifier") if isinstance(patient.get("identifier"), list) else []
-    raw = next((i.get("value") for i in identifiers if isinstance(i, dict) and i.get("system") == NHS_NUMBER_SYSTEM),
-               None)
+    nhs = [i for i in identifiers if isinstance(i, dict) and i.get("system") == NHS_NUMBER_SYSTEM]
+    raw = nhs[0].get("value") if nhs else None
     nhs_number = None
-    if not isinstance(raw, str):
-        issues.append(_issue("required", f"the patient needs an identifier with system {NHS_NUMBER_SYSTEM}",
-                             "Patient.identifier"))
-    else:
+    # A consumer without the patient's NHS number sends no identifier (the pages' rule); we give ours.
+    if nhs and not isinstance(raw, str):
+        issues.append(_issue("value", "the NHS number identifier needs a value", "Patient.identifier"))
+    elif nhs:
         try:
             nhs_number = normalise_nhs_number(raw)
         except InvalidIdentifier as exc:
@@ -217,22 +151,69 @@ def _patient_details(patient: dict, issues: list) -> tuple[str | None, str | Non
     return nhs_number, family, given, birth_date
 
 
+def _contained(payload: dict, reference, resource_type: str, issues: list, expression: str) -> dict | None:
+    """The contained resource of that type a `#id` reference names, or None with an issue."""
+    local = reference[1:] if isinstance(reference, str) and reference.startswith("#") else None
+    contained = payload.get("contained") if isinstance(payload.get("contained"), list) else []
+    for resource in contained:
+        if isinstance(resource, dict) and resource.get("resourceType") == resource_type and resource.get("id") == local:
+            return resource
+    issues.append(_issue("required", f"{expression} must reference a contained {resource_type} (#id)", expression))
+    return None
+
+
+def _contained_slot(resource: dict, issues: list) -> ContainedSlot | None:
+    identifiers = resource.get("identifier") if isinstance(resource.get("identifier"), list) else []
+    values = [i.get("value") for i in identifiers if isinstance(i, dict) and i.get("system") == UUID_SYSTEM]
+    identifier = None
+    try:
+        identifier = uuid.UUID(values[0]) if values and isinstance(values[0], str) and len(values[0]) <= 45 else None
+    except ValueError:
+        pass
+    if identifier is None:
+        issues.append(_issue("required", f"the contained Slot needs an identifier with system {UUID_SYSTEM} and the "
+                                         "slot's UUID", "Slot.identifier"))
+    times = {}
+    for key in ("start", "end"):
+        try:
+            times[key] = parse_instant(resource.get(key), zone_required=False)
+        except ValueError as exc:
+            issues.append(_issue("required", f"the contained Slot's {key} {exc}", f"Slot.{key}"))
+    schedule = resource.get("schedule") if isinstance(resource.get("schedule"), dict) else {}
+    match = _SCHEDULE.match(str(schedule.get("reference", "")))
+    if not match or int(match.group(1)) > MAX_ID:
+        issues.append(_issue("required", "the contained Slot's schedule must be Schedule/<id>", "Slot.schedule"))
+    if identifier is None or len(times) < 2 or not match or int(match.group(1)) > MAX_ID:
+        return None
+    return ContainedSlot(id=str(resource.get("id")), identifier=identifier, start=times["start"], end=times["end"],
+                         schedule_id=int(match.group(1)))
+
+
 def parse_appointment(body: bytes) -> AppointmentIn:
-    """A new booked Appointment, or InvalidRequest (400) / InvalidResource (422) naming every problem."""
+    """A new booked Appointment, or InvalidRequest (400) / InvalidResource (422) naming every problem.
+
+    The slot is `Slot/<id>`, or (the pages' example) `#<id>` of a contained Slot carrying the slot's
+    UUID identifier, start, end and schedule. An `id` in the body is ignored: the server assigns it.
+    """
     payload = read_json(body, "Appointment")
     issues: list[dict] = []
     if payload.get("status") != "booked":
         issues.append(_issue("value", "status must be booked", "Appointment.status"))
     slots = payload.get("slot")
-    slot_id = None
+    slot_id = contained_slot = None
     if not isinstance(slots, list) or len(slots) != 1 or not isinstance(slots[0], dict):
         issues.append(_issue("required", "exactly one slot reference is required", "Appointment.slot"))
     else:
-        match = _REFERENCE.match(str(slots[0].get("reference", "")))
-        if match and int(match.group(1)) <= MAX_ID:
+        reference = str(slots[0].get("reference", ""))
+        match = _REFERENCE.match(reference)
+        if reference.startswith("#"):
+            resource = _contained(payload, reference, "Slot", issues, "Appointment.slot")
+            contained_slot = _contained_slot(resource, issues) if resource is not None else None
+        elif match and int(match.group(1)) <= MAX_ID:
             slot_id = int(match.group(1))
         else:
-            issues.append(_issue("value", "the slot reference must be Slot/<id>", "Appointment.slot"))
+            issues.append(_issue("value", "the slot reference must be #<contained Slot> or Slot/<id>",
+                                 "Appointment.slot"))
     times = {}
     for key in ("start", "end"):
         try:
@@ -240,25 +221,72 @@ def parse_appointment(body: bytes) -> AppointmentIn:
         except ValueError as exc:
             issues.append(_issue("required" if key not in payload else "value", f"Appointment.{key} {exc}",
                                  f"Appointment.{key}"))
+    if len(times) == 2 and times["end"] <= times["start"]:
+        issues.append(_issue("value", "end must be after start", "Appointment.end"))
     description = _text(payload, "description", issues, "Appointment.description")
     comment = _text(payload, "comment", issues, "Appointment.comment", 1000, multiline=True)
     patient = _contained_patient(payload, issues)
     nhs_number = family = given = birth_date = None
     if patient is not None:
         nhs_number, family, given, birth_date = _patient_details(patient, issues)
+        if family and given:  # the kept copy says the name as we store it (NFC, trimmed)
+            patient = {**patient, "name": [{**patient["name"][0], "family": family,
+                                            "given": [given, *patient["name"][0]["given"][1:]]},
+                                           *patient["name"][1:]]}
+        if nhs_number is None and birth_date is None and not any(i["expression"] == ["Patient.identifier"]
+                                                                 for i in issues):
+            issues.append(_issue("required", "a patient without an NHS number needs a birthDate",
+                                 "Patient.birthDate"))
+    document = None
+    supporting = payload.get("supportingInformation")
+    if supporting is not None:
+        if not isinstance(supporting, list) or not all(isinstance(i, dict) for i in supporting):
+            issues.append(_issue("value", "supportingInformation must be a list of references",
+                                 "Appointment.supportingInformation"))
+        else:
+            local = [i.get("reference") for i in supporting if str(i.get("reference", "")).startswith("#")]
+            if local:
+                document = _contained(payload, local[0], "DocumentReference", issues,
+                                      "Appointment.supportingInformation")
     if issues:
         raise InvalidResource(issues)
-    return AppointmentIn(slot_id=slot_id, start=times["start"], end=times["end"], nhs_number=nhs_number,
-                         family_name=family, given_name=given, birth_date=birth_date, description=description,
-                         comment=comment)
+    return AppointmentIn(slot_id=slot_id, contained_slot=contained_slot, start=times["start"], end=times["end"],
+                         nhs_number=nhs_number, family_name=family, given_name=given, birth_date=birth_date,
+                         description=description, comment=comment, patient=patient, document=document)
 
 
-def parse_appointment_update(body: bytes, appointment_id: int) -> str:
-    """The new status of an Appointment sent with PUT; only `cancelled` is a change we make."""
+# Elements a cancellation may not change are all but these: the status it sets, and what the server
+# writes (meta: versionId, lastUpdated) or may add for people (text).
+_CHANGEABLE = ("status", "meta", "text")
+
+
+def _same(sent, held) -> bool:
+    """Equal as FHIR values: instants compare as moments (a client may write 15:00:00Z for 15:00:00+00:00)."""
+    if isinstance(sent, dict) and isinstance(held, dict):
+        return sent.keys() == held.keys() and all(_same(sent[k], held[k]) for k in sent)
+    if isinstance(sent, list) and isinstance(held, list):
+        return len(sent) == len(held) and all(_same(a, b) for a, b in zip(sent, held))
+    if isinstance(sent, str) and isinstance(held, str) and sent != held and len(sent) > 10 and len(held) > 10:
+        try:
+            return parse_datetime(sent) == parse_datetime(held)
+        except (ValueError, OverflowError):
+            return False
+    return sent == held
+
+
+def parse_appointment_update(body: bytes, appointment_id: int, current: dict) -> str:
+    """The new status of an Appointment sent back with PUT. It must be the Appointment as read (`current`)
+    with only its status changed: any other difference is an InvalidResource naming the elements."""
     payload = read_json(body, "Appointment")
     if "id" in payload and str(payload["id"]) != str(appointment_id):
         raise InvalidRequest([_issue("invalid", "the id in the body is not the id in the URL", "Appointment.id")])
     status = payload.get("status")
     if status not in ("cancelled", "booked"):
         raise InvalidResource([_issue("not-supported", "only status=cancelled can be set", "Appointment.status")])
+    changed = sorted(key for key in set(payload) | set(current)
+                     if key not in _CHANGEABLE and key != "id" and not _same(payload.get(key), current.get(key)))
+    if changed:
+        raise InvalidResource([_issue("business-rule", f"only status may change; {name} differs from the "
+                                                       "Appointment as read", f"Appointment.{name}")
+                               for name in changed[:20]])
     return status

@@ -3,20 +3,20 @@ callers pass the base URL that `fullUrl`s and references are made from."""
 
 from datetime import datetime
 
+from portal.fhir import search
 from portal.scheduling.models import Appointment, HealthcareService, Location, Practitioner, Schedule
 
 FHIR_VERSION = "3.0.1"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
-PROFILES = {
-    "Slot": "https://fhir.nhs.uk/STU3/StructureDefinition/NHS-Slot-1",
-    "Schedule": "https://fhir.nhs.uk/STU3/StructureDefinition/NHS-Schedule-1",
-    "Practitioner": "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Practitioner-1",
-    "Location": "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Location-1",
-    "HealthcareService": "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-HealthcareService-1",
-    "Appointment": "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1",
-    "Patient": "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Patient-1",
-}
+UUID_SYSTEM = "https://tools.ietf.org/html/rfc4122"
+NHS_NUMBER_VERIFICATION_URL = ("https://fhir.hl7.org.uk/STU3/StructureDefinition/"
+                               "Extension-CareConnect-NHSNumberVerificationStatus-1")
+NHS_NUMBER_VERIFICATION_SYSTEM = "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1"
+_CARE_CONNECT = "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-{}-1"
+PROFILES = {kind: _CARE_CONNECT.format(kind) for kind in (
+    "Slot", "Schedule", "Practitioner", "PractitionerRole", "Location", "HealthcareService", "Organization",
+    "Appointment", "Patient", "DocumentReference")}
 
 
 def instant(value: datetime) -> str:
@@ -29,8 +29,8 @@ def _meta(kind: str, version: int = 1) -> dict:
 
 
 def slot_entries(base_url: str, rows) -> list[dict]:
-    """Search-match Slot entries for rows (id, schedule_id, start, end, status, version), with the parts
-    every slot of a version or a schedule shares made once (a week is hundreds of slots)."""
+    """Search-match Slot entries for rows (id, uuid, schedule_id, start, end, status, version), with the
+    parts every slot of a version or a schedule shares made once (a week is hundreds of slots)."""
     metas: dict[int, dict] = {}
     schedules: dict[int, dict] = {}
     match = {"mode": "match"}
@@ -42,17 +42,25 @@ def slot_entries(base_url: str, rows) -> list[dict]:
             row.schedule_id, {"reference": f"Schedule/{row.schedule_id}"})
         slot_id = str(row.id)
         entries.append({"fullUrl": slot_url + slot_id, "resource": {
-            "resourceType": "Slot", "id": slot_id, "meta": meta, "schedule": schedule, "status": row.status,
-            "start": instant(row.start), "end": instant(row.end)}, "search": match})
+            "resourceType": "Slot", "id": slot_id, "meta": meta,
+            "identifier": [{"system": UUID_SYSTEM, "value": str(row.uuid)}], "schedule": schedule,
+            "status": row.status, "start": instant(row.start), "end": instant(row.end)}, "search": match})
     return entries
 
 
+def _organization_reference(code: str) -> dict:
+    return {"reference": f"Organization/{code}", "identifier": {"system": ODS_SYSTEM, "value": code}}
+
+
 def schedule_resource(schedule: Schedule) -> dict:
+    """At most three actors, as the booking pages ask: the service, and the practitioner with their role
+    in this schedule (which names the location), or else the location."""
     actors = [{"reference": f"HealthcareService/{schedule.healthcare_service_id}"}]
-    if schedule.location_id:
-        actors.append({"reference": f"Location/{schedule.location_id}"})
     if schedule.practitioner_id:
-        actors.append({"reference": f"Practitioner/{schedule.practitioner_id}"})
+        actors += [{"reference": f"Practitioner/{schedule.practitioner_id}"},
+                   {"reference": f"PractitionerRole/{schedule.id}"}]
+    elif schedule.location_id:
+        actors.append({"reference": f"Location/{schedule.location_id}"})
     return {"resourceType": "Schedule", "id": str(schedule.id), "meta": _meta("Schedule"),
             "active": schedule.active, "actor": actors, "comment": schedule.name}
 
@@ -65,21 +73,45 @@ def practitioner_resource(practitioner: Practitioner) -> dict:
             "name": [name]}
 
 
+def practitioner_role_resource(schedule: Schedule, organisation_code: str) -> dict:
+    """PractitionerRole/<schedule id>: what the practitioner does in that schedule: for which organisation,
+    in which service, where."""
+    role = {"resourceType": "PractitionerRole", "id": str(schedule.id), "meta": _meta("PractitionerRole"),
+            "active": schedule.active, "practitioner": {"reference": f"Practitioner/{schedule.practitioner_id}"},
+            "organization": _organization_reference(organisation_code),
+            "healthcareService": [{"reference": f"HealthcareService/{schedule.healthcare_service_id}"}]}
+    if schedule.location_id:
+        role["location"] = [{"reference": f"Location/{schedule.location_id}"}]
+    return role
+
+
 def location_resource(location: Location) -> dict:
     resource = {"resourceType": "Location", "id": str(location.id), "meta": _meta("Location"),
                 "name": location.name}
     if location.address:
         resource["address"] = {"text": location.address}
     if location.organisation_code:
-        resource["managingOrganization"] = {"identifier": {"system": ODS_SYSTEM,
-                                                           "value": location.organisation_code}}
+        resource["managingOrganization"] = _organization_reference(location.organisation_code)
     return resource
 
 
-def healthcare_service_resource(service: HealthcareService) -> dict:
-    return {"resourceType": "HealthcareService", "id": str(service.id), "meta": _meta("HealthcareService"),
-            "active": service.active, "name": service.name,
-            "providedBy": {"identifier": {"system": ODS_SYSTEM, "value": service.organisation_code}}}
+def healthcare_service_resource(service: HealthcareService, identifier_system: str,
+                                location_id: int | None = None) -> dict:
+    """`location_id`: the service's one location, when all its schedules are at one place (the pages
+    allow one location per service)."""
+    resource = {"resourceType": "HealthcareService", "id": str(service.id), "meta": _meta("HealthcareService"),
+                "identifier": [{"system": identifier_system, "value": str(service.id)}],
+                "active": service.active, "providedBy": _organization_reference(service.organisation_code),
+                "name": service.name}
+    if location_id:
+        resource["location"] = [{"reference": f"Location/{location_id}"}]
+    return resource
+
+
+def organization_resource(code: str) -> dict:
+    """An organisation is known to us by its ODS code only, which is also its id."""
+    return {"resourceType": "Organization", "id": code, "meta": _meta("Organization"),
+            "identifier": [{"system": ODS_SYSTEM, "value": code}]}
 
 
 def entry(base_url: str, resource: dict, mode: str = "match") -> dict:
@@ -87,25 +119,53 @@ def entry(base_url: str, resource: dict, mode: str = "match") -> dict:
             "search": {"mode": mode}}
 
 
-def searchset(entries: list[dict], total: int) -> dict:
-    return {"resourceType": "Bundle", "type": "searchset", "total": total, "entry": entries}
+def searchset(entries: list[dict], total: int, self_url: str, bundle_id: str) -> dict:
+    return {"resourceType": "Bundle", "id": bundle_id, "type": "searchset", "total": total,
+            "link": [{"relation": "self", "url": self_url}], "entry": entries}
 
 
-def appointment_resource(appointment: Appointment, nhs_number: str | None) -> dict:
-    patient = appointment.patient
-    contained = {"resourceType": "Patient", "id": "P1", "meta": {"profile": [PROFILES["Patient"]]},
-                 "name": [{"family": patient.last_name, "given": [patient.first_name]}]}
-    if nhs_number:
-        contained["identifier"] = [{"system": NHS_NUMBER_SYSTEM, "value": nhs_number}]
-    if patient.birth_date:
-        contained["birthDate"] = patient.birth_date.isoformat()
+def nhs_number_identifier(nhs_number: str, verification_code: str = "02") -> dict:
+    """An NHS number as the CareConnect Patient profile has it; 01 is 'present and verified', 02 'present
+    but not traced' (what a provider can say of a number it did not check with the demographics service)."""
+    display = {"01": "Number present and verified", "02": "Number present but not traced"}[verification_code]
+    return {"extension": [{"url": NHS_NUMBER_VERIFICATION_URL, "valueCodeableConcept": {"coding": [
+        {"system": NHS_NUMBER_VERIFICATION_SYSTEM, "code": verification_code, "display": display}]}}],
+        "use": "official", "system": NHS_NUMBER_SYSTEM, "value": nhs_number}
+
+
+def contained_slot(slot, appointment_status: str, contained_id: str) -> dict:
+    """The slot of an appointment, contained in it: busy while the appointment is booked."""
+    return {"resourceType": "Slot", "id": contained_id,
+            "identifier": [{"system": UUID_SYSTEM, "value": str(slot.uuid)}],
+            "schedule": {"reference": f"Schedule/{slot.schedule_id}"},
+            "status": "busy" if appointment_status == "booked" else "free",
+            "start": instant(slot.start), "end": instant(slot.end)}
+
+
+def appointment_resource(appointment: Appointment, *, patient: dict, slot: dict, document: dict | None = None,
+                         status: str | None = None, version: int | None = None,
+                         last_updated: datetime | None = None) -> dict:
+    """The Appointment with its contained DocumentReference (when one was sent), Patient and Slot.
+    `status`, `version` and `last_updated` render an earlier version (the rest of an appointment never
+    changes)."""
+    status = status or appointment.status
+    meta = _meta("Appointment", version or appointment.version)
+    if last_updated is not None:
+        meta["lastUpdated"] = instant(last_updated)
+    actor = {"reference": f"#{patient['id']}"}
+    if patient.get("identifier"):
+        found = patient["identifier"][0]
+        actor["identifier"] = {key: found[key] for key in ("use", "system", "value") if key in found}
+    contained = [document] if document else []
     resource = {
-        "resourceType": "Appointment", "id": str(appointment.id), "meta": _meta("Appointment", appointment.version),
-        "contained": [contained], "status": appointment.status, "start": instant(appointment.start),
-        "end": instant(appointment.end), "created": appointment.created_at.date().isoformat(),
-        "slot": [{"reference": f"Slot/{appointment.slot_id}"}],
-        "participant": [{"actor": {"reference": "#P1"}, "status": "accepted"}],
+        "resourceType": "Appointment", "id": str(appointment.id), "meta": meta,
+        "contained": contained + [patient, slot], "status": status,
+        "start": instant(appointment.start), "end": instant(appointment.end),
+        "created": instant(appointment.created_at), "slot": [{"reference": f"#{slot['id']}"}],
+        "participant": [{"actor": actor, "status": "accepted"}],
     }
+    if document:
+        resource["supportingInformation"] = [{"reference": f"#{document['id']}"}]
     if appointment.description:
         resource["description"] = appointment.description
     if appointment.comment:
@@ -126,51 +186,74 @@ def operation_outcome(code: str, diagnostics: str, expression: list[str] | None 
     return {"resourceType": "OperationOutcome", "issue": built}
 
 
-SLOT_SEARCH_PARAMS = ("schedule.actor:HealthcareService", "start", "status", "_include", "_include:recurse")
-SLOT_INCLUDES = ("Slot:schedule",)
-SCHEDULE_INCLUDES = ("Schedule:actor:Practitioner", "Schedule:actor:Location", "Schedule:actor:HealthcareService")
+def _read_only(kind: str, documentation: str | None = None) -> dict:
+    resource = {"type": kind, "profile": {"reference": PROFILES[kind]}, "interaction": [{"code": "read"}]}
+    if documentation:
+        resource["documentation"] = documentation
+    return resource
 
 
 def capability_statement(base_url: str, published: str) -> dict:
-    """What this server really supports."""
+    """What this server really supports: every interaction, parameter and include listed here works, and
+    a parameter not listed is ignored (refused under Prefer: handling=strict)."""
+    slot_params = [
+        {"name": "service", "type": "token", "documentation": "The id of the HealthcareService; also accepted as "
+         + " and ".join(search.SERVICE_PARAMS[:2]) + " (value <id> or HealthcareService/<id>). Optional."},
+        {"name": "start", "type": "date", "documentation": "Give it twice for a window; prefixes eq ne gt lt ge le "
+         "sa eb ap; a date, or a dateTime with Z or an offset (an unencoded '+' arriving as a space is read as +)."},
+        {"name": "status", "type": "token", "documentation": "free | busy | busy-unavailable, several "
+         "comma-separated; all statuses when left out."},
+    ]
+    appointment_params = [
+        {"name": name, "type": "token" if name == "identifier" else "reference",
+         "documentation": "The patient, as system|value: https://fhir.nhs.uk/Id/nhs-number|<NHS number> or our "
+                          "local patient identifier. Appointments not yet ended, of those this client booked."}
+        for name in search.PATIENT_PARAMS
+    ] + [{"name": "_id", "type": "token", "documentation": "Narrows the patient's appointments to one."}]
     return {
         "resourceType": "CapabilityStatement", "status": "active", "date": published,
-        "publisher": "Care Portal", "kind": "instance",
+        "publisher": "Care Portal", "kind": "instance", "name": "Care Portal NHS Booking API provider",
+        "description": "NHS Booking API (CareConnect STU3): search slots, book, read, cancel and search a "
+                       "patient's appointments.",
         "software": {"name": "Care Portal"},
         "implementation": {"description": "Care Portal FHIR STU3 booking API", "url": base_url},
-        "fhirVersion": FHIR_VERSION, "acceptUnknown": "no", "format": ["application/fhir+json"],
+        "fhirVersion": FHIR_VERSION, "acceptUnknown": "both", "format": ["application/fhir+json", "json"],
+        "profile": [{"reference": PROFILES[kind]} for kind in PROFILES],
         "rest": [{
             "mode": "server",
             "security": {
                 "cors": False,
                 "service": [{"coding": [{"system": "http://hl7.org/fhir/restful-security-service",
                                          "code": "OAuth", "display": "OAuth"}]}],
-                "description": "OAuth2 client credentials at /oauth/token; bearer JWT valid one hour.",
+                "description": "OAuth2 client credentials at /oauth/token; bearer JWT valid one hour. A missing "
+                               "or invalid token is a 403 with an OperationOutcome, as the booking pages ask.",
             },
             "resource": [
                 {"type": "Slot", "profile": {"reference": PROFILES["Slot"]},
                  "interaction": [{"code": "search-type"}],
-                 "searchInclude": list(SLOT_INCLUDES),
-                 "searchRevInclude": [],
-                 "searchParam": [
-                     {"name": "schedule.actor:HealthcareService", "type": "reference",
-                      "documentation": "Required: the id of the healthcare service"},
-                     {"name": "start", "type": "date",
-                      "documentation": "ge/gt and le/lt prefixes (gt/lt strict); a date alone is that whole day"},
-                     {"name": "status", "type": "token", "documentation": "free | busy | busy-unavailable"},
-                 ]},
-                {"type": "Schedule", "profile": {"reference": PROFILES["Schedule"]},
-                 "interaction": [{"code": "read"}], "searchInclude": list(SCHEDULE_INCLUDES)},
-                {"type": "Practitioner", "profile": {"reference": PROFILES["Practitioner"]},
-                 "interaction": [{"code": "read"}],
-                 "documentation": "Read with the schedule/*.read scope: practitioners are schedule actors."},
-                {"type": "Location", "profile": {"reference": PROFILES["Location"]},
-                 "interaction": [{"code": "read"}]},
-                {"type": "HealthcareService", "profile": {"reference": PROFILES["HealthcareService"]},
-                 "interaction": [{"code": "read"}]},
+                 "searchInclude": list(search.SLOT_INCLUDES), "searchRevInclude": [],
+                 "documentation": "_include, _include:iterate and _include:recurse are alike (each follows "
+                                  "what the others included); ':' or '.' and any case; HealthcareService:"
+                                  "Organization is HealthcareService:providedBy.",
+                 "searchParam": slot_params},
+                _read_only("Schedule"),
+                _read_only("Practitioner", "Read with the schedule/*.read scope: practitioners are schedule actors."),
+                _read_only("PractitionerRole", "PractitionerRole/<schedule id>: the practitioner's role in that "
+                                               "schedule. Read with the schedule/*.read scope."),
+                _read_only("Location"),
+                _read_only("HealthcareService"),
+                _read_only("Organization", "Organization/<ODS code>. Read with the organization/*.read scope."),
                 {"type": "Appointment", "profile": {"reference": PROFILES["Appointment"]},
-                 "interaction": [{"code": "create"}, {"code": "read"}, {"code": "update"}],
-                 "documentation": "Update supports only status=cancelled, which frees the slot."},
+                 "interaction": [{"code": "create"}, {"code": "read"}, {"code": "vread"}, {"code": "update"},
+                                 {"code": "search-type"}],
+                 "versioning": "versioned", "readHistory": True, "updateCreate": False,
+                 "conditionalCreate": False, "conditionalUpdate": False, "conditionalDelete": "not-supported",
+                 "documentation": "Create: the slot as Slot/<id> or a contained Slot with its UUID identifier. "
+                                  "Update: only status=cancelled, with If-Match (412 without, 409 when stale); "
+                                  "any other change is a 422.",
+                 "searchParam": appointment_params},
             ],
+            "searchParam": [{"name": "_format", "type": "string",
+                             "documentation": "json (or a JSON media type); XML is not offered (406)."}],
         }],
     }

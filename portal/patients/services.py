@@ -175,3 +175,15 @@ def add_patient(*, national_id: str, first_name: str, last_name: str, birth_date
     except IntegrityError:
         return db.session.scalar(select(Patient).where(Patient.national_id_index == index))
     return patient
+
+
+def add_unidentified_patient(*, first_name: str, last_name: str, birth_date=None) -> Patient:
+    """A patient a booking system sent without an NHS number, added to the caller's transaction.
+
+    Each such booking is a new record: a name and birth date are not enough to be sure two bookings are
+    the same person. The record's id is the local identifier the booking system gets back.
+    """
+    patient = Patient(first_name=first_name, last_name=last_name, birth_date=birth_date,
+                      from_insurer_referral=False, marketing_allowed=False)
+    db.session.add(patient)
+    return patient

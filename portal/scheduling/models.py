@@ -1,9 +1,11 @@
 from datetime import datetime, time
+from uuid import UUID, uuid4
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.security.crypto import EncryptedText
 from portal.security.models import utcnow
 
 # FHIR STU3 slot statuses we use: `busy-unavailable` is a slot a secretary blocked.
@@ -94,9 +96,14 @@ class Slot(db.Model):
         UniqueConstraint("schedule_id", "start", name="uq_slots_schedule_start"),
         # Slot search: one service, free, in a time window, in start order.
         Index("ix_slots_service_status_start", "healthcare_service_id", "status", "start"),
+        # Slot search without a service (every parameter may be left out): a window of all services.
+        Index("ix_slots_start", "start"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The slot's identifier for other systems (FHIR Slot.identifier, system RFC 4122): a consumer
+    # books the slot it found by sending it back in a contained Slot.
+    uuid: Mapped[UUID] = mapped_column(Uuid, unique=True, default=uuid4)
     schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id"))
     # Copied from the schedule so that search needs no join.
     healthcare_service_id: Mapped[int] = mapped_column(ForeignKey("healthcare_services.id"))
@@ -127,6 +134,23 @@ class Appointment(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
+    # What a booking system sent about the booking that we keep as sent (FHIR: the contained Patient and
+    # DocumentReference, as JSON); sealed, since a Patient carries address and phone.
+    booked_details = mapped_column(EncryptedText("appointment.booked_details"), nullable=True)
 
     slot = relationship("Slot", foreign_keys=[slot_id])
     patient = relationship("Patient")
+
+
+class AppointmentVersion(db.Model):
+    """Every version an appointment has had (its status then and when it changed), so an earlier
+    version can still be read after a cancellation."""
+
+    __tablename__ = "appointment_versions"
+    __table_args__ = (UniqueConstraint("appointment_id", "version", name="uq_appointment_versions_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"))
+    version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

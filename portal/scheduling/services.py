@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.scheduling.models import (BLOCKED, BOOKED, BUSY, CANCELLED, FREE, Appointment, HealthcareService,
-                                      Location, Practitioner, Schedule, Slot, WeeklyTemplate)
+from portal.scheduling.models import (BLOCKED, BOOKED, BUSY, CANCELLED, FREE, Appointment, AppointmentVersion,
+                                      HealthcareService, Location, Practitioner, Schedule, Slot, WeeklyTemplate)
 from portal.security import audit
 from portal.security.models import utcnow
 
@@ -35,7 +35,7 @@ class SlotTaken(SchedulingError):
 
 
 class SlotMismatch(SchedulingError, ValueError):
-    """The caller's start/end do not match the slot's."""
+    """The caller's start/end are not within the slot."""
 
 
 class SlotInPast(SchedulingError):
@@ -48,6 +48,10 @@ class AppointmentNotFound(SchedulingError, LookupError):
 
 class AlreadyCancelled(SchedulingError):
     pass
+
+
+class VersionConflict(SchedulingError):
+    """The appointment changed since the version the caller read."""
 
 
 class SlotNotChangeable(SchedulingError):
@@ -65,20 +69,24 @@ def _actor_label(actor: tuple[str, str | None]) -> str:
 # --- booking -------------------------------------------------------------------------------------
 
 def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], start: datetime | None = None,
-              end: datetime | None = None, description: str | None = None,
-              comment: str | None = None) -> Appointment:
+              end: datetime | None = None, description: str | None = None, comment: str | None = None,
+              booked_details: str | None = None) -> Appointment:
     """Book a free slot for a patient, or raise SlotTaken / SlotNotFound / SlotMismatch / SlotInPast.
 
-    Commits the caller's transaction with the appointment (so a patient created for this
-    booking in the same transaction is kept only when the booking succeeds).
+    The appointment is the whole slot unless the caller gives a start and end within it (a booking
+    system may book 10 minutes of a 30-minute slot). Commits the caller's transaction with the
+    appointment (so a patient created for this booking in the same transaction is kept only when the
+    booking succeeds).
     """
     slot = db.session.get(Slot, slot_id)
     if slot is None:
         db.session.rollback()
         raise SlotNotFound(slot_id)
-    if (start is not None and start != slot.start) or (end is not None and end != slot.end):
+    start = slot.start if start is None else start
+    end = slot.end if end is None else end
+    if not slot.start <= start < end <= slot.end:
         db.session.rollback()
-        raise SlotMismatch("start and end must be those of the slot")
+        raise SlotMismatch("start and end must be within the slot")
     if slot.start <= utcnow():
         db.session.rollback()
         raise SlotInPast(slot_id)
@@ -86,8 +94,9 @@ def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], s
         db.session.rollback()
         raise SlotTaken(slot_id)
     appointment = Appointment(
-        slot_id=slot_id, active_slot_id=slot_id, patient_id=patient_id, status=BOOKED, start=slot.start,
-        end=slot.end, description=description, comment=comment, booked_by=_actor_label(actor),
+        slot_id=slot_id, active_slot_id=slot_id, patient_id=patient_id, status=BOOKED, start=start, end=end,
+        description=description, comment=comment, booked_by=_actor_label(actor), booked_details=booked_details,
+        version=1, created_at=utcnow(),
     )
     try:
         with db.session.begin_nested():
@@ -95,6 +104,8 @@ def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], s
     except IntegrityError:
         db.session.rollback()
         raise SlotTaken(slot_id) from None
+    db.session.add(AppointmentVersion(appointment_id=appointment.id, version=1, status=BOOKED,
+                                      recorded_at=appointment.created_at))
     audit.record("appointment.booked", subject=appointment, patient_id=patient_id, actor=actor, slot_id=slot_id)
     db.session.commit()
     return appointment
@@ -104,20 +115,45 @@ def get_appointment(appointment_id: int) -> Appointment | None:
     return db.session.get(Appointment, appointment_id)
 
 
-def cancel_appointment(appointment_id: int, *, actor: tuple[str, str | None]) -> Appointment:
-    """Cancel a booked appointment and free its slot, once; raise AlreadyCancelled after that."""
+def appointment_version(appointment_id: int, version: int) -> AppointmentVersion | None:
+    """The status an appointment had at a version, and when it took it; None for a version it never had."""
+    return db.session.scalar(select(AppointmentVersion).where(AppointmentVersion.appointment_id == appointment_id,
+                                                              AppointmentVersion.version == version))
+
+
+def find_slot_by_uuid(slot_uuid) -> Slot | None:
+    return db.session.scalar(select(Slot).where(Slot.uuid == slot_uuid))
+
+
+def cancel_appointment(appointment_id: int, *, actor: tuple[str, str | None],
+                       expected_version: int | None = None) -> Appointment:
+    """Cancel a booked appointment and free its slot, once; raise AlreadyCancelled after that.
+
+    With `expected_version` (an API client's If-Match) the cancellation happens only if the appointment
+    is still at that version, else VersionConflict: the database decides, in the same conditional UPDATE.
+    """
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None:
         db.session.rollback()
         raise AppointmentNotFound(appointment_id)
+    conditions = [Appointment.id == appointment_id, Appointment.status == BOOKED]
+    if expected_version is not None:
+        conditions.append(Appointment.version == expected_version)
+    now = utcnow()
     cancelled = db.session.execute(
-        update(Appointment).where(Appointment.id == appointment_id, Appointment.status == BOOKED)
-        .values(status=CANCELLED, active_slot_id=None, cancelled_at=utcnow(), version=Appointment.version + 1)
+        update(Appointment).where(*conditions)
+        .values(status=CANCELLED, active_slot_id=None, cancelled_at=now, version=Appointment.version + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
     if cancelled != 1:
         db.session.rollback()
+        db.session.refresh(appointment)
+        if expected_version is not None and appointment.version != expected_version:
+            raise VersionConflict(appointment_id)
         raise AlreadyCancelled(appointment_id)
+    db.session.refresh(appointment)
+    db.session.add(AppointmentVersion(appointment_id=appointment_id, version=appointment.version, status=CANCELLED,
+                                      recorded_at=now))
     _move_slot(appointment.slot_id, BUSY, FREE)
     audit.record("appointment.cancelled", subject=appointment, patient_id=appointment.patient_id, actor=actor)
     db.session.commit()
@@ -159,23 +195,31 @@ def unblock_slot(slot_id: int, *, actor=None) -> Slot:
 
 # --- search --------------------------------------------------------------------------------------
 
-def search_slots(healthcare_service_id: int, *, start_from: datetime | None = None,
-                 start_to: datetime | None = None, status: str | None = FREE, limit: int = 5000) -> list:
-    """Slots of one service in a window, in start order, served by ix_slots_service_status_start.
+def search_slots(healthcare_service_id: int | None, *, start_from: datetime | None = None,
+                 start_to: datetime | None = None, status: str | tuple[str, ...] | None = FREE,
+                 start_not_within: tuple[tuple[datetime, datetime], ...] = (), limit: int = 5000) -> list:
+    """Slots of one service (or of all, with None) in a window, in start order, served by
+    ix_slots_service_status_start (ix_slots_start without a service). `status` is one status, several
+    (any of them), or None for all; `start_not_within` leaves out slots starting in those ranges.
 
-    Read-only rows (id, schedule_id, start, end, status, version), not ORM objects: a week of a
+    Read-only rows (id, uuid, schedule_id, start, end, status, version), not ORM objects: a week of a
     busy service is hundreds of slots, and search is the hottest query of the FHIR API.
     """
     # Table columns, not ORM attributes: a plain Core statement skips the ORM's compile and row layers.
     slots = Slot.__table__.c
-    query = select(slots.id, slots.schedule_id, slots.start, slots.end, slots.status, slots.version).where(
-        slots.healthcare_service_id == healthcare_service_id)
-    if status:
+    query = select(slots.id, slots.uuid, slots.schedule_id, slots.start, slots.end, slots.status, slots.version)
+    if healthcare_service_id is not None:
+        query = query.where(slots.healthcare_service_id == healthcare_service_id)
+    if isinstance(status, str):
         query = query.where(slots.status == status)
+    elif status:
+        query = query.where(slots.status.in_(status))
     if start_from is not None:
         query = query.where(slots.start >= start_from)
     if start_to is not None:
         query = query.where(slots.start <= start_to)
+    for low, high in start_not_within:
+        query = query.where(~slots.start.between(low, high))
     return list(db.session.execute(query.order_by(slots.start, slots.id).limit(limit)))
 
 

@@ -18,6 +18,7 @@ from portal.security.models import StaffUser
 bp = Blueprint("security", __name__)
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+CORRELATION_ID = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,199}")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
 
@@ -125,6 +126,11 @@ def _enforce_idle_timeout():
     # since the id goes into every log line and the audit log's 64-character column.
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    # The booking pages' rule: a client's id that we replaced goes back as X-Correlation-Id, and a
+    # client's own X-Correlation-Id is echoed (printable ASCII only, and bounded: it is the client's text).
+    correlation = request.headers.get("X-Correlation-ID") or (given if given != g.request_id else "")
+    if correlation and CORRELATION_ID.fullmatch(correlation):
+        g.correlation_id = correlation
     if not current_user.is_authenticated:
         return None
     idle_limit = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
@@ -153,6 +159,8 @@ def _security_headers(response):
     if current_user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"
     response.headers["X-Request-ID"] = g.get("request_id", "")
+    if g.get("correlation_id"):
+        response.headers["X-Correlation-ID"] = g.correlation_id
     return response
 
 

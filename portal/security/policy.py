@@ -154,11 +154,15 @@ CLIENT_SCOPE_RULES: dict[str, str] = {
     "fhir.slot.search": "slot/*.read",
     "fhir.appointment.book": "appointment/*.write",
     "fhir.appointment.read": "appointment/*.write",
+    "fhir.appointment.search": "appointment/*.write",
     "fhir.appointment.cancel": "appointment/*.write",
     "fhir.schedule.read": "schedule/*.read",
     # The scope list has no practitioner scope; a practitioner is one of a schedule's actors
     # (already sent with slot searches that include them), so reading one needs what schedules need.
     "fhir.practitioner.read": "schedule/*.read",
+    # A PractitionerRole is the practitioner's part in one schedule: it is read as schedules are.
+    "fhir.practitionerrole.read": "schedule/*.read",
+    "fhir.organization.read": "organization/*.read",
     "fhir.location.read": "location/*.read",
     "fhir.healthcareservice.read": "healthcareservice/*.read",
 }

@@ -6,7 +6,7 @@ strings where numbers go). The hooks in `fuzzing.py` sign webhook requests and f
 """
 
 import pytest
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from tests.api_docs import fuzzing
 
@@ -28,7 +28,14 @@ def test_every_operation_answers_as_documented_and_never_5xx(case, served):
     case.operation.schema.app = served
     # Not checked: that every schema-valid request is accepted. The document cannot say what a
     # fødselsnummer checksum or a free slot is, so most generated referrals are rightly 422.
-    case.call_and_validate(app=served, excluded_checks=[positive_data_acceptance])
+    # Nor, for FHIR reads, searches and updates, that a request breaking the document is refused with one
+    # of Schemathesis' statuses: FHIR (and the NHS Booking API) say a server ignores unknown parameters
+    # unless the client sends Prefer: handling=strict, and an update without If-Match is a 412 whatever
+    # its body. Never a 5xx and documented answers are still checked.
+    excluded = [positive_data_acceptance]
+    if case.path.startswith("/fhir/stu3") and case.method.upper() in ("GET", "PUT"):
+        excluded.append(negative_data_rejection)
+    case.call_and_validate(app=served, excluded_checks=excluded)
 
 
 def test_each_operation_met_its_budget_of_generated_requests():

@@ -24,7 +24,8 @@ def test_every_fhir_interaction_of_the_capability_statement_is_in_the_document(c
     document = client.get("/api/openapi.json").json
     capabilities = client.get("/fhir/stu3/metadata").json
     wanted = {"search-type": ("get", "/fhir/stu3/{type}"), "read": ("get", "/fhir/stu3/{type}/{{id}}"),
-              "create": ("post", "/fhir/stu3/{type}"), "update": ("put", "/fhir/stu3/{type}/{{id}}")}
+              "create": ("post", "/fhir/stu3/{type}"), "update": ("put", "/fhir/stu3/{type}/{{id}}"),
+              "vread": ("get", "/fhir/stu3/{type}/{{id}}/_history/{{vid}}")}
     listed = 0
     for resource in capabilities["rest"][0]["resource"]:
         for interaction in resource["interaction"]:
@@ -32,7 +33,9 @@ def test_every_fhir_interaction_of_the_capability_statement_is_in_the_document(c
             path = path.format(type=resource["type"])
             assert method in document["paths"].get(path, {}), (resource["type"], interaction["code"])
             listed += 1
-    assert listed == 8  # Slot search; Schedule, Practitioner, Location, HealthcareService read; Appointment x3
+    # Slot search; Schedule, Practitioner, PractitionerRole, Location, HealthcareService, Organization read;
+    # Appointment create, read, vread, update and search.
+    assert listed == 12
     assert "get" in document["paths"]["/fhir/stu3/metadata"]
 
 

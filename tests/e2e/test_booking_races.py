@@ -133,8 +133,8 @@ def test_bookings_racing_a_cancellation_leave_at_most_one_live_appointment(app, 
     def act(n: int) -> int:
         if n == 10:
             return requests.put(f"{gunicorn_server}/fhir/stu3/Appointment/{appointment['id']}",
-                                data=json.dumps({**appointment, "status": "cancelled"}), headers=headers,
-                                timeout=60).status_code
+                                data=json.dumps({**appointment, "status": "cancelled"}),
+                                headers={**headers, "If-Match": first.headers["ETag"]}, timeout=60).status_code
         body = appointment_body(slot_id, start, end, nhs_number=NHS_NUMBERS[n % len(NHS_NUMBERS)])
         return requests.post(f"{gunicorn_server}/fhir/stu3/Appointment", data=json.dumps(body), headers=headers,
                              timeout=60).status_code

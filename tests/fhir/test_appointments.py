@@ -28,9 +28,12 @@ def test_booking_a_free_slot_is_201_with_location_and_the_stored_resource(app, c
     response = post_appointment(client, bearer(), appointment_body(slot_id, START, END))
     assert response.status_code == 201, response.get_data(as_text=True)
     body = valid_stu3(response)
-    assert body["status"] == "booked" and body["slot"] == [{"reference": f"Slot/{slot_id}"}]
+    contained = {r["resourceType"]: r for r in body["contained"]}
+    assert body["status"] == "booked" and body["slot"] == [{"reference": f"#{contained['Slot']['id']}"}]
     assert body["start"] == START and body["end"] == END and body["meta"]["versionId"] == "1"
-    assert body["contained"][0]["identifier"][0]["value"] == "9434765919"
+    assert contained["Patient"]["identifier"][0]["value"] == "9434765919"
+    with app.app_context():
+        assert contained["Slot"]["identifier"][0]["value"] == str(db.session.get(Slot, slot_id).uuid)
     assert response.headers["Location"].endswith(f"/fhir/stu3/Appointment/{body['id']}/_history/1")
     with app.app_context():
         assert db.session.get(Slot, slot_id).status == "busy"
@@ -103,7 +106,7 @@ def test_other_shapes_of_bad_input_are_never_a_500(app, client, bearer, diary_se
         assert count(Appointment) == 0
 
 
-def test_start_and_end_must_be_those_of_the_slot(app, client, bearer, diary_set_up):
+def test_start_and_end_must_be_within_the_slot(app, client, bearer, diary_set_up):
     response = post_appointment(client, bearer(), appointment_body(slot_ids(app)[0], START,
                                                                    "2030-01-07T09:30:00+00:00"))
     assert response.status_code == 422
@@ -132,7 +135,7 @@ def test_a_client_cannot_see_or_cancel_another_clients_appointment(app, client, 
     other = bearer()
     assert client.get(f"/fhir/stu3/Appointment/{created['id']}", headers=other).status_code == 404
     cancel = client.put(f"/fhir/stu3/Appointment/{created['id']}", data=json.dumps({**created, "status": "cancelled"}),
-                        headers={**other, "Content-Type": FHIR_JSON})
+                        headers={**other, "Content-Type": FHIR_JSON, "If-Match": 'W/"1"'})
     assert cancel.status_code == 404
     valid_stu3(cancel)
     assert client.get("/fhir/stu3/Appointment/999999", headers=other).status_code == 404
@@ -142,20 +145,21 @@ def test_cancelling_with_put_frees_the_slot(app, client, bearer, diary_set_up):
     headers = {**bearer(), "Content-Type": FHIR_JSON}
     slot_id = slot_ids(app)[0]
     created = post_appointment(client, headers, appointment_body(slot_id, START, END)).json
-    response = client.put(f"/fhir/stu3/Appointment/{created['id']}",
-                          data=json.dumps({**created, "status": "cancelled"}), headers=headers)
+    response = client.put(f"/fhir/stu3/Appointment/{created['id']}", data=json.dumps({**created, "status": "cancelled"}),
+                          headers={**headers, "If-Match": 'W/"1"'})
     assert response.status_code == 200
     body = valid_stu3(response)
     assert body["status"] == "cancelled" and body["meta"]["versionId"] == "2"
     with app.app_context():
         assert db.session.get(Slot, slot_id).status == "free"
-    again = client.put(f"/fhir/stu3/Appointment/{created['id']}",
-                       data=json.dumps({**created, "status": "cancelled"}), headers=headers)
-    assert again.status_code == 200 and again.json["status"] == "cancelled"
+    headers["If-Match"] = 'W/"2"'
+    cancelled = {**response.json}
+    again = client.put(f"/fhir/stu3/Appointment/{created['id']}", data=json.dumps(cancelled), headers=headers)
+    assert again.status_code == 200 and again.json["status"] == "cancelled" and again.json["meta"]["versionId"] == "2"
     with app.app_context():
         assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "appointment.read"))
     rebook = client.put(f"/fhir/stu3/Appointment/{created['id']}",
-                        data=json.dumps({**created, "status": "booked"}), headers=headers)
+                        data=json.dumps({**cancelled, "status": "booked"}), headers=headers)
     assert rebook.status_code == 422
     valid_stu3(rebook)
     assert post_appointment(client, headers, appointment_body(slot_id, START, END)).status_code == 201
@@ -165,6 +169,7 @@ def test_put_with_bad_bodies_is_refused(app, client, bearer, diary_set_up):
     headers = {**bearer(), "Content-Type": FHIR_JSON}
     created = post_appointment(client, headers, appointment_body(slot_ids(app)[0], START, END)).json
     url = f"/fhir/stu3/Appointment/{created['id']}"
+    headers["If-Match"] = 'W/"1"'
     assert client.put(url, data=json.dumps({**created, "id": "77", "status": "cancelled"}),
                       headers=headers).status_code == 400
     assert client.put(url, data=json.dumps({**created, "status": "arrived"}), headers=headers).status_code == 422

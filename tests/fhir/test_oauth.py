@@ -58,15 +58,14 @@ def test_secrets_are_stored_hashed(app, api_client):
         assert secret not in stored.secret_hash and stored.secret_hash.startswith("$argon2")
 
 
-def test_no_token_is_401_operation_outcome(client):
+def test_no_token_is_403_operation_outcome_as_the_booking_pages_ask(client):
     response = client.get(SLOT_SEARCH)
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.status_code == 403
     body = valid_stu3(response)
     assert body["issue"][0]["code"] == "login"
 
 
-def test_expired_forged_and_garbage_tokens_are_401(app, client, api_client):
+def test_expired_forged_and_garbage_tokens_are_403(app, client, api_client):
     client_id, _ = api_client()
     now = int(time.time())
     claims = {"iss": "care-portal", "aud": "care-portal-fhir", "sub": client_id, "scope": "slot/*.read",
@@ -75,8 +74,8 @@ def test_expired_forged_and_garbage_tokens_are_401(app, client, api_client):
     forged = jwt.encode({**claims, "exp": now + 3600}, "not the key of this portal, but long enough", algorithm="HS256")
     for header in (f"Bearer {expired}", f"Bearer {forged}", "Bearer garbage", "Basic abc", "Bearer "):
         response = client.get(SLOT_SEARCH, headers={"Authorization": header})
-        assert response.status_code == 401, header
-        valid_stu3(response)
+        assert response.status_code == 403, header
+        assert valid_stu3(response)["issue"][0]["code"] == "login"
     assert "expired" in client.get(SLOT_SEARCH, headers={"Authorization": f"Bearer {expired}"}).json[
         "issue"][0]["diagnostics"]
 
@@ -87,7 +86,7 @@ def test_a_deactivated_clients_token_stops_working(app, client, bearer):
     with app.app_context():
         db.session.scalar(select(ApiClient)).active = False
         db.session.commit()
-    assert client.get(SLOT_SEARCH, headers=headers).status_code == 401
+    assert client.get(SLOT_SEARCH, headers=headers).status_code == 403
 
 
 def test_missing_scope_is_403_operation_outcome(client, bearer):

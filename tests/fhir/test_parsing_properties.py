@@ -11,29 +11,34 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.fhir.parsing import (InvalidRequest, InvalidResource, parse_appointment, parse_appointment_update,
-                                 parse_slot_search)
-from portal.fhir.resources import SLOT_SEARCH_PARAMS
+from portal.fhir.parsing import InvalidRequest, InvalidResource, parse_appointment, parse_appointment_update
+from portal.fhir.search import (INCLUDE_PARAMS, SERVICE_PARAMS, FormatNotAcceptable, InvalidSearch,
+                                parse_slot_search)
 from tests.fhir.conftest import appointment_body
 from tests.patients.test_identifier_properties import nhs_numbers
 from tests.test_input_rules import json_values, names
 
-parameter_names = st.sampled_from(SLOT_SEARCH_PARAMS) | st.text(max_size=20)
+parameter_names = (st.sampled_from(SERVICE_PARAMS + INCLUDE_PARAMS + ("start", "status", "_format"))
+                   | st.text(max_size=20))
 parameter_values = (st.text(max_size=40)
-                    | st.from_regex(r"\A(ge|gt|le|lt|eq)?[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?"
+                    | st.from_regex(r"\A(ge|gt|le|lt|eq|ne|sa|eb|ap)?[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?"
                                     r"(Z|[+-][0-9]{2}:[0-9]{2})?)?\Z"))
 
 
 @given(st.lists(st.tuples(parameter_names, parameter_values), max_size=6))
 def test_any_search_parameters_are_a_search_or_refused_naming_them(pairs):
-    try:
-        search = parse_slot_search(pairs)
-    except InvalidRequest as exc:
-        assert exc.issues and all(issue["diagnostics"] for issue in exc.issues)
-        return
-    assert search.healthcare_service_id >= 0
-    if search.start_from and search.start_to:
-        assert search.start_from <= search.start_to
+    for strict in (False, True):
+        try:
+            search = parse_slot_search(pairs, strict=strict)
+        except FormatNotAcceptable:
+            continue
+        except InvalidSearch as exc:
+            assert exc.issues and all(issue["diagnostics"] for issue in exc.issues)
+            continue
+        assert search.healthcare_service_id is None or search.healthcare_service_id >= 0
+        window = search.window
+        if window.start_from and window.start_to:
+            assert window.start_from <= window.start_to
 
 
 days = st.dates(min_value=date(1900, 1, 2), max_value=date(2999, 12, 30))
@@ -44,16 +49,16 @@ def test_a_date_window_covers_whole_days(service, first, last):
     pairs = [("schedule.actor:HealthcareService", str(service)), ("start", f"ge{first}"), ("start", f"le{last}")]
     try:
         search = parse_slot_search(pairs)
-    except InvalidRequest:
+    except InvalidSearch:
         assert last < first
         return
-    assert search.start_from == datetime.combine(first, datetime.min.time())
-    assert search.start_to == datetime.combine(last, datetime.max.time())
+    assert search.window.start_from == datetime.combine(first, datetime.min.time())
+    assert search.window.start_to == datetime.combine(last, datetime.max.time())
 
 
 @given(st.binary(max_size=300))
 def test_any_bytes_are_an_appointment_or_refused(body):
-    for parse in (parse_appointment, lambda b: parse_appointment_update(b, 1)):
+    for parse in (parse_appointment, lambda b: parse_appointment_update(b, 1, {})):
         try:
             parse(body)
         except (InvalidRequest, InvalidResource) as exc:
