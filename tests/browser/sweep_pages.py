@@ -96,6 +96,8 @@ NOT_PAGES: dict[str, str] = {
     "fhir.read_appointment": "FHIR JSON API", "fhir.read_healthcare_service": "FHIR JSON API",
     "fhir.read_location": "FHIR JSON API", "fhir.read_practitioner": "FHIR JSON API",
     "fhir.read_schedule": "FHIR JSON API",
+    "fhir.read_appointment_version": "FHIR JSON API", "fhir.read_organization": "FHIR JSON API",
+    "fhir.read_practitioner_role": "FHIR JSON API", "fhir.search_appointments": "FHIR JSON API",
     "reports.download_insurer_report": "an xlsx download",
     "partners.redeem": "a redirect to partners.visit (the sweep opens it through this link)",
     "direct.signed_in": "a redirect to direct.coverage (the direct role signs in through it)",
