@@ -41,8 +41,9 @@ PORTAL_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <body><main><h1>Travel claims portal (sandbox)</h1>
 <p>In production this is where patients file and follow up travel claims.</p>
 <h2>Filed claims ({{ filings|length }})</h2><ol>{% for f in filings %}
-<li>{{ f.claimNumber }} — patient {{ f.patientId }}, appointment {{ f.appointmentDateTime }}, {{ f.status }}</li>
-{% endfor %}</ol><p><a href="/">Sandbox</a></p></main></body></html>"""
+<li>{{ f.claimNumber }} — patient {{ f.patientId }},
+appointment {{ f.appointmentDateTime }}, {{ f.status }}</li>{% endfor %}</ol>
+<p><a href="/">Sandbox</a></p></main></body></html>"""
 
 
 class TravelState:
@@ -481,9 +482,12 @@ claims created in steps {{ c.claims_created }}, status checks {{ c.status_checks
 <a href="/travel/counters">Counters as JSON</a>, <a href="/travel/portal">claims portal</a>.</p>
 <form method="post" action="/travel/mode">
 <label for="travel-mode">Claims API behaviour</label>
-<select id="travel-mode" name="mode">{% for m in modes %}<option{% if m == c.mode.mode %} selected{% endif %}>{{ m }}</option>{% endfor %}</select>
+<select id="travel-mode" name="mode">{% for m in modes %}
+<option{% if m == c.mode.mode %} selected{% endif %}>{{ m }}</option>{% endfor %}</select>
 <label for="travel-step">Only at this step (fail, slow)</label>
-<select id="travel-step" name="step">{% for s in steps %}<option value="{{ s }}"{% if s == c.mode.step %} selected{% endif %}>{{ s or 'every call' }}</option>{% endfor %}</select>
+<select id="travel-step" name="step">{% for s in steps %}
+<option value="{{ s }}"{% if s == c.mode.step %} selected{% endif %}>
+{{ s or 'every call' }}</option>{% endfor %}</select>
 <label for="travel-failures">Failures before success (fail)</label>
 <input id="travel-failures" name="failures" type="number" min="0" max="100" value="{{ c.mode.failures_left }}">
 <label for="travel-patient">Patient id to refuse (validation)</label>
@@ -491,9 +495,11 @@ claims created in steps {{ c.claims_created }}, status checks {{ c.status_checks
 <label for="travel-slow">Seconds to answer (slow)</label>
 <input id="travel-slow" name="slow_seconds" type="number" min="0" max="60" step="0.5" value="{{ c.mode.slow_seconds }}">
 <label for="travel-decide">Seconds from filing to decision</label>
-<input id="travel-decide" name="decide_after_seconds" type="number" min="0" step="1" value="{{ c.mode.decide_after_seconds }}">
+<input id="travel-decide" name="decide_after_seconds" type="number" min="0" step="1"
+ value="{{ c.mode.decide_after_seconds }}">
 <label for="travel-decision">Decision</label>
-<select id="travel-decision" name="decision">{% for d in decisions %}<option{% if d == c.mode.decision %} selected{% endif %}>{{ d }}</option>{% endfor %}</select>
+<select id="travel-decision" name="decision">{% for d in decisions %}
+<option{% if d == c.mode.decision %} selected{% endif %}>{{ d }}</option>{% endfor %}</select>
 <button>Set</button></form>"""
 
 

@@ -16,8 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import redis
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from rq import Queue
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,11 +29,18 @@ from portal.security import audit
 from portal.security.models import utcnow
 from portal.travel_pay import breaker
 from portal.travel_pay.agreement import Agreement
-from portal.travel_pay.clients import (BtsssClient, ClaimAlreadyExists, ClaimOutcomeUnknown, ClaimRejected,
-                                       ClaimsApiClient, ClaimsApiUnavailable, FiledClaim, TokenRejected,
-                                       TokenServiceClient)
-from portal.travel_pay.models import (EXISTS, FAILED, FILED, NOT_QUEUED, QUEUED, REJECTED, SUBMITTING,
-                                      TravelClaim)
+from portal.travel_pay.clients import (
+    BtsssClient,
+    ClaimAlreadyExists,
+    ClaimOutcomeUnknown,
+    ClaimRejected,
+    ClaimsApiClient,
+    ClaimsApiUnavailable,
+    FiledClaim,
+    TokenRejected,
+    TokenServiceClient,
+)
+from portal.travel_pay.models import EXISTS, FAILED, FILED, NOT_QUEUED, QUEUED, REJECTED, SUBMITTING, TravelClaim
 from portal.travel_pay.steps import StepFiling, file_in_steps
 
 log = logging.getLogger(__name__)
@@ -145,7 +151,8 @@ def enqueue_claim(claim_id: int, attempt: int, due: datetime, pauses: int = 0) -
 def _token_client() -> TokenServiceClient:
     cfg = current_app.config
     url = cfg["TOKEN_SERVICE_URL"] or f"{cfg['SANDBOX_URL']}/travel/token"
-    return TokenServiceClient(url, cfg["TRAVEL_CLIENT_ID"], cfg["TRAVEL_CLIENT_SECRET"], cfg["EXTERNAL_TIMEOUT_SECONDS"])
+    return TokenServiceClient(url, cfg["TRAVEL_CLIENT_ID"], cfg["TRAVEL_CLIENT_SECRET"],
+                              cfg["EXTERNAL_TIMEOUT_SECONDS"])
 
 
 def _claims_client() -> ClaimsApiClient:

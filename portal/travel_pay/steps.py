@@ -20,10 +20,22 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-from portal.travel_pay.clients import (CLM_APPOINTMENT_NOT_FOUND, CLM_CLAIM_EXISTS, CLM_INVALID_AUTH,
-                                       CLM_MULTIPLE_APPTS, CLM_SUBMISSION_ERROR, CLM_TIMEOUT, BtsssClient,
-                                       ClaimAlreadyExists, ClaimOutcomeUnknown, ClaimRejected, ClaimsApiUnavailable,
-                                       FiledClaim, StepFailed, TokenRejected)
+from portal.travel_pay.clients import (
+    CLM_APPOINTMENT_NOT_FOUND,
+    CLM_CLAIM_EXISTS,
+    CLM_INVALID_AUTH,
+    CLM_MULTIPLE_APPTS,
+    CLM_SUBMISSION_ERROR,
+    CLM_TIMEOUT,
+    BtsssClient,
+    ClaimAlreadyExists,
+    ClaimOutcomeUnknown,
+    ClaimRejected,
+    ClaimsApiUnavailable,
+    FiledClaim,
+    StepFailed,
+    TokenRejected,
+)
 
 log = logging.getLogger(__name__)
 

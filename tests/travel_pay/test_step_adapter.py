@@ -5,9 +5,16 @@ import logging
 
 import pytest
 
-from portal.travel_pay.clients import (CLM_APPOINTMENT_NOT_FOUND, CLM_CLAIM_EXISTS, CLM_INVALID_AUTH,
-                                       CLM_MULTIPLE_APPTS, CLM_SUBMISSION_ERROR, CLM_TIMEOUT, CLM_UNKNOWN_ERROR,
-                                       step_code)
+from portal.travel_pay.clients import (
+    CLM_APPOINTMENT_NOT_FOUND,
+    CLM_CLAIM_EXISTS,
+    CLM_INVALID_AUTH,
+    CLM_MULTIPLE_APPTS,
+    CLM_SUBMISSION_ERROR,
+    CLM_TIMEOUT,
+    CLM_UNKNOWN_ERROR,
+    step_code,
+)
 from tests.checkin.conftest import make_checkin_patient, run_claim_jobs
 from tests.travel_pay.test_claim_job import checked_in_claim, claim, settings
 from tests.travel_pay.test_following_and_breaker import follow, make_due, make_retry_due
