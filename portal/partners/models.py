@@ -49,6 +49,9 @@ class PartnerUser(UserMixin, db.Model):
     notification_email: Mapped[str | None] = mapped_column(String(254))
     default_service_id: Mapped[int | None] = mapped_column(ForeignKey("healthcare_services.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    # Moved on by a role change, a deactivation and the partner's deactivation: the user loader refuses a
+    # cookie of an older epoch, so those changes shut old sessions out even if Redis failed at that moment.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     invited_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 
