@@ -5,11 +5,13 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal import config
 from portal.extensions import db
 from portal.security.crypto import EncryptedText
 from portal.security.models import utcnow
 
-PARTNER_ROLES = ("partner_admin", "scheduler", "viewer")
+# Defined in config, which refuses them in TWO_FACTOR_REQUIRED_ROLES before the app loads.
+PARTNER_ROLES = config.PARTNER_ROLES
 # A tenant slug is a URL path segment: lower-case letters, digits and inner hyphens.
 TENANT_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
