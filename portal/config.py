@@ -23,6 +23,7 @@ import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from flask.cli import NoAppException
@@ -394,6 +395,22 @@ def load_settings(env=None) -> dict:
         "METRICS_TOKEN": secret("METRICS_TOKEN"),
         # reports: the longest period a dashboard covers in one view.
         "DASHBOARD_MAX_DAYS": int(env.get("DASHBOARD_MAX_DAYS", "366")),
+        **_follow_up_settings(env),
+    }
+
+
+def _follow_up_settings(env) -> dict:
+    """Follow-ups booked from a consultation. A not-before day begins at midnight in the clinic's time zone."""
+    zone = env.get("CLINIC_TIME_ZONE", "Europe/Oslo")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"CLINIC_TIME_ZONE must be an IANA time zone such as Europe/Oslo, not {zone!r}") from None
+    return {
+        "CLINIC_TIME_ZONE": zone,
+        "FOLLOW_UP_MAX_DAYS": int(env.get("FOLLOW_UP_MAX_DAYS", "366")),
+        # The sweep that moves due follow-ups into the queue when their own job was lost.
+        "FOLLOW_UP_SWEEP_SECONDS": int(env.get("FOLLOW_UP_SWEEP_SECONDS", "300")),
     }
 
 

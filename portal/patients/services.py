@@ -41,6 +41,7 @@ def fetch_or_create_patient_from_referral(*, fodselsnummer: str, first_name: str
         phone_needs_check=phone_needs_check,
         from_insurer_referral=True,
         marketing_allowed=False,
+        language="nb",  # the referral system is the Norwegian insurers': its patients are spoken to in bokmål
     )
     try:
         with db.session.begin_nested():
