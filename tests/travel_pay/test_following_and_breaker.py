@@ -241,3 +241,19 @@ def test_with_the_token_service_down_the_follower_stops_and_the_claims_stay_due(
         assert follow(app)["failed"] == 1
     still_due = claim(app, claim_id)
     assert still_due.status == "filed" and still_due.next_status_check_at <= utcnow()
+
+
+def test_the_follow_command_asks_due_claims_and_says_when_filing_is_paused(app, clinic, checkin_patient,
+                                                                           travel_sandbox):
+    travel_sandbox.set_mode(mode="succeed", decide_after_seconds=0, decision="ApprovedForPayment")
+    claim_id = filed_claim(app, clinic, checkin_patient, travel_sandbox)
+    make_due(app, claim_id)
+    said = app.test_cli_runner().invoke(args=["follow-travel-claims"])
+    assert said.exit_code == 0, said.output
+    assert "1 checked, 1 decided, 0 no longer followed, 0 failed" in said.output
+    assert claim(app, claim_id).status == "decided"
+
+    with app.app_context():
+        redis_client().set(breaker.OPEN_KEY, f"{time.time() + 60:.3f}", ex=60)
+    said = app.test_cli_runner().invoke(args=["follow-travel-claims"])
+    assert said.exit_code == 0 and "paused: the claims API breaker is open" in said.output
