@@ -257,3 +257,32 @@ def test_the_follow_command_asks_due_claims_and_says_when_filing_is_paused(app, 
         redis_client().set(breaker.OPEN_KEY, f"{time.time() + 60:.3f}", ex=60)
     said = app.test_cli_runner().invoke(args=["follow-travel-claims"])
     assert said.exit_code == 0 and "paused: the claims API breaker is open" in said.output
+
+
+def test_the_follower_runs_before_a_backlog_of_filings(app, clinic, checkin_patient, travel_sandbox):
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+    from rq.scheduler import RQScheduler
+
+    from portal.extensions import worker_redis
+    from portal.travel_pay.jobs import schedule_follower
+
+    backlog = [checked_in_claim(app, clinic, make_checkin_patient(app, fnr=fnr, last_name=name), minutes)
+               for fnr, name, minutes in (("01018012371", "Nordmann", 20), ("15076500565", "Hansen", 25))]
+    with settings(app, TRAVEL_CLAIM_STATUS_SWEEP_SECONDS=1), app.app_context():
+        connection = worker_redis()
+        queue = Queue("claims", connection=connection)
+        assert len(queue.job_ids) == len(backlog)  # the filings wait in the queue
+        schedule_follower()
+        registry = ScheduledJobRegistry(queue=queue)
+        deadline = time.monotonic() + 5
+        while not registry.get_jobs_to_schedule(time.time()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # its slot is at most a second away
+        scheduler = RQScheduler([queue], connection=connection)
+        scheduler.acquire_locks()
+        try:
+            scheduler.enqueue_scheduled_jobs()  # what a worker's scheduler does when the time comes
+        finally:
+            scheduler.release_locks()
+        first, *rest = queue.job_ids
+    assert first.startswith("travel-claims-follow-") and len(rest) == len(backlog)
