@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.routing import IntegerConverter
 
-from portal import sqlite_writer
+from portal import compression, sqlite_writer, static_files
 from portal.config import PROJECT_ROOT, load_settings
 from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
@@ -51,6 +51,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": connect_args})
     from portal import ops
 
+    # Registered first so that it runs last of the after-request hooks: it compresses the finished page.
+    compression.init_app(app)
     # First of the request hooks: the clock starts before the rate limiter or sign-in may answer early.
     ops.init_app(app)
     db.init_app(app)
@@ -114,6 +116,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal import cli
 
     cli.init_app(app)
+    static_files.init_app(app)  # outermost: files are answered before Flask sees the request
     return app
 
 
