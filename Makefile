@@ -49,7 +49,11 @@ redis-server:
 run: $(STAMP)
 	bash scripts/run-local.sh
 
+# Lint first (seconds), then the suite: ruff (mistakes, import order) and import-linter's
+# contracts in pyproject.toml (which package may import which; docs/architecture.md says why).
 test: $(STAMP) browser redis-server oidc-provider
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:

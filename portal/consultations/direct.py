@@ -14,6 +14,7 @@ from datetime import date
 import redis
 from flask import current_app
 
+from portal import live
 from portal.consultations import services
 from portal.consultations.clients import InsurerCoverageClient
 from portal.consultations.models import Consultation
@@ -91,7 +92,5 @@ def open_direct_consultation(identity: dict, *, policy_number: str, need: str, c
     audit.record("consultation.created", subject=consultation, patient_id=patient.id, source="direct",
                  returning_patient=reused, actor=("patient", str(patient.id)))
     db.session.commit()
-    from portal import live
-
     live.bump(services.QUEUE_TOPIC)
     return consultation

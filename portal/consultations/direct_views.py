@@ -7,6 +7,7 @@ from portal.consultations.forms import CoverageForm, DirectStartForm, NeedForm
 from portal.extensions import limiter
 from portal.patients.identifiers import InvalidIdentifier, normalise_email, parse_phone
 
+# A child of the consultations blueprint: endpoints consultations.direct.*.
 bp = Blueprint("direct", __name__, url_prefix="/start")
 
 
@@ -41,7 +42,7 @@ def signed_in(token: str):
     session.clear()
     session.permanent = True
     session["direct_identity"] = identity
-    return redirect(url_for("direct.coverage"))
+    return redirect(url_for(".coverage"))
 
 
 def _identity():
@@ -51,7 +52,7 @@ def _identity():
 @bp.route("/coverage", methods=["GET", "POST"])
 def coverage():
     if not _identity():
-        return redirect(url_for("direct.start"))
+        return redirect(url_for(".start"))
     form = CoverageForm()
     if form.validate_on_submit():
         number = form.policy_number.data.strip()
@@ -64,7 +65,7 @@ def coverage():
             form.policy_number.errors.append("Your insurer says this policy does not cover a consultation.")
             return render_template("consultations/direct_coverage.html", form=form), 422
         session["direct_policy"] = number
-        return redirect(url_for("direct.need"))
+        return redirect(url_for(".need"))
     return render_template("consultations/direct_coverage.html", form=form), 422 if form.errors else 200
 
 
@@ -72,7 +73,7 @@ def coverage():
 def need():
     identity, policy = _identity(), session.get("direct_policy")
     if not identity or not policy:
-        return redirect(url_for("direct.start"))
+        return redirect(url_for(".start"))
     form = NeedForm()
     if form.validate_on_submit():
         consultation = direct.open_direct_consultation(identity, policy_number=policy, need=form.need.data,
@@ -80,5 +81,5 @@ def need():
         session.clear()
         session.permanent = True
         session["patient_access"] = {"consultation_id": consultation.id, "patient_id": consultation.patient_id}
-        return redirect(url_for("patient.room"))
+        return redirect(url_for("consultations.patient.room"))
     return render_template("consultations/direct_need.html", form=form), 422 if form.errors else 200

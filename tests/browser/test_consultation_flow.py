@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, make_consultation, make_staff, run_notification_jobs
+from tests.browser.conftest import serious_violations
+from tests.conftest import PASSWORD, make_consultation, make_staff, pass_code_step, run_notification_jobs
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser,
@@ -28,15 +29,6 @@ def browser():
         browser.close()
 
 
-def serious_violations(page) -> list[str]:
-    """axe-core's serious and critical accessibility findings on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [f"{v['id']}: {v['help']} {[n['html'] for n in v['nodes']]}" for v in results.response["violations"]
-            if v.get("impact") in ("serious", "critical")]
-
-
 def latest_link(sandbox, base_url: str) -> str:
     text = sandbox.sms[-1]["text"]
     return base_url + re.search(r"(/c/[A-Za-z0-9_-]+)", text).group(1)
@@ -46,13 +38,14 @@ def test_doctor_and_patient_run_a_whole_consultation(app, live_server, sandbox, 
     from playwright.sync_api import expect
 
     make_staff(app, "doctor", "doc@test.example", "Dr. Browser")
-    cid = make_consultation(app)
+    make_consultation(app)
 
     doctor = browser.new_context().new_page()
     doctor.goto(f"{live_server}/login")
     doctor.get_by_label("E-mail").fill("doc@test.example")
     doctor.get_by_label("Password").fill(PASSWORD)
     doctor.get_by_role("button", name="Sign in").click()
+    pass_code_step(doctor, app, "doc@test.example")
     expect(doctor.get_by_role("heading", name="Consultations")).to_be_visible()
     doctor.get_by_role("button", name=re.compile("^Pick")).first.click()
     expect(doctor.get_by_text("is yours")).to_be_visible()
