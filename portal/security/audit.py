@@ -8,8 +8,8 @@ An event joins the caller's transaction, so an action and its audit record are c
 from flask import g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import event, insert
-from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from portal import sqlite_writer
 from portal.extensions import db
