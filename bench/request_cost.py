@@ -54,7 +54,6 @@ import slots as slot_bench  # noqa: E402
 # limiter is on (none of the measured routes is limited for this traffic). The benches above turn both off.
 os.environ.update(LOG_LEVEL="INFO", LOG_FORMAT="json", RATELIMIT_ENABLED="1")
 
-from flask_login.utils import _create_identifier  # noqa: E402
 from harness import Browser, Gunicorn, process_cpu_seconds, worker_pids  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
@@ -77,11 +76,11 @@ ROUNDS = 5
 
 def load_referrals(app, count: int, rng: random.Random) -> None:
     """`count` open referrals awaiting screening, each with its own patient, and a secretary."""
-    from portal.cli import create_or_update_user
     from portal.patients.models import Patient
     from portal.referrals.models import AWAITING, Referral
     from portal.sandbox.referral_system import random_fodselsnummer
     from portal.security.crypto import blind_index
+    from portal.security.staff_users import create_or_update_user
 
     with app.app_context():
         create_or_update_user(SECRETARY, consultation_bench.PASSWORD, "secretary", "Bench Secretary")
@@ -142,16 +141,19 @@ def signed_in_patient(url: str, raw: str, birth: str) -> Browser:
 
 
 def signed_in_partner(app, url: str) -> Browser:
-    """As the OIDC callback leaves it (that flow has its own tests and bench): login_user's session keys."""
-    with app.app_context():
-        partner_id = db.session.scalar(select(Partner.id).where(Partner.tenant == partner_bench.BENCH_TENANT))
-        user_id = db.session.scalar(select(PartnerUser.id).where(PartnerUser.partner_id == partner_id))
+    """As the OIDC callback leaves it (that flow has its own tests and bench): a session begun for the
+    partner user, its record in the shared Redis, its cookie in the browser."""
+    from flask import session
+
+    from portal.security import sessions
+
     browser = Browser(url)
     with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers=browser.headers):
-        session = {"_user_id": f"partner:{user_id}", "_fresh": False, "_id": _create_identifier(),
-                   "last_active": time.time(), "_permanent": True}
+        partner_id = db.session.scalar(select(Partner.id).where(Partner.tenant == partner_bench.BENCH_TENANT))
+        user = db.session.scalar(select(PartnerUser).where(PartnerUser.partner_id == partner_id))
+        sessions.begin(user)
         browser.cookies[app.config["SESSION_COOKIE_NAME"]] = \
-            app.session_interface.get_signing_serializer(app).dumps(session)
+            app.session_interface.get_signing_serializer(app).dumps(dict(session))
     assert browser.get("/partner/care-requests").status == 200
     return browser
 

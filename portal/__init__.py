@@ -2,7 +2,7 @@
 
 import sqlite3
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
@@ -107,13 +107,14 @@ def _sqlite_begin(connection):
 
     A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
     another process committed in between; an immediate one waits its turn (busy_timeout).
-    GET requests stay deferred so readers never queue behind writers. A writer first waits for
+    GET requests stay deferred so readers never queue behind writers (but a page that audits its
+    reads, `sqlite_writer.audited_page`, writes its event). A writer first waits for
     its turn (`portal/sqlite_writer.py`), so writers queue in the kernel, not in SQLite's busy sleeps.
     """
     if connection.dialect.name != "sqlite":
         return
-    reading = (has_request_context() and (request.method in ("GET", "HEAD") or g.get("sqlite_reads_only"))
-               and not g.get("sqlite_write"))
+    reading = sqlite_writer.begins_as_reader()
     if not reading:
         sqlite_writer.take_turn(connection.connection.dbapi_connection)
+    connection.info[sqlite_writer.BEGAN_AS_WRITER] = not reading
     connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

@@ -8,7 +8,7 @@ appears only in the link itself; every later page has a plain URL.
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from jinja2_fragments.flask import render_block
 
-from portal import live
+from portal import live, sqlite_writer
 from portal.consultations import services
 from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ChatForm, IdentityForm, ReviewForm
@@ -77,6 +77,7 @@ def _room_context(consultation):
 
 
 @bp.get("/room")
+@sqlite_writer.audited_page
 def room():
     consultation = _patient_consultation()
     if consultation.state == COMPLETED:
@@ -98,6 +99,7 @@ def room_poll():
 
 
 @bp.get("/room/chat")
+@sqlite_writer.audited_page
 @limiter.exempt
 def chat_poll():
     consultation = _patient_consultation("consultation.chat", with_patient=False)
@@ -116,6 +118,7 @@ def chat_post():
 
 
 @bp.route("/review", methods=["GET", "POST"])
+@sqlite_writer.audited_page
 def review():
     consultation = _patient_consultation("consultation.review")
     if consultation.state != COMPLETED:

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from portal import live
+from portal import live, sqlite_writer
 from portal.consultations import api_views, direct_views, icpc2, patient_views, results, services
 from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
@@ -55,6 +55,7 @@ def _policy_for(user):
 
 
 @bp.get("/consultations")
+@sqlite_writer.audited_page
 @requires("consultation.queue")
 def queue():
     context = _queue_context()
@@ -62,6 +63,7 @@ def queue():
 
 
 @bp.get("/consultations/poll")
+@sqlite_writer.audited_page
 @requires("consultation.queue")
 @limiter.exempt
 @background
@@ -120,6 +122,7 @@ def _render_detail(consultation, status: int = 200, **forms):
 
 
 @bp.get("/consultations/<int:consultation_id>")
+@sqlite_writer.audited_page
 @requires("consultation.view")
 def detail(consultation_id: int):
     consultation = _load(consultation_id, "consultation.view")
@@ -254,6 +257,7 @@ def icpc2_search():
 
 
 @bp.get("/consultations/<int:consultation_id>/chat")
+@sqlite_writer.audited_page
 @requires("consultation.conduct")
 @limiter.exempt
 @background

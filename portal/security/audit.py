@@ -1,15 +1,13 @@
 """The audit log: the one place that writes audit events.
 
 An event joins the caller's transaction, so an action and its audit record are committed
-(or rolled back) together. Reads of patient data have no other write to join, so
-`record_read` commits on its own.
+(or rolled back) together. A read of patient data joins the request's transaction too, and
+`record_read` commits it: the event is stored before the page goes out.
 """
 
-from flask import g, has_request_context, request
+from flask import g, has_request_context
 from flask_login import current_user
-from sqlalchemy import event, insert
-from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy import insert
 
 from portal import sqlite_writer
 from portal.extensions import db
@@ -49,60 +47,31 @@ def record(action: str, *, subject=None, patient_id: int | None = None, actor: t
 
 def record_read(action: str, *, subject=None, patient_id: int | None = None,
                 actor: tuple[str, str | None] | None = None, **details) -> None:
-    """Audit a read, durably, before the response goes out, in a transaction of its own that begins
-    as a writer (it waits its turn instead of failing: on SQLite a read transaction that turns into a
-    write fails when another process wrote since it began).
+    """Audit a read, durably, before the response goes out: the event joins the request's transaction
+    and is committed with it, so what was read and the record of reading it are one commit.
 
-    In a request that only reads (a GET, or after `sqlite_writer.writes_done`) the event is written
-    on a connection of its own and the page's read transaction is left open: one commit per audited
-    page instead of two (committing the read transaction first was ~0.2 ms of ORM work for nothing,
-    bench/request_cost.py). Otherwise, or when the session has written, its transaction is committed
-    first, as before. The event is the transaction's only write, so it is chained and stored with one
-    INSERT instead of passing through the ORM's unit of work (a third of an audited read's cost)."""
+    On SQLite a transaction that began as a reader cannot safely become a writer (it fails at once
+    when another process wrote since it began), so such a transaction is committed first and the event
+    gets a writer's transaction of its own, as all audited reads did before: two commits. A GET view
+    marked `sqlite_writer.audited_page` begins as a writer and keeps to one. PostgreSQL always does.
+
+    The event is chained (the same `audit_chain.chain` a flush uses) and stored with one INSERT
+    instead of passing through the ORM's unit of work, which was a third of an audited read's cost."""
     event = _event(action, subject, patient_id, actor, details)
     with sqlite_writer.writing():
-        if _session_only_read():
-            with db.engine.begin() as conn:
-                audit_chain.chain_on(conn, [event])
-                conn.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _EVENT_COLUMNS})
-            return
-        db.session.commit()
+        if not _transaction_may_write():
+            db.session.commit()
         audit_chain.chain(db.session, [event])
         db.session.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _EVENT_COLUMNS})
         db.session.commit()
 
 
-def _session_only_read() -> bool:
-    """True when the session's transaction is a reading request's and has written nothing, so another
-    connection of this thread may write without waiting on a lock the session holds (SQLite's write
-    lock, or the chain head's row lock on PostgreSQL)."""
-    if not has_request_context():
-        return False
-    if request.method not in ("GET", "HEAD") and not g.get("sqlite_reads_only"):
-        return False
-    session = db.session()
-    if session.new or session.dirty or session.deleted:
-        return False
-    transaction = session.get_transaction()
-    return transaction is None or session.info.get(_WROTE) is not transaction
-
-
-# session.info key: the transaction in which the session last flushed or executed anything but a SELECT.
-_WROTE = "wrote_in"
-
-
-@event.listens_for(Session, "after_flush")
-def _flushed(session: Session, _flush_context) -> None:
-    session.info[_WROTE] = session.get_transaction()
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _executed(state) -> None:
-    if state.is_select:
-        return
-    if isinstance(state.statement, TextClause) and state.statement.text.lstrip()[:7].upper() == "SELECT ":
-        return  # a hand-written read (the doctors' queue names its index)
-    state.session.info[_WROTE] = state.session.get_transaction()
+def _transaction_may_write() -> bool:
+    """False only for a SQLite transaction that began as a reader (see `portal._sqlite_begin`)."""
+    if not db.session().in_transaction():
+        return True  # the next one begins inside `writing()`: as a writer
+    connection = db.session.connection()
+    return connection.dialect.name != "sqlite" or connection.info.get(sqlite_writer.BEGAN_AS_WRITER, False)
 
 
 _EVENT_COLUMNS = [c.key for c in AuditEvent.__table__.columns if not c.primary_key]

@@ -59,7 +59,8 @@ _CREATE_HEAD = text("INSERT INTO audit_chain_head (id, last_seq, last_hash) VALU
 _MOVE_HEAD = text("UPDATE audit_chain_head SET last_seq = :s, last_hash = :h WHERE id = 1")
 
 
-def _lock_head(conn) -> tuple[int, str]:
+def _lock_head(session: Session) -> tuple[int, str]:
+    conn = session.connection()
     row = conn.execute(_LOCK_HEAD).first()
     if row is None:
         # First event ever: create the head; a concurrent first writer makes this a no-op.
@@ -71,12 +72,7 @@ def _lock_head(conn) -> tuple[int, str]:
 def chain(session: Session, events: list[AuditEvent]) -> None:
     """Link new `events` (in the order given) after the head and move the head on, in the session's
     transaction: the head stays locked until it ends."""
-    chain_on(session.connection(), events)
-
-
-def chain_on(conn, events: list[AuditEvent]) -> None:
-    """`chain` on a Core connection's transaction."""
-    seq, last = _lock_head(conn)
+    seq, last = _lock_head(session)
     for ev in events:
         seq += 1
         if ev.at is None:
@@ -86,7 +82,7 @@ def chain_on(conn, events: list[AuditEvent]) -> None:
         ev.seq = seq
         ev.prev_hash = last
         ev.hash = last = event_hash(ev)
-    conn.execute(_MOVE_HEAD, {"s": seq, "h": last})
+    session.connection().execute(_MOVE_HEAD, {"s": seq, "h": last})
 
 
 @event.listens_for(Session, "before_flush")
