@@ -22,8 +22,8 @@ from portal.security.commands import audit_verify_command, rotate_keys_command
 from portal.security.models import STAFF_ROLES, StaffUser
 from portal.security.passwords import password_problem
 from portal.security.staff_users import create_or_update_user
-from portal.travel_pay.commands import sweep_travel_claims_command
-from portal.travel_pay.jobs import schedule_sweep
+from portal.travel_pay.commands import follow_travel_claims_command, sweep_travel_claims_command
+from portal.travel_pay.jobs import schedule_follower, schedule_sweep
 from portal.travel_pay.services import sweep_travel_claims
 
 
@@ -84,6 +84,7 @@ def worker_command(queues, burst, simple):
     swept = sweep_travel_claims()
     click.echo(f"travel claims: {swept['recovered']} recovered, {swept['queued']} queued")
     schedule_sweep()
+    schedule_follower()
     schedule_link_sender()
     if "reports" in queues.split(","):
         ensure_monthly_reports()  # the monthly insurer report schedules itself
@@ -115,5 +116,5 @@ def init_app(app):
                     sweep_notifications_command,
                     redis_url_command, generate_slots_command, create_api_client_command, create_partner_command,
                     invite_partner_user_command, send_checkin_links_command, sweep_travel_claims_command,
-                    audit_verify_command, rotate_keys_command):
+                    follow_travel_claims_command, audit_verify_command, rotate_keys_command):
         app.cli.add_command(command)

@@ -382,6 +382,19 @@ def _checkin_settings(env, secret_key: str) -> dict:
         "TRAVEL_CLAIM_JOB_TIMEOUT": int(env.get("TRAVEL_CLAIM_JOB_TIMEOUT", "120")),
         # The claims system takes a claim this many days after the appointment (told to patients who file later).
         "TRAVEL_CLAIM_FILE_WITHIN_DAYS": int(env.get("TRAVEL_CLAIM_FILE_WITHIN_DAYS", "30")),
+        # Following a filed claim to its decision: its status is asked every STATUS_EVERY seconds (the
+        # follower job runs every STATUS_SWEEP seconds) until decided or FOLLOW_HOURS after filing.
+        "TRAVEL_CLAIM_STATUS_EVERY_SECONDS": int(env.get("TRAVEL_CLAIM_STATUS_EVERY_SECONDS", "3600")),
+        "TRAVEL_CLAIM_STATUS_SWEEP_SECONDS": int(env.get("TRAVEL_CLAIM_STATUS_SWEEP_SECONDS", "300")),
+        "TRAVEL_CLAIM_FOLLOW_HOURS": float(env.get("TRAVEL_CLAIM_FOLLOW_HOURS", "720")),
+        # The claims-API breaker: this many failures in a row (each within WINDOW of the last) pause filing.
+        "TRAVEL_CLAIM_BREAKER_FAILURES": int(env.get("TRAVEL_CLAIM_BREAKER_FAILURES", "5")),
+        "TRAVEL_CLAIM_BREAKER_WINDOW_SECONDS": int(env.get("TRAVEL_CLAIM_BREAKER_WINDOW_SECONDS", "120")),
+        "TRAVEL_CLAIM_BREAKER_PAUSE_SECONDS": int(env.get("TRAVEL_CLAIM_BREAKER_PAUSE_SECONDS", "300")),
+        # `single` (one POST per claim, the default) or `steps` (the VA's sequence against BTSSS_API_URL).
+        "TRAVEL_CLAIMS_ADAPTER": _claims_adapter(env.get("TRAVEL_CLAIMS_ADAPTER", "single")),
+        "BTSSS_API_URL": env.get("BTSSS_API_URL") or None,
+        "TRAVEL_CLIENT_NUMBER": env.get("TRAVEL_CLIENT_NUMBER", "care-portal"),
         "TOKEN_SERVICE_URL": env.get("TOKEN_SERVICE_URL") or None,
         "CLAIMS_API_URL": env.get("CLAIMS_API_URL") or None,
         "CLAIMS_PORTAL_URL": env.get("CLAIMS_PORTAL_URL") or None,
@@ -394,6 +407,11 @@ def _checkin_settings(env, secret_key: str) -> dict:
         "CHECKIN_LINKS_FROM_HOUR": int(env.get("CHECKIN_LINKS_FROM_HOUR", "7")),
         "CHECKIN_LINK_SWEEP_SECONDS": int(env.get("CHECKIN_LINK_SWEEP_SECONDS", "900")),
     }
+def _claims_adapter(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("single", "steps"):
+        raise ValueError("TRAVEL_CLAIMS_ADAPTER must be single or steps")
+    return value
 # --- end check-in and travel pay ---
 
 
