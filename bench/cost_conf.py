@@ -11,6 +11,7 @@ when BENCH_PROFILE is pyinstrument or cprofile. GET /__bench/profile answers the
 import io
 import os
 import threading
+import time
 from pathlib import Path
 
 _production = {}
@@ -78,7 +79,7 @@ class Counted:
             if kind == "cprofile":
                 import cProfile
 
-                self.profiler = cProfile.Profile()
+                self.profiler = cProfile.Profile(time.thread_time)  # CPU, not waits for a busy machine
             else:
                 from pyinstrument import Profiler
 
@@ -105,7 +106,10 @@ class Counted:
                 import pstats
 
                 out = io.StringIO()
-                pstats.Stats(self.profiler, stream=out).sort_stats("tottime").print_stats(45)
+                stats = pstats.Stats(self.profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "tottime"))
+                stats.print_stats(45)
+                if os.environ.get("BENCH_CALLERS"):
+                    stats.print_callers(os.environ["BENCH_CALLERS"])
                 text = out.getvalue()
             else:
                 text = self.profiler.output_text(unicode=True, show_all=False)

@@ -399,10 +399,10 @@ def make_patient(app, fnr: str = PATIENT_FNR, last_name: str = "Danser", email: 
     from portal.patients.services import fetch_or_create_patient_from_referral
 
     with app.app_context():
-        patient = fetch_or_create_patient_from_referral(fodselsnummer=fnr, first_name="Line", last_name=last_name,
-                                                        email=email, phone=phone, phone_needs_check=False)
+        patient_id = fetch_or_create_patient_from_referral(fodselsnummer=fnr, first_name="Line", last_name=last_name,
+                                                           email=email, phone=phone, phone_needs_check=False)
         db.session.commit()
-        return patient.id
+        return patient_id
 
 
 def make_consultation(app, patient_id: int | None = None, channels=("CHAT", "VIDEO"), primary="VIDEO") -> int:

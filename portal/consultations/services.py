@@ -464,8 +464,9 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
     version = live.version(topic)  # before the messages: a message stored after them bumps it later
     db.session.add(ChatMessage(chat_room_id=room.id, sender_role=sender.role, sender=sender.owner, body=text))
     news = chat_messages(consultation, after=after)
-    audit.record("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id, actor=reader)
-    db.session.commit()
+    # Commits the message with the event (record_read's one INSERT, not the ORM's unit of work).
+    audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
+                      actor=reader)
     bumped = live.bump(topic)
     # If no one else bumped between the read and this bump, every message the bump covers is in `news`,
     # so the page may hold the new version and skip a fetch that would find nothing.

@@ -12,8 +12,7 @@ from portal.consultations import api_views, direct_views, icpc2, patient_views, 
 from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
 from portal.extensions import limiter
-from portal.ids import MAX_ID
-from portal.pages import htmx_wants, page_or_block
+from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.security import audit
 from portal.security.auth import background
 from portal.security.policy import authorize, can, requires
@@ -36,16 +35,8 @@ def _queue_context():
     user = current_user._get_current_object()
     # Secretaries work the same list: the forms to assign or cancel sit in a panel beside it.
     return {"queue": queue, "version": version, "may": _policy_for(user), "desk": can(user, "consultation.assign"),
-            "pick_url": _url_per_consultation("consultations.pick"),
-            "detail_url": _url_per_consultation("consultations.detail")}
-
-
-def _url_per_consultation(endpoint: str):
-    """`endpoint`'s URL for any consultation id, built by url_for once per page: rows differ only in
-    the id, and url_for on every row was a tenth of a queue render."""
-    marker = str(MAX_ID)
-    head, _, tail = url_for(endpoint, consultation_id=marker).partition(marker)
-    return lambda consultation_id: f"{head}{int(consultation_id)}{tail}"
+            "pick_url": url_per_id("consultations.pick", "consultation_id"),
+            "detail_url": url_per_id("consultations.detail", "consultation_id")}
 
 
 def _policy_for(user):

@@ -9,7 +9,7 @@ from jinja2_fragments.flask import render_block
 
 from portal import live, sqlite_writer
 from portal.extensions import limiter
-from portal.pages import htmx_wants, page_or_block
+from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.referrals import api_views, services
 from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm, DuplicateForm, SentDetailForm
 from portal.security import audit
@@ -32,7 +32,9 @@ def _queue_context():
     # Other referrals waiting for the same patient are flagged on each row, with links to them.
     open_by_patient = services.open_referrals_by_patient([r.patient_id for r in queue.referrals])
     audit.record_read("referral.queue_viewed", referral_ids=[r.id for r in queue.referrals])
-    return {"queue": queue, "search": search, "version": version, "open_by_patient": open_by_patient}
+    others = {r.id: [o for o in open_by_patient[r.patient_id] if o.id != r.id] for r in queue.referrals}
+    return {"queue": queue, "search": search, "version": version, "others": others,
+            "detail_url": url_per_id("referrals.detail", "referral_id")}
 
 
 @bp.route("/queue", methods=["GET", "POST"])

@@ -26,12 +26,16 @@ def _actor() -> tuple[str, str | None]:
 def _event(action: str, subject, patient_id: int | None, actor: tuple[str, str | None] | None,
            details: dict) -> AuditEvent:
     actor_type, actor_id = actor or _actor()
+    if isinstance(subject, tuple):  # ("Referral", 7): a row written without loading it
+        subject_type, subject_id = subject
+    else:
+        subject_type, subject_id = (type(subject).__name__, subject.id) if subject is not None else (None, None)
     return AuditEvent(
         actor_type=actor_type,
         actor_id=actor_id,
         action=action,
-        subject_type=type(subject).__name__ if subject is not None else None,
-        subject_id=str(subject.id) if subject is not None else None,
+        subject_type=subject_type,
+        subject_id=str(subject_id) if subject_id is not None else None,
         patient_id=patient_id,
         request_id=g.get("request_id") if has_request_context() else None,
         details=details,
@@ -61,9 +65,20 @@ def record_read(action: str, *, subject=None, patient_id: int | None = None,
     with sqlite_writer.writing():
         if not _transaction_may_write():
             db.session.commit()
-        audit_chain.chain(db.session, [event])
-        db.session.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _EVENT_COLUMNS})
-        db.session.commit()
+        _store_and_commit(event)
+
+
+def record_and_commit(action: str, *, subject=None, patient_id: int | None = None,
+                      actor: tuple[str, str | None] | None = None, **details) -> None:
+    """`record`, then commit the caller's (writing) transaction with the event in it. `subject` may be
+    the object or ("Type", id) for a row written without loading it."""
+    _store_and_commit(_event(action, subject, patient_id, actor, details))
+
+
+def _store_and_commit(event: AuditEvent) -> None:
+    audit_chain.chain(db.session, [event])
+    db.session.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _EVENT_COLUMNS})
+    db.session.commit()
 
 
 def _transaction_may_write() -> bool:
