@@ -74,9 +74,11 @@ class Gunicorn:
     """gunicorn serving wsgi:app in its own process group; `with` starts it and stops the whole group."""
 
     def __init__(self, env: dict, *, workers: int, threads: int | None = None, worker_class: str | None = None,
-                 log_path: Path | None = None, port: int | None = None, config: Path | None = None):
+                 log_path: Path | None = None, port: int | None = None, config: Path | None = None,
+                 root: Path | None = None):
         self.env, self.workers, self.threads, self.worker_class = env, workers, threads, worker_class
         self.config = config  # another settings file than gunicorn.conf.py (bench/cost_conf.py)
+        self.root = root or ROOT  # the checkout whose wsgi:app is served (another one: bench/request_cost.py --compare)
         self.log_path = log_path or Path(tempfile.mkdtemp(prefix="care-portal-bench-")) / "gunicorn.log"
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -97,7 +99,7 @@ class Gunicorn:
         if self.config:
             cmd += ["--config", str(self.config)]
         log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(cmd + ["wsgi:app"], cwd=ROOT, env=self.env, stdout=log,
+        self.process = subprocess.Popen(cmd + ["wsgi:app"], cwd=self.root, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self._wait_ready()

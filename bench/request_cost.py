@@ -29,6 +29,8 @@ Paths (the issue's seven, then two for information):
 
 The last line is `worst CPU ratio to hello-world: X.X (path)` over the seven. SQLite in a temporary
 folder by default; DATABASE_URL for PostgreSQL (an EMPTY database of yours: the schema is replaced).
+With --compare CHECKOUT a second worker serves that checkout's code (git worktree add /tmp/before main)
+on the same data, each with its own hello-world, in the same interleaved rounds: before/after in one run.
 """
 
 import argparse
@@ -272,6 +274,8 @@ def main():
     parser.add_argument("--profile", metavar="PATH", help="print a profile of this path (pyinstrument) instead")
     parser.add_argument("--cprofile", action="store_true", help="with --profile: cProfile instead of pyinstrument")
     parser.add_argument("--sql", metavar="PATH", help="print the SQL statements of one request of this path")
+    parser.add_argument("--compare", metavar="CHECKOUT",
+                        help="also serve another checkout's code (a worktree of main) in the same run: before/after")
     args = parser.parse_args()
 
     app = create_app()
@@ -285,42 +289,61 @@ def main():
     env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"], BENCH_SQL_LOG=str(instance / "sql.log"))
     if args.profile:
         env["BENCH_PROFILE"] = "cprofile" if args.cprofile else "pyinstrument"
-    server = Gunicorn(env, workers=1, config=CONF, log_path=instance / "gunicorn.log")
+    servers = {"this": Gunicorn(env, workers=1, config=CONF, log_path=instance / "gunicorn.log")}
+    if args.compare:
+        # The other checkout's code on the same data, Redis and secrets, measured in the same rounds.
+        other = Path(args.compare).resolve()
+        servers = {"before": Gunicorn(dict(env, PYTHONPATH=str(other)), workers=1, config=CONF, root=other,
+                                      log_path=instance / "gunicorn-before.log"), "after": servers["this"]}
     try:
-        server.start()
-        worker = worker_pids(server.pid)[0]
-        print(f"machine: {os.cpu_count()} CPUs; {server.describe()}, bench/cost_conf.py; one client, keep-alive")
-        chosen = paths(app, server.url, links)
-        for request, before, status in chosen.values():
-            measure(worker, request, before, status, 20)  # warm caches and the connection pool
+        chosen, workers = {}, {}
+        for label, server in servers.items():
+            server.start()
+            workers[label] = worker_pids(server.pid)[0]
+            print(f"{label}: {server.root}; {server.describe()}, bench/cost_conf.py; one client, keep-alive")
+            chosen[label] = paths(app, server.url, links)
+            for request, before, status in chosen[label].values():
+                measure(workers[label], request, before, status, 20)  # warm caches and the connection pool
+        label = list(servers)[-1]
         if args.sql:
-            request, before, status = chosen[args.sql]
-            measure(worker, request, before, status, 1, headers={"X-Bench-Sql": "1"})
+            request, before, status = chosen[label][args.sql]
+            measure(workers[label], request, before, status, 1, headers={"X-Bench-Sql": "1"})
             print((instance / "sql.log").read_text())
             return
         if args.profile:
-            request, before, status = chosen[args.profile]
-            measure(worker, request, before, status, args.repeat, headers={"X-Bench-Profile": "1"})
-            print(Browser(server.url).get("/__bench/profile").text)
+            request, before, status = chosen[label][args.profile]
+            measure(workers[label], request, before, status, args.repeat, headers={"X-Bench-Profile": "1"})
+            print(Browser(servers[label].url).get("/__bench/profile").text)
             return
-        # Rounds: every path, hello-world included, gets a share of each stretch of the run.
-        results = {name: None for name in chosen}
+        # Rounds: every path of every server, hello-world included, gets a share of each stretch of the run.
+        results = {label: {name: None for name in chosen[label]} for label in servers}
         per_round = max(1, args.repeat // ROUNDS)
         for _ in range(ROUNDS):
-            for name, (request, before, status) in chosen.items():
-                results[name] = measure(worker, request, before, status, per_round, results[name])
-        print(f"load average {'%.2f %.2f %.2f' % os.getloadavg()}; {per_round * ROUNDS} requests per path in "
-              f"{ROUNDS} interleaved rounds; medians of the worker's CPU per request")
-        hello = statistics.median(results["hello-world"]["cpu"])
-        print(f"{'path':<16} {'SQL':>4} {'commits':>8} {'CPU ms':>7} {'x hello':>8}")
-        for name, r in results.items():
-            cpu = statistics.median(r["cpu"])
-            print(f"{name:<16} {max(r['statements']):>4} {max(r['commits']):>8} {cpu:>7.2f} {cpu / hello:>8.1f}")
-        worst = max(TARGET_PATHS, key=lambda name: statistics.median(results[name]["cpu"]))
-        print(f"worst CPU ratio to hello-world: {statistics.median(results[worst]['cpu']) / hello:.1f} ({worst})")
+            for label in servers:
+                for name, (request, before, status) in chosen[label].items():
+                    results[label][name] = measure(workers[label], request, before, status, per_round,
+                                                   results[label][name])
+        print(f"machine: {os.cpu_count()} CPUs, load average {'%.2f %.2f %.2f' % os.getloadavg()}; "
+              f"{per_round * ROUNDS} requests per path in {ROUNDS} interleaved rounds; medians of the worker's CPU "
+              f"per request")
+        for label in servers:
+            report(label if args.compare else None, results[label])
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
         stop_embedded_redis(app.config["INSTANCE_PATH"])
+
+
+def report(label: str | None, results: dict) -> None:
+    hello = statistics.median(results["hello-world"]["cpu"])
+    print(f"\n{label or ''}")
+    print(f"{'path':<16} {'SQL':>4} {'commits':>8} {'CPU ms':>7} {'x hello':>8}")
+    for name, r in results.items():
+        cpu = statistics.median(r["cpu"])
+        print(f"{name:<16} {max(r['statements']):>4} {max(r['commits']):>8} {cpu:>7.2f} {cpu / hello:>8.1f}")
+    worst = max(TARGET_PATHS, key=lambda name: statistics.median(results[name]["cpu"]))
+    print(f"{label + ': ' if label else ''}worst CPU ratio to hello-world: "
+          f"{statistics.median(results[worst]['cpu']) / hello:.1f} ({worst})")
 
 
 if __name__ == "__main__":
