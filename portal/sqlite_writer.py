@@ -143,7 +143,9 @@ def begins_as_reader() -> bool:
     """Whether a transaction beginning now, in this request, is a reader's (BEGIN, no turn)."""
     if not has_request_context() or g.get("sqlite_write"):
         return False
-    if request.method not in ("GET", "HEAD") and not g.get("sqlite_reads_only"):
+    if g.get("sqlite_reads_only"):
+        return True
+    if request.method not in ("GET", "HEAD"):
         return False
     view = current_app.view_functions.get(request.endpoint)
     return not getattr(view, "audited_page", False)
@@ -154,7 +156,8 @@ def audited_page(view):
     writers, so what it reads and the event that records the reading are one transaction with one
     commit. (A reader's transaction cannot become a writer: SQLite answers SQLITE_BUSY at once when
     another process wrote since it began, so `record_read` would have to commit it first: two commits.)
-    The page holds the writer's turn only for its queries and the event, a millisecond or two."""
+    The page holds the writer's turn only for its queries and the event, a millisecond or two: once the
+    event is committed, what the page still reads while it renders begins as a reader again."""
     view.audited_page = True
     return view
 

@@ -161,3 +161,36 @@ def test_webhook_intake(app, post_referral, seed_referral, known_patient):
         return post_referral({**seed_referral, "JournalGuid": next(guids), "PID": pid})
 
     within_budget(app, "webhook intake", receive, status=201)
+
+
+def test_an_audited_page_reads_and_writes_its_event_in_one_writer_transaction_then_renders_as_a_reader(app):
+    """On SQLite: the page's transaction begins as a writer (so its event can join it), and once the
+    event is committed, what the page still reads while rendering holds no writer's turn."""
+    from sqlalchemy import select
+
+    from portal.security import audit
+    from portal.security.models import StaffUser
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's transactions write whenever they need to")
+    began = []
+
+    def statement(conn, cursor, sql, *args):
+        if sql.startswith(("BEGIN", "COMMIT")) or "audit_events" in sql:
+            began.append(sql.split()[0] + (" " + sql.split()[1] if sql.startswith("BEGIN IMMEDIATE") else ""))
+
+    def commit(conn):
+        began.append("COMMIT")
+
+    with app.test_request_context("/consultations"):
+        event.listen(db.engine, "before_cursor_execute", statement)
+        event.listen(db.engine, "commit", commit)
+        try:
+            db.session.scalars(select(StaffUser)).all()
+            audit.record_read("consultation.queue_viewed", actor=("staff", "1"), consultation_ids=[])
+            db.session.scalars(select(StaffUser)).all()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", statement)
+            event.remove(db.engine, "commit", commit)
+            db.session.remove()
+    assert began == ["BEGIN IMMEDIATE", "INSERT", "COMMIT", "BEGIN"]

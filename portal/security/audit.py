@@ -5,7 +5,7 @@ An event joins the caller's transaction, so an action and its audit record are c
 `record_read` commits it: the event is stored before the page goes out.
 """
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import insert
 
@@ -66,6 +66,8 @@ def record_read(action: str, *, subject=None, patient_id: int | None = None,
         if not _transaction_may_write():
             db.session.commit()
         _store_and_commit(event)
+    if has_request_context() and request.method in ("GET", "HEAD"):
+        sqlite_writer.writes_done()  # the page's one write is done: rendering it holds no writer's turn
 
 
 def record_and_commit(action: str, *, subject=None, patient_id: int | None = None,
