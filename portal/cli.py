@@ -10,6 +10,7 @@ from portal.checkin.jobs import schedule_link_sender
 from portal.demo import DEMO_TOTP_SECRET, load_demo_data
 from portal.extensions import db, worker_redis
 from portal.fhir.commands import create_api_client_command
+from portal.follow_ups.jobs import release_follow_ups
 from portal.input_rules import TextRejected, clean_text
 from portal.notifications.services import sweep_pending
 from portal.ops.metrics import record_job_failure
@@ -86,6 +87,8 @@ def worker_command(queues, burst, simple):
     schedule_sweep()
     schedule_follower()
     schedule_link_sender()
+    # Follow-ups whose day came while no worker ran go into the queue now; the sweep keeps itself scheduled.
+    click.echo(f"follow-ups: {release_follow_ups()} moved into the queue")
     if "reports" in queues.split(","):
         ensure_monthly_reports()  # the monthly insurer report schedules itself
     worker_class = SimpleWorker if simple else Worker

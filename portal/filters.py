@@ -1,6 +1,9 @@
 """Jinja filters for showing times to people."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
 
 from portal.security.models import utcnow
 
@@ -44,7 +47,16 @@ def long_date(day: date | None) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
+def clinic_day(moment: datetime | None) -> str:
+    """The day a UTC time falls on in the clinic's time zone (CLINIC_TIME_ZONE), as long_date says it."""
+    if moment is None:
+        return ""
+    zone = ZoneInfo(current_app.config["CLINIC_TIME_ZONE"])
+    return long_date(moment.replace(tzinfo=timezone.utc).astimezone(zone).date())
+
+
 def init_app(app):
     app.jinja_env.filters["age"] = age
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["long_date"] = long_date
+    app.jinja_env.filters["clinic_day"] = clinic_day

@@ -2,13 +2,11 @@
 users page and everyone's profile. Thin: parse input, ask policy (which also gives the partner
 every query is filtered by), call a service, render."""
 
-import time as time_module
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
-from portal.extensions import limiter
+from portal.extensions import db, limiter
 from portal.partners import services
 from portal.partners.forms import EmptyForm, InviteForm, ProfileForm, RoleForm
 from portal.partners.settings_views import bp as settings_bp
@@ -20,6 +18,7 @@ from portal.partners.sign_in import (
     refresh_provider,
     remember_tenant,
 )
+from portal.security import auth
 from portal.security.policy import authorize, can, partner_scope, requires
 
 bp = Blueprint("partners", __name__)
@@ -37,12 +36,24 @@ def _provider_down(tenant: str, step: str):
 
 # --- sign-in ---------------------------------------------------------------------------------------
 
+def _partner_for_sign_in(tenant: str):
+    """The tenant's partner; 404 for an unknown tenant, a page saying so for one an admin switched off."""
+    partner = services.partner_by_tenant(tenant, include_deactivated=True)
+    if partner is None:
+        abort(404)
+    if not partner.active:
+        current_app.logger.warning("partner sign-in refused: tenant=%s reason=partner_deactivated", tenant)
+        abort(make_response(render_template(
+            "partners/message.html", title=_("Access is switched off"),
+            message=_("%(name)s's access to the portal is switched off. Contact the clinic if you need it back.",
+                      name=partner.name)), 403))
+    return partner
+
+
 @bp.get("/p/<tenant>/login")
 @limiter.limit("30 per minute")
 def login(tenant):
-    partner = services.partner_by_tenant(tenant)
-    if partner is None:
-        abort(404)
+    partner = _partner_for_sign_in(tenant)
     if request.args.get("signed_out"):
         # A page, not a redirect to the provider: its own session may still be alive and would sign
         # the person straight back in, undoing a sign-out or an idle timeout.
@@ -58,9 +69,7 @@ def login(tenant):
 @bp.get("/p/<tenant>/callback")
 @limiter.limit("30 per minute")
 def callback(tenant):
-    partner = services.partner_by_tenant(tenant)
-    if partner is None:
-        abort(404)
+    partner = _partner_for_sign_in(tenant)
     client = client_for(partner)
     try:
         token = client.authorize_access_token()
@@ -76,10 +85,7 @@ def callback(tenant):
                                      email=claims.get("email") if claims.get("email_verified", True) else None)
     if user is None:
         return _sign_in_failed(_("This account has no access to the portal for this organisation."), 403)
-    session.clear()
-    login_user(user)
-    session.permanent = True
-    session["last_active"] = time_module.time()
+    auth.begin_session(user)  # a fresh cookie and its server-side record, as for staff
     return remember_tenant(redirect(partner_home_url()), tenant)
 
 
@@ -92,8 +98,7 @@ def where_to_sign_in():
 @bp.post("/partner/logout")
 def logout():
     tenant = getattr(getattr(current_user, "partner", None), "tenant", None)
-    logout_user()
-    session.clear()
+    auth.end_session("partner.logout")
     flash("You are signed out.")
     return redirect(url_for("partners.login", tenant=tenant, signed_out=1) if tenant
                     else url_for("partners.where_to_sign_in"))
@@ -140,6 +145,10 @@ def change_role(user_id):
     except services.LastAdmin as refusal:
         flash(str(refusal))
         return redirect(url_for("partners.users"))
+    if user.id == current_user.id:
+        # Stepping down: their other browsers are signed out; this one goes on, with the new role.
+        db.session.refresh(user)
+        auth.begin_session(user)
     flash("Role changed.")
     return redirect(url_for("partners.users"))
 

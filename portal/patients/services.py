@@ -44,6 +44,7 @@ def fetch_or_create_patient_from_referral(*, fodselsnummer: str, first_name: str
         "phone_needs_check": phone_needs_check,
         "from_insurer_referral": True,
         "marketing_allowed": False,
+        "language": "nb",  # the referral system is the Norwegian insurers': its patients are spoken to in bokmål
     })
     return created if created is not None else db.session.scalar(known)
 
