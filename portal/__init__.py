@@ -66,6 +66,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     auth.init_app(app)
 
     from portal import errors, filters, main
+    from portal.i18n import formatting as i18n_formatting
+    from portal.i18n import languages
+    from portal.i18n import views as language_views
     from portal.consultations import direct_views, patient_views
     from portal.consultations import views as consultation_views
     from portal.fhir import consumer_views, oauth
@@ -110,6 +113,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     partner_sign_in.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
+    i18n_formatting.init_app(app)  # after filters: its age/duration/long_date speak the page's language
+    languages.init_app(app, babel)
+    app.register_blueprint(language_views.bp)
 
     from portal import cli
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,8 @@ from sqlalchemy.orm import joinedload
 
 from portal.checkin.models import DAY_BEFORE, SAME_DAY, CheckIn, CheckinLink
 from portal.extensions import db
+from portal.i18n.formatting import clock
+from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
 from portal.patients.models import Patient
 from portal.scheduling.models import BOOKED, Appointment, Schedule, Slot
@@ -345,15 +348,19 @@ def send_checkin_links(now: datetime | None = None) -> int:
 
 def _send_link(appointment: Appointment, raw: str, kind: str) -> list:
     patient = appointment.patient
-    when = "today" if kind == SAME_DAY else "tomorrow"
-    at = local_time(appointment, appointment.start).strftime("%H:%M")
-    text = (f"You have an appointment {when} at {at}. Check in on your phone from "
-            f"{current_app.config['CHECKIN_OPENS_MINUTES_BEFORE']} minutes before: {checkin_url(raw)}")
+    with speaking(patient.language):
+        words = {"time": clock(appointment.start, _zone(appointment), show_zone=False), "link": checkin_url(raw),
+                 "minutes": current_app.config["CHECKIN_OPENS_MINUTES_BEFORE"]}
+        text = _("You have an appointment today at %(time)s. Check in on your phone from %(minutes)d minutes "
+                 "before: %(link)s", **words) if kind == SAME_DAY else \
+            _("You have an appointment tomorrow at %(time)s. Check in on your phone from %(minutes)d minutes "
+              "before: %(link)s", **words)
+        subject = _("Check in for your appointment")
     queued = []
     if patient.phone:
         queued.append(outbox.queue_sms(to=patient.phone, text=text, kind=f"checkin.{kind}", patient_id=patient.id))
     if patient.email:
-        queued.append(outbox.queue_email(to=patient.email, subject="Check in for your appointment", text=text,
+        queued.append(outbox.queue_email(to=patient.email, subject=subject, text=text,
                                          kind=f"checkin.{kind}", patient_id=patient.id))
     return queued
 

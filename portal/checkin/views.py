@@ -12,6 +12,8 @@ from flask_babel import gettext as _
 from portal.checkin import services
 from portal.checkin.forms import CheckInForm, FileNowForm, IdentityForm, ReviewForm, YesNoForm
 from portal.extensions import limiter
+from portal.i18n import languages
+from portal.patients.services import language_of
 from portal.security import audit
 from portal.security.policy import patient_may_check_in
 from portal.travel_pay.agreement import current_agreement
@@ -32,14 +34,18 @@ def identity_check(token: str):
     if link is None:
         return _message("This link does not work",
                         "The link is unknown or has expired. Contact the clinic for a new one.", 404)
+    record_language = language_of(link.patient_id)
+    languages.speak_patients_language(record_language)
     form = IdentityForm()
     locked = services.identity_locked(link)
     if not locked and form.validate_on_submit():
         try:
             if services.check_identity(link, last_name=form.last_name.data, birth_date=form.birth_date.data):
+                chosen = languages.session_choice()
                 session.clear()
                 session.permanent = True
                 session["checkin_access"] = {"patient_id": link.patient_id}
+                languages.start_patient_session(link.patient_id, record_language, chosen)
                 return redirect(url_for("checkin.appointments"))
             form.last_name.errors.append("The last name or date of birth does not match what we have.")
         except services.IdentityLocked:

@@ -5,6 +5,7 @@ from flask import Blueprint, redirect, render_template, session, url_for
 from portal.consultations import direct, services
 from portal.consultations.forms import CoverageForm, DirectStartForm, NeedForm
 from portal.extensions import limiter
+from portal.i18n import languages
 from portal.patients.identifiers import InvalidIdentifier, normalise_email, parse_phone
 
 bp = Blueprint("direct", __name__, url_prefix="/start")
@@ -38,9 +39,12 @@ def signed_in(token: str):
     if identity is None:
         return render_template("consultations/patient_message.html", title="This link does not work",
                                text="The link is unknown, used or expired. Start again to get a new one."), 404
+    chosen = languages.session_choice()
     session.clear()
     session.permanent = True
     session["direct_identity"] = identity
+    if chosen:
+        languages.choose(chosen)
     return redirect(url_for("direct.coverage"))
 
 
@@ -76,9 +80,12 @@ def need():
     form = NeedForm()
     if form.validate_on_submit():
         consultation = direct.open_direct_consultation(identity, policy_number=policy, need=form.need.data,
-                                                       channel=form.channel.data)
+                                                       channel=form.channel.data,
+                                                       language=languages.record_language())
+        chosen = languages.session_choice()
         session.clear()
         session.permanent = True
         session["patient_access"] = {"consultation_id": consultation.id, "patient_id": consultation.patient_id}
+        languages.start_patient_session(consultation.patient_id, consultation.patient.language, chosen)
         return redirect(url_for("patient.room"))
     return render_template("consultations/direct_need.html", form=form), 422 if form.errors else 200

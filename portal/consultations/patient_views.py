@@ -14,6 +14,8 @@ from portal.consultations.forms import ChatForm, IdentityForm, ReviewForm
 from portal.consultations.models import CANCELLED, COMPLETED, IN_PROGRESS
 from portal.consultations.views import chat_news, post_chat
 from portal.extensions import limiter
+from portal.i18n import languages
+from portal.patients.services import language_of
 from portal.security import audit
 from portal.security.policy import patient_may
 
@@ -29,14 +31,18 @@ def identity_check(token: str):
     if link is None:
         return render_template("consultations/patient_message.html", title="This link does not work",
                                text="The link is unknown or has expired. Contact the clinic for a new one."), 404
+    record_language = language_of(link.patient_id)
+    languages.speak_patients_language(record_language)
     form = IdentityForm()
     locked = services.identity_locked(link)
     if not locked and form.validate_on_submit():
         try:
             if services.check_patient_identity(link, last_name=form.last_name.data, birth_date=form.birth_date.data):
+                chosen = languages.session_choice()
                 session.clear()
                 session.permanent = True
                 session["patient_access"] = {"consultation_id": link.consultation_id, "patient_id": link.patient_id}
+                languages.start_patient_session(link.patient_id, record_language, chosen)
                 return redirect(url_for("patient.room"))
             form.last_name.errors.append("The last name or date of birth does not match what we have.")
         except services.IdentityLocked:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -22,6 +23,7 @@ from portal.consultations.models import (CANCELLED, CATEGORIES, CHANNELS, COMPLE
                                          OPEN_STATES, PENDING, READY, ChatMessage, ChatRoom, Consultation,
                                          ConsultationFacts, PatientLink, Review, VideoRoom)
 from portal.extensions import db
+from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
 from portal.ops import metrics
 from portal.patients.models import Patient, full_name
@@ -200,9 +202,10 @@ def pick_consultation(consultation: Consultation, *, doctor_id: int) -> None:
 def _invite_to_waiting_room(consultation: Consultation) -> list:
     """Once a doctor has it, the patient gets a link to the waiting room, which opens when the doctor starts."""
     raw = create_patient_link(consultation)
-    return _tell_patient(consultation, "consultation.waiting", "A doctor will see you soon",
-                         f"A doctor has taken your consultation {consultation.code} and will start it soon. "
-                         f"Wait for them here: {patient_link_url(raw)}")
+    with speaking(consultation.patient.language):
+        return _tell_patient(consultation, "consultation.waiting", _("A doctor will see you soon"),
+                             _("A doctor has taken your consultation %(code)s and will start it soon. "
+                               "Wait for them here: %(link)s", code=consultation.code, link=patient_link_url(raw)))
 
 
 def _ensure_rooms(consultation: Consultation) -> None:
@@ -278,9 +281,10 @@ def start_consultation(consultation: Consultation, *, doctor_id: int) -> None:
     _transition(consultation, (PENDING,), "started", doctor_id=doctor_id, state=IN_PROGRESS, starts_at=started)
     metrics.record_consultation_started(started - consultation.created_at)
     raw = create_patient_link(consultation)
-    text = (f"Your doctor is ready for your consultation {consultation.code}. "
-            f"Open this link to join: {patient_link_url(raw)}")
-    queued = _tell_patient(consultation, "consultation.link", "Your consultation is starting", text)
+    with speaking(consultation.patient.language):
+        queued = _tell_patient(consultation, "consultation.link", _("Your consultation is starting"),
+                               _("Your doctor is ready for your consultation %(code)s. Open this link to join: "
+                                 "%(link)s", code=consultation.code, link=patient_link_url(raw)))
     audit.record("consultation.started", subject=consultation, patient_id=consultation.patient_id,
                  actor=("staff", str(doctor_id)))
     _after_change(consultation, queued)
@@ -296,11 +300,13 @@ def finish_consultation(consultation: Consultation, *, doctor_id: int) -> None:
     queued = []
     if consultation.patient.email:
         raw = create_patient_link(consultation)
-        queued.append(outbox.queue_email(
-            to=consultation.patient.email, subject="Thank you for your consultation", kind="consultation.completed",
-            text=(f"Your consultation {consultation.code} is completed. Tell us how it went: "
-                  f"{patient_link_url(raw)}"),
-            patient_id=consultation.patient_id, consultation_id=consultation.id))
+        with speaking(consultation.patient.language):
+            queued.append(outbox.queue_email(
+                to=consultation.patient.email, subject=_("Thank you for your consultation"),
+                kind="consultation.completed",
+                text=_("Your consultation %(code)s is completed. Tell us how it went: %(link)s",
+                       code=consultation.code, link=patient_link_url(raw)),
+                patient_id=consultation.patient_id, consultation_id=consultation.id))
     audit.record("consultation.finished", subject=consultation, patient_id=consultation.patient_id,
                  actor=("staff", str(doctor_id)))
     _after_change(consultation, queued)
@@ -313,9 +319,10 @@ def cancel_consultation(consultation: Consultation, *, reason: str, by_id: int) 
         raise InvalidConsultation("give a reason for cancelling")
     _transition(consultation, OPEN_STATES, "cancelled", state=CANCELLED, cancelled_at=utcnow(),
                 cancel_reason=reason[:500])
-    queued = _tell_patient(consultation, "consultation.cancelled", "Your consultation was cancelled",
-                           f"Your consultation {consultation.code} was cancelled. We will contact you if a new "
-                           "time is needed.")
+    with speaking(consultation.patient.language):
+        queued = _tell_patient(consultation, "consultation.cancelled", _("Your consultation was cancelled"),
+                               _("Your consultation %(code)s was cancelled. We will contact you if a new time is "
+                                 "needed.", code=consultation.code))
     audit.record("consultation.cancelled", subject=consultation, patient_id=consultation.patient_id,
                  actor=("staff", str(by_id)))
     _after_change(consultation, queued)

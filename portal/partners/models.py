@@ -64,6 +64,8 @@ class PartnerUser(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     invited_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # The language the portal speaks to this user ("nb", "en"); NULL: their browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     partner = relationship("Partner")
 

@@ -28,6 +28,8 @@ class Patient(db.Model):
     # Patients who came through an insurer referral must never get marketing messages.
     from_insurer_referral: Mapped[bool] = mapped_column(default=False)
     marketing_allowed: Mapped[bool] = mapped_column(default=False)
+    # The language to speak to the patient in (a code such as "nb" or "en"); NULL when nobody has said.
+    language: Mapped[str | None] = mapped_column(String(8))
     # Check-in asks the patient to confirm these; all are PHI, so sealed. Free text, one per line.
     home_address = mapped_column(EncryptedText("patient.home_address"), nullable=True)
     emergency_contact = mapped_column(EncryptedText("patient.emergency_contact"), nullable=True)

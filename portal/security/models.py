@@ -47,6 +47,8 @@ class StaffUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The language the portal speaks to this user ("nb", "en"); NULL: their browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     def get_id(self) -> str:
         return f"staff:{self.id}"
