@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="care-portal-bench-dash-"))
 os.environ.setdefault("RATELIMIT_ENABLED", "false")
+os.environ.setdefault("TWO_FACTOR_REQUIRED_ROLES", "")  # the bench admin signs in with the password only
 
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402

@@ -84,6 +84,12 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    from portal.staff import account_views, password_views
+    from portal.staff import views as staff_views
+
+    app.register_blueprint(account_views.bp)
+    app.register_blueprint(password_views.bp)
+    app.register_blueprint(staff_views.bp)
     app.register_blueprint(referral_views.api_bp)
     app.register_blueprint(referral_views.bp)
     app.register_blueprint(scheduling_views.bp)
@@ -106,6 +112,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(travel_pay_views.bp)
     # --- end check-in and travel pay ---
     app.register_blueprint(order_views.bp)
+    from portal.orders import insurer_views
+
+    app.register_blueprint(insurer_views.bp)
     from portal.api_docs import views as api_docs_views
 
     app.register_blueprint(api_docs_views.bp)

@@ -30,14 +30,35 @@ def create_or_update_user(email: str, password: str, role: str, name: str) -> St
 @click.option("--name", required=True)
 def create_user_command(email, password, role, name):
     """Create a staff account, or reset an existing one's role, name and password."""
-    if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    from portal.security.passwords import password_problem
+
+    problem = password_problem(password, email)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--password")
     try:
         name = clean_text(name, max_length=200)
     except TextRejected as exc:
         raise click.BadParameter(exc.message, param_hint="--name") from None
     user = create_or_update_user(email, password, role, name)
     click.echo(f"staff user {user.email} ({user.role}) ready")
+
+
+@click.command("demo-codes")
+@with_appcontext
+def demo_codes_command():
+    """Print the current two-factor code of each demo account that has the published demo secret."""
+    from portal.demo import DEMO_TOTP_SECRET
+    from portal.security import two_factor
+
+    users = db.session.scalars(select(StaffUser).where(StaffUser.totp_enabled_at.is_not(None)).order_by(StaffUser.id))
+    demo = [user for user in users if user.totp_secret == DEMO_TOTP_SECRET]
+    if not demo:
+        click.echo("no demo account with the demo two-factor secret (run `flask demo-data`)")
+        return
+    code = two_factor.current_code(DEMO_TOTP_SECRET)
+    for user in demo:
+        click.echo(f"{user.email:<26} {code}")
+    click.echo(f"(a code works once and changes every 30 s; or add the key {DEMO_TOTP_SECRET} to an authenticator app)")
 
 
 @click.command("demo-data")
@@ -112,7 +133,8 @@ def init_app(app):
     from portal.partners.commands import create_partner_command, invite_partner_user_command
     from portal.scheduling.commands import generate_slots_command
 
-    for command in (create_user_command, demo_data_command, worker_command, sweep_notifications_command,
+    for command in (create_user_command, demo_codes_command, demo_data_command, worker_command,
+                    sweep_notifications_command,
                     redis_url_command, generate_slots_command, create_api_client_command, create_partner_command,
                     invite_partner_user_command):
         app.cli.add_command(command)

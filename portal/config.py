@@ -274,6 +274,12 @@ def load_settings(env=None) -> dict:
         "API_TOKEN_TTL_SECONDS": int(env.get("API_TOKEN_TTL_SECONDS", "3600")),
         "REFERRAL_MAX_SKEW_SECONDS": int(env.get("REFERRAL_MAX_SKEW_SECONDS", "300")),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=idle),
+        # Absolute lifetime of a signed-in session, however active (a decimal is fine: tests use seconds).
+        "SESSION_MAX_HOURS": float(env.get("SESSION_MAX_HOURS", "12")),
+        # Roles that must pass a second step (TOTP) at sign-in; an empty value requires it of nobody.
+        "TWO_FACTOR_REQUIRED_ROLES": frozenset(
+            role.strip() for role in env.get("TWO_FACTOR_REQUIRED_ROLES", "admin,doctor,reporting").split(",")
+            if role.strip()),
         "SESSION_REFRESH_EACH_REQUEST": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

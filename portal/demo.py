@@ -12,12 +12,16 @@ from flask import current_app
 from portal.cli import create_or_update_user
 from portal.extensions import db
 from portal.fhir.oauth import SCOPES, ensure_api_client
-from portal.referrals import intake, services
-from portal.partners.demo import load_demo_partners
 from portal.orders.demo import load_demo_insurer
+from portal.partners.demo import load_demo_partners
+from portal.referrals import intake, services
 from portal.scheduling.demo import load_demo_schedule
+from portal.security import two_factor
 
 DEMO_PASSWORD = "demo-password-1"
+# Demo accounts whose role needs two-factor share this published TOTP secret: `flask demo-codes` prints their
+# current code (or add the secret to an authenticator app). Never used for an account that is not a demo one.
+DEMO_TOTP_SECRET = "CAREPORTALDEMOTOTPSECRETFORDEMOS"
 DEMO_STAFF = [
     ("secretary@example.org", "secretary", "Sara Sekretær"),
     ("doctor@example.org", "doctor", "Dr. Didrik Lege"),
@@ -58,7 +62,12 @@ def load_demo_data() -> list[str]:
     staff = {}
     for email, role, name in DEMO_STAFF:
         staff[role] = create_or_update_user(email, DEMO_PASSWORD, role, name)
-        lines.append(f"  {role:<10} {email}")
+        second_step = ""
+        if two_factor.required_for(staff[role]):
+            two_factor.enable_with_secret(staff[role], DEMO_TOTP_SECRET)
+            db.session.commit()
+            second_step = "  (two-factor: code from `flask demo-codes`)"
+        lines.append(f"  {role:<10} {email}{second_step}")
     lines += load_demo_insurer()  # orders: before any consultation, so insurance consultations are billed to it
     received = []
     for index, (pid, first, last, email, phone) in enumerate(DEMO_PATIENTS):

@@ -19,6 +19,7 @@ TITLES = {
     415: "Unsupported media type",
     429: "Too many attempts",
     500: "Something went wrong",
+    503: "Unavailable for a moment",
 }
 
 

@@ -42,6 +42,12 @@ cat <<MSG
 
 $DEMO
 
+  Two-factor for the demo admin, doctor and reporting accounts: after the password, type the code that
+      .venv/bin/flask --app wsgi demo-codes
+  prints (it changes every 30 s), or add the key CAREPORTALDEMOTOTPSECRETFORDEMOS to an authenticator app.
+  Current codes:
+$("$BIN/flask" demo-codes | sed 's/^/    /')
+
   Send more referrals:  .venv/bin/flask --app portal.sandbox send-referral --count 5
   Press Ctrl-C to stop everything.
 

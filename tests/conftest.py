@@ -39,6 +39,8 @@ from portal.extensions import db, redis_client  # noqa: E402
 from portal.redis_embedded import stop_embedded_redis  # noqa: E402
 
 PASSWORD = "correct horse battery"
+# Staff of the roles that need two-factor (admin, doctor, reporting by default) get this TOTP secret.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def _reset_postgres_schema(app):
@@ -113,18 +115,53 @@ def csrf_token_from(html: str) -> str:
     return match.group(1)
 
 
-def make_staff(app, role: str, email: str | None = None, name: str | None = None):
+def make_staff(app, role: str, email: str | None = None, name: str | None = None, two_factor: bool | None = None):
+    """A staff user with PASSWORD; with two-factor on (secret TOTP_SECRET) when the role requires it."""
     from portal.cli import create_or_update_user
+    from portal.security import two_factor as totp
 
     with app.app_context():
         user = create_or_update_user(email or f"{role}@test.example", PASSWORD, role, name or f"Test {role.title()}")
+        if two_factor or (two_factor is None and role in app.config["TWO_FACTOR_REQUIRED_ROLES"]):
+            totp.enable_with_secret(user, TOTP_SECRET)
+            db.session.commit()
         return user.id
 
 
+def fresh_totp_code(app, email: str) -> str:
+    """The current code of a test user. Each helper sign-in is taken as the first in its time step (the
+    last accepted step is forgotten), so tests can sign one user in twice in 30 seconds; the replay rule
+    itself is tested in tests/security/test_two_factor.py."""
+    import pyotp
+    from sqlalchemy import update
+
+    from portal.security.models import StaffUser
+
+    with app.app_context():
+        db.session.execute(update(StaffUser).where(StaffUser.email == email.strip().lower())
+                           .values(totp_last_step=None))
+        db.session.commit()
+    return pyotp.TOTP(TOTP_SECRET).now()
+
+
+def pass_code_step(page, app, email: str) -> None:
+    """In a browser, after "Sign in" was pressed: the code step, when the account has two-factor on."""
+    page.wait_for_url(lambda url: "/login" not in url or url.endswith("/login/code"))
+    if page.url.endswith("/login/code"):
+        page.get_by_label("Code").fill(fresh_totp_code(app, email))
+        page.get_by_role("button", name="Continue").click()
+
+
 def sign_in(client, email: str, password: str = PASSWORD):
+    """The sign-in form, and the code step when the account has two-factor on: the last response."""
     page = client.get("/login")
-    return client.post("/login", data={"email": email, "password": password,
-                                       "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    response = client.post("/login", data={"email": email, "password": password,
+                                           "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    if response.status_code == 302 and response.headers["Location"] == "/login/code":
+        page = client.get("/login/code")
+        response = client.post("/login/code", data={"code": fresh_totp_code(client.application, email),
+                                                    "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    return response
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, SelectField
-from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+from wtforms import BooleanField, DateField, DecimalField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.input_rules import BoundedIntegerField
 
@@ -26,3 +27,23 @@ class DiscountForm(FlaskForm):
     percent = DecimalField("Discount (%)", places=2, validators=[
         InputRequired(message="Enter a discount in per cent, 0 to 100."),
         NumberRange(min=0, max=100, message="The discount must be between 0 %% and 100 %%.")])
+
+
+class InsurerForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=200)])
+    org_number = StringField(_l("Organisation number"), validators=[InputRequired(), Length(max=40)])
+    is_default = BooleanField(_l("Default insurer (insurance referrals and the coverage check are billed to it)"))
+
+
+def _price(label):
+    return DecimalField(label, places=2, validators=[Optional()])
+
+
+class DealForm(FlaskForm):
+    name = StringField(_l("Name of the deal"), id="deal_name", validators=[InputRequired(), Length(max=200)])
+    valid_from = DateField(_l("In force from"), validators=[InputRequired()])
+    valid_until = DateField(_l("In force until (empty: open-ended)"), validators=[Optional()])
+    price_video = _price(_l("Price of a video consultation"))
+    price_phone = _price(_l("Price of a phone consultation"))
+    price_chat = _price(_l("Price of a chat consultation"))
+    price_any = _price(_l("Price of any other consultation"))

@@ -5,15 +5,27 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
-                   url_for)
-from flask_login import current_user, login_user, logout_user
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from portal.extensions import db, limiter, login_manager
-from portal.security import audit
-from portal.security.forms import LoginForm
-from portal.security.models import StaffUser
+from portal.security import audit, sessions, two_factor
+from portal.security.forms import CodeForm, LoginForm, SetUpCodeForm
+from portal.security.models import StaffUser, utcnow
 
 bp = Blueprint("security", __name__)
 
@@ -30,6 +42,11 @@ def content_security_policy() -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return CSP
     return CSP.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+
+
+# Whose sessions have a server-side record (checked on every request). Partner users join later.
+SERVER_SIDE_KINDS = ("staff:",)
+SESSION_STORE_DOWN = "Sign-in is unavailable for a moment (the session store cannot be reached). Try again shortly."
 
 
 def background(view):
@@ -65,22 +82,127 @@ def login():
         if user is None:
             StaffUser.burn_password_check(form.password.data)
         if user is not None and user.active and user.check_password(form.password.data):
-            session.clear()
-            login_user(user)
-            session.permanent = True
-            session["last_active"] = time.time()
-            audit.record("staff.login", subject=user)
-            db.session.commit()
-            return redirect(_safe_next(request.args.get("next")))
+            return after_password(user, request.args.get("next"))
         g.login_failed = True
-        form.password.errors.append("E-mail or password is not right.")
+        form.password.errors.append(_("E-mail or password is not right."))
         return render_template("security/login.html", form=form), 200
     return render_template("security/login.html", form=form)
+
+
+# --- the second step: a code, or setting two-factor up -----------------------------------------------
+
+PENDING = "pending_sign_in"
+PENDING_SECONDS = 300  # the password step is good for five minutes
+
+
+def after_password(user: StaffUser, next_url: str | None):
+    """Sign in now, or hold the password step in the cookie and ask for the second step."""
+    if not user.two_factor_enabled and not two_factor.required_for(user):
+        return _complete_sign_in(user, next_url, second_step=None)
+    session.clear()
+    session[PENDING] = {"user": user.id, "epoch": user.session_epoch, "at": time.time(),
+                        "next": _safe_next(next_url)}
+    if user.two_factor_enabled:
+        return redirect(url_for("security.login_code"))
+    return redirect(url_for("security.set_up_two_factor"))
+
+
+def _pending_user() -> StaffUser | None:
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return None
+    user = db.session.get(StaffUser, int(pending.get("user", 0)))
+    if user is None or not user.active or user.session_epoch != pending.get("epoch"):
+        return None
+    return user
+
+
+def _start_again():
+    session.pop(PENDING, None)
+    flash(_("Please sign in again."))
+    return redirect(url_for("security.login"))
+
+
+def _complete_sign_in(user: StaffUser, next_url: str | None, second_step: str | None):
+    _begin_session(user)
+    user.last_login_at = utcnow()
+    audit.record("staff.login", subject=user, **({"second_step": second_step} if second_step else {}))
+    db.session.commit()
+    return redirect(_safe_next(next_url))
+
+
+def _code_key() -> str:
+    pending = session.get(PENDING)
+    return f"login-code:{pending.get('user') if isinstance(pending, dict) else 'none'}"
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+@limiter.limit(_lockout_limit, key_func=_code_key, methods=["POST"],
+               deduct_when=lambda response: g.get("login_failed", False))
+def login_code():
+    user = _pending_user()
+    if user is None or not user.two_factor_enabled:
+        return _start_again()
+    form = CodeForm()
+    if form.validate_on_submit():
+        code = form.code.data
+        if code.isdigit() and two_factor.verify_code(user, code):
+            return _complete_sign_in(user, session[PENDING]["next"], second_step="totp")
+        if not code.isdigit() and two_factor.use_recovery_code(user, code):
+            left = two_factor.recovery_codes_left(user)
+            response = _complete_sign_in(user, session[PENDING]["next"], second_step="recovery_code")
+            flash(_("You signed in with a recovery code; %(n)d left. Make new ones under Your account.", n=left))
+            return response
+        db.session.rollback()
+        g.login_failed = True
+        form.code.errors.append(_("That code is not right, or was used already. Codes change every 30 seconds."))
+        return render_template("security/login_code.html", form=form), 200
+    return render_template("security/login_code.html", form=form)
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+@limiter.limit(_lockout_limit, key_func=_code_key, methods=["POST"],
+               deduct_when=lambda response: g.get("login_failed", False))
+def set_up_two_factor():
+    """Required set-up right after the password step: nothing else opens before it is done."""
+    user = _pending_user()
+    if user is None or user.two_factor_enabled:
+        return _start_again()
+    form = SetUpCodeForm()
+    secret = two_factor.pending_secret(user)
+    if form.validate_on_submit():
+        codes = two_factor.confirm_set_up(user, form.code.data)
+        if codes is not None:
+            audit.record("staff.two_factor_enabled", subject=user)
+            next_url = session[PENDING]["next"]
+            _complete_sign_in(user, next_url, second_step="totp_set_up")
+            # Shown once, in this answer: they are stored only as hashes.
+            return render_template("security/recovery_codes.html", codes=codes, next_url=_safe_next(next_url))
+        db.session.rollback()
+        g.login_failed = True
+        form.code.errors.append(_("That code is not right. Check the time on your phone and try the newest code."))
+    uri = two_factor.provisioning_uri(user, secret)
+    return render_template("security/set_up_two_factor.html", form=form, secret=secret, qr=two_factor.qr_svg(uri)), (
+        422 if request.method == "POST" else 200)
+
+
+def _begin_session(user) -> None:
+    try:
+        sessions.begin(user)
+    except sessions.RedisDown:
+        current_app.logger.error("sign-in refused: the session store (Redis) is unreachable")
+        abort(503, SESSION_STORE_DOWN)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
+        try:
+            sessions.end_current(current_user.get_id())
+        except sessions.RedisDown:
+            abort(503, SESSION_STORE_DOWN)
         audit.record("staff.logout", subject=current_user._get_current_object())
         db.session.commit()
     logout_user()
@@ -95,7 +217,12 @@ def load_user(user_id: str):
     if not raw_id.isdigit() or len(raw_id) > 9:
         return None
     if kind == "staff":
-        return db.session.get(StaffUser, int(raw_id))
+        user = db.session.get(StaffUser, int(raw_id))
+        # A password change or reset, a role change or a deactivation moves the epoch on: the cookies of
+        # older sessions stop working here even if their Redis records could not be deleted at that moment.
+        if user is None or not user.active or session.get("epoch") != user.session_epoch:
+            return None
+        return user
     if kind == "partner":
         from portal.partners.models import PartnerUser
 
@@ -121,7 +248,16 @@ def unauthorized():
     return redirect(target)
 
 
-def _enforce_idle_timeout():
+def _signed_out(message: str):
+    g.signed_out_tenant = getattr(getattr(current_user, "partner", None), "tenant", None)
+    logout_user()
+    session.clear()
+    flash(message)
+    return unauthorized()
+
+
+def _enforce_session():
+    """Idle timeout (cookie and Redis TTL), absolute lifetime and ended sessions, before any view runs."""
     # A proxy's id is kept if it looks like one; anything else (long, odd characters) is replaced,
     # since the id goes into every log line and the audit log's 64-character column.
     given = request.headers.get("X-Request-ID", "")
@@ -131,19 +267,26 @@ def _enforce_idle_timeout():
     correlation = request.headers.get("X-Correlation-ID") or (given if given != g.request_id else "")
     if correlation and CORRELATION_ID.fullmatch(correlation):
         g.correlation_id = correlation
-    if not current_user.is_authenticated:
+    user_key = session.get("_user_id")
+    if not isinstance(user_key, str):
         return None
     idle_limit = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
-    last = session.get("last_active", 0)
     now = time.time()
-    if now - last > idle_limit:
-        g.signed_out_tenant = getattr(getattr(current_user, "partner", None), "tenant", None)
-        logout_user()
-        session.clear()
-        flash("You were signed out after a period of inactivity.")
-        return unauthorized()
+    if now - session.get("last_active", 0) > idle_limit:
+        return _signed_out("You were signed out after a period of inactivity.")
     view = current_app.view_functions.get(request.endpoint)
-    if not getattr(view, "background_poll", False):
+    activity = not getattr(view, "background_poll", False)
+    if user_key.startswith(SERVER_SIDE_KINDS):
+        try:
+            state = sessions.check(user_key, activity=activity)
+        except sessions.RedisDown:
+            current_app.logger.error("session check failed: the session store (Redis) is unreachable")
+            abort(503, SESSION_STORE_DOWN)
+        if state == sessions.EXPIRED:
+            return _signed_out("Your session reached its time limit. Please sign in again.")
+        if state != sessions.GOOD:
+            return _signed_out("Your session has ended. Please sign in again.")
+    if activity:
         session["last_active"] = now
     return None
 
@@ -168,5 +311,5 @@ def init_app(app):
     login_manager.init_app(app)
     login_manager.login_view = "security.login"
     login_manager.session_protection = "strong"
-    app.before_request(_enforce_idle_timeout)
+    app.before_request(_enforce_session)
     app.after_request(_security_headers)

@@ -4,10 +4,11 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
+from portal.security.crypto import EncryptedText
 
 STAFF_ROLES = ("secretary", "doctor", "admin", "reporting")
 
@@ -47,11 +48,30 @@ class StaffUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    # Moved on by a password change or reset, a role change and a deactivation: older cookies stop working.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    invited_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+    # Two-factor (TOTP): the shared secret sealed like every other secret; the last time step a code was
+    # accepted for, so a code is never taken twice (the UPDATE that moves it on decides).
+    totp_secret = mapped_column(EncryptedText("staff_user.totp_secret"), nullable=True)
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # The language the portal speaks to this user ("nb", "en"); NULL: their browser's.
     language: Mapped[str | None] = mapped_column(String(8))
 
     def get_id(self) -> str:
         return f"staff:{self.id}"
+
+    @property
+    def invited(self) -> bool:
+        """Invited and has not chosen a password yet."""
+        return self.invited_at is not None and self.password_changed_at is None
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def is_active(self) -> bool:
@@ -69,6 +89,33 @@ class StaffUser(UserMixin, db.Model):
             _hasher.verify(_dummy_hash(), password)
         except VerificationError:
             pass
+
+
+class StaffToken(db.Model):
+    """A single-use link for one staff user (an invitation or a password reset). Only the SHA-256 of the
+    random token is stored: a database reader cannot turn a row into a working link."""
+
+    __tablename__ = "staff_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # invite | reset
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class RecoveryCode(db.Model):
+    """One of a staff user's ten single-use two-factor recovery codes: salted SHA-256, never the code."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
 
 
 class AuditEvent(db.Model):

@@ -17,6 +17,7 @@ ROLE_RULES: dict[str, set[str]] = {
     "referral.screen": SCREENING_ROLES,
     "referral.view": SCREENING_ROLES,
     "user.manage": {"admin"},
+    "staff.manage": {"admin"},  # /admin/staff: invite, role, deactivate, two-factor reset
     "schedule.view": SCREENING_ROLES,
     "slot.block": SCREENING_ROLES,
     "schedule.manage": {"admin"},
@@ -40,11 +41,13 @@ ROLE_RULES: dict[str, set[str]] = {
     # Dashboards show aggregates only (counts, durations, outcome totals), never a patient.
     "dashboard.view": SCREENING_ROLES,
     "ops.queues": {"admin"},  # the job queues pages at /admin/rq
+    "ops.requeue": {"admin"},  # run a failed job again from /admin/rq
     "triage.handle": SCREENING_ROLES,
     "partner.manage": {"admin"},  # partner organisations: settings, identity provider, eligibility rules
     # orders and the insurer report (issue 7)
     "order.view": {"admin"},
     "order.discount": {"admin"},
+    "insurer.manage": {"admin"},  # insurers, deals and their price lists
     "insurer_report.request": {"reporting", "admin"},
     "insurer_report.download": {"reporting", "admin"},
     # Partner staff. Their roles never overlap staff roles, so a staff user can do none of these

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, make_staff
+from tests.conftest import PASSWORD, make_staff, pass_code_step
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -64,6 +64,7 @@ def sign_in_as(app):
         page.get_by_label("E-mail").fill(email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
+        pass_code_step(page, app, email)
         page.wait_for_url(lambda url: "/login" not in url)
         return page
 

@@ -20,6 +20,7 @@ class Page:
 
 
 DESK = ("secretary", "admin")
+STAFF_ALL = ("secretary", "doctor", "admin", "reporting")
 PARTNER_ALL = ("partner_admin", "scheduler", "viewer")
 
 PAGES: dict[str, Page] = {
@@ -51,6 +52,19 @@ PAGES: dict[str, Page] = {
     "ops.queues": Page("/admin/rq", ("admin",)),
     "ops.failed": Page("/admin/rq/default/failed", ("admin",)),
     "ops.job": Page("/admin/rq/jobs/{failed_job_id}", ("admin",)),
+    "staff_admin.staff_list": Page("/admin/staff", ("admin",)),
+    "staff_admin.staff_user": Page("/admin/staff/{staff_id}", ("admin",)),
+    "account.active_sessions": Page("/account/sessions", STAFF_ALL),
+    "account.change_password": Page("/account/password", STAFF_ALL),
+    "account.two_factor_settings": Page("/account/two-factor", STAFF_ALL),
+    "passwords.forgot_password": Page("/forgot-password", ("anonymous",)),
+    # A link that does not work (any more) gets this page; the working links' forms are checked in
+    # tests/browser/test_staff_accounts.py (axe at 375 px), since each token works once.
+    "passwords.accept_invitation": Page("/invitation/not-a-token", ("anonymous",), status=410),
+    "passwords.reset_password": Page("/reset-password/not-a-token", ("anonymous",), status=410),
+    "insurers.insurer_list": Page("/admin/insurers", ("admin",)),
+    "insurers.insurer_detail": Page("/admin/insurers/{insurer_id}", ("admin",)),
+    "insurers.deal_detail": Page("/admin/deals/{deal_id}", ("admin",)),
     # partner users
     "partners.login": Page("/p/northside/login?signed_out=1", ("anonymous",)),
     "partners.callback": Page("/p/northside/callback", ("anonymous",), status=400),
@@ -98,8 +112,14 @@ NOT_PAGES: dict[str, str] = {
     "fhir.read_appointment": "FHIR JSON API", "fhir.read_healthcare_service": "FHIR JSON API",
     "fhir.read_location": "FHIR JSON API", "fhir.read_practitioner": "FHIR JSON API",
     "fhir.read_schedule": "FHIR JSON API",
+    "fhir.read_appointment_version": "FHIR JSON API", "fhir.read_organization": "FHIR JSON API",
+    "fhir.read_practitioner_role": "FHIR JSON API", "fhir.search_appointments": "FHIR JSON API",
     "reports.download_insurer_report": "an xlsx download",
     "partners.redeem": "a redirect to partners.visit (the sweep opens it through this link)",
+    "security.login_code": "the second sign-in step: opened by the sweep's own sign-in of the doctor, admin and "
+                           "reporting roles, and with axe at 375 px in tests/browser/test_staff_accounts.py",
+    "security.set_up_two_factor": "only right after the password step of an account without two-factor: "
+                                  "checked with axe at 375 px in tests/browser/test_staff_accounts.py",
     "direct.signed_in": "a redirect to direct.coverage (the direct role signs in through it)",
     "consultations.queue_poll": "fragment: polled into consultations.queue",
     "consultations.chat_poll": "fragment: polled into consultations.detail (the chat)",

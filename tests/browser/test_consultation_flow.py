@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, make_consultation, make_staff, run_notification_jobs
+from tests.conftest import PASSWORD, make_consultation, make_staff, pass_code_step, run_notification_jobs
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser,
@@ -53,6 +53,7 @@ def test_doctor_and_patient_run_a_whole_consultation(app, live_server, sandbox, 
     doctor.get_by_label("E-mail").fill("doc@test.example")
     doctor.get_by_label("Password").fill(PASSWORD)
     doctor.get_by_role("button", name="Sign in").click()
+    pass_code_step(doctor, app, "doc@test.example")
     expect(doctor.get_by_role("heading", name="Consultations")).to_be_visible()
     doctor.get_by_role("button", name=re.compile("^Pick")).first.click()
     expect(doctor.get_by_text("is yours")).to_be_visible()

@@ -161,7 +161,8 @@ def seed_everything(app) -> Seed:
         seed = Seed(
             referral_id=referral, consultation_id=in_progress.id, schedule_id=diary.id, slot_id=free_slot,
             triage_id=triage.id, care_request_id=triage.id, run_id=run.id, order_id=order.id,
-            partner_id=northside.id, failed_job_id=failed_job.id, patient_link=patient_link, done_link=done_link,
+            partner_id=northside.id, failed_job_id=failed_job.id, staff_id=_staff_id(STAFF_EMAIL["secretary"]),
+            insurer_id=order.insurer_id, deal_id=order.deal_id, patient_link=patient_link, done_link=done_link,
             checkin_link=checkin_link, checkin_open_id=open_appointment.id, checkin_done_id=checked_in.id,
             fresh={"handoff_token": lambda: _handoff(app, northside.id, scheduler_id, patient_id)})
         db.session.remove()
@@ -182,7 +183,15 @@ def _staff(page, role, seed, app, sandbox):
     page.get_by_label("E-mail").fill(STAFF_EMAIL[role])
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login" not in url)
+    page.wait_for_url(lambda url: "/login" not in url or url.endswith("/login/code"))
+    if page.url.endswith("/login/code"):  # the demo accounts' published two-factor secret
+        import pyotp
+
+        from portal.demo import DEMO_TOTP_SECRET
+
+        page.get_by_label("Code").fill(pyotp.TOTP(DEMO_TOTP_SECRET).now())
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(lambda url: "/login" not in url)
 
 
 def _partner(page, role, seed, app, sandbox):

@@ -1,4 +1,4 @@
-"""The job queues pages at /admin/rq: admins only, read-only, on the site's strict CSP."""
+"""The job queues pages at /admin/rq: admins only, on the site's strict CSP; the one change is "Run again"."""
 
 import pytest
 from rq import Queue, SimpleWorker
@@ -73,3 +73,39 @@ def test_nothing_here_changes_a_job(app, staff_client):
     admin = staff_client("admin")
     assert admin.post("/admin/rq").status_code == 405
     assert admin.post("/admin/rq/default/failed").status_code == 405
+
+
+def _status(app, job_id):
+    from rq.job import Job
+
+    with app.app_context():
+        return Job.fetch(job_id, connection=redis_client()).get_status()
+
+
+def test_an_admin_runs_a_failed_job_again_and_it_is_audited(app, staff_client):
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.security.models import AuditEvent
+
+    job_id = _fail_one_job(app)
+    admin = staff_client("admin")
+    page = admin.get(f"/admin/rq/jobs/{job_id}").get_data(as_text=True)
+    assert "Run again" in page
+    response = admin.post(f"/admin/rq/jobs/{job_id}/requeue", data={"csrf_token": admin.csrf})
+    assert response.status_code == 302 and _status(app, job_id) == "queued"
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "ops.job_requeued"))
+    assert event.details["job_id"] == job_id and event.details["queue"] == "default"
+    again = admin.post(f"/admin/rq/jobs/{job_id}/requeue", data={"csrf_token": admin.csrf}, follow_redirects=True)
+    assert "Only a failed job" in again.get_data(as_text=True)
+
+
+def test_running_a_job_again_needs_the_token_and_an_admin(app, staff_client):
+    job_id = _fail_one_job(app)
+    admin = staff_client("admin")
+    assert admin.post(f"/admin/rq/jobs/{job_id}/requeue").status_code == 400  # no CSRF token
+    secretary = staff_client("secretary")
+    assert secretary.post(f"/admin/rq/jobs/{job_id}/requeue", data={"csrf_token": secretary.csrf}).status_code == 403
+    assert admin.post("/admin/rq/jobs/no-such-job/requeue", data={"csrf_token": admin.csrf}).status_code == 404
+    assert _status(app, job_id) == "failed"

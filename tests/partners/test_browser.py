@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DIARY_MONDAY, PASSWORD, make_staff
+from tests.conftest import DIARY_MONDAY, PASSWORD, make_staff, pass_code_step
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser,
@@ -142,6 +142,7 @@ def _staff_page(browser, live_server, app, role, email, viewport=None):
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    pass_code_step(page, app, email)
     page.get_by_role("link", name="Partners").wait_for()
     return page
 

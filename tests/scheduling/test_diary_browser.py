@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.conftest import DIARY_MONDAY, PASSWORD, make_staff, slot_ids
+from tests.conftest import DIARY_MONDAY, PASSWORD, make_staff, pass_code_step, slot_ids
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser,
@@ -50,6 +50,7 @@ def test_scheduling_pages_have_no_axe_violations(app, page, diary_set_up):
     page.get_by_label("E-mail").fill("axe@test.example")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    pass_code_step(page, app, "axe@test.example")
     axe = Axe()
     for url in ("/schedules", f"/schedules/{diary_set_up['schedule_id']}?view=week&day={DIARY_MONDAY}",
                 "/scheduling/admin", f"/slots/{slot_ids(app)[0]}/book", "/book-elsewhere"):

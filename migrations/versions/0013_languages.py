@@ -1,8 +1,8 @@
 """languages: the language a patient is spoken to in (set from the referral or the partner, changed by the
 patient's switch), and the language staff and partner users chose for themselves. NULL: nobody has said.
 
-Revision ID: 0012_languages
-Revises: 0011
+Revision ID: 0013_languages
+Revises: 0012
 Create Date: 2026-12-02 02:00:00
 
 """
@@ -10,8 +10,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012_languages'
-down_revision = '0011'
+revision = '0013_languages'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
