@@ -58,7 +58,11 @@ compile-translations: $(STAMP)
 run: $(STAMP) compile-translations
 	bash scripts/run-local.sh
 
+# Lint first (seconds), then the suite: ruff (mistakes, import order) and import-linter's
+# contracts in pyproject.toml (which package may import which; docs/architecture.md says why).
 test: $(STAMP) browser redis-server oidc-provider compile-translations
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:

@@ -34,9 +34,9 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
+from harness import free_port  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from harness import free_port  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.patients.models import Patient  # noqa: E402
@@ -62,8 +62,9 @@ def seed(count: int) -> None:
     for first in range(0, count, 2000):
         ids = range(first, min(first + 2000, count))
         patients = db.session.execute(insert(Patient).returning(Patient.id, sort_by_parameter_order=True), [
-            {"first_name": "Bench", "last_name": f"Patient{i}", "phone": f"+4790{i:06d}", "from_insurer_referral": False,
-             "marketing_allowed": False, "phone_needs_check": False} for i in ids]).scalars().all()
+            {"first_name": "Bench", "last_name": f"Patient{i}", "phone": f"+4790{i:06d}",
+             "from_insurer_referral": False, "marketing_allowed": False, "phone_needs_check": False}
+            for i in ids]).scalars().all()
         starts = [now - timedelta(hours=1) - timedelta(seconds=i) for i in ids]
         slots = db.session.execute(insert(Slot).returning(Slot.id, sort_by_parameter_order=True), [
             {"schedule_id": schedule_id, "healthcare_service_id": service_id, "start": s,
@@ -152,7 +153,8 @@ def main() -> None:
     steady = (filed - first_filed[1]) / (time.monotonic() - first_filed[0]) if first_filed else 0
     database = "PostgreSQL" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "SQLite"
     print(f"{database}, {args.workers} SimpleWorkers, sandbox under gunicorn (1 process, 16 threads)")
-    print(f"filed {filed} of {args.claims} in {elapsed:.1f} s (worker start-up included): {filed / elapsed:.0f} claims/s")
+    print(f"filed {filed} of {args.claims} in {elapsed:.1f} s (worker start-up included): "
+          f"{filed / elapsed:.0f} claims/s")
     print(f"after the first filing: {steady:.0f} claims/s")
     print(f"sandbox: filings {counters['filings']}, replays {counters['replays']}, "
           f"duplicates {counters['duplicates']}, tokens issued {counters['tokens_issued']}")

@@ -41,9 +41,9 @@ os.environ.update(INSTANCE_PATH=INSTANCE, RATELIMIT_ENABLED="0", SESSION_IDLE_MI
 
 import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
+from harness import Gunicorn, percentile, run_wrk, with_cpu  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
-from harness import Gunicorn, percentile, run_wrk, with_cpu  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.consultations import services  # noqa: E402
 from portal.consultations.models import ChatRoom, Consultation  # noqa: E402
@@ -56,7 +56,7 @@ PASSWORD = "bench-password-1"
 
 
 def build(app, consultations: int, conversations: int):
-    from portal.cli import create_or_update_user
+    from portal.security.staff_users import create_or_update_user
 
     with app.app_context():
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):

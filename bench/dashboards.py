@@ -44,7 +44,7 @@ def _flush(model, batch):
 
 
 def build(app, consultations: int):
-    from portal.cli import create_or_update_user
+    from portal.security.staff_users import create_or_update_user
 
     rng = random.Random(1)
     with app.app_context():

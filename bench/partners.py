@@ -25,17 +25,17 @@ from urllib.parse import parse_qs, urlsplit
 os.environ.setdefault("PORTAL_ENV", "development")  # generated secrets, embedded Redis: also on PostgreSQL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import slots as slot_bench  # noqa: E402  (sets INSTANCE_PATH and the bench environment first)
-
 import requests  # noqa: E402
-from harness import run_wrk, with_cpu, wrk_line  # noqa: E402
+import slots as slot_bench  # noqa: E402  (sets INSTANCE_PATH and the bench environment first)
 from flask_migrate import upgrade  # noqa: E402
+from harness import run_wrk, with_cpu, wrk_line  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from portal import create_app  # noqa: E402
+from portal.care_requests.models import CareRequest, PartnerPatient  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.partners.models import CareRequest, Partner, PartnerPatient, PartnerUser  # noqa: E402
+from portal.partners.models import Partner, PartnerUser  # noqa: E402
 from portal.patients.models import Patient  # noqa: E402
 from portal.redis_embedded import stop_embedded_redis  # noqa: E402
 from portal.sandbox import create_app as create_sandbox  # noqa: E402
@@ -88,7 +88,7 @@ def load(app, total: int, partners: int, patients_per_partner: int, idp_url: str
         batch, made = [], 0
         per_partner = total // partners
         for pid in partner_ids:
-            for n in range(per_partner):
+            for _ in range(per_partner):
                 batch.append({"partner_id": pid, "patient_id": rng.choice(patients_of[pid]),
                               "status": rng.choice(STATUSES), "created_by_id": user_of[pid],
                               "created_at": start + timedelta(minutes=rng.randrange(600_000)), "version": 1,
@@ -124,7 +124,8 @@ def list_with_wrk(server, url: str, cookie: str, clients: int, seconds: int) -> 
     r = with_cpu(server, lambda: run_wrk(url, connections=clients, seconds=seconds,
                                          headers={"Cookie": cookie, "User-Agent": USER_AGENT}))
     return (f"wrk, {clients} connections, {seconds} s: " + wrk_line(r)
-            + f"; server CPU {r['server_cpu_ms_per_req']:.1f} ms/request, other work {r['other_cpu']:.2f} cores"), r["rps"]
+            + f"; server CPU {r['server_cpu_ms_per_req']:.1f} ms/request, "
+            + f"other work {r['other_cpu']:.2f} cores"), r["rps"]
 
 
 def main():

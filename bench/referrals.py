@@ -74,7 +74,6 @@ def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: ran
     from flask_migrate import upgrade
     from sqlalchemy import insert
 
-    from portal.cli import create_or_update_user
     from portal.consultations.models import CATEGORIES, CHANNELS, STATES, Consultation
     from portal.extensions import db
     from portal.patients.identifiers import birth_date_from_fodselsnummer
@@ -82,6 +81,7 @@ def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: ran
     from portal.patients.services import fodselsnummer_index
     from portal.referrals.models import AWAITING, Referral
     from portal.security.crypto import blind_index, encrypt
+    from portal.security.staff_users import create_or_update_user
 
     timings = {}
     t0 = time.perf_counter()

@@ -53,12 +53,12 @@ CHANNELS = ["VIDEO", "PHONE", "CHAT"]
 
 
 def seed(app, n: int) -> int:
-    from portal.cli import create_or_update_user
     from portal.consultations.models import Consultation, ConsultationResult
+    from portal.orders.demo import DEMO_PRICES, load_demo_insurer
     from portal.orders.models import Order, OrderLine
-    from portal.orders.demo import load_demo_insurer, DEMO_PRICES
     from portal.patients.models import Patient
     from portal.reports.models import ReportRun
+    from portal.security.staff_users import create_or_update_user
 
     with app.app_context():
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):

@@ -22,7 +22,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import consultations as consultation_bench  # noqa: E402  (sets the bench environment first)
 import partners as partner_bench  # noqa: E402
-
 from flask_login.utils import _create_identifier  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 

@@ -35,10 +35,10 @@ def main() -> None:
     from flask_migrate import upgrade
 
     from portal import create_app
-    from portal.cli import create_or_update_user
     from portal.extensions import redis_client
     from portal.redis_embedded import stop_embedded_redis
     from portal.security import sessions
+    from portal.security.staff_users import create_or_update_user
 
     app = create_app({"TESTING": True})
     with app.app_context():

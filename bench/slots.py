@@ -33,9 +33,9 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
+from harness import Gunicorn, percentile, run_wrk, with_cpu, wrk_line  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
-from harness import Gunicorn, percentile, run_wrk, with_cpu, wrk_line  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.fhir import oauth  # noqa: E402

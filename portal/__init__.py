@@ -2,33 +2,14 @@
 
 import sqlite3
 
-import redis
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from werkzeug.routing import IntegerConverter
 
 from portal import sqlite_writer
 from portal.config import PROJECT_ROOT, load_settings
-from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
-
-
-class DatabaseId(IntegerConverter):
-    """Ids in URLs are database integers: one past 32 bits is simply not found (404), never a 500.
-
-    Such an id becomes 0, which no row has, rather than failing the match: werkzeug would answer a
-    failed match with 405 when another method's rule has the same path (PUT vs GET /Appointment/<id>).
-    """
-
-    regex = r"\d{1,18}"  # longer does not match at all (and int() of 5,000 digits would raise)
-
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
-
-    def to_python(self, value: str) -> int:
-        number = int(value)
-        return number if number <= self.max else 0
+from portal.extensions import babel, connect_redis, csrf, db, htmx, limiter, migrate
+from portal.ids import IdConverter
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -41,90 +22,62 @@ def create_app(overrides: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(settings)
-    app.url_map.converters["int"] = DatabaseId
+    # Ids in URLs are database integers: one past 32 bits is simply not found, never a 500.
+    app.url_map.converters["int"] = IdConverter
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        connect_args = {"timeout": 30}
+        wait = app.config["SQLITE_WRITE_WAIT_SECONDS"]
+        connect_args = {"timeout": wait}
         database = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
         if database and database != ":memory:" and not database.startswith("file:"):
-            connect_args["factory"] = sqlite_writer.connection_class(database)  # writers take turns
+            connect_args["factory"] = sqlite_writer.connection_class(database, wait)  # writers take turns
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": connect_args})
-    from portal import ops
+    # queue_dashboard adds its pages to the ops blueprint, which metrics registers.
+    from portal.ops import metrics, queue_dashboard, request_log  # noqa: F401
 
     # First of the request hooks: the clock starts before the rate limiter or sign-in may answer early.
-    ops.init_app(app)
+    request_log.init_app(app)
+    metrics.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, default_translation_directories=str(PROJECT_ROOT / "translations"))
-    app.extensions["portal_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+    app.extensions["portal_redis"] = connect_redis(app.config)
 
+    # The packages are imported here, not at the top of this file: importing any module of the
+    # package (portal.extensions, say) runs this file first, and must not pull in every view.
+    from portal import errors, main
+    from portal.api_docs import views as api_docs
+    from portal.book_elsewhere import views as book_elsewhere
+    from portal.care_requests import views as care_requests
+    from portal.checkin import front_desk_views as checkin_front_desk, views as checkin
+    from portal.consultations import views as consultations
+    from portal.fhir import oauth, views as fhir
+    from portal.i18n import formatting as i18n_formatting, languages, views as i18n
+    from portal.notifications import views as notifications
+    from portal.orders import insurer_views, views as orders
+    from portal.partners import sign_in as partner_sign_in, views as partners
+    from portal.referrals import views as referrals
+    from portal.reports import views as reports
+    from portal.scheduling import views as scheduling
     from portal.security import auth
+    from portal.staff import account_views, password_views, views as staff_admin
+    from portal.travel_pay import views as travel_pay
+    from portal.triage import views as triage
 
     auth.init_app(app)
-
-    from portal import errors, filters, main
-    from portal.i18n import formatting as i18n_formatting
-    from portal.i18n import languages
-    from portal.i18n import views as language_views
-    from portal.consultations import direct_views, patient_views
-    from portal.consultations import views as consultation_views
-    from portal.fhir import consumer_views, oauth
-    from portal.fhir import views as fhir_views
-    from portal.notifications import views as notification_views
-    from portal.partners import admin_views as partner_admin_views
-    from portal.partners import sign_in as partner_sign_in
-    from portal.partners import views as partner_views
-    from portal.referrals import views as referral_views
-    from portal.reports import views as report_views
-    from portal.orders import views as order_views
-    from portal.scheduling import views as scheduling_views
-
-    app.register_blueprint(main.bp)
-    app.register_blueprint(auth.bp)
-    from portal.staff import account_views, password_views
-    from portal.staff import views as staff_views
-
-    app.register_blueprint(account_views.bp)
-    app.register_blueprint(password_views.bp)
-    app.register_blueprint(staff_views.bp)
-    app.register_blueprint(referral_views.api_bp)
-    app.register_blueprint(referral_views.bp)
-    app.register_blueprint(scheduling_views.bp)
-    app.register_blueprint(fhir_views.bp)
-    app.register_blueprint(consumer_views.bp)
-    app.register_blueprint(partner_views.bp)
-    app.register_blueprint(partner_views.triage_bp)
-    app.register_blueprint(partner_admin_views.bp)
-    app.register_blueprint(consultation_views.api_bp)
-    app.register_blueprint(consultation_views.bp)
-    app.register_blueprint(patient_views.bp)
-    app.register_blueprint(direct_views.bp)
-    app.register_blueprint(notification_views.bp)
-    app.register_blueprint(report_views.bp)
-    # --- check-in and travel pay ---
-    from portal.checkin import views as checkin_views
-    from portal.travel_pay import views as travel_pay_views
-
-    app.register_blueprint(checkin_views.bp)
-    app.register_blueprint(travel_pay_views.bp)
-    # --- end check-in and travel pay ---
-    app.register_blueprint(order_views.bp)
-    from portal.orders import insurer_views
-
-    app.register_blueprint(insurer_views.bp)
-    from portal.api_docs import views as api_docs_views
-
-    app.register_blueprint(api_docs_views.bp)
+    # One blueprint per package, named after it (children nested in it per audience: consultations.patient).
+    for package in (main, auth, account_views, password_views, staff_admin, referrals, scheduling, fhir,
+                    book_elsewhere, partners, care_requests, triage, consultations, notifications, reports, checkin,
+                    checkin_front_desk, travel_pay, orders, insurer_views, api_docs, i18n):
+        app.register_blueprint(package.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
     errors.init_app(app)
-    filters.init_app(app)
-    i18n_formatting.init_app(app)  # after filters: its age/duration/long_date speak the page's language
+    i18n_formatting.init_app(app)  # Jinja filters: dates, times, numbers, money, ages of things
     languages.init_app(app, babel)
-    app.register_blueprint(language_views.bp)
 
     from portal import cli
 
@@ -142,7 +95,8 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # The same bound as the writer's turn (SQLITE_WRITE_WAIT_SECONDS): nobody waits for ever.
+        cursor.execute(f"PRAGMA busy_timeout={int(getattr(dbapi_connection, 'wait_seconds', 15) * 1000)}")
         cursor.close()
 
 

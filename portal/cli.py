@@ -5,21 +5,26 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from portal.extensions import db, redis_client
+from portal.checkin.commands import send_checkin_links_command
+from portal.checkin.jobs import schedule_link_sender
+from portal.demo import DEMO_TOTP_SECRET, load_demo_data
+from portal.extensions import db, worker_redis
+from portal.fhir.commands import create_api_client_command
 from portal.input_rules import TextRejected, clean_text
+from portal.notifications.services import sweep_pending
+from portal.ops.metrics import record_job_failure
+from portal.ops.readiness import JOB_MONITORING_SECONDS, WORKER_TTL_SECONDS
+from portal.partners.commands import create_partner_command, invite_partner_user_command
+from portal.reports.jobs import ensure_monthly_reports
+from portal.scheduling.commands import generate_slots_command
+from portal.security import two_factor
+from portal.security.commands import audit_verify_command, rotate_keys_command
 from portal.security.models import STAFF_ROLES, StaffUser
-
-
-def create_or_update_user(email: str, password: str, role: str, name: str) -> StaffUser:
-    email = email.strip().lower()
-    user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
-    if user is None:
-        user = StaffUser(email=email)
-        db.session.add(user)
-    user.name, user.role, user.active = name, role, True
-    user.set_password(password)
-    db.session.commit()
-    return user
+from portal.security.passwords import password_problem
+from portal.security.staff_users import create_or_update_user
+from portal.travel_pay.commands import sweep_travel_claims_command
+from portal.travel_pay.jobs import schedule_sweep
+from portal.travel_pay.services import sweep_travel_claims
 
 
 @click.command("create-user")
@@ -30,8 +35,6 @@ def create_or_update_user(email: str, password: str, role: str, name: str) -> St
 @click.option("--name", required=True)
 def create_user_command(email, password, role, name):
     """Create a staff account, or reset an existing one's role, name and password."""
-    from portal.security.passwords import password_problem
-
     problem = password_problem(password, email)
     if problem:
         raise click.BadParameter(problem, param_hint="--password")
@@ -47,9 +50,6 @@ def create_user_command(email, password, role, name):
 @with_appcontext
 def demo_codes_command():
     """Print the current two-factor code of each demo account that has the published demo secret."""
-    from portal.demo import DEMO_TOTP_SECRET
-    from portal.security import two_factor
-
     users = db.session.scalars(select(StaffUser).where(StaffUser.totp_enabled_at.is_not(None)).order_by(StaffUser.id))
     demo = [user for user in users if user.totp_secret == DEMO_TOTP_SECRET]
     if not demo:
@@ -65,8 +65,6 @@ def demo_codes_command():
 @with_appcontext
 def demo_data_command():
     """Load demo staff, patients and referrals in every state. Safe to run again."""
-    from portal.demo import load_demo_data
-
     for line in load_demo_data():
         click.echo(line)
 
@@ -80,30 +78,16 @@ def worker_command(queues, burst, simple):
     """Run an RQ worker with the scheduler, inside the app context."""
     from rq import Queue, SimpleWorker, Worker
 
-    from portal.notifications.services import sweep_pending
-
-    connection = redis_client()
+    connection = worker_redis()
     # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up.
     click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
-    # --- check-in and travel pay ---
-    from portal.checkin.jobs import schedule_link_sender
-    from portal.travel_pay.jobs import schedule_sweep
-    from portal.travel_pay.services import sweep_travel_claims
-
     swept = sweep_travel_claims()
     click.echo(f"travel claims: {swept['recovered']} recovered, {swept['queued']} queued")
     schedule_sweep()
     schedule_link_sender()
-    # --- end check-in and travel pay ---
     if "reports" in queues.split(","):
-        from portal.reports.jobs import ensure_monthly_reports  # orders: the monthly insurer report
-
-        ensure_monthly_reports()
-    from portal.ops.metrics import record_job_failure
-
+        ensure_monthly_reports()  # the monthly insurer report schedules itself
     worker_class = SimpleWorker if simple else Worker
-    from portal.ops.readiness import JOB_MONITORING_SECONDS, WORKER_TTL_SECONDS
-
     # A short TTL makes an idle worker beat every ~20 s, so /readyz can tell a dead one within a minute.
     worker = worker_class([Queue(name, connection=connection) for name in queues.split(",")], connection=connection,
                           exception_handlers=[record_job_failure], worker_ttl=WORKER_TTL_SECONDS,
@@ -116,8 +100,6 @@ def worker_command(queues, burst, simple):
 @click.option("--older-than", default=30, show_default=True, help="Seconds a message must have waited.")
 def sweep_notifications_command(older_than):
     """Enqueue pending notifications no job holds (e.g. after a Redis outage)."""
-    from portal.notifications.services import sweep_pending
-
     click.echo(f"{sweep_pending(older_than_seconds=older_than)} pending notification(s) enqueued")
 
 
@@ -129,23 +111,9 @@ def redis_url_command():
 
 
 def init_app(app):
-    from portal.fhir.commands import create_api_client_command
-    from portal.partners.commands import create_partner_command, invite_partner_user_command
-    from portal.scheduling.commands import generate_slots_command
-
     for command in (create_user_command, demo_codes_command, demo_data_command, worker_command,
                     sweep_notifications_command,
                     redis_url_command, generate_slots_command, create_api_client_command, create_partner_command,
-                    invite_partner_user_command):
+                    invite_partner_user_command, send_checkin_links_command, sweep_travel_claims_command,
+                    audit_verify_command, rotate_keys_command):
         app.cli.add_command(command)
-    # --- check-in and travel pay ---
-    from portal.checkin.commands import send_checkin_links_command
-    from portal.travel_pay.commands import sweep_travel_claims_command
-    app.cli.add_command(send_checkin_links_command)
-    app.cli.add_command(sweep_travel_claims_command)
-    # --- end check-in and travel pay ---
-    # --- reports: audit tools ---
-    from portal.security.commands import audit_verify_command, rotate_keys_command
-    app.cli.add_command(audit_verify_command)
-    app.cli.add_command(rotate_keys_command)
-    # --- end reports: audit tools ---

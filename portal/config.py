@@ -265,6 +265,11 @@ def load_settings(env=None) -> dict:
         "INSTANCE_PATH": str(instance_path),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'portal.db'}",
         "REDIS_URL": redis_url,
+        # Every Redis client gives up on a connect or an answer after these (web requests never hang on Redis).
+        "REDIS_CONNECT_TIMEOUT_SECONDS": float(env.get("REDIS_CONNECT_TIMEOUT_SECONDS", "1")),
+        "REDIS_READ_TIMEOUT_SECONDS": float(env.get("REDIS_READ_TIMEOUT_SECONDS", "2")),
+        # SQLite only: the longest a write waits for another transaction to finish before a 503.
+        "SQLITE_WRITE_WAIT_SECONDS": float(env.get("SQLITE_WRITE_WAIT_SECONDS", "15")),
         "SECRET_KEY": secret("SECRET_KEY"),
         "DATA_KEYS": secret("DATA_KEYS"),
         "DATA_KEYS_FROM_FILE": not env.get("DATA_KEYS"),  # reports: key rotation re-reads the file
@@ -289,6 +294,12 @@ def load_settings(env=None) -> dict:
         "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_MINUTES": int(env.get("LOGIN_LOCKOUT_MINUTES", "15")),
         "RATELIMIT_STORAGE_URI": _limits_uri(redis_url),
+        "RATELIMIT_STORAGE_OPTIONS": {
+            "socket_connect_timeout": float(env.get("REDIS_CONNECT_TIMEOUT_SECONDS", "1")),
+            "socket_timeout": float(env.get("REDIS_READ_TIMEOUT_SECONDS", "2")),
+        },
+        # Redis down: limits are counted in each process's memory until it is back, not dropped.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_ENABLED": _flag(env, "RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": False,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (idle-limited) session
@@ -319,6 +330,10 @@ def load_settings(env=None) -> dict:
         "VIDEO_SERVICE_API_KEY": env.get("VIDEO_SERVICE_API_KEY", "sandbox-video-key"),
         # Video participant keys are signed with the video service's secret (shared with the service).
         "VIDEO_KEY_SECRET": env.get("VIDEO_KEY_SECRET") or _derived(secret("SECRET_KEY"), "video-key-secret"),
+        # Chat JWTs' `scopes` (comma-separated strings): the chat key service's example carries ["1"].
+        "CHAT_TOKEN_SCOPES": [v.strip() for v in env.get("CHAT_TOKEN_SCOPES", "1").split(",") if v.strip()],
+        # The `u` claim of video keys: the room's label, the same for doctor and patient (never a name).
+        "VIDEO_ROOM_LABEL": env.get("VIDEO_ROOM_LABEL", "medisinsk arbeider"),
         "VIDEO_JOIN_URL": env.get("VIDEO_JOIN_URL") or env.get("SANDBOX_URL", "http://127.0.0.1:5001") + "/video/join",
         "INSURER_API_KEY": env.get("INSURER_API_KEY", "sandbox-insurer-key"),
         "DIRECT_SIGNIN_MINUTES": int(env.get("DIRECT_SIGNIN_MINUTES", "30")),

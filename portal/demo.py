@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 
-from portal.cli import create_or_update_user
+from portal.care_requests.demo import load_demo_partner_patients
+from portal.checkin.demo import load_demo_checkin
 from portal.extensions import db
 from portal.fhir.oauth import SCOPES, ensure_api_client
 from portal.orders.demo import load_demo_insurer
@@ -17,6 +18,7 @@ from portal.partners.demo import load_demo_partners
 from portal.referrals import intake, services
 from portal.scheduling.demo import load_demo_schedule
 from portal.security import two_factor
+from portal.security.staff_users import create_or_update_user
 
 DEMO_PASSWORD = "demo-password-1"
 # Demo accounts whose role needs two-factor share this published TOTP secret: `flask demo-codes` prints their
@@ -92,6 +94,6 @@ def load_demo_data() -> list[str]:
                       scopes=list(SCOPES))
     lines.append(f"API client for loopback booking: {current_app.config['BOOKING_CLIENT_ID']}")
     lines += load_demo_partners()
-    from portal.checkin.demo import load_demo_checkin  # check-in and travel pay
+    lines += load_demo_partner_patients()
     lines += load_demo_checkin()
     return lines

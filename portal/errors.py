@@ -3,8 +3,12 @@
 import logging
 
 from flask import jsonify, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+
+from portal.sqlite_writer import WriterTurnTimeout
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,8 @@ def _wants_json() -> bool:
 
 
 FHIR_ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-                    406: "not-supported", 413: "too-long", 415: "not-supported", 429: "throttled"}
+                    406: "not-supported", 413: "too-long", 415: "not-supported", 429: "throttled",
+                    503: "transient"}
 
 
 def _fhir_outcome(status: int, detail: str):
@@ -78,7 +83,20 @@ def handle_unexpected(exc: Exception):
     return _render(500, "Something went wrong on our side. It has been logged; please try again.")
 
 
+def handle_database_busy(exc: Exception):
+    """A write waited its bounded time for another transaction (SQLite): 503, never a hang or a 500."""
+    if isinstance(exc, OperationalError) and "database is locked" not in str(exc.orig):
+        return handle_unexpected(exc)
+    log.warning("database busy on %s %s: %s", request.method, request.endpoint, type(exc).__name__)
+    response = make_response(_render(503, _("The database is busy finishing another change. Nothing was saved; "
+                                             "please try again in a moment.")))
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def init_app(app):
+    app.register_error_handler(WriterTurnTimeout, handle_database_busy)
+    app.register_error_handler(OperationalError, handle_database_busy)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)

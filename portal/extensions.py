@@ -10,6 +10,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
+from rq import Worker
 from sqlalchemy import MetaData
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -33,6 +34,34 @@ limiter = Limiter(key_func=get_remote_address)
 babel = Babel()
 
 
+def connect_redis(config) -> redis.Redis:
+    """The web's Redis client: a connect or an answer that takes longer than its timeout raises
+    redis.TimeoutError (a RedisError, which callers already turn into "later"), so no request hangs."""
+    return redis.Redis.from_url(config["REDIS_URL"], socket_connect_timeout=config["REDIS_CONNECT_TIMEOUT_SECONDS"],
+                                socket_timeout=config["REDIS_READ_TIMEOUT_SECONDS"])
+
+
 def redis_client() -> redis.Redis:
     """The app's shared Redis connection pool."""
     return current_app.extensions["portal_redis"]
+
+
+def worker_redis() -> redis.Redis:
+    """A client of its own for an RQ worker. RQ waits for jobs with blocking pops and sets the read
+    timeout of the client it is given to outlast them: given the web's pool it would lengthen that."""
+    config = current_app.config
+    return redis.Redis.from_url(config["REDIS_URL"], socket_connect_timeout=config["REDIS_CONNECT_TIMEOUT_SECONDS"])
+
+
+class _ReadOnlyWorker(Worker):
+    """RQ's Worker as a page reads it. Building a Worker lengthens the read timeout of the client it is
+    given (for a worker's blocking pops): given the web's client, /readyz or the queue page would strip
+    it of its timeout for good. A page only reads worker records, so the client keeps its timeouts."""
+
+    def _set_connection(self, connection):
+        return connection
+
+
+def registered_workers(connection) -> list[Worker]:
+    """The RQ workers registered in Redis, read with `connection` as it is (timeouts kept)."""
+    return _ReadOnlyWorker.all(connection=connection)

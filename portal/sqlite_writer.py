@@ -12,6 +12,10 @@ is then free too, so its busy handler rarely runs. SQLite's own locking stays th
 process that does not take turns (the sqlite3 shell, an old worker) is only slower, never unsafe.
 A thread that already holds a turn through another connection does not wait for a second one
 (that would wait for itself); SQLite's busy timeout then applies as before.
+
+Neither wait is endless: a transaction left open (a stuck request, a forgotten shell) makes the
+others give up after `wait_seconds` (SQLITE_WRITE_WAIT_SECONDS) with WriterTurnTimeout, which pages
+and APIs answer as 503 "busy, try again", and SQLite's own busy timeout is the same number.
 """
 
 import fcntl
@@ -25,6 +29,39 @@ from flask import g, has_request_context
 _local = threading.local()
 
 
+class WriterTurnTimeout(sqlite3.OperationalError):
+    """The writer's turn did not come within the wait: another transaction has held it that long."""
+
+
+def _wait_for_turn(fd: int, seconds: float) -> bool:
+    """Wait up to `seconds` for the flock on `fd`; True once it is held.
+
+    flock has no timeout, so a helper thread does the blocking wait (woken by the kernel the moment
+    the turn is free, as before) while this thread waits on an event with one. After a timeout the fd
+    belongs to the helper: when the turn comes at last it closes the fd at once, giving the turn back.
+    (Only the helper closes it: a number closed here could be reused by then for another file.)
+    """
+    acquired, decided = threading.Event(), threading.Lock()
+    abandoned = []
+
+    def wait():
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with decided:
+            if abandoned:
+                os.close(fd)
+            else:
+                acquired.set()
+
+    threading.Thread(target=wait, name="sqlite-writer-turn", daemon=True).start()
+    try:
+        acquired.wait(seconds)
+    finally:
+        with decided:
+            if not acquired.is_set():
+                abandoned.append(True)
+    return acquired.is_set()
+
+
 def _turns_of_this_thread() -> list[int]:
     """A one-item counter per thread, kept on the connection so a release from elsewhere counts right."""
     if not hasattr(_local, "turns"):
@@ -36,6 +73,7 @@ class TurnTakingConnection(sqlite3.Connection):
     """A pysqlite connection that can take the writer's turn; `turn_path` is set per database."""
 
     turn_path: str = ""
+    wait_seconds: float = 15.0
     _turn: int | None = None
     _holder: list[int] | None = None
 
@@ -45,7 +83,10 @@ class TurnTakingConnection(sqlite3.Connection):
             return
         fd = os.open(self.turn_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the GIL; woken as soon as the holder lets go
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: taken at once, no thread
+        except BlockingIOError:
+            if not _wait_for_turn(fd, self.wait_seconds):
+                raise WriterTurnTimeout(f"no writer's turn within {self.wait_seconds:g} s") from None
         except BaseException:
             os.close(fd)
             raise
@@ -77,9 +118,10 @@ class TurnTakingConnection(sqlite3.Connection):
             self._give_turn()
 
 
-def connection_class(database_path: str) -> type[TurnTakingConnection]:
+def connection_class(database_path: str, wait_seconds: float = 15.0) -> type[TurnTakingConnection]:
     """The pysqlite `factory` for one database file (pass as connect_args["factory"])."""
-    return type("TurnTakingConnection", (TurnTakingConnection,), {"turn_path": f"{database_path}.writer-turn"})
+    return type("TurnTakingConnection", (TurnTakingConnection,),
+                {"turn_path": f"{database_path}.writer-turn", "wait_seconds": wait_seconds})
 
 
 def take_turn(dbapi_connection) -> None:

@@ -9,7 +9,6 @@ import os
 import re
 import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -29,18 +28,71 @@ os.environ["INSTANCE_PATH"] = _instance
 # choose the production profile); processes the tests start inherit it. tests/test_config.py checks production.
 os.environ["PORTAL_ENV"] = "development"
 
+import time_machine  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from portal import create_app  # noqa: E402
+from portal.extensions import db, redis_client, worker_redis  # noqa: E402
 from portal.i18n import catalogs  # noqa: E402
-from portal.extensions import db, redis_client  # noqa: E402
 from portal.redis_embedded import stop_embedded_redis  # noqa: E402
+
+# Fixtures shared by several packages' tests (partners, care requests, triage, reports).
+pytest_plugins = ["tests.partners.fixtures"]
 
 PASSWORD = "correct horse battery"
 # Staff of the roles that need two-factor (admin, doctor, reporting by default) get this TOTP secret.
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+# --- the clock -------------------------------------------------------------------------------------
+# A test that depends on the time of day freezes it (`frozen_clock`, or time-machine's own
+# `time_machine` fixture). To find tests that still read the wall clock, run the whole suite as if it
+# were another moment: `pytest --now=2026-12-01T22:15:00Z` or `CARE_PORTAL_TEST_NOW=... pytest`. The
+# clock then starts at that instant in every test and ticks on from there.
+# Tests that run other processes (which keep the real clock) are marked `real_clock` and left alone.
+
+
+def pytest_addoption(parser):
+    parser.addoption("--now", default=os.environ.get("CARE_PORTAL_TEST_NOW") or None,
+                     help="run every test as if the wall clock started at this ISO 8601 instant "
+                          "(with a zone, e.g. 2027-03-28T00:30:00Z); also CARE_PORTAL_TEST_NOW")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_clock: starts processes of its own, so --now cannot move its clock")
+
+
+# A Wednesday mid-morning at the clinics (10:00 in London, 11:00 in Oslo): far from midnight and from a
+# daylight-saving change, so "in 20 minutes" and "in two hours" are still today wherever the clinic is.
+CLINIC_MORNING = "2029-11-14T10:00:00Z"
+
+
+@pytest.fixture
+def clinic_morning():
+    """The clock starts at CLINIC_MORNING and ticks on, for tests whose answer depends on the time of day."""
+    with time_machine.travel(CLINIC_MORNING, tick=True) as traveller:
+        yield traveller
+
+
+def child_clock_env() -> dict:
+    """Environment for a process a test starts through tests/run_on_test_clock.py: the test's moment."""
+    from datetime import datetime, timezone
+
+    if time_machine.escape_hatch.is_travelling():
+        return {"CARE_PORTAL_TEST_NOW": datetime.now(timezone.utc).isoformat()}
+    return {"CARE_PORTAL_TEST_NOW": ""}
+
+
+@pytest.fixture(autouse=True)
+def shifted_clock(request):
+    """With --now, every test begins at that instant; tests that freeze their own time override it."""
+    now = request.config.getoption("--now")
+    if not now or request.node.get_closest_marker("real_clock"):
+        yield
+        return
+    with time_machine.travel(now, tick=True):
+        yield
 
 
 def _reset_postgres_schema(app):
@@ -117,8 +169,8 @@ def csrf_token_from(html: str) -> str:
 
 def make_staff(app, role: str, email: str | None = None, name: str | None = None, two_factor: bool | None = None):
     """A staff user with PASSWORD; with two-factor on (secret TOTP_SECRET) when the role requires it."""
-    from portal.cli import create_or_update_user
     from portal.security import two_factor as totp
+    from portal.security.staff_users import create_or_update_user
 
     with app.app_context():
         user = create_or_update_user(email or f"{role}@test.example", PASSWORD, role, name or f"Test {role.title()}")
@@ -335,7 +387,7 @@ def run_notification_jobs(app) -> None:
     from rq import Queue, SimpleWorker
 
     with app.app_context():
-        connection = redis_client()
+        connection = worker_redis()
         SimpleWorker([Queue("notifications", connection=connection)], connection=connection).work(
             burst=True, with_scheduler=False)
         db.session.remove()

@@ -16,8 +16,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from portal.consultations import results
-from portal.consultations import services as consultations
+from portal.consultations import results, services as consultations
 from portal.consultations.models import Consultation
 from portal.extensions import db
 from tests.conftest import PATIENT_FNR, make_consultation, make_patient, make_staff

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask_wtf import FlaskForm
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectFieldBase
 
@@ -81,7 +80,7 @@ def test_any_posted_values_are_valid_or_field_errors(app, form_class, data):
             assert not any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
 
 
-NAME_FORMS = [("portal.partners.forms", "PatientForm", {"birth_date": "1990-02-03", "phone": "07700900789"}),
+NAME_FORMS = [("portal.care_requests.forms", "PatientForm", {"birth_date": "1990-02-03", "phone": "07700900789"}),
               ("portal.scheduling.forms", "StaffBookingForm", {"national_id": "13116900216"}),
               ("portal.consultations.forms", "DirectStartForm", {"birth_date": "1965-07-15", "email": "k@example.com",
                                                                  "phone": "+4792345678"})]

@@ -9,11 +9,21 @@ import unicodedata
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
+from hypothesis import assume, given, strategies as st
 
-from portal.input_rules import (BIDI_CONTROLS, BLANK_LETTERS, EARLIEST, LATEST, MAX_DEPTH, InputRejected,
-                                TextRejected, clean_text, load_json, parse_date, parse_instant)
+from portal.input_rules import (
+    BIDI_CONTROLS,
+    BLANK_LETTERS,
+    EARLIEST,
+    LATEST,
+    MAX_DEPTH,
+    InputRejected,
+    TextRejected,
+    clean_text,
+    load_json,
+    parse_date,
+    parse_instant,
+)
 
 # JSON values inside every limit: what a well-behaved sender sends.
 json_scalars = (st.none() | st.booleans() | st.integers(-(10**18) + 1, 10**18 - 1)

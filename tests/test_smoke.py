@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 from rq import Queue, Worker
 from rq.utils import utcformat
 
-from portal.extensions import redis_client
+from portal.extensions import worker_redis
 
 
 def test_health_answers_without_sign_in(client):
@@ -13,7 +13,7 @@ def test_health_answers_without_sign_in(client):
 def register_worker(app, name: str, last_seen_seconds_ago: float = 0) -> Worker:
     """A real RQ worker registration, as `flask worker` makes it, last seen that long ago."""
     with app.app_context():
-        connection = redis_client()
+        connection = worker_redis()
         worker = Worker([Queue("default", connection=connection)], connection=connection, name=name)
         worker.register_birth()
         seen = datetime.now(timezone.utc) - timedelta(seconds=last_seen_seconds_ago)

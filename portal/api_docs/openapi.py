@@ -8,8 +8,7 @@ operation in it against the app, so an answer not listed here is a failing test.
 import json
 
 from portal import input_rules
-from portal.fhir import oauth, parsing
-from portal.fhir import search as fhir_search
+from portal.fhir import oauth, parsing, search as fhir_search
 from portal.fhir.resources import NHS_NUMBER_SYSTEM
 from portal.referrals import intake
 from portal.scheduling.models import SLOT_STATUSES
@@ -92,7 +91,7 @@ def _fhir_errors(*statuses: int) -> dict:
 
 
 FORMAT_PARAMETER = {"name": "_format", "in": "query", "required": False,
-                    "schema": {"type": "string", "enum": list(parsing.JSON_FORMATS)},
+                    "schema": {"type": "string", "enum": list(fhir_search.JSON_FORMATS)},
                     "description": "FHIR's format override; JSON only (XML is 406, anything else 400)."}
 
 

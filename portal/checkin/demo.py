@@ -67,6 +67,7 @@ def load_demo_checkin() -> list[str]:
     raw = services.create_link(patient.id, day, DEMO_LINK_KIND)
     db.session.commit()
     at = services.local_time(appointment, appointment.start).strftime("%H:%M")
-    return [f"Check-in: Line Danser (last name Danser, born 1969-11-13) has an appointment at {at} at a travel-pay clinic:",
+    return [f"Check-in: Line Danser (last name Danser, born 1969-11-13) has an appointment at {at} "
+            "at a travel-pay clinic:",
             f"  {services.checkin_url(raw)}",
             "  The claim is filed TRAVEL_CLAIM_DELAY_SECONDS after check-in; watch the SMS on the sandbox /outbox."]

@@ -14,9 +14,8 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -27,6 +26,7 @@ from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
 from portal.patients.models import Patient
 from portal.scheduling.models import BOOKED, Appointment, Schedule, Slot
+from portal.scheduling.services import clinic_zone
 from portal.security import audit, patient_check
 from portal.security.models import utcnow
 from portal.security.patient_check import IdentityLocked
@@ -137,7 +137,7 @@ def check_identity(link: CheckinLink, *, last_name: str, birth_date: date | None
 # --- appointments and the window -----------------------------------------------------------------
 
 def _zone(appointment: Appointment) -> ZoneInfo:
-    return ZoneInfo(appointment.slot.schedule.timezone)
+    return clinic_zone(appointment.slot.schedule)
 
 
 def local_time(appointment: Appointment, moment: datetime) -> datetime:
@@ -371,3 +371,15 @@ def front_desk_list(limit: int = 100) -> list[CheckIn]:
         select(CheckIn).options(joinedload(CheckIn.patient))
         .where(CheckIn.needs_front_desk.is_(True), CheckIn.front_desk_done_at.is_(None))
         .order_by(CheckIn.id.desc()).limit(limit)))
+
+
+def front_desk_done(check_in_id: int, *, actor: tuple[str, str]) -> bool:
+    """The front desk updated the patient's details: the check-in leaves the list, once.
+    False when someone marked it already."""
+    changed = db.session.execute(update(CheckIn).where(CheckIn.id == check_in_id, CheckIn.front_desk_done_at.is_(None))
+                                 .values(front_desk_done_at=utcnow())).rowcount
+    if changed:
+        record = db.session.get(CheckIn, check_in_id)
+        audit.record("checkin.details_updated", subject=record, patient_id=record.patient_id, actor=actor)
+    db.session.commit()
+    return bool(changed)

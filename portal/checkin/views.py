@@ -6,8 +6,7 @@ token appears only in the link itself; answers so far live in the session until 
 """
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 
 from portal.checkin import services
 from portal.checkin.forms import CheckInForm, FileNowForm, IdentityForm, ReviewForm, YesNoForm

@@ -15,6 +15,7 @@ import redis
 from flask import current_app
 from flask_babel import gettext as _
 
+from portal import live
 from portal.consultations import services
 from portal.consultations.clients import InsurerCoverageClient
 from portal.consultations.models import Consultation
@@ -95,7 +96,5 @@ def open_direct_consultation(identity: dict, *, policy_number: str, need: str, c
     audit.record("consultation.created", subject=consultation, patient_id=patient.id, source="direct",
                  returning_patient=reused, actor=("patient", str(patient.id)))
     db.session.commit()
-    from portal import live
-
     live.bump(services.QUEUE_TOPIC)
     return consultation

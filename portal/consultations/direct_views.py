@@ -8,6 +8,7 @@ from portal.extensions import limiter
 from portal.i18n import languages
 from portal.patients.identifiers import InvalidIdentifier, normalise_email, parse_phone
 
+# A child of the consultations blueprint: endpoints consultations.direct.*.
 bp = Blueprint("direct", __name__, url_prefix="/start")
 
 
@@ -45,7 +46,7 @@ def signed_in(token: str):
     session["direct_identity"] = identity
     if chosen:
         languages.choose(chosen)
-    return redirect(url_for("direct.coverage"))
+    return redirect(url_for(".coverage"))
 
 
 def _identity():
@@ -55,7 +56,7 @@ def _identity():
 @bp.route("/coverage", methods=["GET", "POST"])
 def coverage():
     if not _identity():
-        return redirect(url_for("direct.start"))
+        return redirect(url_for(".start"))
     form = CoverageForm()
     if form.validate_on_submit():
         number = form.policy_number.data.strip()
@@ -68,7 +69,7 @@ def coverage():
             form.policy_number.errors.append("Your insurer says this policy does not cover a consultation.")
             return render_template("consultations/direct_coverage.html", form=form), 422
         session["direct_policy"] = number
-        return redirect(url_for("direct.need"))
+        return redirect(url_for(".need"))
     return render_template("consultations/direct_coverage.html", form=form), 422 if form.errors else 200
 
 
@@ -76,7 +77,7 @@ def coverage():
 def need():
     identity, policy = _identity(), session.get("direct_policy")
     if not identity or not policy:
-        return redirect(url_for("direct.start"))
+        return redirect(url_for(".start"))
     form = NeedForm()
     if form.validate_on_submit():
         consultation = direct.open_direct_consultation(identity, policy_number=policy, need=form.need.data,
@@ -87,5 +88,5 @@ def need():
         session.permanent = True
         session["patient_access"] = {"consultation_id": consultation.id, "patient_id": consultation.patient_id}
         languages.start_patient_session(consultation.patient_id, consultation.patient.language, chosen)
-        return redirect(url_for("patient.room"))
+        return redirect(url_for("consultations.patient.room"))
     return render_template("consultations/direct_need.html", form=form), 422 if form.errors else 200

@@ -3,6 +3,7 @@ from wtforms import DateField, EmailField, HiddenField, RadioField, SelectField,
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from portal.consultations.results import OUTCOMES
+from portal.consultations.services import ANY_DOCTOR
 from portal.input_rules import PlainText
 
 CANCEL_REASONS = [
@@ -24,8 +25,6 @@ class AssignForm(FlaskForm):
     expected_doctor_id = HiddenField()
 
     def expected_doctor(self):
-        from portal.consultations.services import ANY_DOCTOR
-
         value = self.expected_doctor_id.data
         if value is None:
             return ANY_DOCTOR

@@ -1,3 +1,4 @@
+import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, text
@@ -80,7 +81,7 @@ class Consultation(ConsultationFacts, db.Model):
     # Direct consultations: what the patient wrote and the policy the insurer confirmed. Sealed.
     need = mapped_column(EncryptedText("consultation.need"), nullable=True)
     policy_number = mapped_column(EncryptedText("consultation.policy_number"), nullable=True)
-    # The insurer it is served for (orders, issue 7): set when it is created, billed when it is finished.
+    # The insurer it is served for (orders): set when it is created, billed when it is finished.
     insurer_id: Mapped[int | None] = mapped_column(ForeignKey("insurers.id"), index=True)
 
     patient = relationship("Patient")
@@ -131,6 +132,9 @@ class VideoRoom(db.Model):
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), unique=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     external_id: Mapped[str] = mapped_column(String(64))
+    # The `d` claim of every participant key for this room: one UUID per room, the doctor's and the
+    # patient's keys alike, as in the video service's example keys.
+    key_uuid: Mapped[str] = mapped_column(String(36), default=lambda: str(uuid.uuid4()))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     consultation = relationship("Consultation", back_populates="video_room")

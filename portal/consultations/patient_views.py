@@ -10,15 +10,16 @@ from jinja2_fragments.flask import render_block
 
 from portal import live
 from portal.consultations import services
+from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ChatForm, IdentityForm, ReviewForm
 from portal.consultations.models import CANCELLED, COMPLETED, IN_PROGRESS
-from portal.consultations.views import chat_news, post_chat
 from portal.extensions import limiter
 from portal.i18n import languages
 from portal.patients.services import language_of
 from portal.security import audit
 from portal.security.policy import patient_may
 
+# A child of the consultations blueprint: endpoints consultations.patient.*.
 bp = Blueprint("patient", __name__, url_prefix="/c")
 
 ROOM_TEMPLATE = "consultations/patient_room.html"
@@ -43,7 +44,7 @@ def identity_check(token: str):
                 session.permanent = True
                 session["patient_access"] = {"consultation_id": link.consultation_id, "patient_id": link.patient_id}
                 languages.start_patient_session(link.patient_id, record_language, chosen)
-                return redirect(url_for("patient.room"))
+                return redirect(url_for(".room"))
             form.last_name.errors.append("The last name or date of birth does not match what we have.")
         except services.IdentityLocked:
             locked = True
@@ -85,7 +86,7 @@ def _room_context(consultation):
 def room():
     consultation = _patient_consultation()
     if consultation.state == COMPLETED:
-        return redirect(url_for("patient.review"))
+        return redirect(url_for(".review"))
     _audit_read(consultation, "consultation.patient_viewed")
     return render_template(ROOM_TEMPLATE, **_room_context(consultation))
 
@@ -98,7 +99,7 @@ def room_poll():
     if request.args.get("since", type=int) == live.version(services.consultation_topic(consultation.id)):
         return "", 204
     if consultation.state == COMPLETED:
-        return "", 200, {"HX-Redirect": url_for("patient.review")}
+        return "", 200, {"HX-Redirect": url_for(".review")}
     return render_block(ROOM_TEMPLATE, "room", **_room_context(consultation))
 
 
@@ -109,7 +110,7 @@ def chat_poll():
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204
-    return chat_news(consultation, "patient", url_for("patient.chat_poll"), version,
+    return chat_news(consultation, "patient", url_for(".chat_poll"), version,
                      reader=("patient", str(consultation.patient_id)))
 
 
@@ -117,14 +118,14 @@ def chat_poll():
 @limiter.limit("60 per minute")
 def chat_post():
     consultation = _patient_consultation("consultation.chat")
-    return post_chat(consultation, "patient", url_for("patient.chat_poll"), url_for("patient.room"))
+    return post_chat(consultation, "patient", url_for(".chat_poll"), url_for(".room"))
 
 
 @bp.route("/review", methods=["GET", "POST"])
 def review():
     consultation = _patient_consultation("consultation.review")
     if consultation.state != COMPLETED:
-        return redirect(url_for("patient.room"))
+        return redirect(url_for(".room"))
     _audit_read(consultation, "consultation.patient_viewed")
     existing = services.review_of(consultation)
     form = ReviewForm()
@@ -133,7 +134,7 @@ def review():
             services.submit_review(consultation, rating=int(form.rating.data), comment=form.comment.data)
         except (services.NotAllowedNow, services.InvalidConsultation) as exc:
             flash(str(exc))
-        return redirect(url_for("patient.review"))
+        return redirect(url_for(".review"))
     return render_template("consultations/patient_review.html", consultation=consultation, form=form,
                            review=existing, messages=services.chat_messages(consultation)), \
         422 if form.errors else 200

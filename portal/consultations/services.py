@@ -17,11 +17,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal import live
-from portal.consultations import tokens
+from portal.consultations import events, tokens
 from portal.consultations.clients import ChatKeyServiceClient, ServiceUnavailable, VideoServiceClient
-from portal.consultations.models import (CANCELLED, CATEGORIES, CHANNELS, COMPLETED, IN_PROGRESS, OPEN_CONDITION,
-                                         OPEN_STATES, PENDING, READY, ChatMessage, ChatRoom, Consultation,
-                                         ConsultationFacts, PatientLink, Review, VideoRoom)
+from portal.consultations.models import (
+    CANCELLED,
+    CATEGORIES,
+    CHANNELS,
+    COMPLETED,
+    IN_PROGRESS,
+    OPEN_CONDITION,
+    OPEN_STATES,
+    PENDING,
+    READY,
+    ChatMessage,
+    ChatRoom,
+    Consultation,
+    ConsultationFacts,
+    PatientLink,
+    Review,
+    VideoRoom,
+)
 from portal.extensions import db
 from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
@@ -30,7 +45,6 @@ from portal.patients.models import Patient, full_name
 from portal.security import audit, patient_check
 from portal.security.models import StaffUser, utcnow
 from portal.security.patient_check import IdentityLocked
-
 
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
 QUEUE_TOPIC = "consultation-queue"
@@ -82,16 +96,11 @@ def create_consultation(*, patient_id: int, source: str, enabled_channels: list[
     consultation = Consultation(
         code=new_code(), patient_id=patient_id, referral_id=referral_id, source=source, state=READY,
         category=category, enabled_channels=channels, primary_channel=primary_channel, options=options or {},
-        created_by_id=created_by_id, insurer_id=insurer_id or _default_insurer(category),
+        created_by_id=created_by_id, insurer_id=insurer_id,
     )
+    events.consultation_creating.send(consultation)
     db.session.add(consultation)
     return consultation
-
-
-def _default_insurer(category: str) -> int | None:
-    from portal.orders.services import default_insurer_id  # orders builds on consultations, not the reverse
-
-    return default_insurer_id() if category == "insurance" else None
 
 
 _WITH_PATIENT = [joinedload(Consultation.patient)]
@@ -293,10 +302,8 @@ def start_consultation(consultation: Consultation, *, doctor_id: int) -> None:
 def finish_consultation(consultation: Consultation, *, doctor_id: int) -> None:
     """The doctor ends the consultation: chat turns read-only, keys stop working, the patient is thanked."""
     _transition(consultation, (IN_PROGRESS,), "finished", doctor_id=doctor_id, state=COMPLETED, ends_at=utcnow())
-    from portal.orders.services import order_served_consultation
-
-    # Same transaction: the consultation is completed and billed together, or neither.
-    order_served_consultation(consultation.id)
+    # Same transaction: the consultation is completed and billed (orders) together, or neither.
+    events.consultation_finished.send(consultation.id)
     queued = []
     if consultation.patient.email:
         raw = create_patient_link(consultation)
@@ -425,16 +432,15 @@ def chat_token(consultation: Consultation, *, for_doctor: bool) -> str | None:
     room = chat_room_of(consultation)
     if room is None or consultation.state != IN_PROGRESS:
         return None
-    return tokens.chat_jwt(consultation, room, for_doctor=for_doctor)
+    return tokens.chat_jwt(consultation, room, for_doctor=for_doctor, scopes=current_app.config["CHAT_TOKEN_SCOPES"])
 
 
 def video_key(consultation: Consultation, *, for_doctor: bool) -> str | None:
     room = video_room_of(consultation)
     if room is None or consultation.state != IN_PROGRESS:
         return None
-    label = consultation.service_provider.name if for_doctor else consultation.patient.first_name
     return tokens.video_key(consultation, room, current_app.config["VIDEO_KEY_SECRET"], for_doctor=for_doctor,
-                            label=label)
+                            label=current_app.config["VIDEO_ROOM_LABEL"])
 
 
 def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str) -> ChatMessage:

@@ -1,7 +1,8 @@
 """Chat JWTs and video keys, in exactly the formats the chat key service and video service expect.
 
 Chat: HS256 with the room's shared secret; `iss` is the shared secret's id; the patient's token
-lives a day, the doctor's fourteen. Video: HS256 with the video service's secret.
+lives a day, the doctor's fourteen; `scopes` are strings (CHAT_TOKEN_SCOPES, "1" as in the service's
+example). Video: HS256 with the video service's secret.
 The patient reference is always the consultation's real patient, never the consultation id.
 """
 
@@ -13,8 +14,6 @@ import jwt
 
 PATIENT_CHAT_TTL = 24 * 3600
 DOCTOR_CHAT_TTL = 14 * 24 * 3600
-# The chat key service's permission for joining the consultation's team.
-CHAT_SCOPES = [3]
 
 
 class InvalidChatToken(Exception):
@@ -29,14 +28,14 @@ def patient_ref(consultation) -> str:
     return f"Patient/{consultation.patient_id}"
 
 
-def chat_jwt(consultation, chat_room, *, for_doctor: bool, now: int | None = None) -> str:
+def chat_jwt(consultation, chat_room, *, for_doctor: bool, scopes: list[str], now: int | None = None) -> str:
     now = int(time.time()) if now is None else now
     claims = {
         "iat": now,
         "exp": now + (DOCTOR_CHAT_TTL if for_doctor else PATIENT_CHAT_TTL),
         "iss": chat_room.shared_secret_id,
         "jti": str(uuid.uuid4()),
-        "scopes": CHAT_SCOPES,
+        "scopes": scopes,
         "recipients": [consultation_ref(consultation), patient_ref(consultation)],
         "join_team": True,
         "owner": consultation_ref(consultation) if for_doctor else patient_ref(consultation),
@@ -70,12 +69,14 @@ def verify_chat_jwt(token: str, consultation, chat_room) -> ChatSender:
 
 
 def video_key(consultation, video_room, secret: str, *, for_doctor: bool, label: str, now: int | None = None) -> str:
+    """The doctor's and the patient's keys for a room differ only in `o` and `ud` (and `iat`): the room's
+    one `d` and its label `u` are shared, as in the video service's example; no person's name is in it."""
     claims = {
         "r": video_room.name,
         "o": for_doctor,
         "ud": consultation_ref(consultation) if for_doctor else patient_ref(consultation),
         "u": label,
-        "d": str(uuid.uuid4()),
+        "d": video_room.key_uuid,
         "iat": int(time.time()) if now is None else now,
     }
     return jwt.encode(claims, secret, algorithm="HS256")

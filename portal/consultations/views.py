@@ -1,21 +1,26 @@
-"""The doctors' queue and consultation page (staff), and the consultation API."""
+"""Staff pages: the doctors' queue (which secretaries work too) and the consultation page.
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+The patient's pages, the direct flow and the JSON API are child blueprints of this one
+(endpoints consultations.patient.*, consultations.direct.*, consultations.api.*)."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from portal import live, sqlite_writer
-from portal.consultations import icpc2, results, services
+from portal import live
+from portal.consultations import api_views, direct_views, icpc2, patient_views, results, services
+from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
-from portal.consultations.models import IN_PROGRESS
-from portal.errors import problem
 from portal.extensions import limiter
+from portal.ids import MAX_ID
+from portal.pages import htmx_wants, page_or_block
 from portal.security import audit
 from portal.security.auth import background
-from portal.security.policy import authorize, can, patient_may, requires
+from portal.security.policy import authorize, can, requires
 
 bp = Blueprint("consultations", __name__)
-api_bp = Blueprint("consultations_api", __name__, url_prefix="/api")
+for child in (patient_views.bp, direct_views.bp, api_views.bp):
+    bp.register_blueprint(child)
 
 QUEUE_TEMPLATE = "consultations/queue.html"
 DETAIL_TEMPLATE = "consultations/detail.html"
@@ -38,7 +43,7 @@ def _queue_context():
 def _url_per_consultation(endpoint: str):
     """`endpoint`'s URL for any consultation id, built by url_for once per page: rows differ only in
     the id, and url_for on every row was a tenth of a queue render."""
-    marker = str(2**31 - 1)
+    marker = str(MAX_ID)
     head, _, tail = url_for(endpoint, consultation_id=marker).partition(marker)
     return lambda consultation_id: f"{head}{int(consultation_id)}{tail}"
 
@@ -53,9 +58,7 @@ def _policy_for(user):
 @requires("consultation.queue")
 def queue():
     context = _queue_context()
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "consultation-list":
-        return render_block(QUEUE_TEMPLATE, "consultation_list", **context)
-    return render_template(QUEUE_TEMPLATE, **context)
+    return page_or_block(QUEUE_TEMPLATE, "consultation_list", target="consultation-list", **context)
 
 
 @bp.get("/consultations/poll")
@@ -113,9 +116,7 @@ def _detail_context(consultation, **forms):
 
 def _render_detail(consultation, status: int = 200, **forms):
     context = _detail_context(consultation, **forms)
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "consultation-panel":
-        return render_block(DETAIL_TEMPLATE, "consultation_panel", **context), status
-    return render_template(DETAIL_TEMPLATE, **context), status
+    return page_or_block(DETAIL_TEMPLATE, "consultation_panel", target="consultation-panel", **context), status
 
 
 @bp.get("/consultations/<int:consultation_id>")
@@ -127,7 +128,7 @@ def detail(consultation_id: int):
 
 
 def _after(consultation, message: str):
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         return _render_detail(services.get_consultation(consultation.id), message=message)
     flash(message)
     return redirect(url_for("consultations.detail", consultation_id=consultation.id))
@@ -271,96 +272,3 @@ def chat_post(consultation_id: int):
     consultation = _load(consultation_id, "consultation.conduct")
     return post_chat(consultation, "doctor", url_for("consultations.chat_poll", consultation_id=consultation.id),
                      url_for("consultations.detail", consultation_id=consultation.id))
-
-
-def post_chat(consultation, role: str, poll_url: str, page_url: str):
-    """Shared by the doctor's and the patient's chat form: store, then answer with what the page lacks."""
-    form = ChatForm()
-    error, status = None, 200
-    if not form.validate_on_submit():
-        error, status = " ".join(form.message.errors) or "Write a message first.", 422
-    else:
-        try:
-            services.post_chat_message(consultation, token=form.chat_token.data, text=form.message.data,
-                                       expected_role=role)
-            sqlite_writer.writes_done()  # the answer below only reads
-        except services.InvalidConsultation as exc:
-            error, status = str(exc).capitalize() + ".", 422
-        except services.NotAllowedNow as exc:
-            error, status = str(exc), 409
-    if not request.headers.get("HX-Request"):
-        if error:
-            flash(error)
-        return redirect(page_url)
-    reader = ("patient", str(consultation.patient_id)) if role == "patient" else None
-    return chat_news(consultation, role, poll_url, live.version(services.chat_topic(consultation.id)),
-                     reader=reader, sent=True, error=error, status=status)
-
-
-def chat_news(consultation, viewer: str, poll_url: str, version: int, *, reader=None, sent: bool = False,
-              error: str | None = None, status: int = 200):
-    """Answer a chat poll or a sent message with only the messages after the page's last one (its
-    `after`). Re-sending the whole conversation made every answer cost more the longer the chat ran.
-    `version` is read before the messages, so one stored in between bumps it and the next poll asks.
-    Each batch of messages sent out is a read of patient data, audited like any other."""
-    after = min(max(request.values.get("after", 0, type=int) or 0, 0), 2**31 - 1)
-    messages = services.chat_messages(consultation, after=after)
-    if messages:
-        audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
-                          actor=reader)
-    return render_template("consultations/_chat_news.html", messages=messages, viewer=viewer, after=after,
-                           last_id=messages[-1].id if messages else after, chat_version=version,
-                           poll_url=poll_url, sent=sent, error=error), status
-
-
-# -- the API ------------------------------------------------------------------------------------
-
-def consultation_document(consultation, *, for_doctor: bool) -> dict:
-    """The seed's field names. A doctor gets only doctor keys, a patient only patient keys."""
-    doctor = consultation.service_provider
-    video = services.video_room_of(consultation)
-    chat = services.chat_room_of(consultation)
-    live_now = consultation.state == IN_PROGRESS
-    video_doc = chat_doc = None
-    if video is not None and live_now:
-        key = services.video_key(consultation, for_doctor=for_doctor)
-        video_doc = {"name": video.name, "externalId": video.external_id,
-                     ("serviceProviderKey" if for_doctor else "patientKey"): key}
-    if chat is not None and live_now:
-        token = services.chat_token(consultation, for_doctor=for_doctor)
-        chat_doc = {"id": chat.external_id, ("serviceProviderJwt" if for_doctor else "patientJwt"): token}
-    return {
-        "id": consultation.id,
-        "patient": {"id": consultation.patient_id, "name": consultation.patient.full_name,
-                    "phoneNumber": consultation.patient.phone},
-        "serviceProvider": {"id": doctor.id, "fullName": doctor.name} if doctor else None,
-        "source": consultation.source,
-        "state": consultation.state,
-        "videoRoom": video_doc,
-        "chatRoom": chat_doc,
-        "serviceProviderId": consultation.service_provider_id,
-        "enabledChannels": consultation.enabled_channels,
-        "primaryChannel": consultation.primary_channel,
-        "category": consultation.category,
-        "code": consultation.code,
-        "options": consultation.options,
-    }
-
-
-@api_bp.get("/consultations/<int:consultation_id>")
-def api_consultation(consultation_id: int):
-    """For the assigned doctor (staff session) or the linked patient (patient session); 404 for anyone else."""
-    consultation = services.get_consultation(consultation_id)
-    not_found = problem(404, "Not found", "No such consultation.")
-    if consultation is None:
-        return not_found
-    if can(current_user, "consultation.api", consultation):
-        audit.record_read("consultation.api_read", subject=consultation, patient_id=consultation.patient_id)
-        return consultation_document(consultation, for_doctor=True)
-    access = session.get("patient_access")
-    if not getattr(current_user, "is_authenticated", False) and patient_may(access, "consultation.api", consultation):
-        audit.record_read("consultation.api_read", subject=consultation, patient_id=consultation.patient_id,
-                          actor=("patient", str(consultation.patient_id)))
-        return consultation_document(consultation, for_doctor=False)
-    return not_found
-

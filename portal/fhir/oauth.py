@@ -26,7 +26,9 @@ SCOPES = ("appointment/*.write", "slot/*.read", "schedule/*.read", "location/*.r
 AUDIENCE = "care-portal-fhir"
 ISSUER = "care-portal"
 
-bp = Blueprint("oauth", __name__, url_prefix="/oauth")
+# Its own blueprint, named after its package: /oauth/token is outside /fhir/stu3, and a child of the
+# fhir blueprint would take that prefix and its hooks.
+bp = Blueprint("fhir_oauth", __name__, url_prefix="/oauth")
 authorization = AuthorizationServer()
 
 

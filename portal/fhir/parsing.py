@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from portal.fhir.resources import NHS_NUMBER_SYSTEM, UUID_SYSTEM
+from portal.ids import MAX_ID
 from portal.input_rules import InputRejected, TextRejected, clean_text, load_json, parse_date, parse_instant
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 
 MAX_BODY_BYTES = 64 * 1024
 _REFERENCE = re.compile(r"^(?:.*/)?Slot/(\d{1,10})$")
 _SCHEDULE = re.compile(r"^(?:.*/)?Schedule/(\d{1,10})$")
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
-from portal.fhir.search import JSON_FORMATS  # noqa: E402  (`_format`; one list for both)
 NAME_MAX = 200
 
 

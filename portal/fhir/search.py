@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlencode
 
+from portal.ids import MAX_ID
 from portal.scheduling.models import SLOT_STATUSES
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 _ID = re.compile(r"^[0-9]{1,10}$")
 # Years outside these are typos or attacks, never a clinic's diary; inside them a day's arithmetic never overflows.
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2999

@@ -8,15 +8,23 @@ from flask import current_app
 from sqlalchemy import distinct, func, select
 
 from portal.extensions import db
-from portal.fhir import resources
-from portal.fhir import search as params
+from portal.fhir import resources, search as params
 from portal.fhir.parsing import AppointmentIn
 from portal.patients.models import Patient
-from portal.patients.services import (add_unidentified_patient, fetch_or_create_patient_by_nhs_number,
-                                      find_patient_by_nhs_number)
+from portal.patients.services import (
+    add_unidentified_patient,
+    fetch_or_create_patient_by_nhs_number,
+    find_patient_by_nhs_number,
+)
 from portal.scheduling import services as scheduling
-from portal.scheduling.models import (Appointment, AppointmentVersion, HealthcareService, Location, Practitioner,
-                                      Schedule)
+from portal.scheduling.models import (
+    Appointment,
+    AppointmentVersion,
+    HealthcareService,
+    Location,
+    Practitioner,
+    Schedule,
+)
 from portal.security.models import utcnow
 
 SEARCH_LIMIT = 5000
@@ -57,7 +65,8 @@ def new_bundle_id() -> str:
 def service_locations(service_ids) -> dict[int, int]:
     """The location of each service whose schedules are all at one place (the pages give a service one)."""
     rows = db.session.execute(
-        select(Schedule.healthcare_service_id, func.min(Schedule.location_id), func.count(distinct(Schedule.location_id)))
+        select(Schedule.healthcare_service_id, func.min(Schedule.location_id),
+               func.count(distinct(Schedule.location_id)))
         .where(Schedule.healthcare_service_id.in_(sorted(service_ids)))
         .group_by(Schedule.healthcare_service_id)).all()
     return {service_id: location_id for service_id, location_id, count in rows if count == 1}

@@ -10,8 +10,7 @@ import orjson
 from flask import Blueprint, Response, g, request
 
 from portal.extensions import csrf, limiter
-from portal.fhir import oauth, parsing, resources, services
-from portal.fhir import search as params
+from portal.fhir import oauth, parsing, resources, search as params, services
 from portal.scheduling import services as scheduling
 from portal.security import audit
 from portal.security.policy import CLIENT_SCOPE_RULES, client_decision
@@ -154,31 +153,31 @@ def _read(kind: str, resource_id) -> Response:
     return fhir_response(body, headers={"ETag": f'W/"{body["meta"]["versionId"]}"'})
 
 
-@bp.get("/Schedule/<int(max=2147483647):resource_id>")
+@bp.get("/Schedule/<int:resource_id>")
 @needs("fhir.schedule.read")
 def read_schedule(resource_id: int):
     return _read("Schedule", resource_id)
 
 
-@bp.get("/Practitioner/<int(max=2147483647):resource_id>")
+@bp.get("/Practitioner/<int:resource_id>")
 @needs("fhir.practitioner.read")
 def read_practitioner(resource_id: int):
     return _read("Practitioner", resource_id)
 
 
-@bp.get("/PractitionerRole/<int(max=2147483647):resource_id>")
+@bp.get("/PractitionerRole/<int:resource_id>")
 @needs("fhir.practitionerrole.read")
 def read_practitioner_role(resource_id: int):
     return _read("PractitionerRole", resource_id)
 
 
-@bp.get("/Location/<int(max=2147483647):resource_id>")
+@bp.get("/Location/<int:resource_id>")
 @needs("fhir.location.read")
 def read_location(resource_id: int):
     return _read("Location", resource_id)
 
 
-@bp.get("/HealthcareService/<int(max=2147483647):resource_id>")
+@bp.get("/HealthcareService/<int:resource_id>")
 @needs("fhir.healthcareservice.read")
 def read_healthcare_service(resource_id: int):
     return _read("HealthcareService", resource_id)
@@ -237,7 +236,7 @@ def _audited(appointment, body: dict) -> dict:
     return body
 
 
-@bp.get("/Appointment/<int(max=2147483647):appointment_id>")
+@bp.get("/Appointment/<int:appointment_id>")
 @needs("fhir.appointment.read")
 def read_appointment(appointment_id: int):
     appointment, problem = _load_appointment(appointment_id, "fhir.appointment.read")
@@ -247,7 +246,7 @@ def read_appointment(appointment_id: int):
     return fhir_response(body, headers=_version_headers(body))
 
 
-@bp.get("/Appointment/<int(max=2147483647):appointment_id>/_history/<int(max=2147483647):version>")
+@bp.get("/Appointment/<int:appointment_id>/_history/<int:version>")
 @needs("fhir.appointment.read")
 def read_appointment_version(appointment_id: int, version: int):
     appointment, problem = _load_appointment(appointment_id, "fhir.appointment.read")
@@ -271,7 +270,7 @@ def _if_match() -> int | None | Response:
     return int(tag)
 
 
-@bp.put("/Appointment/<int(max=2147483647):appointment_id>")
+@bp.put("/Appointment/<int:appointment_id>")
 @needs("fhir.appointment.cancel")
 def update_appointment(appointment_id: int):
     """Cancel: the Appointment as read, sent back with status cancelled and the version read in If-Match."""

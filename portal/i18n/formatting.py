@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
 from babel.numbers import format_currency, format_decimal, format_percent
 from flask import current_app
-from flask_babel import get_locale, ngettext
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _, ngettext
 from markupsafe import Markup, escape
 
 from portal.security.models import utcnow

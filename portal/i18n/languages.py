@@ -16,7 +16,7 @@ Formatting follows language and region: English in a Norwegian install writes da
 from contextlib import contextmanager
 from functools import lru_cache
 
-from babel import Locale, localedata
+from babel import localedata
 from flask import current_app, g, has_request_context, request, session
 from flask_babel import Domain, force_locale, get_locale, refresh
 from flask_login import current_user

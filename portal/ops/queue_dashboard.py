@@ -11,11 +11,11 @@ from datetime import datetime
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from rq import Queue, Worker
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from portal.extensions import db, redis_client
+from portal.extensions import db, redis_client, registered_workers
 from portal.ops.metrics import QUEUES, bp
 from portal.security import audit
 from portal.security.forms import EmptyForm
@@ -76,7 +76,7 @@ def _known_queue(name: str) -> str:
 @requires("ops.queues")
 def queues():
     connection = redis_client()
-    workers = sorted(Worker.all(connection=connection), key=lambda w: w.name)
+    workers = sorted(registered_workers(connection), key=lambda w: w.name)
     return render_template("ops/queues.html", queues=queue_summaries(connection), workers=workers,
                            now=datetime.utcnow())
 

@@ -7,8 +7,9 @@ a short TTL, so an idle worker beats every ~20 s and one running a job every 15 
 
 from datetime import datetime, timezone
 
-from rq import Worker
 from sqlalchemy import text
+
+from portal.extensions import registered_workers
 
 # Passed to RQ: an idle worker waits for work at most this minus 15 s before it beats again.
 WORKER_TTL_SECONDS = 35
@@ -38,7 +39,7 @@ def worker_check(connection, now: datetime | None = None) -> str:
     """'ok' when every registered worker beat within the last minute and there is at least one."""
     now = now or datetime.now(timezone.utc)
     try:
-        workers = Worker.all(connection=connection)
+        workers = registered_workers(connection)
     except Exception:
         return "unknown (Redis unreachable)"
     if not workers:

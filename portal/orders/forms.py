@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, DecimalField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from portal.ids import MAX_ID
 from portal.input_rules import BoundedIntegerField
 
 
@@ -23,7 +24,7 @@ class OrderFilterForm(FlaskForm):
 
 
 class DiscountForm(FlaskForm):
-    line_id = BoundedIntegerField(validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])
+    line_id = BoundedIntegerField(validators=[InputRequired(), NumberRange(min=1, max=MAX_ID)])
     percent = DecimalField("Discount (%)", places=2, validators=[
         InputRequired(message="Enter a discount in per cent, 0 to 100."),
         NumberRange(min=0, max=100, message="The discount must be between 0 %% and 100 %%.")])

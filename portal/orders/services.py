@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from portal.consultations.events import consultation_creating, consultation_finished
 from portal.consultations.models import Consultation
 from portal.extensions import db
 from portal.orders.models import ANY_CHANNEL, Deal, DealPrice, Insurer, Order, OrderLine
@@ -34,6 +35,13 @@ def money(value) -> Decimal:
 
 def default_insurer_id() -> int | None:
     return db.session.scalar(select(Insurer.id).where(Insurer.is_default).order_by(Insurer.id).limit(1))
+
+
+@consultation_creating.connect
+def _insurance_goes_to_the_default_insurer(consultation: Consultation, **_) -> None:
+    """An insurance consultation created without an insurer is billed to the default one."""
+    if consultation.category == "insurance" and consultation.insurer_id is None:
+        consultation.insurer_id = default_insurer_id()
 
 
 def insurers() -> list[Insurer]:
@@ -87,6 +95,11 @@ def order_served_consultation(consultation_id: int) -> Order | None:
     add_line(order, description=description, unit_price=price or Decimal("0"))
     audit.record("order.created", subject=order, consultation_id=consultation_id, total=str(order.total))
     return order
+
+
+@consultation_finished.connect
+def _order_the_finished_consultation(consultation_id: int, **_) -> None:
+    order_served_consultation(consultation_id)
 
 
 def add_line(order: Order, *, description: str, unit_price: Decimal, quantity: int = 1,

@@ -1,1 +1,2 @@
-"""Partner organisations: tenants, their users, care requests, handoff to self-scheduling, triage."""
+"""Partner organisations (tenants) as staff admins set them up, their users, and those users'
+sign-in at their organisation's identity provider (OIDC)."""

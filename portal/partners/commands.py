@@ -5,7 +5,7 @@ import json
 import click
 from flask.cli import with_appcontext
 
-from portal.partners import services
+from portal.partners import services, settings
 from portal.partners.models import PARTNER_ROLES
 
 
@@ -26,10 +26,10 @@ def create_partner_command(name, tenant, issuer, client_id, client_secret, self_
         raise click.BadParameter("not JSON", param_hint="--rules") from None
     try:
         # The same checks as the admin screen: tenant slug, issuer URL, eligibility rules.
-        partner = services.save_partner(None, name=name, tenant=tenant, idp_issuer=issuer, idp_client_id=client_id,
+        partner = settings.save_partner(None, name=name, tenant=tenant, idp_issuer=issuer, idp_client_id=client_id,
                                         idp_client_secret=client_secret, self_scheduling=self_scheduling,
                                         eligibility_rules=parsed)
-    except services.InvalidSetting as error:
+    except settings.InvalidSetting as error:
         hint = {"idp_issuer": "--issuer", "idp_client_id": "--client-id", "idp_client_secret": "--client-secret",
                 "tenant": "--tenant", "name": "--name"}.get(error.field, "--rules")
         raise click.BadParameter(str(error), param_hint=hint) from None

@@ -2,7 +2,7 @@ import re
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -12,19 +12,6 @@ from portal.security.models import utcnow
 PARTNER_ROLES = ("partner_admin", "scheduler", "viewer")
 # A tenant slug is a URL path segment: lower-case letters, digits and inner hyphens.
 TENANT_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
-
-DRAFT = "draft"
-SCHEDULED = "scheduled"
-TRIAGE = "triage"
-BOOKED = "booked"
-DECLINED = "declined"
-CANCELLED = "cancelled"
-# A secretary booked the patient at another service from triage (portal/fhir/consumer.py); past, not current.
-BOOKED_ELSEWHERE = "booked_elsewhere"
-CARE_REQUEST_STATUSES = (DRAFT, SCHEDULED, TRIAGE, BOOKED, DECLINED, CANCELLED, BOOKED_ELSEWHERE)
-# "Current" tab: still waiting for something to happen; the rest are "past".
-CURRENT_STATUSES = (DRAFT, TRIAGE, SCHEDULED, BOOKED)
-
 
 class Partner(db.Model):
     """An external organisation, one identity-provider tenant."""
@@ -75,60 +62,3 @@ class PartnerUser(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.active
-
-
-class PartnerPatient(db.Model):
-    """Which partner may see which patient: a patient can be known to several partners."""
-
-    __tablename__ = "partner_patients"
-    __table_args__ = (UniqueConstraint("partner_id", "patient_id", name="uq_partner_patients_partner_patient"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    patient = relationship("Patient")
-
-
-class CareRequest(db.Model):
-    __tablename__ = "care_requests"
-    __table_args__ = (
-        # The partner's list: one partner, current or past, newest first.
-        Index("ix_care_requests_partner_created", "partner_id", "created_at", "id"),
-        Index("ix_care_requests_status_created", "status", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default=DRAFT)
-    healthcare_service_id: Mapped[int | None] = mapped_column(ForeignKey("healthcare_services.id"))
-    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
-    reason = mapped_column(EncryptedText("care_request.reason"), nullable=True)
-    answers = mapped_column(EncryptedText("care_request.answers"), nullable=True)
-    callback_phone: Mapped[str | None] = mapped_column(String(32))
-    triage_reason: Mapped[str | None] = mapped_column(String(200))
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("partner_users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    handled_at: Mapped[datetime | None]
-    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
-    version: Mapped[int] = mapped_column(default=1)
-
-    partner = relationship("Partner")
-    patient = relationship("Patient")
-    service = relationship("HealthcareService")
-    appointment = relationship("Appointment")
-
-
-class CareRequestUser(db.Model):
-    """Who worked on a care request (care request id, partner id, user id)."""
-
-    __tablename__ = "care_request_users"
-    __table_args__ = (UniqueConstraint("care_request_id", "partner_user_id", name="uq_care_request_users"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    care_request_id: Mapped[int] = mapped_column(ForeignKey("care_requests.id"))
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
-    partner_user_id: Mapped[int] = mapped_column(ForeignKey("partner_users.id"), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,7 +12,10 @@ from authlib.integrations.flask_client import OAuth
 from flask import current_app, g, request, url_for
 from joserfc.errors import JoseError
 
-from portal.partners.models import TENANT_PATTERN, Partner
+from portal.extensions import db
+from portal.partners.models import TENANT_PATTERN, Partner, PartnerUser
+from portal.partners.services import partner_by_tenant
+from portal.security import auth
 
 oauth = OAuth()
 
@@ -69,6 +72,34 @@ def identity_claims(client, token: dict) -> dict:
 
 def init_app(app) -> None:
     oauth.init_app(app)
+    # The staff sign-in knows partner users only through these two hooks (security sits below partners).
+    auth.register_user_kind("partner", _load_partner_user)
+    auth.register_sign_in_target("partners", sign_in_target)
+    app.add_template_global(partner_home_url)
+
+
+def _load_partner_user(user_id: int):
+    user = db.session.get(PartnerUser, user_id)
+    # A deactivated partner user is signed out at their next request.
+    return user if user is not None and user.active else None
+
+
+# Blueprints whose pages partner users work in: signed out there, a person goes to their
+# organisation's sign-in page. Packages above this one add theirs with `partner_pages`.
+PARTNER_BLUEPRINTS = {"partners"}
+_home = {"endpoint": "main.home"}
+
+
+def partner_pages(blueprint, *, home: str | None = None):
+    """Mark `blueprint` as pages of partner users; `home` (an endpoint) is where they land after sign-in."""
+    PARTNER_BLUEPRINTS.add(blueprint.name)
+    if home:
+        _home["endpoint"] = home
+    return blueprint
+
+
+def partner_home_url() -> str:
+    return url_for(_home["endpoint"])
 
 
 # Which tenant this browser last signed in to, so a signed-out partner user is sent to their own
@@ -86,10 +117,8 @@ def remember_tenant(response, tenant: str):
 def sign_in_target() -> str | None:
     """Where a signed-out partner user goes: their tenant's sign-in page when the tenant is known
     (the user who just timed out, or the cookie), else a neutral page. None for staff pages."""
-    from portal.partners.services import partner_by_tenant
-
     tenant = g.get("signed_out_tenant")
-    if tenant is None and request.blueprint != "partners":
+    if tenant is None and request.blueprint not in PARTNER_BLUEPRINTS:
         return None
     tenant = tenant or request.cookies.get(TENANT_COOKIE, "")
     if TENANT_PATTERN.fullmatch(tenant) and partner_by_tenant(tenant) is not None:

@@ -4,8 +4,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.patients.identifiers import (InvalidIdentifier, birth_date_from_fodselsnummer, normalise_fodselsnummer,
-                                         normalise_nhs_number, parse_phone)
+from portal.patients.identifiers import (
+    InvalidIdentifier,
+    birth_date_from_fodselsnummer,
+    normalise_fodselsnummer,
+    normalise_nhs_number,
+    parse_phone,
+)
 from portal.patients.models import Patient
 from portal.security import audit
 from portal.security.crypto import blind_index

@@ -1,11 +1,12 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.consultations.models import CATEGORIES, CHANNELS
 from portal.input_rules import PlainText
-from portal.referrals.models import CALL_OUTCOMES
+from portal.referrals.models import CALL_OUTCOMES, KEPT, UPDATED
 
 DECLINE_REASONS = [
     ("not_reached", "Patient could not be reached"),
@@ -62,3 +63,24 @@ class DeclineForm(FlaskForm):
     def reason_text(self) -> str:
         label = dict(DECLINE_REASONS)[self.reason.data]
         return f"{label}: {self.details.data.strip()}" if self.details.data else label
+
+
+SENT_DETAIL_DECISIONS = [f"{field}:{choice}" for field in ("name", "phone", "email") for choice in (UPDATED, KEPT)]
+
+
+class SentDetailForm(FlaskForm):
+    """One of the buttons beside a sent detail: `decision` is "<field>:updated" or "<field>:kept"."""
+    decision = StringField(validators=[InputRequired(), AnyOf(SENT_DETAIL_DECISIONS, message=_l("Choose a button."))])
+
+    def field_and_choice(self) -> tuple[str, str]:
+        field, choice = self.decision.data.split(":")
+        return field, choice
+
+
+class DuplicateForm(FlaskForm):
+    duplicate_of = SelectField(_l("Duplicate of"), coerce=int, validators=[InputRequired()])
+
+    def offer(self, others) -> "DuplicateForm":
+        """The referrals this one may repeat: the patient's others that are not duplicates themselves."""
+        self.duplicate_of.choices = [(o.id, o.label) for o in others if o.status != "duplicate"]
+        return self

@@ -10,6 +10,10 @@ from portal.security.models import utcnow
 AWAITING = "awaiting_screening"
 CONVERTED = "converted"
 DECLINED = "declined"
+DUPLICATE = "duplicate"
+
+# What the secretary chose for a detail the referral system sent that differs from the patient record.
+UPDATED, KEPT = "updated", "kept"
 
 CALL_OUTCOMES = {
     "reached": "Reached",
@@ -38,6 +42,12 @@ class Referral(db.Model):
     handled_at: Mapped[datetime | None]
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     decline_reason: Mapped[str | None] = mapped_column(String(500))
+    # A duplicate is closed, not deleted: it points at the referral it repeats.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    # Per sent detail (the sent values are in the sealed payload): UPDATED the record from it, or KEPT the record's.
+    sent_name_choice: Mapped[str | None] = mapped_column(String(10))
+    sent_phone_choice: Mapped[str | None] = mapped_column(String(10))
+    sent_email_choice: Mapped[str | None] = mapped_column(String(10))
 
     patient = relationship("Patient")
     handled_by = relationship("StaffUser")

@@ -1,19 +1,32 @@
 """Referral intake and screening: the business rules, no Flask request objects."""
 
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, defer, joinedload
 
 from portal import live
-from portal.consultations.services import QUEUE_TOPIC as CONSULTATION_QUEUE_TOPIC
-from portal.consultations.services import create_consultation
+from portal.consultations.services import QUEUE_TOPIC as CONSULTATION_QUEUE_TOPIC, create_consultation
 from portal.extensions import db
 from portal.patients.models import Patient
 from portal.patients.services import fetch_or_create_patient_from_referral
+from portal.referrals import intake
 from portal.referrals.intake import ReferralIn
-from portal.referrals.models import AWAITING, CALL_OUTCOMES, CONVERTED, DECLINED, CallAttempt, Referral
+from portal.referrals.models import (
+    AWAITING,
+    CALL_OUTCOMES,
+    CONVERTED,
+    DECLINED,
+    DUPLICATE,
+    KEPT,
+    UPDATED,
+    CallAttempt,
+    Referral,
+)
 from portal.security import audit
 from portal.security.crypto import blind_index
 from portal.security.models import utcnow
@@ -182,6 +195,142 @@ def decline_referral(referral: Referral, *, reason: str, by_id: int) -> None:
         raise InvalidAction("give a reason for declining")
     _take(referral, DECLINED, by_id, decline_reason=reason[:500])
     audit.record("referral.declined", subject=referral, patient_id=referral.patient_id)
+    db.session.commit()
+    db.session.refresh(referral)
+    live.bump(QUEUE_TOPIC)
+
+
+# --- what the referral system sent, beside the patient record ----------------------------------------
+
+@dataclass(frozen=True)
+class SentDetail:
+    """One detail (name, phone or e-mail) as sent with a referral, beside the patient record's."""
+    field: str
+    label: str
+    on_record: str | None
+    as_sent: str
+    choice: str | None  # UPDATED, KEPT, or None while the secretary has not chosen
+    record_needs_check: bool = False  # phone only: each number's badge is judged on that number
+    sent_needs_check: bool = False
+
+
+SENT_FIELDS = {"name": _l("Name"), "phone": _l("Phone"), "email": _l("E-mail")}
+
+
+def _as_sent(referral: Referral) -> ReferralIn | None:
+    """The referral exactly as the referral system sent it (its sealed payload, valid on arrival), or
+    None for one whose payload does not read as a referral (one made by other means than the webhook)."""
+    try:
+        return intake.parse_referral((referral.payload or "").encode())
+    except intake.InvalidReferral:
+        return None
+
+
+def sent_details(referral: Referral) -> list[SentDetail]:
+    """The details this referral sent that differ from the patient record, or that the secretary has
+    already chosen about. Nothing sent is lost: a detail the record does not take stays in the payload."""
+    sent, patient = _as_sent(referral), referral.patient
+    if sent is None:
+        return []
+    candidates = [
+        ("name", patient.full_name, f"{sent.first_name} {sent.last_name}",
+         (patient.first_name, patient.last_name) != (sent.first_name, sent.last_name), {}),
+        ("phone", patient.phone, sent.phone, patient.phone != sent.phone,
+         {"record_needs_check": patient.phone_needs_check, "sent_needs_check": sent.phone_needs_check}),
+        ("email", patient.email, sent.email,
+         bool(sent.email) and (patient.email or "").casefold() != sent.email.casefold(), {}),
+    ]
+    details = []
+    for field, on_record, as_sent, differs, flags in candidates:
+        choice = getattr(referral, f"sent_{field}_choice")
+        if differs or choice:
+            details.append(SentDetail(field, SENT_FIELDS[field], on_record, as_sent, choice, **flags))
+    return details
+
+
+def choose_sent_detail(referral: Referral, *, field: str, choice: str, by_id: int) -> None:
+    """The secretary's choice for one sent detail: UPDATED copies it into the patient record (audited
+    with the field's name, never its value), KEPT leaves the record as it is."""
+    if field not in SENT_FIELDS or choice not in (UPDATED, KEPT):
+        raise InvalidAction(_("choose a detail and whether to update the record or keep it"))
+    patient = referral.patient
+    if choice == UPDATED:
+        sent = _as_sent(referral)
+        if sent is None:
+            raise InvalidAction(_("this referral holds no details as sent"))
+        if field == "name":
+            patient.first_name, patient.last_name = sent.first_name, sent.last_name
+        elif field == "phone":
+            patient.phone, patient.phone_needs_check = sent.phone, sent.phone_needs_check
+        elif sent.email:
+            patient.email = sent.email
+        else:
+            raise InvalidAction(_("this referral sent no e-mail"))
+        audit.record("patient.details_updated", subject=patient, patient_id=patient.id, fields=[field],
+                     from_referral=referral.id)
+    else:
+        audit.record("referral.sent_detail_kept", subject=referral, patient_id=patient.id, field=field)
+    setattr(referral, f"sent_{field}_choice", choice)
+    db.session.commit()
+    live.bump(QUEUE_TOPIC)
+
+
+# --- more than one referral for the same patient ------------------------------------------------------
+
+@dataclass(frozen=True)
+class OtherReferral:
+    id: int
+    status: str
+    received_at: datetime
+
+    @property
+    def label(self) -> str:
+        return _("Referral %(id)s, received %(at)s UTC (%(status)s)", id=self.id,
+                 at=f"{self.received_at:%d %b %Y %H:%M}", status=self.status.replace("_", " "))
+
+
+def open_referrals_by_patient(patient_ids: list[int]) -> dict[int, list[OtherReferral]]:
+    """Every referral awaiting screening for these patients, oldest first: one indexed query per page."""
+    grouped: dict[int, list[OtherReferral]] = defaultdict(list)
+    if not patient_ids:
+        return grouped
+    rows = db.session.execute(
+        select(Referral.patient_id, Referral.id, Referral.status, Referral.received_at)
+        .where(Referral.patient_id.in_(set(patient_ids)), Referral.status == AWAITING)
+        .order_by(Referral.received_at, Referral.id))
+    for patient_id, *other in rows:
+        grouped[patient_id].append(OtherReferral(*other))
+    return grouped
+
+
+def other_referrals(referral: Referral) -> list[OtherReferral]:
+    """The patient's other referrals, whatever their status, newest first."""
+    rows = db.session.execute(
+        select(Referral.id, Referral.status, Referral.received_at)
+        .where(Referral.patient_id == referral.patient_id, Referral.id != referral.id)
+        .order_by(Referral.received_at.desc(), Referral.id.desc()))
+    return [OtherReferral(*row) for row in rows]
+
+
+def mark_duplicate(referral: Referral, *, of_id: int, by_id: int) -> None:
+    """Close an open referral as a duplicate of another of the same patient's referrals (audited).
+
+    It leaves the queue but stays whole (payload, calls, sent details) and points at the one it repeats.
+    Both rows are locked first (in id order), so two secretaries marking two referrals duplicates of
+    each other at once cannot close both: the second finds the other already a duplicate.
+    """
+    rows = dict(db.session.execute(
+        select(Referral.id, Referral.status).where(Referral.id.in_({referral.id, of_id}),
+                                                   Referral.patient_id == referral.patient_id)
+        .order_by(Referral.id).with_for_update()).all())
+    if of_id == referral.id or of_id not in rows:
+        db.session.rollback()
+        raise InvalidAction(_("choose another referral of the same patient"))
+    if rows[of_id] == DUPLICATE:
+        db.session.rollback()
+        raise InvalidAction(_("that referral is itself a duplicate; choose the one it repeats"))
+    _take(referral, DUPLICATE, by_id, duplicate_of_id=of_id)
+    audit.record("referral.marked_duplicate", subject=referral, patient_id=referral.patient_id, duplicate_of=of_id)
     db.session.commit()
     db.session.refresh(referral)
     live.bump(QUEUE_TOPIC)

@@ -1,57 +1,26 @@
-"""The referral webhook and the secretary's screening queue."""
+"""The secretary's screening queue and a referral's panel. The referral system's webhook is the
+child blueprint in api_views.py (endpoints referrals.api.*)."""
 
-import time
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal import live
-from portal.errors import problem
-from portal.extensions import csrf, limiter
-from portal.fhir.consumer import remote_bookings
-from portal.referrals import intake, services
-from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm
+from portal.extensions import limiter
+from portal.pages import htmx_wants, page_or_block
+from portal.referrals import api_views, services
+from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm, DuplicateForm, SentDetailForm
 from portal.security import audit
 from portal.security.auth import background
 from portal.security.policy import authorize, requires
 
-api_bp = Blueprint("referrals_api", __name__, url_prefix="/api")
 bp = Blueprint("referrals", __name__)
+bp.register_blueprint(api_views.bp)
 
 QUEUE_TEMPLATE = "referrals/queue.html"
 DETAIL_TEMPLATE = "referrals/detail.html"
-
-
-@api_bp.post("/referrals")
-@csrf.exempt
-@limiter.exempt
-def receive():
-    """Webhook from the referral system; authenticated by an HMAC signature, not a session."""
-    if (request.content_length or 0) > intake.MAX_BODY_BYTES:
-        return problem(413, "Payload too large", f"A referral may be at most {intake.MAX_BODY_BYTES} bytes.")
-    body = request.get_data(cache=False)
-    if len(body) > intake.MAX_BODY_BYTES:
-        return problem(413, "Payload too large", f"A referral may be at most {intake.MAX_BODY_BYTES} bytes.")
-    why = intake.signature_problem(
-        current_app.config["REFERRAL_WEBHOOK_SECRET"], request.headers.get("X-Referral-Timestamp"),
-        request.headers.get("X-Referral-Signature"), body, time.time(),
-        current_app.config["REFERRAL_MAX_SKEW_SECONDS"],
-    )
-    if why:
-        return problem(401, "Signature not accepted", why)
-    try:
-        incoming = intake.parse_referral(body)
-    except intake.InvalidReferral as exc:
-        return problem(400 if exc.unreadable else 422, "Referral not accepted",
-                       "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in exc.errors), errors=exc.errors)
-    try:
-        referral, created = services.receive_referral(incoming)
-    except services.ReferralConflict as exc:
-        return problem(409, "Conflicting referral",
-                       "A referral with this JournalGuid was already received with different content.",
-                       referral_id=exc.referral_id)
-    return {"referral_id": referral.id}, 201 if created else 200
 
 
 def _queue_context():
@@ -61,16 +30,16 @@ def _queue_context():
     version = live.version(services.QUEUE_TOPIC)
     queue = services.screening_queue(search, page, current_app.config["QUEUE_PAGE_SIZE"])
     audit.record_read("referral.queue_viewed", referral_ids=[r.id for r in queue.referrals])
-    return {"queue": queue, "search": search, "version": version}
+    # Other referrals waiting for the same patient are flagged on each row, with links to them.
+    open_by_patient = services.open_referrals_by_patient([r.patient_id for r in queue.referrals])
+    return {"queue": queue, "search": search, "version": version, "open_by_patient": open_by_patient}
 
 
 @bp.route("/queue", methods=["GET", "POST"])
 @requires("referral.screen")
 def queue():
     context = _queue_context()
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "queue-list":
-        return render_block(QUEUE_TEMPLATE, "queue_list", **context)
-    return render_template(QUEUE_TEMPLATE, **context)
+    return page_or_block(QUEUE_TEMPLATE, "queue_list", target="queue-list", **context)
 
 
 @bp.post("/queue/poll")
@@ -93,18 +62,19 @@ def _load(referral_id: int, action: str):
 
 
 def _render_detail(referral, status: int = 200, message: str | None = None, **forms):
+    others = services.other_referrals(referral)
     context = {
         "referral": referral,
         "call_form": forms.get("call_form") or CallAttemptForm(formdata=None),
         "consultation_form": forms.get("consultation_form") or ConsultationForm(formdata=None),
         "decline_form": forms.get("decline_form") or DeclineForm(formdata=None),
+        "duplicate_form": forms.get("duplicate_form") or DuplicateForm(formdata=None).offer(others),
+        "sent_detail_form": SentDetailForm(formdata=None),
+        "sent_details": services.sent_details(referral),
+        "other_referrals": others,
         "message": message,
-        # Bookings made at another service for this referral: the outcome shows where it was booked from.
-        "remote_bookings": remote_bookings(referral_id=referral.id),
     }
-    if request.headers.get("HX-Request"):
-        return render_block(DETAIL_TEMPLATE, "referral_panel", **context), status
-    return render_template(DETAIL_TEMPLATE, **context), status
+    return page_or_block(DETAIL_TEMPLATE, "referral_panel", **context), status
 
 
 @bp.get("/referrals/<int:referral_id>")
@@ -116,7 +86,7 @@ def detail(referral_id: int):
 
 
 def _after_action(referral, message: str):
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         return _render_detail(referral, message=message)
     flash(message)
     return redirect(url_for("referrals.detail", referral_id=referral.id))
@@ -174,3 +144,40 @@ def decline(referral_id: int):
     except services.AlreadyHandled:
         return _already_handled(referral_id)
     return _after_action(referral, "Referral declined.")
+
+
+@bp.post("/referrals/<int:referral_id>/sent-details")
+@requires("referral.screen")
+def choose_sent_detail(referral_id: int):
+    """Update the patient record from one detail the referral sent, or keep the record's."""
+    referral = _load(referral_id, "referral.screen")
+    form = SentDetailForm()
+    if not form.validate_on_submit():
+        return _render_detail(referral, 422, message=_("Choose one of the buttons beside a detail."))
+    field, choice = form.field_and_choice()
+    try:
+        services.choose_sent_detail(referral, field=field, choice=choice, by_id=current_user.id)
+    except services.InvalidAction as exc:
+        return _render_detail(referral, 422, message=_("Not changed: %(why)s.", why=exc))
+    label = services.SENT_FIELDS[field].lower()
+    done = _("The patient record now has the %(detail)s this referral sent.", detail=label) if choice == "updated" \
+        else _("The patient record keeps its %(detail)s.", detail=label)
+    return _after_action(referral, done)
+
+
+@bp.post("/referrals/<int:referral_id>/duplicate")
+@requires("referral.screen")
+def mark_duplicate(referral_id: int):
+    referral = _load(referral_id, "referral.screen")
+    form = DuplicateForm().offer(services.other_referrals(referral))
+    if not form.validate_on_submit():
+        return _render_detail(referral, 422, duplicate_form=form)
+    try:
+        services.mark_duplicate(referral, of_id=form.duplicate_of.data, by_id=current_user.id)
+    except services.AlreadyHandled:
+        return _already_handled(referral_id)
+    except services.InvalidAction as exc:
+        form.duplicate_of.errors.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        return _render_detail(referral, 422, duplicate_form=form)
+    return _after_action(referral, _("Marked as a duplicate of referral %(id)s; it has left the queue.",
+                                     id=form.duplicate_of.data))

@@ -1,1 +1,1 @@
-"""Reporting and operations: the audit-log browser (more to come: orders, insurer reports, dashboards)."""
+"""Reporting: the insurer report job (xlsx), the dashboards and the admins' audit-log browser."""

@@ -60,7 +60,7 @@ def column_chart(points: list[tuple[date, float]], *, chart_id: str, title: str,
     top_value = nice_ceiling(max((v for _, v in points), default=0))
     step = PLOT_W / max(len(points), 1)
     parts = _open(chart_id, title, desc) + _y_axis(top_value, unit)
-    for i, (day, value) in enumerate(points):
+    for i, (_day, value) in enumerate(points):
         h = value / top_value * PLOT_H
         parts.append(f'<rect class="bar" x="{LEFT + i * step + step * 0.1:.1f}" y="{TOP + PLOT_H - h:.1f}" '
                      f'width="{max(step * 0.8, 0.5):.1f}" height="{h:.1f}"/>')

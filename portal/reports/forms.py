@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from portal.ids import MAX_ID
 from portal.input_rules import BoundedIntegerField, PlainText
 
 
@@ -14,7 +15,7 @@ class AuditFilterForm(FlaskForm):
         csrf = False
 
     staff = SelectField("Staff member", coerce=str, validators=[Optional()])
-    patient = BoundedIntegerField("Patient number", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    patient = BoundedIntegerField("Patient number", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     action = StringField("Action starts with", validators=[Optional(), Length(max=64), PlainText(64)])
     about_patients = BooleanField("Only events about a patient")
     since = DateField("From", validators=[Optional()])

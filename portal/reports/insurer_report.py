@@ -9,7 +9,7 @@ asks for last month's report of every insurer, once per insurer and month.
 import base64
 import io
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
 from portal.orders.services import insurers
+from portal.pages import page_or_block
 from portal.reports import charts, dashboards, insurer_report
 from portal.reports.forms import AuditFilterForm, DashboardFilterForm, InsurerReportForm
 from portal.security import audit, audit_log
@@ -27,7 +27,8 @@ def audit_browser():
         return render_template("reports/audit.html", form=form, result=None), 400
     staff = form.staff.data
     filters = audit_log.AuditFilter(
-        staff_id=int(staff) if staff else None, patient_id=form.patient.data, action=(form.action.data or "").strip() or None,
+        staff_id=int(staff) if staff else None, patient_id=form.patient.data,
+        action=(form.action.data or "").strip() or None,
         about_patients=bool(form.about_patients.data), since=form.since.data, until=form.until.data)
     result = audit_log.search(filters, form.page.data or 1)
     # Browsing the log is itself audited: who looked for which patient's trail.
@@ -38,7 +39,7 @@ def audit_browser():
     return render_template("reports/audit.html", form=form, result=result, args=args)
 
 
-# -- the insurer report (orders, issue 7) ---------------------------------------------------------
+# -- the insurer report ------------------------------------------------------------------------
 
 RUN_TEMPLATE = "reports/insurer_run.html"
 
@@ -83,9 +84,7 @@ def _run_or_404(run_id: int):
 def insurer_run(run_id: int):
     """The run's page; htmx polls the same URL for the progress block until the run is finished."""
     run = _run_or_404(run_id)
-    if request.headers.get("HX-Request"):
-        return render_block(RUN_TEMPLATE, "progress", run=run)
-    return render_template(RUN_TEMPLATE, run=run)
+    return page_or_block(RUN_TEMPLATE, "progress", run=run)
 
 
 @bp.get("/reports/insurer/runs/<int:run_id>/download")

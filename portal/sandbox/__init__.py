@@ -23,12 +23,14 @@ PAGE_HEAD = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 INDEX = PAGE_HEAD + """<h1>Care Portal sandbox</h1>
 <p>Stand-ins for the external systems the portal talks to. Portal: <a href="{{ portal }}">{{ portal }}</a></p>
 <h2>Directories and demographics</h2>
-<p>Service directory (DoS): <code>POST /dos/CheckCapacitySummary</code>, <code>GET /dos/ServiceDetailsByID/&lt;id&gt;</code>;
+<p>Service directory (DoS): <code>POST /dos/CheckCapacitySummary</code>,
+<code>GET /dos/ServiceDetailsByID/&lt;id&gt;</code>;
 endpoint directory (SDS): <code>GET /sds/accredited-system?asid=</code>, <code>GET /sds/endpoint?partyKey=</code>;
 demographics (PDS): <code>GET /pds/Patient/&lt;NHS number&gt;</code>.</p>
 <form method="post" action="/failure-mode"><label for="system">System</label>
 <select id="system" name="system"><option>dos</option><option>sds</option><option>pds</option></select>
-<label for="mode">Behaviour</label><select id="mode" name="mode"><option>ok</option><option>500</option><option>slow</option></select>
+<label for="mode">Behaviour</label>
+<select id="mode" name="mode"><option>ok</option><option>500</option><option>slow</option></select>
 <button>Set</button></form>
 <p><a href="/outbox">Every SMS and e-mail sent</a></p>
 <p>SMS providers in their own API shapes (the portal's <code>SMS_PROVIDER</code>): our gateway
@@ -49,8 +51,10 @@ demographics (PDS): <code>GET /pds/Patient/&lt;NHS number&gt;</code>.</p>
 </main></body></html>"""
 
 OUTBOX = PAGE_HEAD + """<h1>Sent messages</h1><p><a href="/">Sandbox</a></p>
-<h2>SMS ({{ sms|length }})</h2><ol>{% for m in sms|reverse %}<li><strong>{{ m.to }}</strong> {{ m.at }} (via {{ m.via }})<br>{{ m.text }}</li>{% endfor %}</ol>
-<h2>E-mail ({{ emails|length }})</h2><ol>{% for m in emails|reverse %}<li><strong>{{ m.to|join(', ') }}</strong> {{ m.at }} — {{ m.subject }}<br>{{ m.text }}</li>{% endfor %}</ol>
+<h2>SMS ({{ sms|length }})</h2><ol>{% for m in sms|reverse %}
+<li><strong>{{ m.to }}</strong> {{ m.at }} (via {{ m.via }})<br>{{ m.text }}</li>{% endfor %}</ol>
+<h2>E-mail ({{ emails|length }})</h2><ol>{% for m in emails|reverse %}
+<li><strong>{{ m.to|join(', ') }}</strong> {{ m.at }} — {{ m.subject }}<br>{{ m.text }}</li>{% endfor %}</ol>
 </main></body></html>"""
 
 VIDEO = PAGE_HEAD + """<h1>Video room {{ room }}</h1>

@@ -193,7 +193,8 @@ LOGIN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <form method="post" action="{{ request.path }}">
 {% for name, value in params.items() %}<input type="hidden" name="{{ name }}" value="{{ value }}">{% endfor %}
 <fieldset><legend>Demo user</legend>
-{% for u in users %}<div><input type="radio" id="u-{{ u.sub }}" name="sub" value="{{ u.sub }}"{% if loop.first %} checked{% endif %}>
+{% for u in users %}<div>
+<input type="radio" id="u-{{ u.sub }}" name="sub" value="{{ u.sub }}"{% if loop.first %} checked{% endif %}>
 <label for="u-{{ u.sub }}">{{ u.name }} ({{ u.email }})</label></div>{% endfor %}
 </fieldset><button>Continue</button></form></main></body></html>"""
 

@@ -24,7 +24,8 @@ PORTAL_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Travel claims portal</title></head>
 <body><main><h1>Travel claims portal (sandbox)</h1>
 <p>In production this is where patients file and follow up travel claims.</p>
-<h2>Filed claims ({{ filings|length }})</h2><ol>{% for f in filings %}<li>{{ f.claimNumber }} — patient {{ f.patientId }},
+<h2>Filed claims ({{ filings|length }})</h2><ol>{% for f in filings %}
+<li>{{ f.claimNumber }} — patient {{ f.patientId }},
 appointment {{ f.appointmentDateTime }}</li>{% endfor %}</ol><p><a href="/">Sandbox</a></p></main></body></html>"""
 
 
@@ -171,7 +172,8 @@ MODE_FORM = """<h2>Travel claims (token service and claims API)</h2>
 <a href="/travel/counters">Counters as JSON</a>, <a href="/travel/portal">claims portal</a>.</p>
 <form method="post" action="/travel/mode">
 <label for="travel-mode">Claims API behaviour</label>
-<select id="travel-mode" name="mode">{% for m in modes %}<option{% if m == c.mode.mode %} selected{% endif %}>{{ m }}</option>{% endfor %}</select>
+<select id="travel-mode" name="mode">{% for m in modes %}
+<option{% if m == c.mode.mode %} selected{% endif %}>{{ m }}</option>{% endfor %}</select>
 <label for="travel-failures">Failures before success (fail)</label>
 <input id="travel-failures" name="failures" type="number" min="0" max="100" value="{{ c.mode.failures_left }}">
 <label for="travel-patient">Patient id to refuse (validation)</label>

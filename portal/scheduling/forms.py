@@ -71,3 +71,7 @@ class StaffBookingForm(FlaskForm):
 
     def describes_new_patient(self) -> bool:
         return any(f.data for f in (self.first_name, self.last_name, self.birth_date, self.phone))
+
+    def new_patient(self) -> dict:
+        return {"first_name": self.first_name.data, "last_name": self.last_name.data,
+                "birth_date": self.birth_date.data, "phone": self.phone.data}

@@ -12,6 +12,7 @@ from portal.security.models import utcnow
 FREE, BUSY, BLOCKED = "free", "busy", "busy-unavailable"
 SLOT_STATUSES = (FREE, BUSY, BLOCKED)
 BOOKED, CANCELLED = "booked", "cancelled"
+DEFAULT_TIME_ZONE = "Europe/London"
 
 
 class HealthcareService(db.Model):
@@ -34,6 +35,9 @@ class Location(db.Model):
     # A location is the clinic for travel pay: claims are offered only where this is on
     # (and TRAVEL_PAY_ENABLED is on for the whole experience).
     travel_pay_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The clinic's IANA time zone: its "today" (check-in, links) is judged on this clock, not UTC's.
+    time_zone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIME_ZONE,
+                                           server_default=DEFAULT_TIME_ZONE)
 
 
 class Practitioner(db.Model):
@@ -60,7 +64,7 @@ class Schedule(db.Model):
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"))
     # Weekly templates are wall-clock times in this zone; slots are stored in UTC.
-    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIME_ZONE)
     active: Mapped[bool] = mapped_column(default=True)
 
     healthcare_service = relationship("HealthcareService")

@@ -14,8 +14,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.scheduling.models import (BLOCKED, BOOKED, BUSY, CANCELLED, FREE, Appointment, AppointmentVersion,
-                                      HealthcareService, Location, Practitioner, Schedule, Slot, WeeklyTemplate)
+from portal.patients.services import add_patient, find_patient_by_national_id
+from portal.scheduling.models import (
+    BLOCKED,
+    BOOKED,
+    BUSY,
+    CANCELLED,
+    DEFAULT_TIME_ZONE,
+    FREE,
+    Appointment,
+    AppointmentVersion,
+    HealthcareService,
+    Location,
+    Practitioner,
+    Schedule,
+    Slot,
+    WeeklyTemplate,
+)
 from portal.security import audit
 from portal.security.models import utcnow
 
@@ -56,6 +71,10 @@ class VersionConflict(SchedulingError):
 
 class SlotNotChangeable(SchedulingError):
     """Only a free slot can be blocked and only a blocked one unblocked."""
+
+
+class UnknownPatient(SchedulingError, LookupError):
+    """No patient has this national id, and no details were given to add one."""
 
 
 class InvalidSchedule(SchedulingError, ValueError):
@@ -109,6 +128,24 @@ def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], s
     audit.record("appointment.booked", subject=appointment, patient_id=patient_id, actor=actor, slot_id=slot_id)
     db.session.commit()
     return appointment
+
+
+def book_for_patient(slot_id: int, *, national_id: str, new_patient: dict | None, actor: tuple[str, str | None],
+                     description: str | None = None) -> Appointment:
+    """A secretary's booking: the patient with this national id, or one added from `new_patient`
+    (first_name, last_name, birth_date, phone) when none is known here.
+
+    The new patient is created in the booking's transaction: `book_slot` commits both, or neither
+    when the slot is gone. Raises UnknownPatient, patients' InvalidPatient and the booking errors.
+    """
+    patient = find_patient_by_national_id(national_id)
+    if patient is None:
+        if new_patient is None:
+            raise UnknownPatient(national_id)
+        patient = add_patient(national_id=national_id, **new_patient)
+        db.session.flush()
+        audit.record("patient.created", subject=patient, patient_id=patient.id, actor=actor, via="staff_booking")
+    return book_slot(slot_id, patient_id=patient.id, actor=actor, description=description)
 
 
 def get_appointment(appointment_id: int) -> Appointment | None:
@@ -198,7 +235,7 @@ def unblock_slot(slot_id: int, *, actor=None) -> Slot:
 def search_slots(healthcare_service_id: int | None, *, start_from: datetime | None = None,
                  start_to: datetime | None = None, status: str | tuple[str, ...] | None = FREE,
                  start_not_within: tuple[tuple[datetime, datetime], ...] = (), limit: int = 5000) -> list:
-    """Slots of one service (or of all, with None) in a window, in start order, served by
+    """Slots of one service (or of all, with None) in a window that start in the future, in start order, served by
     ix_slots_service_status_start (ix_slots_start without a service). `status` is one status, several
     (any of them), or None for all; `start_not_within` leaves out slots starting in those ranges.
 
@@ -214,8 +251,10 @@ def search_slots(healthcare_service_id: int | None, *, start_from: datetime | No
         query = query.where(slots.status == status)
     elif status:
         query = query.where(slots.status.in_(status))
-    if start_from is not None:
-        query = query.where(slots.start >= start_from)
+    # Only slots that have not started are offered, whatever window was asked: one that has begun
+    # cannot be booked (book_slot refuses it), so listing it as free would only lead to a refusal.
+    now = utcnow()
+    query = query.where(slots.start > now if start_from is None or start_from <= now else slots.start >= start_from)
     if start_to is not None:
         query = query.where(slots.start <= start_to)
     for low, high in start_not_within:
@@ -232,8 +271,10 @@ def create_healthcare_service(*, name: str, organisation_code: str) -> Healthcar
     return service
 
 
-def create_location(*, name: str, address: str | None = None, organisation_code: str | None = None) -> Location:
-    location = Location(name=name.strip(), address=address, organisation_code=organisation_code)
+def create_location(*, name: str, address: str | None = None, organisation_code: str | None = None,
+                    time_zone: str = DEFAULT_TIME_ZONE) -> Location:
+    _zone(time_zone)
+    location = Location(name=name.strip(), address=address, organisation_code=organisation_code, time_zone=time_zone)
     db.session.add(location)
     db.session.flush()
     return location
@@ -274,8 +315,8 @@ def set_up_schedule(*, name: str, service_name: str, organisation_code: str, loc
         HealthcareService.organisation_code == organisation_code.strip().upper()))
     if service is None:
         service = create_healthcare_service(name=service_name, organisation_code=organisation_code)
-    location = create_location(name=location_name, organisation_code=service.organisation_code) \
-        if location_name else None
+    location = create_location(name=location_name, organisation_code=service.organisation_code,
+                               time_zone=timezone_name) if location_name else None
     practitioner = create_practitioner(family_name=practitioner_family, given_name=practitioner_given) \
         if practitioner_given and practitioner_family else None
     schedule = create_schedule(name=name, healthcare_service_id=service.id,
@@ -389,6 +430,11 @@ class DiaryEntry:
     local_start: datetime
     local_end: datetime
 
+    @property
+    def bookable(self) -> bool:
+        """Free and not yet begun: the only slots a booking page offers."""
+        return self.slot.status == FREE and self.slot.start > utcnow()
+
 
 @dataclass
 class Diary:
@@ -405,6 +451,12 @@ class Diary:
 
 def local_today(schedule: Schedule) -> date:
     return datetime.now(_zone(schedule.timezone)).date()
+
+
+def clinic_zone(schedule: Schedule) -> ZoneInfo:
+    """The time zone whose day counts as "today" for what happens on this schedule: its location's
+    (the clinic's), else the schedule's own."""
+    return _zone(schedule.location.time_zone if schedule.location is not None else schedule.timezone)
 
 
 def diary(schedule: Schedule, first_day: date, days: int) -> Diary:

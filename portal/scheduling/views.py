@@ -3,13 +3,15 @@
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from portal.extensions import db
-from portal.patients.services import InvalidPatient, add_patient, find_patient_by_national_id
+from portal.pages import htmx_wants
+from portal.patients.services import InvalidPatient
 from portal.scheduling import services
 from portal.scheduling.forms import GenerateForm, ScheduleForm, StaffBookingForm, TemplateForm
+from portal.scheduling.models import FREE
 from portal.security import audit
 from portal.security.policy import authorize, requires
 
@@ -33,7 +35,7 @@ def schedules():
     return render_template("scheduling/schedules.html", schedules=services.list_schedules())
 
 
-@bp.get("/schedules/<int(max=2147483647):schedule_id>")
+@bp.get("/schedules/<int:schedule_id>")
 @requires("schedule.view")
 def diary(schedule_id: int):
     schedule = _load_schedule(schedule_id, "schedule.view")
@@ -61,20 +63,20 @@ def _slot_changed(slot_id: int, change, done: str):
     except services.SlotNotChangeable:
         message, status = "Not changed: the slot was booked or changed by someone else first.", 409
     entry = services.diary_entry(slot_id)
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         return render_block(DIARY_TEMPLATE, "slot_row", entry=entry, message=message), status
     flash(message)
     day = entry.local_start.date().isoformat()
     return redirect(url_for("scheduling.diary", schedule_id=entry.slot.schedule_id, day=day))
 
 
-@bp.post("/slots/<int(max=2147483647):slot_id>/block")
+@bp.post("/slots/<int:slot_id>/block")
 @requires("slot.block")
 def block(slot_id: int):
     return _slot_changed(slot_id, services.block_slot, "Slot blocked.")
 
 
-@bp.post("/slots/<int(max=2147483647):slot_id>/unblock")
+@bp.post("/slots/<int:slot_id>/unblock")
 @requires("slot.block")
 def unblock(slot_id: int):
     return _slot_changed(slot_id, services.unblock_slot, "Slot free again.")
@@ -88,7 +90,7 @@ def _diary_url(entry) -> str:
     return url_for("scheduling.diary", schedule_id=entry.slot.schedule_id, day=entry.local_start.date().isoformat())
 
 
-@bp.route("/slots/<int(max=2147483647):slot_id>/book", methods=["GET", "POST"])
+@bp.route("/slots/<int:slot_id>/book", methods=["GET", "POST"])
 @requires("appointment.book")
 def book(slot_id: int):
     entry = services.diary_entry(slot_id)
@@ -96,38 +98,32 @@ def book(slot_id: int):
         abort(404)
     authorize("appointment.book", entry.slot)
     form = StaffBookingForm()
+    if entry.slot.status == FREE and not entry.bookable:
+        return render_template("scheduling/book.html", entry=entry, form=form,
+                               problem=_("This slot has already started. Choose a later one in the diary.")), 409
     if not form.validate_on_submit():
         return render_template("scheduling/book.html", entry=entry, form=form), 422 if form.is_submitted() else 200
-    patient = find_patient_by_national_id(form.national_id.data)
-    if patient is None and not form.describes_new_patient():
+    new_patient = form.new_patient() if form.describes_new_patient() else None
+    try:
+        appointment = services.book_for_patient(slot_id, national_id=form.national_id.data, new_patient=new_patient,
+                                                actor=_staff_actor(), description=form.description.data or None)
+    except services.UnknownPatient:
         form.national_id.errors.append("No patient with this national id is known here. To add a new patient, "
                                        "fill in their details below.")
         return render_template("scheduling/book.html", entry=entry, form=form, new_patient=True), 422
-    if patient is None:
-        try:
-            # Created in the booking's transaction: book_slot commits both, or neither when the slot is gone.
-            patient = add_patient(national_id=form.national_id.data, first_name=form.first_name.data,
-                                  last_name=form.last_name.data, birth_date=form.birth_date.data,
-                                  phone=form.phone.data)
-        except InvalidPatient as exc:
-            for name, message in exc.errors.items():
-                getattr(form, name).errors.append(message)
-            return render_template("scheduling/book.html", entry=entry, form=form, new_patient=True), 422
-        db.session.flush()
-        audit.record("patient.created", subject=patient, patient_id=patient.id, actor=_staff_actor(),
-                     via="staff_booking")
-    try:
-        services.book_slot(slot_id, patient_id=patient.id, actor=_staff_actor(),
-                           description=form.description.data or None)
+    except InvalidPatient as exc:
+        for name, message in exc.errors.items():
+            getattr(form, name).errors.append(message)
+        return render_template("scheduling/book.html", entry=entry, form=form, new_patient=True), 422
     except (services.SlotTaken, services.SlotInPast):
         entry = services.diary_entry(slot_id)
         return render_template("scheduling/book.html", entry=entry, form=form,
                                problem="This slot is no longer free. Choose another one in the diary."), 409
-    flash(f"Booked {patient.full_name} at {entry.local_start.strftime('%A %d %B %H:%M')}.")
+    flash(f"Booked {appointment.patient.full_name} at {entry.local_start.strftime('%A %d %B %H:%M')}.")
     return redirect(_diary_url(entry))
 
 
-@bp.post("/appointments/<int(max=2147483647):appointment_id>/cancel")
+@bp.post("/appointments/<int:appointment_id>/cancel")
 @requires("appointment.cancel")
 def cancel(appointment_id: int):
     appointment = services.get_appointment(appointment_id)
@@ -140,7 +136,7 @@ def cancel(appointment_id: int):
     except services.AlreadyCancelled:
         message, status = "Already cancelled.", 409
     entry = services.diary_entry(appointment.slot_id)
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         return render_block(DIARY_TEMPLATE, "slot_row", entry=entry, message=message), status
     flash(message)
     return redirect(_diary_url(entry))
@@ -189,7 +185,7 @@ def create_schedule():
     return redirect(url_for("scheduling.admin"))
 
 
-@bp.post("/scheduling/admin/schedules/<int(max=2147483647):schedule_id>/templates")
+@bp.post("/scheduling/admin/schedules/<int:schedule_id>/templates")
 @requires("schedule.manage")
 def add_template(schedule_id: int):
     schedule = _load_schedule(schedule_id, "schedule.manage")
@@ -206,7 +202,7 @@ def add_template(schedule_id: int):
     return redirect(url_for("scheduling.admin"))
 
 
-@bp.post("/scheduling/admin/templates/<int(max=2147483647):template_id>/delete")
+@bp.post("/scheduling/admin/templates/<int:template_id>/delete")
 @requires("schedule.manage")
 def remove_template(template_id: int):
     services.remove_weekly_template(template_id)
@@ -214,7 +210,7 @@ def remove_template(template_id: int):
     return redirect(url_for("scheduling.admin"))
 
 
-@bp.post("/scheduling/admin/schedules/<int(max=2147483647):schedule_id>/generate")
+@bp.post("/scheduling/admin/schedules/<int:schedule_id>/generate")
 @requires("schedule.manage")
 def generate(schedule_id: int):
     schedule = _load_schedule(schedule_id, "schedule.manage")

@@ -11,8 +11,8 @@ from sqlalchemy import insert
 
 from portal import sqlite_writer
 from portal.extensions import db
-from portal.security.models import AuditEvent
 from portal.security import audit_chain  # also registers the hash-chain flush hook
+from portal.security.models import AuditEvent
 
 
 def _actor() -> tuple[str, str | None]:

@@ -23,6 +23,7 @@ from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from portal.extensions import db, limiter, login_manager
+from portal.pages import htmx_wants
 from portal.security import audit, sessions, two_factor
 from portal.security.forms import CodeForm, LoginForm, SetUpCodeForm
 from portal.security.models import StaffUser, utcnow
@@ -211,6 +212,23 @@ def logout():
     return redirect(url_for("security.login"))
 
 
+# Kinds of user besides staff, by the prefix of their session id ("partner:12"), and where people
+# who use another package's pages sign in. The packages that own them register these (partners
+# does, in its init_app), so this package, below them all, imports none of them.
+_user_loaders = {}
+_sign_in_targets = {}
+
+
+def register_user_kind(prefix: str, loader) -> None:
+    """`loader(id)` returns the user with that id, or None to sign them out."""
+    _user_loaders[prefix] = loader
+
+
+def register_sign_in_target(name: str, target) -> None:
+    """`target()` returns the sign-in URL for the current request's page, or None when it is not theirs."""
+    _sign_in_targets[name] = target
+
+
 @login_manager.user_loader
 def load_user(user_id: str):
     kind, _, raw_id = user_id.partition(":")
@@ -223,22 +241,23 @@ def load_user(user_id: str):
         if user is None or not user.active or session.get("epoch") != user.session_epoch:
             return None
         return user
-    if kind == "partner":
-        from portal.partners.models import PartnerUser
+    loader = _user_loaders.get(kind)
+    return loader(int(raw_id)) if loader is not None else None
 
-        user = db.session.get(PartnerUser, int(raw_id))
-        # A deactivated partner user is signed out at their next request.
-        return user if user is not None and user.active else None
-    return None
+
+def _sign_in_target() -> str:
+    for target in _sign_in_targets.values():
+        url = target()
+        if url:
+            return url
+    return url_for("security.login", next=request.full_path if request.method == "GET" else None)
 
 
 @login_manager.unauthorized_handler
 def unauthorized():
-    from portal.partners.sign_in import sign_in_target
-
     # Partner users sign in at their organisation's provider, never on the staff form.
-    target = sign_in_target() or url_for("security.login", next=request.full_path if request.method == "GET" else None)
-    if request.headers.get("HX-Request"):
+    target = _sign_in_target()
+    if htmx_wants():
         response = make_response("", 401)
         response.headers["HX-Redirect"] = target
         return response

@@ -4,17 +4,19 @@ import sys
 import time
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
-from portal.extensions import db
+from portal.extensions import db, redis_client
+from portal.security import audit, key_rotation
+from portal.security.audit_chain import verify
+from portal.security.crypto import SECRETS_CHECK_SECONDS, key_ring
 
 
 @click.command("audit-verify")
 @with_appcontext
 def audit_verify_command():
     """Check the audit log's hash chain; exit status 1 if an event was edited or deleted."""
-    from portal.security.audit_chain import verify
-
     result = verify(db.session)
     for problem in result.problems:
         click.echo(f"PROBLEM: {problem}", err=True)
@@ -33,12 +35,6 @@ def audit_verify_command():
 @click.option("--resume", is_flag=True, help="Re-seal under the current first key without adding a new one.")
 def rotate_keys_command(batch, resume):
     """Add a new data key and re-seal every encrypted column under it, in batches, while the app serves."""
-    from flask import current_app
-
-    from portal.extensions import redis_client
-    from portal.security import audit, key_rotation
-    from portal.security.crypto import SECRETS_CHECK_SECONDS, key_ring
-
     current = key_ring().current_id
     if not resume and redis_client().exists(key_rotation.PROGRESS_KEY.format(kid=current)):
         click.echo(f"an unfinished rotation to key {current} was found: resuming it")

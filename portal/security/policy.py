@@ -44,7 +44,7 @@ ROLE_RULES: dict[str, set[str]] = {
     "ops.requeue": {"admin"},  # run a failed job again from /admin/rq
     "triage.handle": SCREENING_ROLES,
     "partner.manage": {"admin"},  # partner organisations: settings, identity provider, eligibility rules
-    # orders and the insurer report (issue 7)
+    # orders and the insurer report
     "order.view": {"admin"},
     "order.discount": {"admin"},
     "insurer.manage": {"admin"},  # insurers, deals and their price lists

@@ -3,9 +3,9 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from jinja2_fragments.flask import render_block
 
 from portal.extensions import db
+from portal.pages import page_or_block
 from portal.security import audit, sessions, two_factor
 from portal.security.forms import EmptyForm
 from portal.security.policy import authorize, requires
@@ -34,8 +34,8 @@ def staff_list():
     search = StaffSearchForm(request.args)
     page = staff.list_staff(search.q.data or "", request.args.get("page", 1, type=int) or 1)
     context = {"search": search, "result": page, "invite": invite, "q": search.q.data or ""}
-    if request.headers.get("HX-Request") and request.method == "GET":
-        return render_block(LIST_TEMPLATE, "results", **context)
+    if request.method == "GET":
+        return page_or_block(LIST_TEMPLATE, "results", **context), status
     return render_template(LIST_TEMPLATE, **context), status
 
 

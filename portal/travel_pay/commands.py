@@ -1,14 +1,15 @@
 import click
 from flask.cli import with_appcontext
 
+from portal.travel_pay.services import sweep_travel_claims
+
 
 @click.command("sweep-travel-claims")
 @with_appcontext
 @click.option("--stuck-after", type=int, default=None,
-              help="Seconds a claim may be `submitting` before it counts as cut off (default TRAVEL_CLAIM_STUCK_SECONDS).")
+              help="Seconds a claim may be `submitting` before it counts as cut off "
+                   "(default TRAVEL_CLAIM_STUCK_SECONDS).")
 def sweep_travel_claims_command(stuck_after):
     """Queue travel claims no job holds (Redis was down) and recover those whose worker died."""
-    from portal.travel_pay.services import sweep_travel_claims
-
     swept = sweep_travel_claims(stuck_after)
     click.echo(f"travel claims: {swept['recovered']} recovered, {swept['queued']} queued")

@@ -1,10 +1,11 @@
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy import false as sa_false
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.patients.models import Patient
+from portal.scheduling.models import Appointment
 from portal.security.models import utcnow
 
 NOT_QUEUED = "not_queued"   # stored; no job in Redis yet (Redis was down): the sweep queues it
@@ -109,5 +110,5 @@ class TravelClaim(db.Model):
     follow_until: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
 
-    patient = relationship("Patient")
-    appointment = relationship("Appointment")
+    patient = relationship(Patient)
+    appointment = relationship(Appointment)

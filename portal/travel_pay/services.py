@@ -25,8 +25,13 @@ from portal.scheduling.models import Appointment, Location, Schedule, Slot
 from portal.security import audit
 from portal.security.models import utcnow
 from portal.travel_pay.agreement import Agreement
-from portal.travel_pay.clients import (ClaimRejected, ClaimsApiClient, ClaimsApiUnavailable, TokenRejected,
-                                       TokenServiceClient)
+from portal.travel_pay.clients import (
+    ClaimRejected,
+    ClaimsApiClient,
+    ClaimsApiUnavailable,
+    TokenRejected,
+    TokenServiceClient,
+)
 from portal.travel_pay.models import FAILED, FILED, NOT_QUEUED, QUEUED, REJECTED, SUBMITTING, TravelClaim
 
 log = logging.getLogger(__name__)
@@ -136,7 +141,8 @@ def enqueue_claim(claim_id: int, attempt: int, due: datetime) -> bool:
 def _token_client() -> TokenServiceClient:
     cfg = current_app.config
     url = cfg["TOKEN_SERVICE_URL"] or f"{cfg['SANDBOX_URL']}/travel/token"
-    return TokenServiceClient(url, cfg["TRAVEL_CLIENT_ID"], cfg["TRAVEL_CLIENT_SECRET"], cfg["EXTERNAL_TIMEOUT_SECONDS"])
+    return TokenServiceClient(url, cfg["TRAVEL_CLIENT_ID"], cfg["TRAVEL_CLIENT_SECRET"],
+                              cfg["EXTERNAL_TIMEOUT_SECONDS"])
 
 
 def _claims_client() -> ClaimsApiClient:

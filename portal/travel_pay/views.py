@@ -1,17 +1,14 @@
-"""Staff see travel claims (status, attempts, last error, next attempt), re-submit failed ones,
-and the check-ins whose patients said their details are wrong (the front-desk list)."""
+"""Staff see travel claims (status, attempts, last error, next attempt) and re-submit failed ones.
+The same page shows check-in's front-desk list (checkin/front_desk_views.py)."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
-from sqlalchemy import update
 
-from portal.checkin import services as checkin
-from portal.checkin.models import CheckIn
 from portal.extensions import db
+from portal.pages import htmx_wants
 from portal.security import audit
-from portal.security.models import utcnow
 from portal.security.policy import requires
 from portal.travel_pay import services
 from portal.travel_pay.models import STATUSES
@@ -31,11 +28,10 @@ def claims():
     status = request.args.get("status")
     status = status if status in STATUSES else None
     listed = services.list_claims(status)
-    front_desk = checkin.front_desk_list()
     # The list shows patient names: a read of patient data.
     audit.record_read("travel_claims.listed", actor=_actor(), status=status, count=len(listed),
-                      patients=sorted({c.patient_id for c in listed} | {c.patient_id for c in front_desk})[:200])
-    return render_template(PAGE, claims=listed, status=status, statuses=STATUSES, front_desk=front_desk)
+                      patients=sorted({c.patient_id for c in listed})[:200])
+    return render_template(PAGE, claims=listed, status=status, statuses=STATUSES)
 
 
 @bp.post("/travel-claims/<int:claim_id>/resubmit")
@@ -48,24 +44,8 @@ def resubmit(claim_id: int):
         abort(404)
     again = services.resubmit_failed(claim_id, actor=_actor())
     message = "The claim will be filed again now." if again else "Only a failed claim can be re-submitted."
-    if request.headers.get("HX-Request"):
+    if htmx_wants():
         db.session.refresh(claim)
         return render_block(PAGE, "claim_row", claim=claim, row_message=message), (200 if again else 409)
     flash(message)
-    return redirect(url_for("travel_pay.claims"))
-
-
-@bp.post("/travel-claims/front-desk/<int:check_in_id>/done")
-@requires("check_in.front_desk")
-def front_desk_done(check_in_id: int):
-    if not FlaskForm().validate_on_submit():
-        abort(400)
-    changed = db.session.execute(update(CheckIn).where(CheckIn.id == check_in_id,
-                                                       CheckIn.front_desk_done_at.is_(None))
-                                 .values(front_desk_done_at=utcnow())).rowcount
-    if changed:
-        record = db.session.get(CheckIn, check_in_id)
-        audit.record("checkin.details_updated", subject=record, patient_id=record.patient_id, actor=_actor())
-    db.session.commit()
-    flash("Marked as updated." if changed else "That was already done.")
     return redirect(url_for("travel_pay.claims"))

@@ -5,11 +5,14 @@ test. The CSP is left on, so any inline script or style the templates grow shows
 """
 
 import os
+import random
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
+from portal.sandbox.referral_system import random_fodselsnummer
 from tests.conftest import PASSWORD, make_staff, pass_code_step
 
 CHROMIUM = "/usr/bin/chromium"
@@ -18,6 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SCREENS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/screens"))
+OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"  # > 0: the page scrolls sideways
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +93,63 @@ def send_referral(app, live_server):
 def screens():
     SCREENS.mkdir(parents=True, exist_ok=True)
     return SCREENS
+
+
+# --- what browser tests check on a page ---------------------------------------------------------
+
+def assert_no_axe_violations(page, where: str):
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.violations_count == 0, f"{where}:\n{results.generate_report()}"
+
+
+def assert_ran_clean(page):
+    assert page.problems == [], "\n".join(page.problems)
+
+
+def mark_page(page):
+    """Leave a mark on the window; it survives htmx swaps and disappears on a reload."""
+    page.evaluate("window.__notReloaded = true")
+
+
+def assert_not_reloaded(page):
+    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
+
+
+def focused_text(page) -> str:
+    return page.evaluate("document.activeElement ? document.activeElement.textContent.trim() : ''")
+
+
+def tab_to(page, text: str, limit: int = 40):
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if focused_text(page) == text:
+            return
+    pytest.fail(f"Tab never reached {text!r}")
+
+
+def wait_for_htmx_to_settle(page):
+    """htmx wires up swapped-in content when it settles, ~20 ms after the swap; before that a link
+    is a plain link (Enter would load the full detail page, which works, but is not this test)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-swapping, .htmx-settling')")
+
+
+def screenshot(page, path, **options):
+    # Two animation frames: the scroll and focus htmx and portal.js just did are painted.
+    page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    page.screenshot(path=str(path), caret="initial", **options)  # caret="hide" would inject a style the CSP blocks
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical accessibility findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']} {[n['html'] for n in v['nodes']]}" for v in results.response["violations"]
+            if v.get("impact") in ("serious", "critical")]
+
+
+def another_referral(seed_referral, first, last):
+    return dict(seed_referral, JournalGuid=str(uuid.uuid4()), PID=random_fodselsnummer(random.Random(first)),
+                Firstname=first, Lastname=last, PhoneNumber="+4791234567")

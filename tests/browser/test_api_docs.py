@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.browser.conftest import PHONE, SCREENS
-from tests.browser.test_screening import assert_no_axe_violations, assert_ran_clean
+from tests.browser.conftest import PHONE, SCREENS, assert_no_axe_violations, assert_ran_clean
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,8 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.test_screening import OVERFLOW, assert_no_axe_violations, assert_ran_clean  # noqa: E402
-from tests.fhir.test_book_elsewhere_from_work import make_referral, make_triage_request, nhs_patient  # noqa: E402
+from tests.book_elsewhere.conftest import make_referral, make_triage_request, nhs_patient  # noqa: E402
+from tests.browser.conftest import OVERFLOW, assert_no_axe_violations, assert_ran_clean  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

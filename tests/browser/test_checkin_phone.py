@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import PHONE
-from tests.browser.test_consultation_flow import serious_violations
+from tests.browser.conftest import PHONE, serious_violations
 from tests.checkin.conftest import book_appointment
 from tests.conftest import run_notification_jobs
 from tests.e2e.test_travel_claim_chaos import kill_hard, start_worker, wait_for

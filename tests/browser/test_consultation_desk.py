@@ -15,8 +15,7 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.test_screening import (OVERFLOW, assert_no_axe_violations, assert_not_reloaded,  # noqa: E402
-                                          assert_ran_clean, mark_page)
+from tests.browser.conftest import OVERFLOW, assert_no_axe_violations, assert_not_reloaded, assert_ran_clean, mark_page  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import serious_violations
 from tests.conftest import PASSWORD, make_consultation, make_staff, pass_code_step, run_notification_jobs
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,15 +29,6 @@ def browser():
         browser.close()
 
 
-def serious_violations(page) -> list[str]:
-    """axe-core's serious and critical accessibility findings on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [f"{v['id']}: {v['help']} {[n['html'] for n in v['nodes']]}" for v in results.response["violations"]
-            if v.get("impact") in ("serious", "critical")]
-
-
 def latest_link(sandbox, base_url: str) -> str:
     text = sandbox.sms[-1]["text"]
     return base_url + re.search(r"(/c/[A-Za-z0-9_-]+)", text).group(1)
@@ -46,7 +38,7 @@ def test_doctor_and_patient_run_a_whole_consultation(app, live_server, sandbox, 
     from playwright.sync_api import expect
 
     make_staff(app, "doctor", "doc@test.example", "Dr. Browser")
-    cid = make_consultation(app)
+    make_consultation(app)
 
     doctor = browser.new_context().new_page()
     doctor.goto(f"{live_server}/login")

@@ -9,13 +9,12 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM, DESKTOP, PHONE, SCREENS
 from tests.conftest import make_patient
-from tests.reports.test_dashboards import _consultation, _report
+from tests.reports.conftest import consultation_at as _consultation, filed_report as _report
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: browser tests need Debian's chromium", allow_module_level=True)
 
-from tests.browser.test_screening import (OVERFLOW, assert_no_axe_violations, assert_ran_clean,  # noqa: E402
-                                          screenshot)
+from tests.browser.conftest import OVERFLOW, assert_no_axe_violations, assert_ran_clean, screenshot  # noqa: E402
 
 pytestmark = pytest.mark.browser
 FIRST_DAY = datetime(2030, 3, 1, 8, 0)

@@ -14,7 +14,7 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.test_screening import assert_no_axe_violations, assert_ran_clean  # noqa: E402
+from tests.browser.conftest import assert_no_axe_violations, assert_ran_clean  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,6 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM, DESKTOP
 from tests.conftest import DIARY_MONDAY, make_patient, slot_ids
-from tests.partners.conftest import idp, partners  # noqa: F401  (fixtures)
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: browser tests need Debian's chromium", allow_module_level=True)
@@ -22,8 +21,7 @@ if not Path(CHROMIUM).exists():
 from playwright.sync_api import expect  # noqa: E402
 
 from tests.browser.a11y import focus_problem  # noqa: E402
-from tests.browser.test_screening import (another_referral, assert_not_reloaded, assert_ran_clean,  # noqa: E402
-                                          mark_page)
+from tests.browser.conftest import another_referral, assert_not_reloaded, assert_ran_clean, mark_page  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +62,7 @@ def _partner_page(open_page, tenant="northside", user="Sam Scheduler"):
 
 
 def test_typing_into_the_partner_patient_search_narrows_the_results(app, open_page, partners):  # noqa: F811
-    from portal.partners import services
+    from portal.care_requests import services
 
     with app.app_context():
         services.create_partner_patient(partners["northside"]["id"], first_name="Bo", last_name="Bayes",
@@ -85,8 +83,8 @@ def test_typing_into_the_partner_patient_search_narrows_the_results(app, open_pa
 
 
 def test_the_partner_list_changes_live_and_keyboard_focus_stays_on_its_link(app, open_page, partners):  # noqa: F811
+    from portal.care_requests import services
     from portal.extensions import db
-    from portal.partners import services
     from portal.partners.models import PartnerUser
 
     page = _partner_page(open_page, user="Alice Admin")

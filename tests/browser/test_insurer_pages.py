@@ -11,7 +11,7 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.test_screening import OVERFLOW, assert_no_axe_violations, assert_ran_clean, screenshot  # noqa: E402
+from tests.browser.conftest import OVERFLOW, assert_no_axe_violations, assert_ran_clean, screenshot  # noqa: E402
 
 pytestmark = pytest.mark.browser
 NARROW = {"width": 375, "height": 740}

@@ -1,9 +1,10 @@
 """Each audience's main flow with the keyboard only, checking at every Tab stop that focus can be seen
 (an outline of 2 px or more with 3:1 contrast against what is beside it, WCAG 2.2 1.4.11).
 
-Secretary: opens a referral from the queue and tabs through its panel. Doctor: picks, starts, finishes and reports. Partner: finds a patient
-and opens the visit form. Patient: passes the identity check into the waiting room. (Check-in by
-keyboard on a phone is test_checkin_phone.py; admins and reporting: every Tab stop of their pages.)
+Secretary: opens a referral from the queue and tabs through its panel. Doctor: picks, starts, finishes
+and reports. Partner: finds a patient and opens the visit form. Patient: passes the identity check into
+the waiting room. (Check-in by keyboard on a phone is test_checkin_phone.py; admins and reporting: every
+Tab stop of their pages.)
 """
 
 from pathlib import Path
@@ -12,7 +13,6 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM, DESKTOP, PHONE
 from tests.conftest import make_consultation, make_staff
-from tests.partners.conftest import idp, partners  # noqa: F401  (fixtures)
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: browser tests need Debian's chromium", allow_module_level=True)
@@ -20,7 +20,7 @@ if not Path(CHROMIUM).exists():
 from playwright.sync_api import expect  # noqa: E402
 
 from tests.browser.a11y import focus_problem, tab_through  # noqa: E402
-from tests.browser.test_screening import another_referral, assert_ran_clean, focused_text  # noqa: E402
+from tests.browser.conftest import another_referral, assert_ran_clean, focused_text  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

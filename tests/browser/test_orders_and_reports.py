@@ -16,11 +16,17 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.test_screening import (OVERFLOW, assert_no_axe_violations, assert_ran_clean,  # noqa: E402
-                                          mark_page, assert_not_reloaded, screenshot)
+from tests.browser.conftest import (  # noqa: E402
+    OVERFLOW,
+    assert_no_axe_violations,
+    assert_not_reloaded,
+    assert_ran_clean,
+    mark_page,
+    screenshot,
+)
 from tests.conftest import make_patient, make_staff  # noqa: E402
 from tests.orders.fixtures import make_insurer, serve_consultation  # noqa: E402
-from tests.reports.test_insurer_report import run_report_jobs  # noqa: E402
+from tests.reports.conftest import run_report_jobs  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -5,78 +5,39 @@ a console error (a CSP block, a 404, a script error) fails the test. Screenshots
 with a referral open land in /tmp/screens/ for a person to look at.
 """
 
-import random
 import re
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.browser.conftest import CHROMIUM, DESKTOP, PHONE
+from tests.browser.conftest import (
+    CHROMIUM,
+    DESKTOP,
+    OVERFLOW,
+    PHONE,
+    another_referral,
+    assert_no_axe_violations,
+    assert_not_reloaded,
+    assert_ran_clean,
+    focused_text,
+    mark_page,
+    screenshot,
+    tab_to,
+    wait_for_htmx_to_settle,
+)
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: browser tests need Debian's chromium", allow_module_level=True)
 
-from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 from portal.consultations.models import Consultation  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.sandbox.referral_system import random_fodselsnummer  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-axe = Axe()
 CREATED = re.compile(r"^Consultation ([A-Z0-9]{8}) created; it is in the doctors' queue\.$")
-OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
-
-
-def another_referral(seed_referral, first, last):
-    return dict(seed_referral, JournalGuid=str(uuid.uuid4()), PID=random_fodselsnummer(random.Random(first)),
-                Firstname=first, Lastname=last, PhoneNumber="+4791234567")
-
-
-def assert_no_axe_violations(page, where: str):
-    results = axe.run(page)
-    assert results.violations_count == 0, f"{where}:\n{results.generate_report()}"
-
-
-def assert_ran_clean(page):
-    assert page.problems == [], "\n".join(page.problems)
-
-
-def mark_page(page):
-    """Leave a mark on the window; it survives htmx swaps and disappears on a reload."""
-    page.evaluate("window.__notReloaded = true")
-
-
-def assert_not_reloaded(page):
-    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
-
-
-def focused_text(page) -> str:
-    return page.evaluate("document.activeElement ? document.activeElement.textContent.trim() : ''")
-
-
-def tab_to(page, text: str, limit: int = 40):
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if focused_text(page) == text:
-            return
-    pytest.fail(f"Tab never reached {text!r}")
-
-
-def wait_for_htmx_to_settle(page):
-    """htmx wires up swapped-in content when it settles, ~20 ms after the swap; before that a link
-    is a plain link (Enter would load the full detail page, which works, but is not this test)."""
-    page.wait_for_function("() => !document.querySelector('.htmx-swapping, .htmx-settling')")
-
-
-def screenshot(page, path, **options):
-    # Two animation frames: the scroll and focus htmx and portal.js just did are painted.
-    page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-    page.screenshot(path=str(path), caret="initial", **options)  # caret="hide" would inject a style the CSP blocks
 
 
 def open_queue(page, sign_in_as):

@@ -86,10 +86,11 @@ def seed_everything(app) -> Seed:
     from rq import Queue, SimpleWorker
     from sqlalchemy import select
 
+    from portal.care_requests import services as care_requests
     from portal.checkin import services as checkin
     from portal.consultations import results, services as consultations
     from portal.demo import load_demo_data
-    from portal.extensions import db, redis_client
+    from portal.extensions import db, redis_client, worker_redis
     from portal.orders.models import Order
     from portal.partners import services as partners
     from portal.partners.models import PartnerUser
@@ -127,7 +128,7 @@ def seed_everything(app) -> Seed:
                                             end=date(2026, 1, 31), by_id=_staff_id(STAFF_EMAIL["reporting"]))
         queue = Queue("default", connection=redis_client())
         failed_job = queue.enqueue("operator.truediv", 1, 0)
-        SimpleWorker([queue], connection=redis_client()).work(burst=True, with_scheduler=False)
+        SimpleWorker([queue], connection=worker_redis()).work(burst=True, with_scheduler=False)
 
         # Check-in: Line has an appointment soon (demo data) and a second one she is checked in for.
         clinic = db.session.scalar(select(Schedule).where(Schedule.name.like("Travel clinic%")))
@@ -146,15 +147,16 @@ def seed_everything(app) -> Seed:
         db.session.commit()
 
         northside = partners.partner_by_tenant("northside")
-        users = {u.role: u for u in db.session.scalars(select(PartnerUser).where(PartnerUser.partner_id == northside.id))}
-        partner_patient = partners.search_patients(northside.id, "Ada")[0]
+        users = {u.role: u for u in db.session.scalars(select(PartnerUser)
+                                                       .where(PartnerUser.partner_id == northside.id))}
+        partner_patient = care_requests.search_patients(northside.id, "Ada")[0]
         diary = db.session.scalar(select(Schedule).where(~Schedule.name.like("Travel clinic%")))
         free_slot = db.session.scalar(select(Slot.id).where(Slot.schedule_id == diary.id, Slot.status == "free",
                                                             Slot.start > utcnow()).order_by(Slot.start))
-        triage = partners.send_to_triage(users["scheduler"], partner_patient.id,
-                                         service_id=diary.healthcare_service_id, reason="Chest pain after a fall",
-                                         answers={"address": "1 High Street"}, callback_phone="+447700900001",
-                                         why="chest pain")
+        triage = care_requests.send_to_triage(users["scheduler"], partner_patient.id,
+                                              service_id=diary.healthcare_service_id, reason="Chest pain after a fall",
+                                              answers={"address": "1 High Street"}, callback_phone="+447700900001",
+                                              why="chest pain")
         referral = db.session.scalar(select(Referral.id).where(Referral.status == "awaiting_screening")
                                      .order_by(Referral.id))
         scheduler_id, patient_id = users["scheduler"].id, partner_patient.id
@@ -170,10 +172,10 @@ def seed_everything(app) -> Seed:
 
 
 def _handoff(app, partner_id, user_id, patient_id):
-    from portal.partners import services as partners
+    from portal.care_requests import services as care_requests
 
     with app.app_context():
-        return partners.issue_handoff(partner_id=partner_id, user_id=user_id, patient_id=patient_id)
+        return care_requests.issue_handoff(partner_id=partner_id, user_id=user_id, patient_id=patient_id)
 
 
 # --- signing in, as each role does it -----------------------------------------------------------------

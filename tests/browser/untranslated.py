@@ -19,7 +19,8 @@ TEXTS_JS = """() => {
     const text = node.nodeValue.replace(/\\s+/g, ' ').trim();
     if (text && node.parentElement && !skip(node.parentElement)) texts.push(text);
   }
-  for (const el of document.querySelectorAll('[placeholder], [aria-label], [title], [alt], input[type=submit], input[type=button]')) {
+  const labelled = '[placeholder], [aria-label], [title], [alt], input[type=submit], input[type=button]';
+  for (const el of document.querySelectorAll(labelled)) {
     if (skip(el)) continue;
     for (const name of ['placeholder', 'aria-label', 'title', 'alt']) {
       const value = (el.getAttribute(name) || '').trim();

@@ -13,13 +13,14 @@ from tests.conftest import make_patient
 BIRTH_DATE = "1969-11-13"  # make_patient's Line Danser
 
 
-def set_up_clinic(app, travel_pay: bool = True, name: str = "Riverside Health Centre") -> dict:
+def set_up_clinic(app, travel_pay: bool = True, name: str = "Riverside Health Centre",
+                  time_zone: str = "Europe/London") -> dict:
     from portal.scheduling import services
 
     with app.app_context():
         schedule = services.set_up_schedule(
             name=f"Check-in clinic {name}", service_name="Outpatients", organisation_code="RXX02",
-            location_name=name, practitioner_given="Asha", practitioner_family="Patel", timezone_name="Europe/London")
+            location_name=name, practitioner_given="Asha", practitioner_family="Patel", timezone_name=time_zone)
         schedule.location.travel_pay_enabled = travel_pay
         db.session.commit()
         ids = {"schedule_id": schedule.id, "service_id": schedule.healthcare_service_id,
@@ -72,7 +73,9 @@ def new_link(app, patient_id: int) -> str:
 
 
 @pytest.fixture
-def clinic(app):
+def clinic(app, clinic_morning):
+    """A travel-pay clinic in London; the clock starts at 10:00 there, so appointments "in N minutes"
+    are today at the clinic whenever the suite runs."""
     return set_up_clinic(app)
 
 
@@ -94,10 +97,10 @@ def run_claim_jobs(app) -> None:
     """Work the claims queue until it is empty, in this process (like `flask worker --burst`)."""
     from rq import Queue, SimpleWorker
 
-    from portal.extensions import redis_client
+    from portal.extensions import worker_redis
 
     with app.app_context():
-        connection = redis_client()
+        connection = worker_redis()
         SimpleWorker([Queue("claims", connection=connection)], connection=connection).work(
             burst=True, with_scheduler=False)
         db.session.remove()

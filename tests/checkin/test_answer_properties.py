@@ -8,11 +8,20 @@ ends within one step per question; the identity check ignores case and spacing, 
 from datetime import date
 from types import SimpleNamespace
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from portal.checkin.services import (ASK, DEMOGRAPHICS, FILE, FILE_LATER, NOT_ELIGIBLE, REVIEW, TRAVEL,
-                                     first_travel_no, next_question, travel_choice)
+from portal.checkin.services import (
+    ASK,
+    DEMOGRAPHICS,
+    FILE,
+    FILE_LATER,
+    NOT_ELIGIBLE,
+    REVIEW,
+    TRAVEL,
+    first_travel_no,
+    next_question,
+    travel_choice,
+)
 from portal.security.patient_check import identity_matches
 from portal.travel_pay.agreement import current_agreement
 from tests.test_input_rules import names

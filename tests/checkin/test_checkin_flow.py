@@ -9,8 +9,14 @@ from portal.checkin.models import CheckIn
 from portal.extensions import db, redis_client
 from portal.security.models import AuditEvent
 from portal.travel_pay.models import TravelClaim
-from tests.checkin.conftest import (BIRTH_DATE, book_appointment, make_checkin_patient, new_link,
-                                   redis_unreachable, set_up_clinic)
+from tests.checkin.conftest import (
+    BIRTH_DATE,
+    book_appointment,
+    make_checkin_patient,
+    new_link,
+    redis_unreachable,
+    set_up_clinic,
+)
 from tests.conftest import csrf_token_from
 
 # `file_now`: the travel ask ("yes" or "later"); `agreement`: the review's button ("file" or "later"),
@@ -293,8 +299,9 @@ def test_without_redis_the_claim_is_stored_not_yet_queued_and_the_sweep_queues_i
 
 
 def test_delay_hours_other_than_12_or_24_are_refused_at_start_up():
-    from portal.config import load_settings
     import os
+
+    from portal.config import load_settings
 
     with pytest.raises(ValueError, match="12 or 24"):
         load_settings({**os.environ, "TRAVEL_CLAIM_DELAY_HOURS": "6"})

@@ -116,7 +116,8 @@ def test_policy_lets_only_author_and_admin_read(app, completed):
         other = SimpleNamespace(is_authenticated=True, role="doctor", id=result.author_id + 1000)
         assert policy.can(author, "consultation_result.read", result)
         assert not policy.can(other, "consultation_result.read", result)
-        assert policy.can(SimpleNamespace(is_authenticated=True, role="admin", id=0), "consultation_result.read", result)
+        admin = SimpleNamespace(is_authenticated=True, role="admin", id=0)
+        assert policy.can(admin, "consultation_result.read", result)
         for role in ("secretary", "reporting"):
             assert not policy.can(SimpleNamespace(is_authenticated=True, role=role, id=result.author_id),
                                   "consultation_result.read", result)

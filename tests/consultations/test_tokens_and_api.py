@@ -51,7 +51,7 @@ def check_chat_claims(token, secret, secret_id, cid, pid, owner, ttl):
     assert claims["exp"] - claims["iat"] == ttl
     assert claims["iss"] == secret_id
     assert uuid.UUID(claims["jti"]).version == 4
-    assert claims["scopes"] == [3]
+    assert claims["scopes"] == ["1"]
     assert claims["recipients"] == [f"Consultation/{cid}", f"Patient/{pid}"]
     assert claims["join_team"] is True
     assert claims["owner"] == owner
@@ -95,7 +95,7 @@ def test_doctor_gets_doctor_tokens_with_every_claim(app, started):
     check_chat_claims(body["chatRoom"]["serviceProviderJwt"], secret, secret_id, cid, pid,
                       owner=f"Consultation/{cid}", ttl=14 * 24 * 3600)
     check_video_key(body["videoRoom"]["serviceProviderKey"], app.config["VIDEO_KEY_SECRET"],
-                    body["videoRoom"]["name"], True, f"Consultation/{cid}", "Test Doctor")
+                    body["videoRoom"]["name"], True, f"Consultation/{cid}", "medisinsk arbeider")
 
 
 def test_patient_gets_patient_tokens_owned_by_the_real_patient(app, started):
@@ -106,7 +106,7 @@ def test_patient_gets_patient_tokens_owned_by_the_real_patient(app, started):
     check_chat_claims(body["chatRoom"]["patientJwt"], secret, secret_id, cid, pid, owner=f"Patient/{pid}",
                       ttl=24 * 3600)
     check_video_key(body["videoRoom"]["patientKey"], app.config["VIDEO_KEY_SECRET"], body["videoRoom"]["name"],
-                    False, f"Patient/{pid}", "Line")
+                    False, f"Patient/{pid}", "medisinsk arbeider")
 
 
 def test_api_uses_the_seed_field_names(app, started):
@@ -164,7 +164,8 @@ def test_chat_token_of_another_room_is_refused(app, app_ctx, started):
                           room.shared_secret, algorithm="HS256")
     with pytest.raises(tokens.InvalidChatToken):
         tokens.verify_chat_jwt(stranger, consultation, room)
-    expired = tokens.chat_jwt(consultation, room, for_doctor=False, now=int(time.time()) - 2 * 24 * 3600)
+    expired = tokens.chat_jwt(consultation, room, for_doctor=False, scopes=["1"],
+                              now=int(time.time()) - 2 * 24 * 3600)
     with pytest.raises(tokens.InvalidChatToken):
         tokens.verify_chat_jwt(expired, consultation, room)
 
@@ -176,3 +177,84 @@ def test_video_room_only_when_video_is_a_channel(app, app_ctx, sandbox):
     services.start_consultation(load(cid), doctor_id=doctor)
     assert db.session.scalar(select(VideoRoom).where(VideoRoom.consultation_id == cid)) is None
     assert services.chat_room_of(load(cid)) is not None
+
+
+# -- our tokens beside the partner services' example tokens -------------------------------------------
+
+def claims_of(token, secret=None):
+    if secret is None:
+        return jwt.decode(token, options={"verify_signature": False})
+    return jwt.decode(token, secret, algorithms=["HS256"])
+
+
+def shape(claims: dict) -> dict:
+    """Each claim's value type, and for lists the types of their items."""
+    return {name: (type(value), tuple(sorted({type(item).__name__ for item in value})) if isinstance(value, list)
+                   else None) for name, value in claims.items()}
+
+
+def test_our_chat_tokens_have_the_example_tokens_claims_and_value_types(app, started):
+    from tests.consultations.partner_token_examples import CHAT_TOKEN
+
+    doctor, cid, pid = started
+    example = claims_of(CHAT_TOKEN)
+    secret, _ = chat_secret(app, cid)
+    ours = [claims_of(doctor_client(app).get(f"/api/consultations/{cid}").json["chatRoom"]["serviceProviderJwt"],
+                      secret),
+            claims_of(patient_client(app, cid).get(f"/api/consultations/{cid}").json["chatRoom"]["patientJwt"], secret)]
+    for claims in ours:
+        assert shape(claims) == shape(example)
+        assert claims["scopes"] == example["scopes"] == ["1"]
+
+
+def test_one_rooms_video_keys_share_d_and_u_and_differ_only_in_o_and_ud_like_the_examples(app, started):
+    from tests.consultations.partner_token_examples import VIDEO_DOCTOR_KEY, VIDEO_PATIENT_KEY
+
+    doctor, cid, pid = started
+    secret = app.config["VIDEO_KEY_SECRET"]
+    example_doctor, example_patient = claims_of(VIDEO_DOCTOR_KEY), claims_of(VIDEO_PATIENT_KEY)
+    ours_doctor = claims_of(doctor_client(app).get(f"/api/consultations/{cid}").json["videoRoom"]["serviceProviderKey"],
+                            secret)
+    ours_patient = claims_of(patient_client(app, cid).get(f"/api/consultations/{cid}").json["videoRoom"]["patientKey"],
+                             secret)
+    assert shape(ours_doctor) == shape(example_doctor) and shape(ours_patient) == shape(example_patient)
+
+    def differing(a, b):
+        return {name for name in a if a[name] != b[name]} - {"iat"}  # issued a moment apart
+
+    assert differing(example_doctor, example_patient) == {"o", "ud"}
+    assert differing(ours_doctor, ours_patient) == {"o", "ud"}
+    assert ours_doctor["u"] == example_doctor["u"] == "medisinsk arbeider"
+    with app.app_context():
+        room = db.session.scalar(select(VideoRoom).where(VideoRoom.consultation_id == cid))
+        assert ours_doctor["d"] == room.key_uuid and uuid.UUID(room.key_uuid).version == 4
+    # Asking again gives the same room identity, not a new one per key.
+    again = claims_of(doctor_client(app).get(f"/api/consultations/{cid}").json["videoRoom"]["serviceProviderKey"],
+                      secret)
+    assert again["d"] == ours_doctor["d"]
+
+
+def test_another_rooms_keys_carry_another_d(app, started, sandbox):
+    doctor, cid, pid = started
+    other = make_consultation(app, patient_id=pid)
+    with app.app_context():
+        services.pick_consultation(load(other), doctor_id=doctor)
+        services.start_consultation(load(other), doctor_id=doctor)
+        rooms = db.session.scalars(select(VideoRoom.key_uuid)).all()
+    assert len(rooms) == 2 and len(set(rooms)) == 2
+
+
+def test_scopes_and_room_label_are_settings():
+    from portal.config import load_settings
+
+    settings = load_settings({"INSTANCE_PATH": app_instance(), "CHAT_TOKEN_SCOPES": "1, 2",
+                              "VIDEO_ROOM_LABEL": "helsepersonell", "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert settings["CHAT_TOKEN_SCOPES"] == ["1", "2"] and settings["VIDEO_ROOM_LABEL"] == "helsepersonell"
+    defaults = load_settings({"INSTANCE_PATH": app_instance(), "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert defaults["CHAT_TOKEN_SCOPES"] == ["1"] and defaults["VIDEO_ROOM_LABEL"] == "medisinsk arbeider"
+
+
+def app_instance() -> str:
+    import os
+
+    return os.environ["INSTANCE_PATH"]

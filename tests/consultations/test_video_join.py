@@ -11,7 +11,7 @@ import jwt
 import requests
 
 from tests.conftest import make_consultation, make_staff
-from tests.consultations.test_patient_side import check, start
+from tests.consultations.conftest import check, start
 
 JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
@@ -69,8 +69,8 @@ def test_join_page_refuses_a_missing_forged_or_foreign_key(app, staff_client, cl
     action, key = join_form(doctor.get(f"/consultations/{cid}").get_data(as_text=True))
     missing = requests.post(action, data={}, timeout=5)
     by_url = requests.get(action, params={"key": key}, timeout=5)  # a key in a URL is not accepted
-    forged = requests.post(action, data={"key": jwt.encode(claims(app, key), "not-the-video-service-secret-but-long-enough", algorithm="HS256")},
-                           timeout=5)
+    forged_key = jwt.encode(claims(app, key), "not-the-video-service-secret-but-long-enough", algorithm="HS256")
+    forged = requests.post(action, data={"key": forged_key}, timeout=5)
     other_room = requests.post(action.rsplit("/", 1)[0] + "/C-OTHER-1234", data={"key": key}, timeout=5)
     garbage = requests.post(action, data={"key": "x" * 300}, timeout=5)
     assert missing.status_code == 400 and "no participant key" in missing.text

@@ -261,7 +261,7 @@ class Cluster:
             self._start(f"web-{host}", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
                         self.host_env(host, **overrides))
         for host in hosts:
-            wait_until(lambda: answers(f"{self.hosts[host]}/healthz"), 60, f"web host {host}")
+            wait_until(lambda host=host: answers(f"{self.hosts[host]}/healthz"), 60, f"web host {host}")
 
     def start_worker(self, host: str, queues: str, **overrides) -> None:
         self._start(f"worker-{host}", [str(BIN / "flask"), "--app", "wsgi", "worker", "--queues", queues],

@@ -22,8 +22,7 @@ from rq.job import Job
 from stdnum.no import fodselsnummer
 
 from portal.sandbox.referral_system import random_fodselsnummer, signed_request
-from tests.checkin.test_checkin_flow import ALL_YES, answer_all, press_check_in
-from tests.checkin.test_checkin_flow import sign_in as checkin_sign_in
+from tests.checkin.test_checkin_flow import ALL_YES, answer_all, press_check_in, sign_in as checkin_sign_in
 from tests.conftest import SEED_REFERRAL, csrf_token_from
 from tests.e2e.many_hosts import Browser, Cluster, link_path, on_postgresql, wait_until, what_is_missing
 
@@ -123,7 +122,7 @@ def _story(cluster):
     cluster.start_worker("A", cluster.queues["A"])
     cluster.start_worker("B", cluster.queues["B"])
     for host in (A, B):
-        ready = wait_until(lambda: Browser().at(host).get("/readyz").status_code == 200, 60, "readiness")
+        ready = wait_until(lambda host=host: Browser().at(host).get("/readyz").status_code == 200, 60, "readiness")
         assert ready
 
     cluster.mark("two workers ready")

@@ -20,17 +20,19 @@ from portal.extensions import db
 from portal.travel_pay.models import TravelClaim
 from tests.checkin.conftest import book_appointment, new_link, redis_unreachable
 from tests.checkin.test_checkin_flow import ALL_YES, answer_all, press_check_in, sign_in
+from tests.conftest import child_clock_env
 from tests.travel_pay.conftest import checkin_patient, clinic, travel_sandbox  # noqa: F401
 from tests.travel_pay.test_claim_job import checked_in_claim, settings
 
 ROOT = Path(__file__).resolve().parents[2]
-FLASK = str(Path(sys.executable).with_name("flask"))
 
 
 def start_worker(app, sandbox_url: str, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"], SANDBOX_URL=sandbox_url, LOG_LEVEL="WARNING",
-               TRAVEL_CLAIM_STUCK_SECONDS="2", SMTP_PORT=str(app.config["SMTP_PORT"]))
-    return subprocess.Popen([FLASK, "--app", "wsgi", "worker", "--queues", "claims,notifications", *extra],
+               TRAVEL_CLAIM_STUCK_SECONDS="2", SMTP_PORT=str(app.config["SMTP_PORT"]), **child_clock_env())
+    # The worker keeps this test's clock: the claims it files were made "due" on that clock.
+    return subprocess.Popen([sys.executable, "-m", "tests.run_on_test_clock", "flask", "--app", "wsgi", "worker",
+                             "--queues", "claims,notifications", *extra],
                             cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
 
 

@@ -145,8 +145,8 @@ def test_cancelling_with_put_frees_the_slot(app, client, bearer, diary_set_up):
     headers = {**bearer(), "Content-Type": FHIR_JSON}
     slot_id = slot_ids(app)[0]
     created = post_appointment(client, headers, appointment_body(slot_id, START, END)).json
-    response = client.put(f"/fhir/stu3/Appointment/{created['id']}", data=json.dumps({**created, "status": "cancelled"}),
-                          headers={**headers, "If-Match": 'W/"1"'})
+    response = client.put(f"/fhir/stu3/Appointment/{created['id']}",
+                          data=json.dumps({**created, "status": "cancelled"}), headers={**headers, "If-Match": 'W/"1"'})
     assert response.status_code == 200
     body = valid_stu3(response)
     assert body["status"] == "cancelled" and body["meta"]["versionId"] == "2"

@@ -8,12 +8,10 @@ import json
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from portal.fhir.parsing import InvalidRequest, InvalidResource, parse_appointment, parse_appointment_update
-from portal.fhir.search import (INCLUDE_PARAMS, SERVICE_PARAMS, FormatNotAcceptable, InvalidSearch,
-                                parse_slot_search)
+from portal.fhir.search import INCLUDE_PARAMS, SERVICE_PARAMS, FormatNotAcceptable, InvalidSearch, parse_slot_search
 from tests.fhir.conftest import appointment_body
 from tests.patients.test_identifier_properties import nhs_numbers
 from tests.test_input_rules import json_values, names
@@ -21,7 +19,8 @@ from tests.test_input_rules import json_values, names
 parameter_names = (st.sampled_from(SERVICE_PARAMS + INCLUDE_PARAMS + ("start", "status", "_format"))
                    | st.text(max_size=20))
 parameter_values = (st.text(max_size=40)
-                    | st.from_regex(r"\A(ge|gt|le|lt|eq|ne|sa|eb|ap)?[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?"
+                    | st.from_regex(r"\A(ge|gt|le|lt|eq|ne|sa|eb|ap)?[0-9]{4}-[0-9]{2}-[0-9]{2}"
+                                    r"(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?"
                                     r"(Z|[+-][0-9]{2}:[0-9]{2})?)?\Z"))
 
 

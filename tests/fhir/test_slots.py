@@ -1,7 +1,9 @@
 """GET /fhir/stu3/Slot and /metadata, every body validated against the STU3 models."""
 
+import time_machine
+
 from portal.scheduling import services
-from tests.conftest import slot_ids
+from tests.conftest import DIARY_MONDAY, slot_ids
 from tests.fhir.conftest import valid_stu3
 
 INCLUDES = ("&_include=Slot:schedule&_include:recurse=Schedule:actor:Practitioner"
@@ -175,3 +177,13 @@ def test_gt_and_lt_are_strict_and_ge_le_inclusive(client, bearer, diary_set_up):
     assert starts("start=ge2030-01-07T09:00:00Z&start=le2030-01-07T09:30:00Z") == ["09:00", "09:15", "09:30"]
     assert starts("start=gt2030-01-07T09:00:00Z&start=lt2030-01-07T09:30:00Z") == ["09:15"]
     assert starts("start=gt2030-01-06&start=lt2030-01-08") == starts("start=2030-01-07")
+
+
+def test_fhir_slot_search_leaves_out_slots_that_have_started(client, bearer, diary_set_up):
+    with time_machine.travel(f"{DIARY_MONDAY}T10:05:00Z", tick=True):
+        response = client.get(f"/fhir/stu3/Slot?schedule.actor:HealthcareService={diary_set_up['service_id']}"
+                              f"&status=free&start=ge{DIARY_MONDAY}&start=le{DIARY_MONDAY}",
+                              headers=bearer(["slot/*.read"]))
+    body = valid_stu3(response)
+    starts = [entry["resource"]["start"] for entry in body["entry"]]
+    assert body["total"] == 7 and starts[0] == f"{DIARY_MONDAY}T10:15:00+00:00"  # 10:15 … 11:45

@@ -5,10 +5,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue, SimpleWorker
 
-from portal.extensions import redis_client
+from portal.extensions import worker_redis
 from portal.ops.metrics import record_job_failure
 from tests.conftest import make_consultation, make_staff
-from tests.consultations.test_patient_side import start
+from tests.consultations.conftest import start
 
 
 def scrape(app, client) -> dict:
@@ -56,13 +56,13 @@ def test_a_patient_link_is_counted_by_its_route_not_its_token(app, client):
     client.get("/c/some-secret-link-token")
     samples = scrape(app, client)
     assert value(samples, "portal_http_request_duration_seconds_count",
-                 endpoint="patient.identity_check", method="GET", status="404") >= 1
+                 endpoint="consultations.patient.identity_check", method="GET", status="404") >= 1
     assert not any("some-secret-link-token" in v for _, labels in samples for _, v in labels)
 
 
 def test_queue_lengths_failed_jobs_and_failures_come_from_redis(app, client):
     with app.app_context():
-        connection = redis_client()
+        connection = worker_redis()
         Queue("reports", connection=connection).enqueue("os.getpid")
         failing = Queue("default", connection=connection)
         failing.enqueue("math.sqrt", -1)  # ValueError: math domain error

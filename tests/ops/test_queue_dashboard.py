@@ -3,14 +3,14 @@
 import pytest
 from rq import Queue, SimpleWorker
 
-from portal.extensions import redis_client
+from portal.extensions import redis_client, worker_redis
 from portal.security.auth import content_security_policy
 
 
 def _fail_one_job(app):
     """Run a job that raises, as a worker would, so it lands in the failed registry."""
     with app.app_context():
-        connection = redis_client()
+        connection = worker_redis()  # never the web's client: a worker would lengthen its read timeout
         queue = Queue("default", connection=connection)
         job = queue.enqueue("operator.truediv", 1, 0)
         SimpleWorker([queue], connection=connection).work(burst=True, with_scheduler=False)

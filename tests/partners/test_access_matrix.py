@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.partners.conftest import ROLES
+from tests.partners.fixtures import ROLES
 
 # (method, url template, form) — {care_request}, {patient}, {user} are the *other* partner's ids.
 FOREIGN_OBJECT_ROUTES = [
@@ -64,7 +64,7 @@ def test_other_partners_objects_are_404_for_every_role(app, partners, partner_cl
 @pytest.mark.parametrize("role", ROLES)
 def test_own_pages_show_only_own_partner_data(app, partners, partner_client, role):
     client = partner_client("northside", role)
-    for method, url in OWN_ROUTES:
+    for _method, url in OWN_ROUTES:
         response = client.get(url)
         expected = 200 if role in ALLOWED[url] else 403
         assert response.status_code == expected, (role, url)

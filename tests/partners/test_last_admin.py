@@ -85,7 +85,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, partners):
         start = threading.Barrier(2)
         outcomes = []
 
-        def demote(user_id):
+        def demote(user_id, start=start, outcomes=outcomes):
             with app.app_context():
                 start.wait()
                 try:

@@ -8,7 +8,7 @@ from portal.extensions import db
 
 
 def _add_care_requests(app, partner, count, status="scheduled"):
-    from portal.partners.models import CareRequest
+    from portal.care_requests.models import CareRequest
 
     with app.app_context():
         start = datetime(2030, 1, 1)
@@ -98,8 +98,14 @@ def test_invite_with_bad_input_is_422(app, partners, partner_client):
 def test_admin_cannot_deactivate_themselves(app, partners, partner_client):
     client = partner_client("northside", "partner_admin")
     me = partners["northside"]["users"]["partner_admin"]
-    client.post(f"/partner/users/{me}/deactivate", data={"csrf_token": client.csrf})
-    assert client.get("/partner/users").status_code == 200
+    refused = client.post(f"/partner/users/{me}/deactivate", data={"csrf_token": client.csrf})
+    assert refused.status_code == 302 and refused.headers["Location"] == "/partner/users"
+    page = client.get("/partner/users")
+    assert page.status_code == 200 and "You cannot deactivate yourself." in page.get_data(as_text=True)
+    with app.app_context():
+        from portal.partners.models import PartnerUser
+
+        assert db.session.get(PartnerUser, me).active
 
 
 def test_profile_saves_name_notification_email_and_default_service(app, partners, partner_client, diary_set_up):
@@ -152,7 +158,7 @@ def test_partner_is_created_and_its_first_admin_invited_from_the_command_line(ap
 
 
 def test_malformed_eligibility_rules_never_break_scheduling(app, partners):
-    from portal.partners import services
+    from portal.care_requests import services
     from portal.partners.models import Partner
     from portal.patients.models import Patient
 

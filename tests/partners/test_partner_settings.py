@@ -9,7 +9,8 @@ from sqlalchemy import select
 from portal.extensions import db
 
 GOOD = {"name": "Bay Care", "tenant": "bay-care", "idp_issuer": "https://login.bay.example/", "idp_client_id": "portal",
-        "idp_client_secret": "bay-s3cret-value", "self_scheduling": "y", "triage_symptoms": "Chest pain\nfall\n\nchest pain",
+        "idp_client_secret": "bay-s3cret-value", "self_scheduling": "y",
+        "triage_symptoms": "Chest pain\nfall\n\nchest pain",
         "triage_min_age": "80", "triage_max_age": "1"}
 
 
@@ -142,7 +143,7 @@ def test_changed_provider_settings_take_effect_at_once(app, admin, partners, cli
 def test_a_new_issuer_relinks_users_by_e_mail_at_their_next_sign_in(app, admin, partners, idp):
     from portal.partners.models import PartnerUser
     from portal.sandbox.oidc import CLIENT_ID
-    from tests.partners.conftest import sign_in_partner
+    from tests.partners.fixtures import sign_in_partner
 
     scheduler = partners["northside"]["users"]["scheduler"]
     sign_in_partner(app, "northside", "scheduler")  # links the scheduler to northside's provider
@@ -197,7 +198,8 @@ def test_unknown_and_huge_partner_ids_are_404(app, admin):
 
 
 def test_settings_form_without_csrf_token_is_refused(app, admin):
-    assert admin.post("/admin/partners/new", data=GOOD).status_code in (400, 422)
+    refused = admin.post("/admin/partners/new", data=GOOD)
+    assert refused.status_code == 400 and "The form had expired" in refused.get_data(as_text=True)
     assert _partner(app, "bay-care") is None
 
 

@@ -1,13 +1,12 @@
-"""Properties of the partner settings' checks (portal/partners/services.py): the eligibility rules and
+"""Properties of the partner settings' checks (portal/partners/settings.py): the eligibility rules and
 the issuer URL are stored checked or refused with InvalidSetting naming the field, whatever is sent
 (the admin form and `create-partner --rules JSON` both go through them)."""
 
 import unicodedata
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from portal.partners.services import InvalidSetting, check_eligibility_rules, check_issuer
+from portal.partners.settings import InvalidSetting, check_eligibility_rules, check_issuer
 from tests.test_input_rules import json_values, names
 
 RULE_KEYS = ["triage_symptoms", "triage_min_age", "triage_max_age"]

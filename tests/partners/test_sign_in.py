@@ -3,8 +3,14 @@
 from sqlalchemy import select
 
 from portal.extensions import db
-from tests.partners.conftest import (choose_demo_user, demo_users, finish_sign_in, query_of, sign_in_partner,
-                                     start_sign_in)
+from tests.partners.fixtures import (
+    choose_demo_user,
+    demo_users,
+    finish_sign_in,
+    query_of,
+    sign_in_partner,
+    start_sign_in,
+)
 
 
 def _user(app, user_id):

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.partners.conftest import sign_in_partner
+from tests.partners.fixtures import sign_in_partner
 
 TENANT_PAGE = "/p/northside/login?signed_out=1"
 

@@ -54,10 +54,10 @@ def standard_idp(live_server, tmp_path_factory):
 
 
 def _make_partner(app, tenant, issuer, secret, invited):
-    from portal.partners import services
+    from portal.partners import services, settings
 
     with app.app_context():
-        partner = services.create_partner(name=f"{tenant.title()} Care", tenant=tenant, idp_issuer=issuer,
+        partner = settings.create_partner(name=f"{tenant.title()} Care", tenant=tenant, idp_issuer=issuer,
                                           idp_client_id=CLIENT_ID, idp_client_secret=secret)
         users = {login: services.invite_user(partner.id, email=TENANTS.get(tenant, {}).get("accounts", {})
                                              .get(login, {}).get("email", f"{login}@{tenant}.example"),

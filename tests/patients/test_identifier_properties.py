@@ -6,12 +6,17 @@ There is no ICN (the VA's Integration Control Number) parser in the code yet, so
 import random
 
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
+from hypothesis import assume, given, strategies as st
 from stdnum.gb import nhs
 
-from portal.patients.identifiers import (InvalidIdentifier, birth_date_from_fodselsnummer, normalise_email,
-                                         normalise_fodselsnummer, normalise_nhs_number, parse_phone)
+from portal.patients.identifiers import (
+    InvalidIdentifier,
+    birth_date_from_fodselsnummer,
+    normalise_email,
+    normalise_fodselsnummer,
+    normalise_nhs_number,
+    parse_phone,
+)
 from portal.sandbox.referral_system import random_fodselsnummer
 
 fodselsnumre = st.integers(0, 2**32).map(lambda seed: random_fodselsnummer(random.Random(seed)))

@@ -10,8 +10,7 @@ import unicodedata
 import uuid
 from datetime import datetime
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from portal.referrals.intake import InvalidReferral, parse_referral, sign, signature_problem
 from portal.sandbox.referral_system import random_fodselsnummer

@@ -14,8 +14,9 @@ HX = {"HX-Request": "true"}
 
 
 def referral_payload(n: int, first="Pat", last=None, phone="+4791234567"):
-    from portal.sandbox.referral_system import random_fodselsnummer
     import random
+
+    from portal.sandbox.referral_system import random_fodselsnummer
 
     return dict(SEED_REFERRAL, JournalGuid=f"00000000-0000-4000-8000-{n:012d}",
                 PID=random_fodselsnummer(random.Random(n)), Firstname=first, Lastname=last or f"Number{n}",

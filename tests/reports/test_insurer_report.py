@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select, text, update
 
@@ -21,17 +21,9 @@ from portal.security.key_rotation import encrypted_tables
 from portal.security.models import AuditEvent, utcnow
 from tests.conftest import make_patient, make_staff
 from tests.orders.fixtures import make_insurer, serve_consultation
+from tests.reports.conftest import run_report_jobs
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def run_report_jobs(app) -> None:
-    """Work the reports queue until it is empty, in this process (like `flask worker --burst`)."""
-    with app.app_context():
-        connection = redis_client()
-        SimpleWorker([Queue("reports", connection=connection)], connection=connection).work(
-            burst=True, with_scheduler=False)
-        db.session.remove()
 
 
 @pytest.fixture
@@ -260,7 +252,8 @@ def test_the_monthly_job_asks_once_per_insurer_and_month(app, served):
         assert db.session.scalar(select(func.count()).select_from(ReportRun)) == 4
     run_report_jobs(app)
     with app.app_context():
-        march = db.session.scalar(select(ReportRun).where(ReportRun.monthly_key == f"monthly:{served['insurer_id']}:2026-03"))
+        march_key = f"monthly:{served['insurer_id']}:2026-03"
+        march = db.session.scalar(select(ReportRun).where(ReportRun.monthly_key == march_key))
         assert march.status == "done" and march.rows_done == 2 and march.requested_by_id is None
 
 

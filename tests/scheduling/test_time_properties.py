@@ -9,8 +9,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from portal.scheduling.forms import TIMEZONES
 from portal.scheduling.services import planned_slots

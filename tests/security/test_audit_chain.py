@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 
 from portal.extensions import db
 from portal.security import audit
-from portal.security.audit_chain import AuditLogIsAppendOnly, GENESIS, verify
+from portal.security.audit_chain import GENESIS, AuditLogIsAppendOnly, verify
 from portal.security.models import AuditEvent
 
 

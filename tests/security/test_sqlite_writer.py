@@ -110,3 +110,110 @@ def test_a_read_audited_under_concurrent_writers_is_committed_in_the_chain_befor
     with app.app_context():
         assert db.session.query(AuditEvent).count() == 60
         assert verify(db.session).ok
+
+
+# -- a transaction left open: others give up after a bounded wait, with a clear 503 ----------------------
+
+@pytest.fixture
+def short_wait(app, engine, monkeypatch):
+    """Writers wait 0.5 s (turn and SQLite busy timeout) instead of SQLITE_WRITE_WAIT_SECONDS."""
+    factory = app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["factory"]
+    monkeypatch.setattr(factory, "wait_seconds", 0.5)
+    engine.dispose()  # new connections take the shorter busy timeout
+    yield
+    monkeypatch.undo()
+    engine.dispose()
+
+
+def _left_open(app, take_turn: bool):
+    """A writing transaction in another thread that stays open until the returned event is set."""
+    import sqlite3
+
+    holding, release = threading.Event(), threading.Event()
+    path = db.engine.url.database
+
+    def run():
+        if take_turn:
+            with app.app_context(), db.engine.begin() as conn:
+                conn.execute(text("UPDATE audit_chain_head SET last_seq = last_seq"))
+                holding.set()
+                release.wait(30)
+                conn.rollback()
+            return
+        # Like the sqlite3 shell: no turn taken, only SQLite's own write lock.
+        raw = sqlite3.connect(path, isolation_level=None)
+        raw.execute("BEGIN IMMEDIATE")
+        holding.set()
+        release.wait(30)
+        raw.execute("ROLLBACK")
+        raw.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert holding.wait(10)
+    return release, thread
+
+
+@pytest.mark.parametrize("take_turn", [True, False], ids=["holding-the-turn", "holding-sqlites-lock"])
+def test_a_transaction_left_open_makes_a_write_fail_after_the_wait_with_a_clear_503(
+        app, short_wait, post_referral, seed_referral, take_turn):
+    with app.app_context():
+        release, thread = _left_open(app, take_turn)
+    try:
+        began = time.monotonic()
+        answer = post_referral(seed_referral)
+        waited = time.monotonic() - began
+    finally:
+        release.set()
+        thread.join(10)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert answer.mimetype == "application/problem+json" and "busy" in answer.json["detail"]
+    assert 0.4 <= waited < 5, waited
+    assert post_referral(seed_referral).status_code == 201  # once it is closed, writes go on
+
+
+def test_a_page_that_cannot_write_says_busy_in_words(app, short_wait, client):
+    from tests.conftest import PASSWORD, csrf_token_from, make_staff
+
+    make_staff(app, "secretary")
+    form = {"email": "secretary@test.example", "password": PASSWORD,
+            "csrf_token": csrf_token_from(client.get("/login").get_data(as_text=True))}
+    with app.app_context():
+        release, thread = _left_open(app, take_turn=True)
+    try:
+        answer = client.post("/login", data=form)  # signing in writes an audit event
+    finally:
+        release.set()
+        thread.join(10)
+    assert answer.status_code == 503
+    assert "busy finishing another change" in answer.get_data(as_text=True)
+    assert client.post("/login", data=form).status_code == 302
+
+
+def test_a_waiter_that_gave_up_leaves_the_turn_free_for_the_next(app, engine):
+    holder = engine.connect()
+    transaction = holder.begin()
+    holder.execute(text("UPDATE audit_chain_head SET last_seq = last_seq"))
+    outcome = []
+
+    def impatient():
+        waiter = engine.raw_connection()
+        try:
+            waiter.dbapi_connection.wait_seconds = 0.2
+            sqlite_writer.take_turn(waiter.dbapi_connection)
+            outcome.append("took")
+        except sqlite_writer.WriterTurnTimeout:
+            outcome.append("gave up")
+        finally:
+            waiter.close()
+
+    thread = threading.Thread(target=impatient)
+    thread.start()
+    thread.join(10)
+    assert outcome == ["gave up"]
+    transaction.rollback()
+    holder.close()
+    # The abandoned wait got the turn after the rollback and handed it straight back.
+    done = threading.Event()
+    _second_writer(app, threading.Event(), done)
+    assert done.wait(5)

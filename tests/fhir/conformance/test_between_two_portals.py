@@ -12,10 +12,10 @@ from fhir.resources.STU3 import construct_fhir_element
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
+from portal.book_elsewhere import services as consumer
+from portal.book_elsewhere.clients import INTERACTIONS
 from portal.extensions import db
 from portal.fhir.oauth import SCOPES, ensure_api_client
-from portal.fhir import consumer
-from portal.fhir.clients import INTERACTIONS
 from tests.conftest import _free_port
 from tests.fhir.conformance import examples
 
