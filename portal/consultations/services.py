@@ -447,21 +447,21 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
     """Store a message, authorised by the sender's chat token. Only while in progress."""
     text = (text or "").strip()
     if not text:
-        raise InvalidConsultation("write a message first")
+        raise InvalidConsultation(_("write a message first"))
     if len(text) > MAX_CHAT_MESSAGE:
-        raise InvalidConsultation(f"a message may be at most {MAX_CHAT_MESSAGE} characters")
+        raise InvalidConsultation(_("a message may be at most %(n)d characters", n=MAX_CHAT_MESSAGE))
     # Pages fetch only the messages after the last id they hold, so a room's ids must become visible
     # in id order: the room row stays locked (PostgreSQL; SQLite has one writer anyway) from taking
     # the id to the commit, so a later id never commits before an earlier one.
     room = db.session.scalar(select(ChatRoom).where(ChatRoom.consultation_id == consultation.id).with_for_update())
     if room is None or consultation.state != IN_PROGRESS:
-        raise NotAllowedNow("The chat is closed: the consultation is not in progress.")
+        raise NotAllowedNow(_("The chat is closed: the consultation is not in progress."))
     try:
         sender = tokens.verify_chat_jwt(token or "", consultation, room)
     except tokens.InvalidChatToken:
-        raise NotAllowedNow("Your chat session has expired. Reload the page.") from None
+        raise NotAllowedNow(_("Your chat session has expired. Reload the page.")) from None
     if sender.role != expected_role:
-        raise NotAllowedNow("Your chat session has expired. Reload the page.")
+        raise NotAllowedNow(_("Your chat session has expired. Reload the page."))
     message = ChatMessage(chat_room_id=room.id, sender_role=sender.role, sender=sender.owner, body=text)
     db.session.add(message)
     db.session.commit()
@@ -518,16 +518,16 @@ def link_patient(link: PatientLink):
 
 def submit_review(consultation: Consultation, *, rating: int, comment: str | None) -> Review:
     if consultation.state != COMPLETED:
-        raise NotAllowedNow("A consultation can be reviewed once it is completed.")
+        raise NotAllowedNow(_("A consultation can be reviewed once it is completed."))
     if rating not in range(1, 6):
-        raise InvalidConsultation("choose a rating from 1 to 5")
+        raise InvalidConsultation(_("choose a rating from 1 to 5"))
     review = Review(consultation_id=consultation.id, rating=rating, comment=(comment or "").strip()[:2000] or None)
     try:
         with db.session.begin_nested():
             db.session.add(review)
     except IntegrityError:
         db.session.rollback()
-        raise NotAllowedNow("Thank you: this consultation has already been reviewed.") from None
+        raise NotAllowedNow(_("Thank you: this consultation has already been reviewed.")) from None
     audit.record("consultation.reviewed", subject=consultation, patient_id=consultation.patient_id,
                  actor=("patient", str(consultation.patient_id)))
     db.session.commit()

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from babel import localedata
 from flask import current_app, g, has_request_context, request, session
-from flask_babel import Domain, force_locale, get_locale, refresh
+from flask_babel import Domain, force_locale, get_locale, lazy_gettext as _l, refresh
 from flask_login import current_user
 
 from portal.extensions import db
@@ -29,6 +29,10 @@ from portal.patients.services import set_language
 LANGUAGES = {"nb": "Norsk (bokmål)", "en": "English"}
 # A language's own country, for formatting when the install's region has no locale for it (nb_US).
 HOME_TERRITORY = {"nb": "NO", "en": "GB"}
+# The roles as people call them (staff: security.models.STAFF_ROLES; partners: partners.models.PARTNER_ROLES).
+ROLE_NAMES = {"secretary": _l("secretary"), "doctor": _l("doctor"), "admin": _l("admin"),
+              "reporting": _l("reporting"), "partner_admin": _l("partner admin"), "scheduler": _l("scheduler"),
+              "viewer": _l("viewer")}
 SESSION_KEY = "lang"
 # The patient this session has identified (either patient flow), whose record the switch changes.
 PATIENT_KEY = "lang_patient_id"
@@ -177,4 +181,5 @@ def init_app(app, babel) -> None:
     babel.domain_instance = PortalDomain()
     app.extensions["babel"].locale_selector = select_locale
     app.jinja_env.globals.update(language_tag=language_tag, current_language=current_language,
-                                 offered_languages=offered, LANGUAGES=LANGUAGES, this_page=this_page)
+                                 offered_languages=offered, LANGUAGES=LANGUAGES, this_page=this_page,
+                                 role_name=lambda role: ROLE_NAMES.get(role, role))

@@ -14,11 +14,14 @@ from datetime import date, datetime, timedelta, timezone
 
 import redis
 from flask import current_app
+from flask_babel import gettext as _, lazy_gettext as _l
 from rq import Queue
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db, redis_client
+from portal.i18n.formatting import day
+from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
 from portal.patients.models import Patient
 from portal.scheduling.models import Appointment, Location, Schedule, Slot
@@ -42,10 +45,10 @@ TOKEN_KEY = "travel-claims:token"
 # A job may start a little before next_attempt_at (clock skew between hosts); not more.
 EARLY_START = timedelta(seconds=60)
 REJECTION_REASONS = {
-    "unknown_patient": "the claims system does not know you as a patient",
-    "no_appointment": "the claims system has no record of this appointment",
-    "claim_exists": "a claim for this day already exists",
-    "invalid_claim": "the claims system could not accept it",
+    "unknown_patient": _l("the claims system does not know you as a patient"),
+    "no_appointment": _l("the claims system has no record of this appointment"),
+    "claim_exists": _l("a claim for this day already exists"),
+    "invalid_claim": _l("the claims system could not accept it"),
 }
 
 
@@ -176,6 +179,7 @@ class _Filing:
     location_name: str | None
     phone: str | None
     email: str | None
+    language: str | None  # the patient's: the outcome's message is written in it
 
     @property
     def day(self) -> date:
@@ -195,7 +199,8 @@ _TAKE = (update(_claims)
 
 # The claim with exactly what its payload and message need, in one statement.
 _READ_FILING = (
-    select(TravelClaim, Appointment.start, Location.id, Location.name, Patient.phone, Patient.email)
+    select(TravelClaim, Appointment.start, Location.id, Location.name, Patient.phone, Patient.email,
+           Patient.language)
     .join(Appointment, Appointment.id == TravelClaim.appointment_id)
     .join(Slot, Slot.id == Appointment.slot_id)
     .join(Schedule, Schedule.id == Slot.schedule_id)
@@ -231,10 +236,10 @@ def _take_for_attempt(claim_id: int) -> bool:
 
 
 def _read_filing(claim_id: int) -> _Filing:
-    claim, start, location_id, location_name, phone, email = db.session.execute(
+    claim, start, location_id, location_name, phone, email, language = db.session.execute(
         _READ_FILING, {"claim_id": claim_id}).one()
     db.session.expunge(claim)  # a snapshot: no stale copy stays in the worker's long-lived session
-    return _Filing(claim, claim.attempts, start, location_id, location_name, phone, email)
+    return _Filing(claim, claim.attempts, start, location_id, location_name, phone, email, language)
 
 
 def _finish(filing: _Filing, **values) -> bool:
@@ -266,8 +271,9 @@ def submit_claim(claim_id: int) -> str:
     if not _finish(filing, status=FILED, claim_number=filed.claim_number, claim_status=filed.status,
                    last_error=None, finished_at=utcnow()):
         return "superseded"
-    text = (f"Your travel claim for your appointment on {_day(filing)} is filed. "
-            f"Claim number {filed.claim_number}. Follow it up at {claims_portal_url()}")
+    with speaking(filing.language):
+        text = _("Your travel claim for your appointment on %(day)s is filed. Claim number %(number)s. "
+                 "Follow it up at %(link)s", day=_day(filing), number=filed.claim_number, link=claims_portal_url())
     return _tell_patient(filing, "travel_claim.filed", text, "filed", attempt=filing.attempt)
 
 
@@ -275,9 +281,10 @@ def _rejected(filing: _Filing, code: str) -> str:
     if not _finish(filing, status=REJECTED, last_error=f"claims API refused the claim: {code}",
                    finished_at=utcnow()):
         return "superseded"
-    reason = REJECTION_REASONS.get(code, REJECTION_REASONS["invalid_claim"])
-    text = (f"We could not file your travel claim for your appointment on {_day(filing)}: {reason}. "
-            f"You can file or follow up at {claims_portal_url()}")
+    with speaking(filing.language):
+        reason = REJECTION_REASONS.get(code, REJECTION_REASONS["invalid_claim"])
+        text = _("We could not file your travel claim for your appointment on %(day)s: %(reason)s. You can file "
+                 "or follow up at %(link)s", day=_day(filing), reason=reason, link=claims_portal_url())
     return _tell_patient(filing, "travel_claim.rejected", text, "rejected", attempt=filing.attempt, code=code)
 
 
@@ -286,9 +293,10 @@ def _system_error(filing: _Filing, error: str) -> str:
     if attempt >= claim.max_attempts:
         if not _finish(filing, status=FAILED, last_error=error, finished_at=utcnow()):
             return "superseded"
-        text = (f"We could not file your travel claim for your appointment on {_day(filing)}: the claims system "
-                f"did not answer after {attempt} attempts. The clinic has been told. "
-                f"You can file it yourself at {claims_portal_url()}")
+        with speaking(filing.language):
+            text = _("We could not file your travel claim for your appointment on %(day)s: the claims system did "
+                     "not answer after %(attempts)d attempts. The clinic has been told. You can file it yourself "
+                     "at %(link)s", day=_day(filing), attempts=attempt, link=claims_portal_url())
         return _tell_patient(filing, "travel_claim.failed", text, "failed", attempt=attempt)
     retry_at = utcnow() + timedelta(hours=current_app.config["TRAVEL_CLAIM_RETRY_HOURS"])
     if not _finish(filing, status=QUEUED, last_error=error, next_attempt_at=retry_at):
@@ -300,7 +308,7 @@ def _system_error(filing: _Filing, error: str) -> str:
 
 
 def _day(filing: _Filing) -> str:
-    return filing.day.strftime("%d %b %Y").lstrip("0")
+    return day(filing.day, form="medium")
 
 
 def _tell_patient(filing: _Filing, kind: str, text: str, outcome: str, **details) -> str:
@@ -310,7 +318,9 @@ def _tell_patient(filing: _Filing, kind: str, text: str, outcome: str, **details
     if filing.phone:
         queued.append(outbox.queue_sms(to=filing.phone, text=text, kind=kind, patient_id=patient_id))
     elif filing.email:
-        queued.append(outbox.queue_email(to=filing.email, subject="Your travel claim", text=text, kind=kind,
+        with speaking(filing.language):
+            subject = _("Your travel claim")
+        queued.append(outbox.queue_email(to=filing.email, subject=subject, text=text, kind=kind,
                                          patient_id=patient_id))
     audit.record(f"travel_claim.{outcome}", subject=filing.claim, patient_id=patient_id, **details)
     db.session.commit()

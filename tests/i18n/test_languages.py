@@ -154,7 +154,9 @@ def test_a_link_opens_in_the_language_of_the_patients_record_whatever_the_browse
     cid = make_consultation(app, make_patient(app, language="nb"))
     page, response = identify(client, consultation_link(app, cid), headers=EN)
     assert html_lang(page) == "nb-NO" and response.status_code == 302
-    assert html_lang(client.get("/c/room", headers=EN).get_data(as_text=True)) == "nb-NO"
+    assert "<h1>Bekreft at det er deg</h1>" in page and "Etternavnet ditt" in page
+    room = client.get("/c/room", headers=EN).get_data(as_text=True)
+    assert html_lang(room) == "nb-NO" and "<h1>Venterom</h1>" in room and "Legen kommer snart." in room
 
 
 def test_a_patient_without_a_recorded_language_gets_their_browsers(app, client):
@@ -232,7 +234,7 @@ def texts_to(app, patient_id):
 
 
 @pytest.mark.parametrize("language, words", [
-    ("nb", ("En lege har tatt konsultasjonen din", "En lege tar deg snart")),
+    ("nb", ("En lege har tatt konsultasjonen din", "En lege tar imot deg snart")),
     ("en", ("A doctor has taken your consultation", "A doctor will see you soon")),
 ])
 def test_the_waiting_room_link_is_texted_and_mailed_in_the_patients_language(app, language, words):
