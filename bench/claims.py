@@ -1,4 +1,5 @@
-"""Travel-claim filing throughput: N claims due now, 4 worker processes, the sandbox claims API.
+"""Travel-claim filing throughput: N claims due now, 4 worker processes, the sandbox claims API, with the
+status follower running alongside.
 
     .venv/bin/python bench/claims.py                   # 10,000 claims, SQLite in a temporary folder
     .venv/bin/python bench/claims.py --claims 500      # a short smoke run
@@ -8,8 +9,11 @@ Bulk-inserts patients, appointments and `not_queued` claims with SQLAlchemy Core
 bench/slots.py; real bookings go through `book_slot`), serves the sandbox with gunicorn (one process,
 so its in-memory counters are whole), queues every claim with the sweep, then starts the workers
 (`flask worker --simple --queues claims`: RQ's SimpleWorker runs jobs in the worker process instead of
-forking one per job) and waits until every claim is filed. Prints claims/s and the sandbox's
-filings, replays and duplicates (duplicates must be 0). Prints figures; never passes or fails.
+forking one per job) and waits until every claim is filed. The status follower runs in the same workers
+every --follow-every seconds and asks about each filed claim that often; the sandbox decides a claim
+--decide-after seconds after filing, so decisions (and their texts in the outbox) happen during the run.
+Prints claims/s, the follower's status checks and decisions, and the sandbox's filings, replays and
+duplicates (duplicates must be 0). Prints figures; never passes or fails.
 """
 
 import argparse
@@ -43,7 +47,8 @@ from portal.patients.models import Patient  # noqa: E402
 from portal.redis_embedded import stop_embedded_redis  # noqa: E402
 from portal.scheduling.models import Appointment, HealthcareService, Location, Schedule, Slot  # noqa: E402
 from portal.security.models import utcnow  # noqa: E402
-from portal.travel_pay.models import FILED, TravelClaim  # noqa: E402
+from portal.travel_pay.agreement import current_agreement  # noqa: E402
+from portal.travel_pay.models import DECIDED, FILED, TravelClaim  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -59,6 +64,7 @@ def seed(count: int) -> None:
                                                              active=True).returning(Schedule.id)).scalar_one()
     db.session.commit()
     now = utcnow().replace(microsecond=0)
+    agreement = current_agreement("en")
     for first in range(0, count, 2000):
         ids = range(first, min(first + 2000, count))
         patients = db.session.execute(insert(Patient).returning(Patient.id, sort_by_parameter_order=True), [
@@ -77,7 +83,8 @@ def seed(count: int) -> None:
             {"patient_id": patient, "appointment_id": appointment, "appointment_date": s.date(),
              "answers": {"mileage_only": True, "own_vehicle": True, "home_address": True}, "status": "not_queued",
              "attempts": 0, "max_attempts": 5, "next_attempt_at": now, "idempotency_key": uuid.uuid4().hex,
-             "created_at": now, "updated_at": now}
+             "created_at": now, "updated_at": now, "agreement_version": agreement.version,
+             "agreement_language": agreement.language, "agreement_text": agreement.as_text(), "agreed_at": now}
             for patient, appointment, s in zip(patients, appointments, starts)])
         db.session.commit()
 
@@ -105,6 +112,10 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--timeout", type=int, default=600, help="give up after this many seconds")
+    parser.add_argument("--follow-every", type=int, default=5,
+                        help="the status follower's period and each claim's interval between status checks (s)")
+    parser.add_argument("--decide-after", type=float, default=10,
+                        help="the sandbox decides a claim this long after filing (s)")
     args = parser.parse_args()
 
     port = free_port()
@@ -118,9 +129,13 @@ def main() -> None:
             started = time.monotonic()
             seed(args.claims)
             print(f"seeded {args.claims} claims in {time.monotonic() - started:.1f} s")
-            env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
+            env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"],
+                       TRAVEL_CLAIM_STATUS_EVERY_SECONDS=str(args.follow_every),
+                       TRAVEL_CLAIM_STATUS_SWEEP_SECONDS=str(args.follow_every))
             processes.append(start_sandbox(port))
             wait_healthy(sandbox_url)
+            requests.post(f"{sandbox_url}/travel/mode", timeout=10,
+                          json={"mode": "succeed", "decide_after_seconds": args.decide_after}).raise_for_status()
             from portal.travel_pay.services import sweep_travel_claims
 
             started = time.monotonic()
@@ -136,12 +151,15 @@ def main() -> None:
             while filed < args.claims and time.monotonic() - started < args.timeout:
                 time.sleep(0.25)
                 filed = db.session.scalar(select(func.count()).select_from(TravelClaim)
-                                          .where(TravelClaim.status == FILED))
+                                          .where(TravelClaim.status.in_((FILED, DECIDED))))
                 db.session.commit()
                 if filed and first_filed is None:
                     first_filed = (time.monotonic(), filed)
             elapsed = time.monotonic() - started
             counters = requests.get(f"{sandbox_url}/travel/counters", timeout=10).json()
+            decided = db.session.scalar(select(func.count()).select_from(TravelClaim)
+                                        .where(TravelClaim.status == DECIDED))
+            db.session.commit()
     finally:
         for process in reversed(processes):
             os.killpg(process.pid, signal.SIGTERM)
@@ -158,6 +176,8 @@ def main() -> None:
     print(f"after the first filing: {steady:.0f} claims/s")
     print(f"sandbox: filings {counters['filings']}, replays {counters['replays']}, "
           f"duplicates {counters['duplicates']}, tokens issued {counters['tokens_issued']}")
+    print(f"status follower (every {args.follow_every} s, decisions {args.decide_after:g} s after filing): "
+          f"{counters['status_checks']} status checks, {decided} claims decided during the run")
 
 
 if __name__ == "__main__":

@@ -55,10 +55,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.checkin import front_desk_views as checkin_front_desk, views as checkin
     from portal.consultations import views as consultations
     from portal.fhir import oauth, views as fhir
+    from portal.follow_ups import views as follow_ups
     from portal.i18n import formatting as i18n_formatting, languages, views as i18n
     from portal.notifications import views as notifications
     from portal.orders import insurer_views, views as orders
     from portal.partners import sign_in as partner_sign_in, views as partners
+    from portal.patient_record import views as patient_record
     from portal.referrals import views as referrals
     from portal.reports import views as reports
     from portal.scheduling import views as scheduling
@@ -71,7 +73,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     # One blueprint per package, named after it (children nested in it per audience: consultations.patient).
     for package in (main, auth, account_views, password_views, staff_admin, referrals, scheduling, fhir,
                     book_elsewhere, partners, care_requests, triage, consultations, notifications, reports, checkin,
-                    checkin_front_desk, travel_pay, orders, insurer_views, api_docs, i18n):
+                    checkin_front_desk, travel_pay, orders, insurer_views, follow_ups, patient_record, api_docs,
+                    i18n):
         app.register_blueprint(package.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)

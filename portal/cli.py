@@ -10,6 +10,7 @@ from portal.checkin.jobs import schedule_link_sender
 from portal.demo import DEMO_TOTP_SECRET, load_demo_data
 from portal.extensions import db, worker_redis
 from portal.fhir.commands import create_api_client_command
+from portal.follow_ups.jobs import release_follow_ups
 from portal.input_rules import TextRejected, clean_text
 from portal.notifications.services import sweep_pending
 from portal.ops.metrics import record_job_failure
@@ -22,8 +23,8 @@ from portal.security.commands import audit_verify_command, rotate_keys_command
 from portal.security.models import STAFF_ROLES, StaffUser
 from portal.security.passwords import password_problem
 from portal.security.staff_users import create_or_update_user
-from portal.travel_pay.commands import sweep_travel_claims_command
-from portal.travel_pay.jobs import schedule_sweep
+from portal.travel_pay.commands import follow_travel_claims_command, sweep_travel_claims_command
+from portal.travel_pay.jobs import schedule_follower, schedule_sweep
 from portal.travel_pay.services import sweep_travel_claims
 
 
@@ -84,7 +85,10 @@ def worker_command(queues, burst, simple):
     swept = sweep_travel_claims()
     click.echo(f"travel claims: {swept['recovered']} recovered, {swept['queued']} queued")
     schedule_sweep()
+    schedule_follower()
     schedule_link_sender()
+    # Follow-ups whose day came while no worker ran go into the queue now; the sweep keeps itself scheduled.
+    click.echo(f"follow-ups: {release_follow_ups()} moved into the queue")
     if "reports" in queues.split(","):
         ensure_monthly_reports()  # the monthly insurer report schedules itself
     worker_class = SimpleWorker if simple else Worker
@@ -115,5 +119,5 @@ def init_app(app):
                     sweep_notifications_command,
                     redis_url_command, generate_slots_command, create_api_client_command, create_partner_command,
                     invite_partner_user_command, send_checkin_links_command, sweep_travel_claims_command,
-                    audit_verify_command, rotate_keys_command):
+                    follow_travel_claims_command, audit_verify_command, rotate_keys_command):
         app.cli.add_command(command)

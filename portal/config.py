@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
@@ -62,6 +63,13 @@ SHARED_SECRETS = {
                       "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"),
 }
 SMTP_SECURITY_MODES = ("none", "starttls", "tls")
+# The staff roles (security.models takes them from here), so TWO_FACTOR_REQUIRED_ROLES can be checked
+# before the app loads; partner roles sign in at their organisation's provider, which owns their second step.
+STAFF_ROLES = ("secretary", "doctor", "admin", "reporting")
+PARTNER_ROLES = ("partner_admin", "scheduler", "viewer")
+# ASVS 3.3.2 (level 2): re-authentication at least every 12 hours and after at most 30 minutes idle.
+SESSION_MAX_HOURS_LIMIT = 12
+SESSION_IDLE_MINUTES_LIMIT = 30
 SMS_PROVIDERS = ("gateway", "notify", "twilio")
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Development defaults that the sandbox accepts (it plays Notify and Twilio with these credentials).
@@ -126,7 +134,46 @@ def production_problems(env=None) -> list[str]:
     if not portal_url.startswith("https://"):
         problems.append(f"PORTAL_URL={portal_url or '(not set)'} is not an https address, and patients' links "
                         "are built from it. Set PORTAL_URL=https://<the address people use>.")
-    problems += _mail_problems(env) + _sms_problems(env)
+    problems += _session_problems(env) + _mail_problems(env) + _sms_problems(env)
+    return problems
+
+
+def _number(env, name: str, default: str) -> float | None:
+    try:
+        value = float(env.get(name) or default)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _session_problems(env) -> list[str]:
+    """Session lifetimes within ASVS level 2, and two-factor roles that exist."""
+    problems = []
+    idle = _number(env, "SESSION_IDLE_MINUTES", "15")
+    if idle is None or idle != int(idle) or not 1 <= idle <= SESSION_IDLE_MINUTES_LIMIT:
+        problems.append(f"SESSION_IDLE_MINUTES={env.get('SESSION_IDLE_MINUTES')!r} is not a whole number of minutes "
+                        f"from 1 to {SESSION_IDLE_MINUTES_LIMIT}: an unattended screen would stay signed in. "
+                        "Set it to 15 (the default) or less.")
+        idle = None
+    hours = _number(env, "SESSION_MAX_HOURS", "12")
+    if hours is None or not 0 < hours <= SESSION_MAX_HOURS_LIMIT:
+        problems.append(f"SESSION_MAX_HOURS={env.get('SESSION_MAX_HOURS')!r} is not a number of hours above 0 and "
+                        f"at most {SESSION_MAX_HOURS_LIMIT}: people must sign in again at least twice a day. "
+                        "Set it to 12 (the default) or less.")
+    elif idle is not None and hours * 60 < idle:
+        problems.append(f"SESSION_MAX_HOURS={env.get('SESSION_MAX_HOURS')} ends every session before the idle "
+                        f"timeout (SESSION_IDLE_MINUTES={int(idle)}) could: staff would be signed out in the "
+                        "middle of their work. Give at least the idle timeout, e.g. SESSION_MAX_HOURS=12.")
+    roles = [r.strip() for r in (env.get("TWO_FACTOR_REQUIRED_ROLES") or "").split(",") if r.strip()]
+    for role in roles:
+        if role in PARTNER_ROLES:
+            problems.append(f"TWO_FACTOR_REQUIRED_ROLES names {role!r}, a partner role: partner users sign in at "
+                            "their organisation's identity provider, which decides their second step. "
+                            f"Name staff roles only ({', '.join(STAFF_ROLES)}).")
+        elif role not in STAFF_ROLES:
+            problems.append(f"TWO_FACTOR_REQUIRED_ROLES names {role!r}, which is not a staff role, so the role meant "
+                            f"would sign in without a code. Use {', '.join(STAFF_ROLES)} "
+                            "(comma-separated; the default is admin,doctor,reporting).")
     return problems
 
 
@@ -350,6 +397,22 @@ def load_settings(env=None) -> dict:
         # reports: the longest period a dashboard covers in one view.
         "DASHBOARD_MAX_DAYS": int(env.get("DASHBOARD_MAX_DAYS", "366")),
         **_region_settings(env, production),
+        **_follow_up_settings(env),
+    }
+
+
+def _follow_up_settings(env) -> dict:
+    """Follow-ups booked from a consultation. A not-before day begins at midnight in the clinic's time zone."""
+    zone = env.get("CLINIC_TIME_ZONE", "Europe/Oslo")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"CLINIC_TIME_ZONE must be an IANA time zone such as Europe/Oslo, not {zone!r}") from None
+    return {
+        "CLINIC_TIME_ZONE": zone,
+        "FOLLOW_UP_MAX_DAYS": int(env.get("FOLLOW_UP_MAX_DAYS", "366")),
+        # The sweep that moves due follow-ups into the queue when their own job was lost.
+        "FOLLOW_UP_SWEEP_SECONDS": int(env.get("FOLLOW_UP_SWEEP_SECONDS", "300")),
     }
 
 
@@ -431,6 +494,19 @@ def _checkin_settings(env, secret_key: str) -> dict:
         "TRAVEL_CLAIM_JOB_TIMEOUT": int(env.get("TRAVEL_CLAIM_JOB_TIMEOUT", "120")),
         # The claims system takes a claim this many days after the appointment (told to patients who file later).
         "TRAVEL_CLAIM_FILE_WITHIN_DAYS": int(env.get("TRAVEL_CLAIM_FILE_WITHIN_DAYS", "30")),
+        # Following a filed claim to its decision: its status is asked every STATUS_EVERY seconds (the
+        # follower job runs every STATUS_SWEEP seconds) until decided or FOLLOW_HOURS after filing.
+        "TRAVEL_CLAIM_STATUS_EVERY_SECONDS": int(env.get("TRAVEL_CLAIM_STATUS_EVERY_SECONDS", "3600")),
+        "TRAVEL_CLAIM_STATUS_SWEEP_SECONDS": int(env.get("TRAVEL_CLAIM_STATUS_SWEEP_SECONDS", "300")),
+        "TRAVEL_CLAIM_FOLLOW_HOURS": float(env.get("TRAVEL_CLAIM_FOLLOW_HOURS", "720")),
+        # The claims-API breaker: this many failures in a row (each within WINDOW of the last) pause filing.
+        "TRAVEL_CLAIM_BREAKER_FAILURES": int(env.get("TRAVEL_CLAIM_BREAKER_FAILURES", "5")),
+        "TRAVEL_CLAIM_BREAKER_WINDOW_SECONDS": int(env.get("TRAVEL_CLAIM_BREAKER_WINDOW_SECONDS", "120")),
+        "TRAVEL_CLAIM_BREAKER_PAUSE_SECONDS": int(env.get("TRAVEL_CLAIM_BREAKER_PAUSE_SECONDS", "300")),
+        # `single` (one POST per claim, the default) or `steps` (the VA's sequence against BTSSS_API_URL).
+        "TRAVEL_CLAIMS_ADAPTER": _claims_adapter(env.get("TRAVEL_CLAIMS_ADAPTER", "single")),
+        "BTSSS_API_URL": env.get("BTSSS_API_URL") or None,
+        "TRAVEL_CLIENT_NUMBER": env.get("TRAVEL_CLIENT_NUMBER", "care-portal"),
         "TOKEN_SERVICE_URL": env.get("TOKEN_SERVICE_URL") or None,
         "CLAIMS_API_URL": env.get("CLAIMS_API_URL") or None,
         "CLAIMS_PORTAL_URL": env.get("CLAIMS_PORTAL_URL") or None,
@@ -443,6 +519,11 @@ def _checkin_settings(env, secret_key: str) -> dict:
         "CHECKIN_LINKS_FROM_HOUR": int(env.get("CHECKIN_LINKS_FROM_HOUR", "7")),
         "CHECKIN_LINK_SWEEP_SECONDS": int(env.get("CHECKIN_LINK_SWEEP_SECONDS", "900")),
     }
+def _claims_adapter(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("single", "steps"):
+        raise ValueError("TRAVEL_CLAIMS_ADAPTER must be single or steps")
+    return value
 # --- end check-in and travel pay ---
 
 

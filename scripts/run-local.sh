@@ -9,6 +9,9 @@ export FLASK_APP=wsgi
 export PORTAL_ENV="${PORTAL_ENV:-development}"
 # So a person can watch a travel claim filed: 30 s after check-in, not 24 h after the appointment.
 export TRAVEL_CLAIM_DELAY_SECONDS="${TRAVEL_CLAIM_DELAY_SECONDS:-30}"
+# …and its decision a minute later: the follower asks every 30 s instead of every hour.
+export TRAVEL_CLAIM_STATUS_EVERY_SECONDS="${TRAVEL_CLAIM_STATUS_EVERY_SECONDS:-30}"
+export TRAVEL_CLAIM_STATUS_SWEEP_SECONDS="${TRAVEL_CLAIM_STATUS_SWEEP_SECONDS:-30}"
 
 "$BIN/flask" db upgrade
 REDIS_URL_IN_USE=$("$BIN/flask" redis-url)   # starts the embedded Redis when REDIS_URL is unset

@@ -34,6 +34,7 @@ GOOD = {
     "SMS_GATEWAY_URL": "https://sms.clinic.example", "SMS_API_KEY": "sms-key",
     "SECURE_COOKIES": None, "SMS_PROVIDER": None, "NOTIFY_API_KEY": None, "NOTIFY_SMS_TEMPLATE_ID": None,
     "TWILIO_ACCOUNT_SID": None, "TWILIO_AUTH_TOKEN": None, "TWILIO_FROM": None, "TWILIO_MESSAGING_SERVICE_SID": None,
+    "SESSION_IDLE_MINUTES": None, "SESSION_MAX_HOURS": None, "TWO_FACTOR_REQUIRED_ROLES": None,
 }
 
 
@@ -87,6 +88,22 @@ REFUSALS = {
     "Twilio sender missing": ({"SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
                                "TWILIO_AUTH_TOKEN": "t"}, "Twilio needs a sender"),
     "profile misspelt": ({"PORTAL_ENV": "prod"}, "PORTAL_ENV='prod' is not a profile"),
+    "absolute lifetime past 12 hours": ({"SESSION_MAX_HOURS": "24"}, "SESSION_MAX_HOURS='24' is not a number of hours "
+                                                                     "above 0 and at most 12"),
+    "absolute lifetime zero": ({"SESSION_MAX_HOURS": "0"}, "SESSION_MAX_HOURS='0' is not a number of hours"),
+    "absolute lifetime negative": ({"SESSION_MAX_HOURS": "-1"}, "SESSION_MAX_HOURS='-1' is not a number of hours"),
+    "absolute lifetime not a number": ({"SESSION_MAX_HOURS": "twelve"}, "SESSION_MAX_HOURS='twelve' is not a number"),
+    "absolute lifetime infinite": ({"SESSION_MAX_HOURS": "inf"}, "SESSION_MAX_HOURS='inf' is not a number"),
+    "absolute lifetime shorter than idle": ({"SESSION_MAX_HOURS": "0.1"}, "SESSION_MAX_HOURS=0.1 ends every session "
+                                                                          "before the idle timeout"),
+    "idle timeout past 30 minutes": ({"SESSION_IDLE_MINUTES": "60"}, "SESSION_IDLE_MINUTES='60' is not a whole number "
+                                                                     "of minutes from 1 to 30"),
+    "idle timeout zero": ({"SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES='0' is not a whole number"),
+    "idle timeout not whole": ({"SESSION_IDLE_MINUTES": "7.5"}, "SESSION_IDLE_MINUTES='7.5' is not a whole number"),
+    "two-factor role misspelt": ({"TWO_FACTOR_REQUIRED_ROLES": "admin,doctr"},
+                                 "TWO_FACTOR_REQUIRED_ROLES names 'doctr', which is not a staff role"),
+    "two-factor role of partners": ({"TWO_FACTOR_REQUIRED_ROLES": "admin,partner_admin"},
+                                    "TWO_FACTOR_REQUIRED_ROLES names 'partner_admin', a partner role"),
 }
 
 
@@ -206,3 +223,21 @@ def test_the_example_environment_file_names_every_setting_production_needs():
         env[name] = whole.get(name) or re.sub(r"<[^<>]*>", "x", value)
     result = check(env)
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("changes", [
+    {"SESSION_MAX_HOURS": "12", "SESSION_IDLE_MINUTES": "30"},
+    {"SESSION_MAX_HOURS": "0.25", "SESSION_IDLE_MINUTES": "15"},  # exactly the idle timeout
+    {"SESSION_MAX_HOURS": "8", "SESSION_IDLE_MINUTES": "1"},
+    {"TWO_FACTOR_REQUIRED_ROLES": " admin , doctor,reporting,secretary "},
+    {"TWO_FACTOR_REQUIRED_ROLES": ""},  # nobody must: the clinic's choice, not an unsafe setting
+], ids=["longest allowed", "lifetime equal to idle", "short idle", "every staff role, spaced", "none"])
+def test_session_lifetimes_within_asvs_and_known_roles_pass(changes):
+    result = check(production_env(**changes))
+    assert result.exit_code == 0, result.output
+
+
+def test_the_development_profile_still_takes_seconds_of_lifetime_for_tests(tmp_path):
+    settings = load_settings({"PORTAL_ENV": "development", "INSTANCE_PATH": str(tmp_path),
+                              "REDIS_URL": "redis://127.0.0.1:1/0", "SESSION_MAX_HOURS": "0.003"})
+    assert settings["SESSION_MAX_HOURS"] == 0.003

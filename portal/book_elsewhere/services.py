@@ -137,6 +137,14 @@ def free_slots(service: RemoteService, *, days: int = 7) -> list[RemoteSlot]:
     start = f"{now.isoformat()}Z"
     end = f"{(now + timedelta(days=days)).isoformat()}Z"
     bundle = service.client().search_free_slots(service.healthcare_service_id, start, end)
+    return slots_in(bundle, now=now)
+
+
+def slots_in(bundle: dict, *, now: datetime) -> list[RemoteSlot]:
+    """The free slots a provider's search bundle lists that start after `now` (naive UTC), soonest first.
+
+    A provider may still list a slot that has started (its clock, its own rules, or the seconds the
+    answer took): booking it would fail there, so it is never offered here."""
     resources, actors = _actor_names(bundle)
     slots = []
     for resource in resources.values():
@@ -146,6 +154,8 @@ def free_slots(service: RemoteService, *, days: int = 7) -> list[RemoteSlot]:
             slot_start, slot_end = parse_datetime(resource["start"]), parse_datetime(resource["end"])
         except (KeyError, TypeError, ValueError):
             continue  # a slot we cannot read is a slot we do not offer
+        if slot_start <= now:
+            continue
         schedule = str((resource.get("schedule") or {}).get("reference", ""))
         names = actors.get(schedule, {})
         identifiers = [i.get("value") for i in resource.get("identifier", []) if isinstance(i, dict)
@@ -185,7 +195,10 @@ def appointment_for(person: Person, slot: RemoteSlot, description: str | None) -
 
 
 def book_at(service: RemoteService, person: Person, slot: RemoteSlot, description: str | None = None) -> dict:
-    """Book the slot at the provider; returns its Appointment. RemoteSlotTaken says why on a 422."""
+    """Book the slot at the provider; returns its Appointment. RemoteSlotTaken says why on a 422, or at
+    once when the slot has started meanwhile (the list was read before; the provider would refuse it)."""
+    if slot.start <= datetime.now(timezone.utc).replace(tzinfo=None):
+        raise RemoteSlotTaken("that slot has already started")
     status, body = service.client().book(appointment_for(person, slot, description))
     if status == 422:
         issues = body.get("issue") or [{}]

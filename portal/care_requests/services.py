@@ -149,20 +149,32 @@ def issue_handoff(*, partner_id: int, user_id: int, patient_id: int, answers: di
     return token
 
 
+# Check the owner and consume the token in one step, inside Redis: a partner user of another tenant
+# (or another user) who opens the link leaves it for its rightful user; the rightful user uses it once.
+_REDEEM_IF_OWNER = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {0} end
+local prefill = cjson.decode(raw)
+if tostring(prefill['partner_id']) ~= ARGV[1] or tostring(prefill['user_id']) ~= ARGV[2] then return {1} end
+redis.call('DEL', KEYS[1])
+return {2, raw}
+"""
+
+
 def redeem_handoff(token: str, *, partner_id: int, user_id: int) -> dict | None:
-    """The prefill, once. None for an unknown, expired, reused or someone else's token."""
+    """The prefill, once, to the user it was issued to. None for an unknown, expired, used or someone
+    else's token; someone else's attempt does not consume it."""
     if not token or len(token) > 100:
         return None
-    raw = redis_client().getdel(f"handoff:{token}")
-    if raw is None:
+    answer = redis_client().eval(_REDEEM_IF_OWNER, 1, f"handoff:{token}", str(partner_id), str(user_id))
+    if answer[0] == 0:
         log.info("handoff refused token=%s (unknown, expired or used)", token_hash(token))
         return None
-    prefill = json.loads(raw)
-    if prefill.get("partner_id") != partner_id or prefill.get("user_id") != user_id:
+    if answer[0] == 1:
         log.warning("handoff refused token=%s (issued to another user)", token_hash(token))
         return None
     log.info("handoff redeemed token=%s partner=%s user=%s", token_hash(token), partner_id, user_id)
-    return prefill
+    return json.loads(answer[1])
 
 
 # --- eligibility and self-scheduling -------------------------------------------------------------

@@ -15,3 +15,8 @@ consultation_creating = _signals.signal("consultation-creating")
 
 # Sender: the id of a consultation just completed, before the commit (orders: bill it).
 consultation_finished = _signals.signal("consultation-finished")
+
+# Sender: the Consultation a staff page shows; keyword `viewer`, the signed-in user. A receiver returns
+# Markup for a part of the page its package owns (follow-ups: what it follows up, what was booked from
+# it), or None. Parts are shown in the order receivers connected.
+consultation_page = _signals.signal("consultation-page")

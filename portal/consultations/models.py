@@ -13,7 +13,10 @@ PENDING = "pending_sp"
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
 CANCELLED = "cancelled"
-STATES = (READY, PENDING, IN_PROGRESS, COMPLETED, CANCELLED)
+# A follow-up booked for a later day: not open, so the queue (which reads only open states, off a partial
+# index) never sees it; `created_at` is when it enters the queue (see services.release_due_consultations).
+SCHEDULED = "scheduled"
+STATES = (SCHEDULED, READY, PENDING, IN_PROGRESS, COMPLETED, CANCELLED)
 OPEN_STATES = (READY, PENDING, IN_PROGRESS)
 # The open states as a literal SQL condition: the doctors' queue filters with exactly this text, so
 # SQLite and PostgreSQL can use the partial index below (bound parameters would not match it).
@@ -22,6 +25,7 @@ CHANNELS = ("PHONE", "CHAT", "VIDEO")
 CATEGORIES = ("insurance", "private", "public")
 
 STATE_LABELS = {
+    SCHEDULED: "Booked for later",
     READY: "Ready for pickup",
     PENDING: "Assigned, not started",
     IN_PROGRESS: "In progress",
@@ -42,8 +46,14 @@ class ConsultationFacts:
         return self.state in OPEN_STATES
 
     @property
+    def is_cancellable(self) -> bool:
+        return self.state in OPEN_STATES or self.state == SCHEDULED
+
+    @property
     def waiting_time(self):
-        """starts_at − created_at; while nobody has started, the time waited so far."""
+        """starts_at − created_at; while nobody has started, the time waited so far (none before it is queued)."""
+        if self.state == SCHEDULED:
+            return None
         if self.starts_at is not None:
             return self.starts_at - self.created_at
         return (self.cancelled_at or utcnow()) - self.created_at
@@ -83,6 +93,11 @@ class Consultation(ConsultationFacts, db.Model):
     policy_number = mapped_column(EncryptedText("consultation.policy_number"), nullable=True)
     # The insurer it is served for (orders): set when it is created, billed when it is finished.
     insurer_id: Mapped[int | None] = mapped_column(ForeignKey("insurers.id"), index=True)
+    # A follow-up: the consultation it follows up, and the deal it is billed under (its first consultation's,
+    # decided by orders when it is created). Others have no deal here: they are billed under the deal in
+    # force on the day they are served.
+    follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("consultations.id"), index=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
 
     patient = relationship("Patient")
     service_provider = relationship("StaffUser", foreign_keys=[service_provider_id])

@@ -92,9 +92,10 @@ def result_of(consultation: Consultation) -> ConsultationResult | None:
     return db.session.scalar(select(ConsultationResult).where(ConsultationResult.consultation_id == consultation.id))
 
 
-def read_report(result: ConsultationResult, *, actor: tuple[str, str | None], patient_id: int) -> dict:
-    """The report's fields in the clear; audited. The caller has asked the policy first."""
-    audit.record_read("consultation_result.read", subject=result, patient_id=patient_id, actor=actor)
+def read_report(result: ConsultationResult, *, actor: tuple[str, str | None], patient_id: int, **details) -> dict:
+    """The report's fields in the clear; audited (with `details`, e.g. the reader's reason). The caller
+    has asked the policy first."""
+    audit.record_read("consultation_result.read", subject=result, patient_id=patient_id, actor=actor, **details)
     return {
         "icpc2_code": result.icpc2_code,
         "icpc2_title": icpc2.codes().get(result.icpc2_code, ""),

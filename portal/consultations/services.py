@@ -29,6 +29,7 @@ from portal.consultations.models import (
     OPEN_STATES,
     PENDING,
     READY,
+    SCHEDULED,
     ChatMessage,
     ChatRoom,
     Consultation,
@@ -77,12 +78,19 @@ def new_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
 
 
+SOURCES = ("referral", "direct", "follow_up")
+
+
 def create_consultation(*, patient_id: int, source: str, enabled_channels: list[str], primary_channel: str,
                         category: str = "insurance", options: dict | None = None, referral_id: int | None = None,
-                        created_by_id: int | None = None, insurer_id: int | None = None) -> Consultation:
+                        created_by_id: int | None = None, insurer_id: int | None = None,
+                        queue_from: datetime | None = None, doctor_id: int | None = None,
+                        follow_up_of_id: int | None = None) -> Consultation:
     """A new consultation in `ready_for_pickup`, added to the caller's transaction.
 
     An insurance consultation is served for `insurer_id`, or else for the default insurer (orders).
+    With `queue_from` it is `scheduled` until then (`release_due_consultations` moves it into the queue),
+    for `doctor_id` alone when given, else for any doctor.
     """
     channels = [c for c in CHANNELS if c in set(enabled_channels)]
     if not channels:
@@ -91,13 +99,17 @@ def create_consultation(*, patient_id: int, source: str, enabled_channels: list[
         raise InvalidConsultation("the primary channel must be one of the enabled channels")
     if category not in CATEGORIES:
         raise InvalidConsultation("unknown category")
-    if source not in ("referral", "direct"):
+    if source not in SOURCES:
         raise InvalidConsultation("unknown source")
     consultation = Consultation(
         code=new_code(), patient_id=patient_id, referral_id=referral_id, source=source, state=READY,
         category=category, enabled_channels=channels, primary_channel=primary_channel, options=options or {},
-        created_by_id=created_by_id, insurer_id=insurer_id,
+        created_by_id=created_by_id, insurer_id=insurer_id, follow_up_of_id=follow_up_of_id,
     )
+    if queue_from is not None:
+        # Its queue time is its created_at: the queue's order, waiting time and dashboards count from there.
+        consultation.state, consultation.created_at, consultation.service_provider_id = (
+            SCHEDULED, queue_from, doctor_id)
     events.consultation_creating.send(consultation)
     db.session.add(consultation)
     return consultation
@@ -115,6 +127,7 @@ def get_consultation(consultation_id: int, *, with_patient: bool = True) -> Cons
 # -- state changes ---------------------------------------------------------------------------
 
 _REFUSALS = {
+    SCHEDULED: "it is booked for later and not in the queue yet",
     READY: "it is waiting in the queue and has no doctor yet",
     PENDING: "it has been taken by a doctor but not started",
     IN_PROGRESS: "it is already in progress",
@@ -252,12 +265,14 @@ def _insert_once(row) -> None:
         pass  # a concurrent start made the room first; theirs is used
 
 
-def create_patient_link(consultation: Consultation) -> str:
-    """A fresh link token for the patient, in the caller's transaction. Only its hash is stored."""
+def create_patient_link(consultation: Consultation, *, valid_until: datetime | None = None) -> str:
+    """A fresh link token for the patient, in the caller's transaction. Only its hash is stored.
+
+    Valid PATIENT_LINK_HOURS, or until `valid_until` (a follow-up's link must outlive the wait for its day)."""
     raw = secrets.token_urlsafe(32)
+    expires = valid_until or utcnow() + timedelta(hours=current_app.config["PATIENT_LINK_HOURS"])
     db.session.add(PatientLink(token_hash=hash_link_token(raw), consultation_id=consultation.id,
-                               patient_id=consultation.patient_id,
-                               expires_at=utcnow() + timedelta(hours=current_app.config["PATIENT_LINK_HOURS"])))
+                               patient_id=consultation.patient_id, expires_at=expires))
     return raw
 
 
@@ -324,7 +339,7 @@ def cancel_consultation(consultation: Consultation, *, reason: str, by_id: int) 
     reason = (reason or "").strip()
     if not reason:
         raise InvalidConsultation("give a reason for cancelling")
-    _transition(consultation, OPEN_STATES, "cancelled", state=CANCELLED, cancelled_at=utcnow(),
+    _transition(consultation, (*OPEN_STATES, SCHEDULED), "cancelled", state=CANCELLED, cancelled_at=utcnow(),
                 cancel_reason=reason[:500])
     with speaking(consultation.patient.language):
         queued = _tell_patient(consultation, "consultation.cancelled", _("Your consultation was cancelled"),
@@ -333,6 +348,37 @@ def cancel_consultation(consultation: Consultation, *, reason: str, by_id: int) 
     audit.record("consultation.cancelled", subject=consultation, patient_id=consultation.patient_id,
                  actor=("staff", str(by_id)))
     _after_change(consultation, queued)
+
+
+def release_due_consultations(now: datetime | None = None) -> list[int]:
+    """Move every `scheduled` consultation whose queue time has come into the queue: to its doctor when it
+    was booked "with me" (the patient is invited to the waiting room, as on any assignment), else to
+    `ready_for_pickup` for any doctor. Safe to run any time and from several workers at once: each row
+    moves in a conditional UPDATE from `scheduled`, so only one release of it goes through. Committed."""
+    now = now or utcnow()
+    due = and_(Consultation.state == SCHEDULED, Consultation.created_at <= now)
+    to_anyone = list(db.session.scalars(
+        update(Consultation).where(due, Consultation.service_provider_id.is_(None))
+        .values(state=READY).returning(Consultation.id).execution_options(synchronize_session=False)))
+    to_doctor = list(db.session.scalars(
+        update(Consultation).where(due, Consultation.service_provider_id.is_not(None))
+        .values(state=PENDING, assigned_at=now).returning(Consultation.id)
+        .execution_options(synchronize_session=False)))
+    queued = []
+    for consultation_id in to_anyone + to_doctor:
+        consultation = get_consultation(consultation_id)
+        db.session.refresh(consultation)
+        if consultation_id in to_doctor:
+            queued += _invite_to_waiting_room(consultation)
+        audit.record("consultation.released", subject=consultation, patient_id=consultation.patient_id,
+                     actor=("system", "follow-up-release"), to_doctor=consultation.service_provider_id)
+    db.session.commit()
+    if to_anyone or to_doctor:
+        outbox.dispatch(queued)
+        live.bump(QUEUE_TOPIC)
+        for consultation_id in to_anyone + to_doctor:
+            live.bump(consultation_topic(consultation_id))
+    return to_anyone + to_doctor
 
 
 # -- the doctors' queue ------------------------------------------------------------------------

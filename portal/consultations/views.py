@@ -8,7 +8,7 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal import live
-from portal.consultations import api_views, direct_views, icpc2, patient_views, results, services
+from portal.consultations import api_views, direct_views, events, icpc2, patient_views, results, services
 from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
 from portal.extensions import limiter
@@ -16,7 +16,7 @@ from portal.ids import MAX_ID
 from portal.pages import htmx_wants, page_or_block
 from portal.security import audit
 from portal.security.auth import background
-from portal.security.policy import authorize, can, requires
+from portal.security.policy import PatientRelation, authorize, can, requires
 
 bp = Blueprint("consultations", __name__)
 for child in (patient_views.bp, direct_views.bp, api_views.bp):
@@ -81,7 +81,8 @@ def _load(consultation_id: int, action: str, *, with_patient: bool = True):
 
 
 def _detail_context(consultation, **forms):
-    doctor_here = can(current_user, "consultation.conduct", consultation)
+    user = current_user._get_current_object()
+    doctor_here = can(user, "consultation.conduct", consultation)
     result = results.result_of(consultation)
     report = None
     if result is not None and can(current_user, "consultation_result.read", result):
@@ -96,7 +97,7 @@ def _detail_context(consultation, **forms):
         "may_pick": can(current_user, "consultation.pick", consultation) and consultation.state == "ready_for_pickup",
         "may_assign": can(current_user, "consultation.assign", consultation) and consultation.state in (
             "ready_for_pickup", "pending_sp"),
-        "may_cancel": can(current_user, "consultation.cancel", consultation) and consultation.is_open,
+        "may_cancel": can(current_user, "consultation.cancel", consultation) and consultation.is_cancellable,
         "chat_token": services.chat_token(consultation, for_doctor=True) if doctor_here else None,
         "messages": services.chat_messages(consultation) if doctor_here else [],
         "chat_version": live.version(services.chat_topic(consultation.id)),
@@ -111,6 +112,9 @@ def _detail_context(consultation, **forms):
         "chat_form": forms.get("chat_form") or ChatForm(formdata=None),
         "report_form": forms.get("report_form") or ReportForm(formdata=None),
         "message": forms.get("message"),
+        # Parts of the page other packages own (consultations.events.consultation_page).
+        "parts": [part for _, part in events.consultation_page.send(consultation, viewer=user) if part],
+        "may_open_record": can(user, "patient_record.view", PatientRelation.of_consultation(consultation)),
     }
 
 

@@ -145,4 +145,6 @@ def time_tag(moment: datetime | None, where=None, form: str = "when", show_zone:
 def init_app(app) -> None:
     app.jinja_env.filters.update(clock=clock, when=when, day=day, number=number, percent=percent, money=money,
                                  age=age, duration=duration, time_tag=time_tag,
-                                 long_date=lambda value: day(value, form="long"))
+                                 long_date=lambda value: day(value, form="long"),
+                                 # follow-ups: the day a moment falls on where the clinic is (CLINIC_TIME_ZONE)
+                                 clinic_day=lambda moment: day(moment, app.config["CLINIC_TIME_ZONE"]))

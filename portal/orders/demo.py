@@ -6,9 +6,11 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.orders.models import Deal, DealPrice, Insurer
+from portal.orders.models import CONSULTATION_PRICE, FOLLOW_UP_PRICE, Deal, DealPrice, Insurer
 
 DEMO_PRICES = {"VIDEO": "650.00", "PHONE": "450.00", "CHAT": "400.00", "ANY": "450.00"}
+# A follow-up booked from a consultation costs less, whatever its channel.
+DEMO_FOLLOW_UP_PRICE = "300.00"
 
 
 def load_demo_insurer() -> list[str]:
@@ -24,7 +26,12 @@ def load_demo_insurer() -> list[str]:
         db.session.add(deal)
         db.session.flush()
         for channel, price in DEMO_PRICES.items():
-            db.session.add(DealPrice(deal_id=deal.id, channel=channel, price=Decimal(price)))
+            db.session.add(DealPrice(deal_id=deal.id, kind=CONSULTATION_PRICE, channel=channel, price=Decimal(price)))
+    # Also on a deal made before follow-ups had prices of their own.
+    if db.session.scalar(select(DealPrice.id).where(DealPrice.deal_id == deal.id,
+                                                    DealPrice.kind == FOLLOW_UP_PRICE)) is None:
+        db.session.add(DealPrice(deal_id=deal.id, kind=FOLLOW_UP_PRICE, channel="ANY",
+                                 price=Decimal(DEMO_FOLLOW_UP_PRICE)))
     db.session.commit()
     return [f"Insurer: {insurer.name} (default; deal {deal.name}: video {DEMO_PRICES['VIDEO']}, "
-            f"phone {DEMO_PRICES['PHONE']}, chat {DEMO_PRICES['CHAT']})"]
+            f"phone {DEMO_PRICES['PHONE']}, chat {DEMO_PRICES['CHAT']}, follow-up {DEMO_FOLLOW_UP_PRICE})"]

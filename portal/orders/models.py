@@ -11,6 +11,8 @@ from portal.security.models import utcnow
 MONEY = Numeric(12, 2)
 FRACTION = Numeric(5, 4)
 ANY_CHANNEL = "ANY"
+# What a price is for: a consultation, or a follow-up booked from one (a price list may set it apart).
+CONSULTATION_PRICE, FOLLOW_UP_PRICE = "consultation", "follow_up"
 
 
 class Insurer(db.Model):
@@ -40,18 +42,25 @@ class Deal(db.Model):
     valid_until: Mapped[date | None] = mapped_column(Date)  # inclusive; open-ended when empty
 
     insurer = relationship("Insurer")
-    prices = relationship("DealPrice", back_populates="deal", order_by="DealPrice.channel")
+    # The price list the admin pages edit (per channel or ANY); a follow-up's own prices are apart, so
+    # an edit keyed by channel never touches them.
+    prices = relationship("DealPrice", back_populates="deal", order_by="DealPrice.channel",
+                          primaryjoin=f"and_(Deal.id == DealPrice.deal_id, DealPrice.kind == '{CONSULTATION_PRICE}')")
+    follow_up_prices = relationship(
+        "DealPrice", order_by="DealPrice.channel", viewonly=True,
+        primaryjoin=f"and_(Deal.id == DealPrice.deal_id, DealPrice.kind == '{FOLLOW_UP_PRICE}')")
 
 
 class DealPrice(db.Model):
-    """The price of one consultation of a kind (its primary channel, or ANY) under a deal."""
+    """The price of one consultation (or follow-up) on a channel (its primary channel, or ANY) under a deal."""
 
     __tablename__ = "deal_prices"
-    __table_args__ = (UniqueConstraint("deal_id", "channel"),
+    __table_args__ = (UniqueConstraint("deal_id", "kind", "channel", name="uq_deal_prices_deal_kind_channel"),
                       CheckConstraint("price >= 0", name="price_not_negative"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"))
+    kind: Mapped[str] = mapped_column(String(20), default=CONSULTATION_PRICE, server_default=CONSULTATION_PRICE)
     channel: Mapped[str] = mapped_column(String(10))
     price: Mapped[Decimal] = mapped_column(MONEY)
 

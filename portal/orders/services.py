@@ -15,7 +15,16 @@ from sqlalchemy.orm import selectinload
 from portal.consultations.events import consultation_creating, consultation_finished
 from portal.consultations.models import Consultation
 from portal.extensions import db
-from portal.orders.models import ANY_CHANNEL, Deal, DealPrice, Insurer, Order, OrderLine
+from portal.orders.models import (
+    ANY_CHANNEL,
+    CONSULTATION_PRICE,
+    FOLLOW_UP_PRICE,
+    Deal,
+    DealPrice,
+    Insurer,
+    Order,
+    OrderLine,
+)
 from portal.security import audit
 from portal.security.models import utcnow
 
@@ -44,6 +53,19 @@ def _insurance_goes_to_the_default_insurer(consultation: Consultation, **_) -> N
         consultation.insurer_id = default_insurer_id()
 
 
+@consultation_creating.connect
+def _a_follow_up_keeps_its_first_consultations_deal(consultation: Consultation, **_) -> None:
+    """A follow-up is billed under the deal of the consultation it follows up: the deal that consultation's
+    order names, or, while it is not billed yet (booked before it finished), the deal in force today."""
+    if consultation.follow_up_of_id is None or consultation.insurer_id is None or consultation.deal_id is not None:
+        return
+    deal_id = db.session.scalar(select(Order.deal_id).where(Order.consultation_id == consultation.follow_up_of_id))
+    if deal_id is None:
+        deal = active_deal(consultation.insurer_id, utcnow().date())
+        deal_id = deal.id if deal else None
+    consultation.deal_id = deal_id
+
+
 def insurers() -> list[Insurer]:
     return list(db.session.scalars(select(Insurer).order_by(Insurer.name)))
 
@@ -56,13 +78,20 @@ def active_deal(insurer_id: int, on: date) -> Deal | None:
         .order_by(Deal.valid_from.desc(), Deal.id.desc()).limit(1))
 
 
-def price_of(deal: Deal | None, channel: str) -> Decimal | None:
-    """The deal's price for a consultation on `channel`, else its ANY price, else None."""
+def price_of(deal: Deal | None, channel: str, kind: str = CONSULTATION_PRICE) -> Decimal | None:
+    """The deal's price for a consultation of `kind` on `channel`, else its ANY price of that kind; a
+    follow-up the price list has no follow-up price for costs what a consultation costs. Else None."""
     if deal is None:
         return None
-    prices = dict(db.session.execute(select(DealPrice.channel, DealPrice.price).where(
-        DealPrice.deal_id == deal.id, DealPrice.channel.in_((channel, ANY_CHANNEL)))).all())
-    return prices.get(channel, prices.get(ANY_CHANNEL))
+    prices = {(k, c): price for k, c, price in db.session.execute(
+        select(DealPrice.kind, DealPrice.channel, DealPrice.price).where(
+            DealPrice.deal_id == deal.id, DealPrice.kind.in_({kind, CONSULTATION_PRICE}),
+            DealPrice.channel.in_((channel, ANY_CHANNEL))))}
+    for wanted in dict.fromkeys((kind, CONSULTATION_PRICE)):
+        for on in (channel, ANY_CHANNEL):
+            if (wanted, on) in prices:
+                return prices[(wanted, on)]
+    return None
 
 
 # -- orders --------------------------------------------------------------------------------------
@@ -74,13 +103,18 @@ def order_served_consultation(consultation_id: int) -> Order | None:
     UPDATE only one caller passes, and `orders.consultation_id` is unique behind it.
     """
     row = db.session.execute(select(Consultation.insurer_id, Consultation.primary_channel, Consultation.ends_at,
-                                    Consultation.category).where(Consultation.id == consultation_id)).one()
+                                    Consultation.category, Consultation.deal_id, Consultation.follow_up_of_id)
+                             .where(Consultation.id == consultation_id)).one()
     if row.insurer_id is None:
         return None
     served_on = (row.ends_at or utcnow()).date()
-    deal = active_deal(row.insurer_id, served_on)
-    price = price_of(deal, row.primary_channel)
+    # A follow-up keeps the deal agreed when it was booked; any other is billed under the day's deal.
+    deal = db.session.get(Deal, row.deal_id) if row.deal_id else active_deal(row.insurer_id, served_on)
+    follow_up = row.follow_up_of_id is not None
+    price = price_of(deal, row.primary_channel, FOLLOW_UP_PRICE if follow_up else CONSULTATION_PRICE)
     description = f"{row.primary_channel.title()} consultation ({row.category})"
+    if follow_up:
+        description = f"Follow-up: {description}"
     if price is None:
         # Billed at 0 and said so, rather than not billed: an admin sees it and sets it right.
         description += " — no price in the insurer's deal"

@@ -5,11 +5,13 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal import config
 from portal.extensions import db
 from portal.security.crypto import EncryptedText
 from portal.security.models import utcnow
 
-PARTNER_ROLES = ("partner_admin", "scheduler", "viewer")
+# Defined in config, which refuses them in TWO_FACTOR_REQUIRED_ROLES before the app loads.
+PARTNER_ROLES = config.PARTNER_ROLES
 # A tenant slug is a URL path segment: lower-case letters, digits and inner hyphens.
 TENANT_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
@@ -49,6 +51,9 @@ class PartnerUser(UserMixin, db.Model):
     notification_email: Mapped[str | None] = mapped_column(String(254))
     default_service_id: Mapped[int | None] = mapped_column(ForeignKey("healthcare_services.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    # Moved on by a role change, a deactivation and the partner's deactivation: the user loader refuses a
+    # cookie of an older epoch, so those changes shut old sessions out even if Redis failed at that moment.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     invited_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     # The language the portal speaks to this user ("nb", "en"); NULL: their browser's.

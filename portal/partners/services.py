@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.extensions import db
 from portal.partners.models import PARTNER_ROLES, Partner, PartnerUser
 from portal.scheduling.models import HealthcareService
-from portal.security import audit
+from portal.security import audit, sessions
 from portal.security.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -83,11 +83,13 @@ def _keeps_an_admin(partner_id: int, user_id: int):
 
 
 def _change_user(partner_id: int, user_id: int, values: dict, keep_admin: bool) -> None:
-    """One conditional UPDATE; refuses (LastAdmin) a change that would remove the last admin."""
+    """One conditional UPDATE that also moves the session epoch on; refuses (LastAdmin) a change that
+    would remove the last admin."""
     _lock_partner(partner_id)
     statement = update(PartnerUser).where(PartnerUser.partner_id == partner_id, PartnerUser.id == user_id)
     if keep_admin:
         statement = statement.where(_keeps_an_admin(partner_id, user_id))
+    values = {"session_epoch": PartnerUser.session_epoch + 1, **values}
     result = db.session.execute(statement.values(**values).execution_options(synchronize_session=False))
     if result.rowcount == 1:
         return
@@ -97,18 +99,34 @@ def _change_user(partner_id: int, user_id: int, values: dict, keep_admin: bool) 
     raise LastAdmin("This is the last partner admin of your organisation. Make someone else partner admin first.")
 
 
+def end_sessions_of_users(user_ids) -> None:
+    """After the commit: the epoch already shuts old cookies out; this drops their records (on every
+    web process) now. With Redis down the records run out with their TTL."""
+    try:
+        sessions.end_sessions_of([f"partner:{user_id}" for user_id in user_ids])
+    except sessions.RedisDown:
+        log.warning("partner sessions not ended in Redis (unreachable); the session epoch shuts them out")
+
+
 def change_role(partner_id: int, user_id: int, role: str) -> None:
+    """A new role ends the user's sessions: they sign in again with it."""
     if role not in PARTNER_ROLES:
         raise InvalidInput("Choose a role.")
+    user = get_user(partner_id, user_id)
+    if user is not None and user.role == role:
+        return  # nothing changes, so nobody is signed out
     _change_user(partner_id, user_id, {"role": role}, keep_admin=role != "partner_admin")
     audit.record("partner_user.role", partner_user_id=user_id, partner_id=partner_id, role=role)
     db.session.commit()
+    end_sessions_of_users([user_id])
 
 
 def deactivate_user(partner_id: int, user_id: int) -> None:
+    """The user is signed out everywhere at once and cannot sign in again."""
     _change_user(partner_id, user_id, {"active": False}, keep_admin=True)
     audit.record("partner_user.deactivate", partner_user_id=user_id, partner_id=partner_id)
     db.session.commit()
+    end_sessions_of_users([user_id])
 
 
 def user_for_sign_in(partner: Partner, *, issuer: str, subject: str, email: str | None) -> PartnerUser | None:

@@ -9,8 +9,10 @@ import hashlib
 
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import current_app, g, request, url_for
+from flask import current_app, g, request, session, url_for
 from joserfc.errors import JoseError
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from portal.extensions import db
 from portal.partners.models import TENANT_PATTERN, Partner, PartnerUser
@@ -79,9 +81,15 @@ def init_app(app) -> None:
 
 
 def _load_partner_user(user_id: int):
-    user = db.session.get(PartnerUser, user_id)
-    # A deactivated partner user is signed out at their next request.
-    return user if user is not None and user.active else None
+    # One query, partner included. A deactivated user, a user of a deactivated partner, and a cookie from
+    # before a role change (older epoch) are signed out at their next request, even if Redis failed when
+    # their sessions were ended.
+    user = db.session.scalar(select(PartnerUser).join(PartnerUser.partner).options(contains_eager(PartnerUser.partner))
+                             .where(PartnerUser.id == user_id, PartnerUser.active.is_(True),
+                                    Partner.active.is_(True)))
+    if user is None or session.get("epoch") != user.session_epoch:
+        return None
+    return user
 
 
 # Blueprints whose pages partner users work in: signed out there, a person goes to their

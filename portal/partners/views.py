@@ -2,13 +2,11 @@
 users page and everyone's profile. Thin: parse input, ask policy (which also gives the partner
 every query is filtered by), call a service, render."""
 
-import time as time_module
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
-from portal.extensions import limiter
+from portal.extensions import db, limiter
 from portal.partners import services
 from portal.partners.forms import EmptyForm, InviteForm, ProfileForm, RoleForm
 from portal.partners.settings_views import bp as settings_bp
@@ -20,6 +18,7 @@ from portal.partners.sign_in import (
     refresh_provider,
     remember_tenant,
 )
+from portal.security import auth
 from portal.security.policy import authorize, can, partner_scope, requires
 
 bp = Blueprint("partners", __name__)
@@ -76,10 +75,7 @@ def callback(tenant):
                                      email=claims.get("email") if claims.get("email_verified", True) else None)
     if user is None:
         return _sign_in_failed(_("This account has no access to the portal for this organisation."), 403)
-    session.clear()
-    login_user(user)
-    session.permanent = True
-    session["last_active"] = time_module.time()
+    auth.begin_session(user)  # a fresh cookie and its server-side record, as for staff
     return remember_tenant(redirect(partner_home_url()), tenant)
 
 
@@ -92,8 +88,7 @@ def where_to_sign_in():
 @bp.post("/partner/logout")
 def logout():
     tenant = getattr(getattr(current_user, "partner", None), "tenant", None)
-    logout_user()
-    session.clear()
+    auth.end_session("partner.logout")
     flash("You are signed out.")
     return redirect(url_for("partners.login", tenant=tenant, signed_out=1) if tenant
                     else url_for("partners.where_to_sign_in"))
@@ -140,6 +135,10 @@ def change_role(user_id):
     except services.LastAdmin as refusal:
         flash(str(refusal))
         return redirect(url_for("partners.users"))
+    if user.id == current_user.id:
+        # Stepping down: their other browsers are signed out; this one goes on, with the new role.
+        db.session.refresh(user)
+        auth.begin_session(user)
     flash("Role changed.")
     return redirect(url_for("partners.users"))
 

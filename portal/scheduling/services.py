@@ -5,6 +5,7 @@ processes racing for a slot exactly one sees a row count of 1. Behind it, an app
 `active_slot_id` is unique, so the database itself refuses a second live appointment on a slot.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -89,13 +90,16 @@ def _actor_label(actor: tuple[str, str | None]) -> str:
 
 def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], start: datetime | None = None,
               end: datetime | None = None, description: str | None = None, comment: str | None = None,
-              booked_details: str | None = None) -> Appointment:
+              booked_details: str | None = None,
+              in_same_transaction: Callable[[Appointment], None] | None = None) -> Appointment:
     """Book a free slot for a patient, or raise SlotTaken / SlotNotFound / SlotMismatch / SlotInPast.
 
     The appointment is the whole slot unless the caller gives a start and end within it (a booking
     system may book 10 minutes of a 30-minute slot). Commits the caller's transaction with the
     appointment (so a patient created for this booking in the same transaction is kept only when the
-    booking succeeds).
+    booking succeeds). `in_same_transaction` is called with the new appointment before that commit,
+    for what the caller records about it (a follow-up's record and the patient's message): all of it
+    commits with the booking or none.
     """
     slot = db.session.get(Slot, slot_id)
     if slot is None:
@@ -126,6 +130,8 @@ def book_slot(slot_id: int, *, patient_id: int, actor: tuple[str, str | None], s
     db.session.add(AppointmentVersion(appointment_id=appointment.id, version=1, status=BOOKED,
                                       recorded_at=appointment.created_at))
     audit.record("appointment.booked", subject=appointment, patient_id=patient_id, actor=actor, slot_id=slot_id)
+    if in_same_transaction is not None:
+        in_same_transaction(appointment)
     db.session.commit()
     return appointment
 

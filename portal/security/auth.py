@@ -45,8 +45,8 @@ def content_security_policy() -> str:
     return CSP.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
 
 
-# Whose sessions have a server-side record (checked on every request). Partner users join later.
-SERVER_SIDE_KINDS = ("staff:",)
+# Whose sessions have a server-side record (checked on every request): every kind of signed-in user.
+SERVER_SIDE_KINDS = ("staff:", "partner:")
 SESSION_STORE_DOWN = "Sign-in is unavailable for a moment (the session store cannot be reached). Try again shortly."
 
 
@@ -125,7 +125,7 @@ def _start_again():
 
 
 def _complete_sign_in(user: StaffUser, next_url: str | None, second_step: str | None):
-    _begin_session(user)
+    begin_session(user)
     user.last_login_at = utcnow()
     audit.record("staff.login", subject=user, **({"second_step": second_step} if second_step else {}))
     db.session.commit()
@@ -189,7 +189,8 @@ def set_up_two_factor():
         422 if request.method == "POST" else 200)
 
 
-def _begin_session(user) -> None:
+def begin_session(user) -> None:
+    """Sign a staff or partner user in with a server-side session record; 503 when Redis is down."""
     try:
         sessions.begin(user)
     except sessions.RedisDown:
@@ -197,17 +198,23 @@ def _begin_session(user) -> None:
         abort(503, SESSION_STORE_DOWN)
 
 
-@bp.route("/logout", methods=["POST"])
-def logout():
+def end_session(event: str) -> None:
+    """Sign-out of a staff or partner user: the session's record goes (so the cookie, replayed, opens
+    nothing on any process), the event is audited, and the cookie is emptied."""
     if current_user.is_authenticated:
         try:
             sessions.end_current(current_user.get_id())
         except sessions.RedisDown:
             abort(503, SESSION_STORE_DOWN)
-        audit.record("staff.logout", subject=current_user._get_current_object())
+        audit.record(event, subject=current_user._get_current_object())
         db.session.commit()
     logout_user()
     session.clear()
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    end_session("staff.logout")
     flash("You are signed out.")
     return redirect(url_for("security.login"))
 

@@ -7,10 +7,12 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal import config
 from portal.extensions import db
 from portal.security.crypto import EncryptedText
 
-STAFF_ROLES = ("secretary", "doctor", "admin", "reporting")
+# Defined in config, which checks TWO_FACTOR_REQUIRED_ROLES against them before the app loads.
+STAFF_ROLES = config.STAFF_ROLES
 
 _hasher = PasswordHasher()
 

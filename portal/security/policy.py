@@ -4,6 +4,7 @@ Views ask `authorize(action, obj)`; it raises 403 for a role that may never do t
 and 404 for an object the user may not know exists, so nobody can probe for ids.
 """
 
+from dataclasses import dataclass
 from functools import wraps
 
 from flask import abort, current_app
@@ -60,7 +61,19 @@ ROLE_RULES: dict[str, set[str]] = {
     "partner_user.manage": {"partner_admin"},
     "partner.profile": {"partner_admin", "scheduler", "viewer"},
     "partner.settings.view": {"partner_admin"},  # their own partner's settings, read-only
+    # The patient record (/patients/<id>): details, history, earlier reports. See PatientRelation below.
+    "patient_record.view": CONSULTATION_STAFF,
+    "patient_record.national_id": CONSULTATION_STAFF,
+    # Opening an earlier consultation's sealed report from the record, with a reason; secretaries
+    # see that a report exists, never what it says.
+    "patient_record.report": {"doctor", "admin"},
+    # A follow-up (a new consultation or an appointment) booked from a consultation by its doctor.
+    "consultation.follow_up": {"doctor"},
 }
+
+# A refusal of these answers 404 for every role, not 403: their URLs name a patient, and whoever
+# may not see the record may not learn whether that patient exists.
+HIDDEN_ACTIONS = {"patient_record.view", "patient_record.national_id", "patient_record.report"}
 
 
 def _referral_visible(user, referral) -> bool:
@@ -86,6 +99,38 @@ def _may_cancel(user, consultation) -> bool:
 def _may_read_result(user, result) -> bool:
     # A medical record: its author and admins only (the reporting job reads through its own service).
     return user.role == "admin" or result.author_id == user.id
+
+
+@dataclass(frozen=True)
+class PatientRelation:
+    """What the patient record's rules need to know about a patient: who treats them.
+
+    `doctor_ids`: doctors who have (or had) a consultation with the patient; `in_queue`: the patient
+    has a consultation waiting for any doctor to pick. Built in full by the patient record's service
+    (one query); `of_consultation` builds the part one consultation shows, for a link on its page.
+    The rule only grows with more facts, so a link the partial facts allow opens the full record.
+    """
+
+    patient_id: int
+    doctor_ids: frozenset = frozenset()
+    in_queue: bool = False
+
+    @classmethod
+    def of_consultation(cls, consultation) -> "PatientRelation":
+        doctor = consultation.service_provider_id
+        return cls(consultation.patient_id, frozenset({doctor}) if doctor else frozenset(),
+                   consultation.state == "ready_for_pickup" and doctor is None)
+
+
+def _treats_patient(user, relation: PatientRelation) -> bool:
+    # Secretaries and admins run the clinic for every patient. A doctor sees the patients they treat or
+    # treated, and those waiting in the queue they may pick from: the record is there to prepare for,
+    # conduct and follow up care, not to browse.
+    if user.role != "doctor":
+        return True
+    return relation.in_queue or user.id in relation.doctor_ids
+
+
 def _same_partner(user, obj) -> bool:
     # Care requests, partner users and partner links all carry partner_id; a user of partner A
     # never reaches B's objects, and a staff user (no partner_id) reaches none.
@@ -104,6 +149,10 @@ OBJECT_RULES = {
     "consultation.api": _assigned_doctor,
     "consultation.cancel": _may_cancel,
     "consultation_result.read": _may_read_result,
+    "patient_record.view": _treats_patient,
+    "patient_record.national_id": _treats_patient,
+    "patient_record.report": _treats_patient,
+    "consultation.follow_up": _assigned_doctor,
     "care_request.view": _same_partner,
     "care_request.schedule": _same_partner,
     "partner_user.manage": _same_partner,
@@ -131,7 +180,7 @@ def authorize(action: str, obj=None) -> None:
     if not getattr(current_user, "is_authenticated", False):
         abort(current_app.login_manager.unauthorized())
     if getattr(current_user, "role", None) not in ROLE_RULES.get(action, set()):
-        abort(403)
+        abort(404 if action in HIDDEN_ACTIONS else 403)
     if obj is not None and not can(current_user, action, obj):
         abort(404)
 

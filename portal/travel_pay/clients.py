@@ -1,7 +1,10 @@
-"""Adapters to the token service (OAuth2 client credentials → JWT) and the claims API.
+"""Adapters to the token service (OAuth2 client credentials → JWT) and the claims API, in two shapes.
 
-Every call has a timeout. The claims API is told an Idempotency-Key per claim, so a second
-POST of the same claim (a re-run after a crash) is answered with the first filing.
+Every call has a timeout. `ClaimsApiClient` is the seed's single POST: the claims API is told an
+Idempotency-Key per claim, so a second POST of the same claim (a re-run after a crash) is answered with
+the first filing. `BtsssClient` makes the calls of the VA's own step sequence (vets-api's travel-pay
+client: system access token, find-or-add appointment, create claim, add mileage expense, submit), each
+answer's failure mapped to the VA's codes (CLM_…); `portal/travel_pay/steps.py` runs the sequence.
 """
 
 import os
@@ -20,12 +23,26 @@ class TokenRejected(ClaimsApiUnavailable):
     """The claims API refused our token (401): drop the cached one and try again later."""
 
 
-class ClaimRejected(Exception):
-    """A validation error: the claims API will never take this claim as it is. Not retried."""
+class ClaimOutcomeUnknown(ClaimsApiUnavailable):
+    """The call timed out: the claims system may have done it. Ask its status before filing again."""
 
-    def __init__(self, code: str):
+
+class ClaimRejected(Exception):
+    """A validation error: the claims API will never take this claim as it is. Not retried.
+
+    `code` is ours (VALIDATION_CODES); `detail` says where, without patient data (e.g. the failed step
+    and the VA's code)."""
+
+    def __init__(self, code: str, detail: str | None = None):
         super().__init__(code)
-        self.code = code
+        self.code, self.detail = code, detail
+
+
+class ClaimAlreadyExists(ClaimRejected):
+    """The claims system already has a claim for this appointment (not one of ours it could replay)."""
+
+    def __init__(self, detail: str | None = None):
+        super().__init__("claim_exists", detail)
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,8 @@ VALIDATION_CODES = {"unknown_patient", "no_appointment", "claim_exists", "invali
 
 
 class ClaimsApiClient:
+    """The single-POST claims API: file with an Idempotency-Key, find a filing by that key, ask a status."""
+
     def __init__(self, claims_url: str, timeout: float = 5):
         self.claims_url, self.timeout = claims_url, timeout
 
@@ -89,6 +108,8 @@ class ClaimsApiClient:
         try:
             response = _http(self.claims_url).post(self.claims_url, json=claim, timeout=self.timeout,
                                     headers={"Authorization": f"Bearer {token}", "Idempotency-Key": idempotency_key})
+        except requests.Timeout:
+            raise ClaimOutcomeUnknown("claims API timed out") from None
         except requests.RequestException as exc:
             raise ClaimsApiUnavailable(f"claims API unreachable ({type(exc).__name__})") from None
         if response.status_code == 401:
@@ -96,8 +117,160 @@ class ClaimsApiClient:
         if response.status_code in (200, 201):
             return _filed(response)
         if response.status_code in (400, 404, 409, 422):
-            raise ClaimRejected(_error_code(response))
+            code = _error_code(response)
+            raise ClaimAlreadyExists() if code == "claim_exists" else ClaimRejected(code)
         raise ClaimsApiUnavailable(f"claims API answered {response.status_code}")
+
+    def find(self, token: str, idempotency_key: str) -> FiledClaim | None:
+        """The filing made under this key, if the claims API has one (the status check after a timeout)."""
+        body = self._get(token, self.claims_url, {"idempotencyKey": idempotency_key})
+        found = body.get("claims") if isinstance(body, dict) else None
+        if not found:
+            return None
+        try:
+            return FiledClaim(str(found[0]["claimNumber"]), str(found[0].get("status") or "ClaimSubmitted"),
+                              replayed=True)
+        except (KeyError, TypeError, IndexError):
+            raise ClaimsApiUnavailable("claims API answered a lookup without a claim number") from None
+
+    def status(self, token: str, claim_number: str) -> str:
+        body = self._get(token, f"{self.claims_url}/{claim_number}", None)
+        status = body.get("status") if isinstance(body, dict) else None
+        if not isinstance(status, str) or not status:
+            raise ClaimsApiUnavailable("claims API answered a status request without a status")
+        return status
+
+    def _get(self, token: str, url: str, params: dict | None):
+        try:
+            response = _http(self.claims_url).get(url, params=params, timeout=self.timeout,
+                                                  headers={"Authorization": f"Bearer {token}"})
+        except requests.RequestException as exc:
+            raise ClaimsApiUnavailable(f"claims API unreachable ({type(exc).__name__})") from None
+        if response.status_code == 401:
+            raise TokenRejected("claims API refused the token (401)")
+        if response.status_code != 200:
+            raise ClaimsApiUnavailable(f"claims API answered {response.status_code}")
+        try:
+            return response.json()
+        except ValueError:
+            raise ClaimsApiUnavailable("claims API answered without JSON") from None
+
+
+# --- the VA's step sequence (BTSSS as vets-api's travel-pay client calls it) -------------------------
+
+# The VA's codes for what went wrong (vets-api TravelClaim::Response), and what each means here.
+CLM_MULTIPLE_APPTS = "CLM_001_MULTIPLE_APPTS"
+CLM_CLAIM_EXISTS = "CLM_002_CLAIM_EXISTS"
+CLM_APPOINTMENT_NOT_FOUND = "CLM_003_APPOINTMENT_NOT_FOUND"
+CLM_SUBMISSION_ERROR = "CLM_010_CLAIM_SUBMISSION_ERROR"
+CLM_TIMEOUT = "CLM_011_CLAIM_TIMEOUT_ERROR"
+CLM_INVALID_AUTH = "CLM_020_INVALID_AUTH"
+CLM_UNKNOWN_ERROR = "CLM_030_UNKNOWN_SERVER_ERROR"
+
+
+def step_code(status: int, message: str) -> str:
+    """The VA's code for a step's failed answer, from its status and BTSSS's message (as vets-api maps them)."""
+    text = message.lower()
+    if status == 401 or "unauthorized" in text:
+        return CLM_INVALID_AUTH
+    if status >= 500:
+        return CLM_UNKNOWN_ERROR
+    if "multiple appointments" in text:
+        return CLM_MULTIPLE_APPTS
+    if "already has a claim" in text:
+        return CLM_CLAIM_EXISTS
+    if "appointment not found" in text:
+        return CLM_APPOINTMENT_NOT_FOUND
+    if "timeout" in text:
+        return CLM_TIMEOUT
+    return CLM_SUBMISSION_ERROR
+
+
+class StepFailed(Exception):
+    """One step's failure: the step's name and the VA's code (never patient data)."""
+
+    def __init__(self, step: str, code: str, status: int | None = None):
+        super().__init__(f"step {step}: {code}" + (f" (HTTP {status})" if status else ""))
+        self.step, self.code, self.status = step, code, status
+
+
+class BtsssClient:
+    """One method per step of the VA's sequence; each raises StepFailed with the VA's code.
+
+    Every request carries the filing's correlation id (X-Correlation-ID) and, after the first step,
+    the client-credentials token (Authorization) and the patient's system access token (BTSSS-Access-Token).
+    """
+
+    def __init__(self, base_url: str, client_number: str, client_secret: str, timeout: float = 5):
+        self.base_url, self.client_number, self.client_secret = base_url.rstrip("/") + "/", client_number, client_secret
+        self.timeout = timeout
+
+    def system_access_token(self, token: str, patient_ref: str, correlation_id: str) -> str:
+        body = self._call("system_access_token", "post", "api/v4/auth/system-access-token",
+                          {"secret": self.client_secret, "icn": patient_ref},
+                          {"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation_id,
+                           "BTSSS-API-Client-Number": self.client_number})
+        return str(_dig(body, "system_access_token", "data", "accessToken"))
+
+    def find_or_add_appointment(self, auth: dict, when: str, facility: str) -> str:
+        body = self._call("find_or_add_appointment", "post", "api/v3/appointments/find-or-add",
+                          {"appointmentDateTime": when, "facilityStationNumber": facility}, auth)
+        return str(_dig(body, "find_or_add_appointment", "data", 0, "id"))
+
+    def create_claim(self, auth: dict, appointment_id: str) -> str:
+        body = self._call("create_claim", "post", "api/v3/claims",
+                          {"appointmentId": appointment_id, "claimName": "Travel Reimbursement",
+                           "claimantType": "Veteran"}, auth)
+        return str(_dig(body, "create_claim", "data", "claimId"))
+
+    def add_mileage_expense(self, auth: dict, claim_id: str, date_incurred: str) -> None:
+        self._call("add_mileage_expense", "post", "api/v3/expenses/mileage",
+                   {"claimId": claim_id, "dateIncurred": date_incurred, "description": "mileage",
+                    "tripType": "RoundTrip"}, auth)
+
+    def submit_claim(self, auth: dict, claim_id: str) -> dict:
+        return _dig(self._call("submit_claim", "patch", f"api/v3/claims/{claim_id}/submit", None, auth),
+                    "submit_claim", "data")
+
+    def get_claim(self, auth: dict, claim_id: str) -> dict:
+        return _dig(self._call("get_claim", "get", f"api/v3/claims/{claim_id}", None, auth), "get_claim", "data")
+
+    def claims_by_appointment_date(self, auth: dict, start: str, end: str) -> list[dict]:
+        body = self._call("search_claims", "get", "api/v3/claims/search-by-appointment-date", None, auth,
+                          params={"startDate": start, "endDate": end})
+        found = _dig(body, "search_claims", "data")
+        return found if isinstance(found, list) else []
+
+    def _call(self, step: str, method: str, path: str, body: dict | None, headers: dict, params=None):
+        url = self.base_url + path
+        try:
+            response = _http(self.base_url).request(method, url, json=body, params=params, headers=headers,
+                                                    timeout=self.timeout)
+        except requests.Timeout:
+            raise StepFailed(step, CLM_TIMEOUT) from None
+        except requests.RequestException:
+            raise StepFailed(step, CLM_UNKNOWN_ERROR) from None
+        if response.status_code != 200:
+            try:
+                message = str((response.json() or {}).get("message") or "")
+            except (ValueError, AttributeError):
+                message = ""
+            raise StepFailed(step, step_code(response.status_code, message), response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise StepFailed(step, CLM_UNKNOWN_ERROR, response.status_code) from None
+
+
+def _dig(body, step: str, *path):
+    try:
+        for part in path:
+            body = body[part]
+    except (KeyError, IndexError, TypeError):
+        raise StepFailed(step, CLM_UNKNOWN_ERROR) from None
+    if body is None:
+        raise StepFailed(step, CLM_UNKNOWN_ERROR)
+    return body
 
 
 def _filed(response) -> FiledClaim:

@@ -3,7 +3,7 @@
 from flask import current_app
 
 from portal import periodic
-from portal.travel_pay import services
+from portal.travel_pay import following, services
 
 
 def submit_travel_claim(claim_id: int) -> str:
@@ -22,3 +22,17 @@ def sweep_travel_claims() -> dict:
 def schedule_sweep() -> None:
     periodic.schedule_next("travel-claims-sweep", "portal.travel_pay.jobs.sweep_travel_claims",
                            current_app.config["TRAVEL_CLAIM_SWEEP_SECONDS"], queue=services.QUEUE_NAME)
+
+
+def follow_travel_claims() -> dict:
+    """The periodic status follower: asks the claims system about filed claims that are due, then
+    schedules its next run."""
+    try:
+        return following.follow_claims()
+    finally:
+        schedule_follower()
+
+
+def schedule_follower() -> None:
+    periodic.schedule_next("travel-claims-follow", "portal.travel_pay.jobs.follow_travel_claims",
+                           current_app.config["TRAVEL_CLAIM_STATUS_SWEEP_SECONDS"], queue=services.QUEUE_NAME)

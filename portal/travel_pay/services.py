@@ -1,10 +1,12 @@
-"""Travel claims: create one per patient and day, queue it, file it, retry, sweep, re-submit.
+"""Travel claims: create one per patient and day, queue it, file it, retry, pause, sweep, re-submit.
 
 A claim row is the truth; Redis only holds the jobs. Each attempt has its own job id
-(`travel-claim-<id>-<attempt>`), so the same attempt is never queued twice and an attempt's
-retry never collides with the job that schedules it. The job claims the row with a conditional
-UPDATE before it calls out, and writes its outcome only if the row is still its own attempt.
-The Idempotency-Key is fixed per claim, so a re-run after a kill -9 cannot file twice.
+(`travel-claim-<id>-<attempt>`, with `-p<n>` after the breaker paused it n times), so the same attempt
+is never queued twice and an attempt's retry never collides with the job that schedules it. The job
+claims the row with a conditional UPDATE before it calls out, and writes its outcome only if the row is
+still its own attempt. The Idempotency-Key is fixed per claim, so a re-run after a kill -9 cannot file
+twice; and an attempt that timed out (or was cut off) is followed by a status check before anything is
+filed again. Two adapters file: the single POST (default) and the VA's step sequence (`steps.py`).
 """
 
 import logging
@@ -27,15 +29,21 @@ from portal.patients.models import Patient
 from portal.scheduling.models import Appointment, Location, Schedule, Slot
 from portal.security import audit
 from portal.security.models import utcnow
+from portal.travel_pay import breaker
 from portal.travel_pay.agreement import Agreement
 from portal.travel_pay.clients import (
+    BtsssClient,
+    ClaimAlreadyExists,
+    ClaimOutcomeUnknown,
     ClaimRejected,
     ClaimsApiClient,
     ClaimsApiUnavailable,
+    FiledClaim,
     TokenRejected,
     TokenServiceClient,
 )
-from portal.travel_pay.models import FAILED, FILED, NOT_QUEUED, QUEUED, REJECTED, SUBMITTING, TravelClaim
+from portal.travel_pay.models import EXISTS, FAILED, FILED, NOT_QUEUED, QUEUED, REJECTED, SUBMITTING, TravelClaim
+from portal.travel_pay.steps import StepFiling, file_in_steps
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +78,8 @@ def claim_due_at(appointment_start: datetime) -> datetime:
     return appointment_start + timedelta(hours=cfg["TRAVEL_CLAIM_DELAY_HOURS"])
 
 
-def create_claim(*, patient_id: int, appointment, appointment_date, answers: dict, agreement: Agreement) -> TravelClaim:
+def create_claim(*, patient_id: int, appointment, appointment_date, answers: dict,
+                 agreement: Agreement) -> TravelClaim:
     """Store a claim (not yet queued) in the caller's transaction, or raise AlreadyClaimedThatDay.
 
     `agreement` is the beneficiary travel agreement the patient accepted: its version, language and
@@ -95,8 +104,8 @@ def create_claim(*, patient_id: int, appointment, appointment_date, answers: dic
     return claim
 
 
-def job_id(claim_id: int, attempt: int) -> str:
-    return f"travel-claim-{claim_id}-{attempt}"
+def job_id(claim_id: int, attempt: int, pauses: int = 0) -> str:
+    return f"travel-claim-{claim_id}-{attempt}" + (f"-p{pauses}" if pauses else "")
 
 
 def _queue() -> Queue:
@@ -113,12 +122,12 @@ def _live_jobs(job_ids: list[str]) -> set[str]:
     return {jid for jid, status in zip(job_ids, statuses) if status in live}
 
 
-def enqueue_claim(claim_id: int, attempt: int, due: datetime) -> bool:
+def enqueue_claim(claim_id: int, attempt: int, due: datetime, pauses: int = 0) -> bool:
     """Hand attempt `attempt` of a committed claim to the `claims` queue, due at `due` (naive UTC).
 
     Never raises: when Redis is down the claim stays `not_queued` and the sweep queues it later.
     """
-    jid = job_id(claim_id, attempt)
+    jid = job_id(claim_id, attempt, pauses)
     try:
         if not _live_jobs([jid]):
             options = {"job_id": jid, "job_timeout": current_app.config["TRAVEL_CLAIM_JOB_TIMEOUT"],
@@ -154,14 +163,26 @@ def _claims_client() -> ClaimsApiClient:
                            cfg["EXTERNAL_TIMEOUT_SECONDS"])
 
 
+def btsss_client() -> BtsssClient:
+    cfg = current_app.config
+    return BtsssClient(cfg["BTSSS_API_URL"] or f"{cfg['SANDBOX_URL']}/travel/btsss", cfg["TRAVEL_CLIENT_NUMBER"],
+                       cfg["TRAVEL_CLIENT_SECRET"], cfg["EXTERNAL_TIMEOUT_SECONDS"])
+
+
+def in_steps() -> bool:
+    """Which adapter files: the VA's step sequence (`steps`) or the single POST (`single`, the default)."""
+    return current_app.config["TRAVEL_CLAIMS_ADAPTER"] == "steps"
+
+
 def claims_portal_url() -> str:
     cfg = current_app.config
     return cfg["CLAIMS_PORTAL_URL"] or f"{cfg['SANDBOX_URL']}/travel/portal"
 
 
-def access_token() -> str:
-    """The token service's JWT, cached in Redis (shared by all workers) until a minute before it expires."""
-    cached = redis_client().get(TOKEN_KEY)
+def access_token(cached: bytes | None = None) -> str:
+    """The token service's JWT, cached in Redis (shared by all workers) until a minute before it expires.
+    `cached` is the value the caller already read from TOKEN_KEY (it saves a round trip)."""
+    cached = cached or redis_client().get(TOKEN_KEY)
     if cached:
         return cached.decode()
     issued = _token_client().fetch_token()
@@ -214,12 +235,16 @@ _FINISH = update(_claims).where(_claims.c.id == bindparam("claim_id"), _claims.c
                                 _claims.c.attempts == bindparam("attempt"))
 
 
+def _iso_utc(moment: datetime) -> str:
+    return moment.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def _claim_payload(filing: _Filing) -> dict:
     claim, answers = filing.claim, filing.claim.answers
     return {
         "patientId": str(claim.patient_id),
         "appointmentId": str(claim.appointment_id),
-        "appointmentDateTime": filing.appointment_start.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z"),
+        "appointmentDateTime": _iso_utc(filing.appointment_start),
         "facilityId": str(filing.location_id) if filing.location_id is not None else None,
         "facilityName": filing.location_name if filing.location_id is not None else None,
         "mileageOnly": bool(answers.get("mileage_only")),
@@ -254,56 +279,137 @@ def _finish(filing: _Filing, **values) -> bool:
 
 def submit_claim(claim_id: int) -> str:
     """File one claim with the claims API; safe to run twice. Returns what happened."""
+    # One round trip for the cached token and the breaker's state.
+    token, paused_until, failures = redis_client().mget(TOKEN_KEY, breaker.OPEN_KEY, breaker.FAILURES_KEY)
+    if paused_until:
+        return pause_claim(claim_id, breaker.reopens_at(paused_until))
     if not _take_for_attempt(claim_id):
         db.session.rollback()
         return "nothing to do"
     filing = _read_filing(claim_id)
-    payload = _claim_payload(filing)
     db.session.commit()  # the attempt is ours; no transaction is held while the claims API answers
     try:
-        filed = _claims_client().submit(access_token(), filing.claim.idempotency_key, payload)
+        filed = _file(filing, access_token(token))
+    except _Superseded:
+        return "superseded"
+    except ClaimAlreadyExists as exc:
+        return _exists(filing, exc.detail)
     except ClaimRejected as exc:
-        return _rejected(filing, exc.code)
+        return _rejected(filing, exc.code, exc.detail)
     except ClaimsApiUnavailable as exc:
         if isinstance(exc, TokenRejected):
             redis_client().delete(TOKEN_KEY)
-        return _system_error(filing, str(exc))
+        breaker.record_failure()
+        return _system_error(filing, str(exc), outcome_unknown=isinstance(exc, ClaimOutcomeUnknown))
+    if failures:
+        breaker.record_success()
+    cfg, now = current_app.config, utcnow()
     if not _finish(filing, status=FILED, claim_number=filed.claim_number, claim_status=filed.status,
-                   last_error=None, finished_at=utcnow()):
+                   last_error=None, finished_at=now, outcome_unknown=False,
+                   next_status_check_at=now + timedelta(seconds=cfg["TRAVEL_CLAIM_STATUS_EVERY_SECONDS"]),
+                   follow_until=now + timedelta(hours=cfg["TRAVEL_CLAIM_FOLLOW_HOURS"])):
         return "superseded"
     with speaking(filing.language):
         text = _("Your travel claim for your appointment on %(day)s is filed. Claim number %(number)s. "
-                 "Follow it up at %(link)s", day=_day(filing), number=filed.claim_number, link=claims_portal_url())
+                 "We will text you when it is decided. Follow it up at %(url)s",
+                 day=_day(filing), number=filed.claim_number, url=claims_portal_url())
     return _tell_patient(filing, "travel_claim.filed", text, "filed", attempt=filing.attempt)
 
 
-def _rejected(filing: _Filing, code: str) -> str:
-    if not _finish(filing, status=REJECTED, last_error=f"claims API refused the claim: {code}",
-                   finished_at=utcnow()):
+def _file(filing: _Filing, token: str) -> FiledClaim:
+    """File with the configured adapter. After a timeout (outcome unknown) the claims system is asked
+    first whether it has the claim, and nothing is filed again when it does."""
+    claim = filing.claim
+    if in_steps():
+        return file_in_steps(btsss_client(), token, step_filing(filing.claim, filing.appointment_start,
+                                                                filing.location_id), _progress_recorder(filing))
+    client = _claims_client()
+    if claim.outcome_unknown:
+        found = client.find(token, claim.idempotency_key)
+        if found is not None:
+            return found
+    return client.submit(token, claim.idempotency_key, _claim_payload(filing))
+
+
+def step_filing(claim: TravelClaim, appointment_start: datetime, location_id: int | None) -> StepFiling:
+    """What the step adapter needs from a claim (also for following a claim filed in steps)."""
+    return StepFiling(claim_id=claim.id, patient_ref=str(claim.patient_id),
+                      appointment_time=_iso_utc(appointment_start),
+                      facility=str(location_id) if location_id is not None else "",
+                      date_incurred=claim.appointment_date.isoformat(), outcome_unknown=claim.outcome_unknown,
+                      external_appointment_id=claim.external_appointment_id,
+                      external_claim_id=claim.external_claim_id, steps_done=claim.steps_done)
+
+
+class _Superseded(Exception):
+    """The claim is no longer this attempt's (a recovered re-run took it): stop without writing."""
+
+
+def _progress_recorder(filing: _Filing):
+    """What the step adapter calls after each step: the progress is this attempt's, committed at once."""
+    def record(**values) -> None:
+        if not _finish(filing, **values):
+            raise _Superseded()
+        db.session.commit()
+    return record
+
+
+def pause_claim(claim_id: int, until: datetime | None) -> str:
+    """The breaker is open: the claim waits until it reopens, under a new job id, without using an attempt."""
+    until = until or utcnow()
+    row = db.session.execute(
+        update(_claims).where(_claims.c.id == claim_id, _claims.c.status.in_((QUEUED, NOT_QUEUED)))
+        .values(pauses=_claims.c.pauses + 1, next_attempt_at=until, updated_at=utcnow())
+        .returning(_claims.c.attempts, _claims.c.pauses)).first()
+    db.session.commit()
+    if row is None:
+        return "nothing to do"
+    enqueue_claim(claim_id, row.attempts + 1, until, pauses=row.pauses)
+    return "paused"
+
+
+def _exists(filing: _Filing, detail: str | None) -> str:
+    """The claims system already has a claim for this appointment: not filed again; the patient is told
+    how to see its status (its own message, not the generic failure)."""
+    if not _finish(filing, status=EXISTS, last_error="claims API: a claim for this appointment already exists"
+                   + (f" ({detail})" if detail else ""), finished_at=utcnow(), outcome_unknown=False):
+        return "superseded"
+    with speaking(filing.language):
+        text = _("The claims system already has a travel claim for your appointment on %(day)s, so we did not "
+                 "file another. You can check its status online 24/7 at %(url)s", day=_day(filing),
+                 url=claims_portal_url())
+    return _tell_patient(filing, "travel_claim.exists", text, "exists", attempt=filing.attempt)
+
+
+def _rejected(filing: _Filing, code: str, detail: str | None = None) -> str:
+    if not _finish(filing, status=REJECTED, last_error=f"claims API refused the claim: {code}"
+                   + (f" ({detail})" if detail else ""), finished_at=utcnow(), outcome_unknown=False):
         return "superseded"
     with speaking(filing.language):
         reason = REJECTION_REASONS.get(code, REJECTION_REASONS["invalid_claim"])
-        text = _("We could not file your travel claim for your appointment on %(day)s: %(reason)s. You can file "
-                 "or follow up at %(link)s", day=_day(filing), reason=reason, link=claims_portal_url())
+        text = _("We could not file your travel claim for your appointment on %(day)s: %(reason)s. "
+                 "You can file or follow up at %(url)s", day=_day(filing), reason=reason, url=claims_portal_url())
     return _tell_patient(filing, "travel_claim.rejected", text, "rejected", attempt=filing.attempt, code=code)
 
 
-def _system_error(filing: _Filing, error: str) -> str:
+def _system_error(filing: _Filing, error: str, outcome_unknown: bool = False) -> str:
     claim, attempt = filing.claim, filing.attempt
+    # Once unknown, the outcome stays unknown until the claims system has been asked.
+    unknown = outcome_unknown or claim.outcome_unknown
     if attempt >= claim.max_attempts:
-        if not _finish(filing, status=FAILED, last_error=error, finished_at=utcnow()):
+        if not _finish(filing, status=FAILED, last_error=error, finished_at=utcnow(), outcome_unknown=unknown):
             return "superseded"
         with speaking(filing.language):
-            text = _("We could not file your travel claim for your appointment on %(day)s: the claims system did "
-                     "not answer after %(attempts)d attempts. The clinic has been told. You can file it yourself "
-                     "at %(link)s", day=_day(filing), attempts=attempt, link=claims_portal_url())
+            text = _("We could not file your travel claim for your appointment on %(day)s: the claims system "
+                     "did not answer after %(attempts)s attempts. The clinic has been told. "
+                     "You can file it yourself at %(url)s", day=_day(filing), attempts=attempt, url=claims_portal_url())
         return _tell_patient(filing, "travel_claim.failed", text, "failed", attempt=attempt)
     retry_at = utcnow() + timedelta(hours=current_app.config["TRAVEL_CLAIM_RETRY_HOURS"])
-    if not _finish(filing, status=QUEUED, last_error=error, next_attempt_at=retry_at):
+    if not _finish(filing, status=QUEUED, last_error=error, next_attempt_at=retry_at, outcome_unknown=unknown):
         return "superseded"
     db.session.commit()
     log.warning("travel claim %s attempt %s failed (%s); next at %s", claim.id, attempt, error, retry_at)
-    enqueue_claim(claim.id, attempt + 1, retry_at)  # Redis down: the sweep finds it when it is due
+    enqueue_claim(claim.id, attempt + 1, retry_at, pauses=claim.pauses)  # Redis down: the sweep finds it
     return "retry scheduled"
 
 
@@ -340,7 +446,7 @@ def _recover_stuck(stuck_after_seconds: int) -> int:
         recovered += db.session.execute(
             update(TravelClaim).where(TravelClaim.id == claim_id, TravelClaim.status == SUBMITTING,
                                       TravelClaim.attempts == attempts)
-            .values(status=QUEUED, next_attempt_at=utcnow(), updated_at=utcnow(),
+            .values(status=QUEUED, next_attempt_at=utcnow(), updated_at=utcnow(), outcome_unknown=True,
                     last_error=f"attempt {attempts} was cut off (its worker stopped); tried again")
         ).rowcount
     db.session.commit()
@@ -354,18 +460,18 @@ def sweep_travel_claims(stuck_after_seconds: int | None = None, batch: int = 500
         stuck_after_seconds = current_app.config["TRAVEL_CLAIM_STUCK_SECONDS"]
     recovered = _recover_stuck(stuck_after_seconds)
     rows = db.session.execute(
-        select(TravelClaim.id, TravelClaim.attempts, TravelClaim.next_attempt_at).where(or_(
+        select(TravelClaim.id, TravelClaim.attempts, TravelClaim.pauses, TravelClaim.next_attempt_at).where(or_(
             TravelClaim.status == NOT_QUEUED,
             (TravelClaim.status == QUEUED) & (TravelClaim.next_attempt_at <= utcnow())))
         .order_by(TravelClaim.next_attempt_at).limit(batch)).all()
     db.session.commit()
     try:
-        live = _live_jobs([job_id(cid, attempts + 1) for cid, attempts, _ in rows])
+        live = _live_jobs([job_id(cid, attempts + 1, pauses) for cid, attempts, pauses, _ in rows])
     except redis.RedisError:
         return {"recovered": recovered, "queued": 0}
     queued = 0
-    for claim_id, attempts, due in rows:
-        if job_id(claim_id, attempts + 1) not in live and enqueue_claim(claim_id, attempts + 1, due):
+    for claim_id, attempts, pauses, due in rows:
+        if job_id(claim_id, attempts + 1, pauses) not in live and enqueue_claim(claim_id, attempts + 1, due, pauses):
             queued += 1
     return {"recovered": recovered, "queued": queued}
 
@@ -386,7 +492,7 @@ def resubmit_failed(claim_id: int, *, actor: tuple[str, str | None]) -> bool:
     audit.record("travel_claim.resubmitted", subject=claim, patient_id=claim.patient_id, actor=actor)
     db.session.commit()
     db.session.refresh(claim)
-    enqueue_claim(claim.id, claim.attempts + 1, claim.next_attempt_at)
+    enqueue_claim(claim.id, claim.attempts + 1, claim.next_attempt_at, claim.pauses)
     return True
 
 

@@ -10,8 +10,8 @@ from portal.extensions import db
 from portal.pages import htmx_wants
 from portal.security import audit
 from portal.security.policy import requires
-from portal.travel_pay import services
-from portal.travel_pay.models import STATUSES
+from portal.travel_pay import breaker, services
+from portal.travel_pay.models import STATUSES, claim_status_label
 
 bp = Blueprint("travel_pay", __name__)
 
@@ -31,7 +31,8 @@ def claims():
     # The list shows patient names: a read of patient data.
     audit.record_read("travel_claims.listed", actor=_actor(), status=status, count=len(listed),
                       patients=sorted({c.patient_id for c in listed})[:200])
-    return render_template(PAGE, claims=listed, status=status, statuses=STATUSES)
+    return render_template(PAGE, claims=listed, status=status, statuses=STATUSES,
+                           paused_until=breaker.open_until(), claim_label=claim_status_label)
 
 
 @bp.post("/travel-claims/<int:claim_id>/resubmit")
@@ -46,6 +47,7 @@ def resubmit(claim_id: int):
     message = "The claim will be filed again now." if again else "Only a failed claim can be re-submitted."
     if htmx_wants():
         db.session.refresh(claim)
-        return render_block(PAGE, "claim_row", claim=claim, row_message=message), (200 if again else 409)
+        return render_block(PAGE, "claim_row", claim=claim, row_message=message, claim_label=claim_status_label), \
+            (200 if again else 409)
     flash(message)
     return redirect(url_for("travel_pay.claims"))

@@ -62,3 +62,13 @@ document.addEventListener("htmx:afterSettle", function (event) {
   var news = swapped && swapped.querySelector && swapped.querySelector("[role='status'][tabindex='-1']");
   if (news) news.focus();
 });
+
+// A part that replaces what the keyboard was on (the record's "show", an earlier report's reason form and
+// report, older history entries) marks the element to read next with data-focus: focus goes there once,
+// so a screen reader reads it and Tab carries on from it.
+document.addEventListener("htmx:afterSettle", function () {
+  var mark = document.querySelector("[data-focus]");
+  if (!mark) return;
+  mark.removeAttribute("data-focus");
+  mark.focus({ preventScroll: false });
+});

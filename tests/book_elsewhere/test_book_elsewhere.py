@@ -56,6 +56,36 @@ def test_a_slot_taken_meanwhile_refreshes_the_list_and_says_why(app, staff_clien
         assert db.session.scalar(select(Appointment)) is None
 
 
+def test_slots_that_have_started_are_never_offered_even_when_the_provider_lists_them():
+    from datetime import datetime
+
+    from portal.book_elsewhere.services import slots_in
+
+    now = datetime(2026, 3, 2, 9, 0)
+    bundle = {"resourceType": "Bundle", "entry": [
+        {"resource": {"resourceType": "Slot", "id": s, "status": "free", "start": start, "end": end}}
+        for s, start, end in (("started", "2026-03-02T08:50:00+00:00", "2026-03-02T09:10:00+00:00"),
+                              ("now", "2026-03-02T09:00:00Z", "2026-03-02T09:20:00Z"),
+                              ("later", "2026-03-02T10:00:00+01:00", "2026-03-02T10:20:00+01:00"),
+                              ("next", "2026-03-02T09:00:01Z", "2026-03-02T09:20:00Z"))]}
+    assert [slot.id for slot in slots_in(bundle, now=now)] == ["next"]  # 10:00+01:00 is 09:00Z: started too
+
+
+def test_an_offer_that_has_started_while_the_page_was_open_is_refused_before_the_provider(
+        app, staff_client, chain, this_week):
+    secretary = staff_client("secretary")
+    offer = first_offer(find_and_list(secretary, this_week["service_id"]))
+    offer["start"] = "2026-01-05T09:00:00+00:00"  # the page was left open: the slot's start is behind us
+    late = form(secretary, "/book-elsewhere/book", {"nhs_number": "9434765919",
+                                                    "service_id": f"dos-{this_week['service_id']}", **offer})
+    html = late.get_data(as_text=True)
+    assert late.status_code == 409
+    assert "Not booked: that slot has already started" in html and "The list below is fresh" in html
+    with app.app_context():
+        assert db.session.scalar(select(Appointment)) is None
+        assert "appointment.booked_elsewhere" not in set(db.session.scalars(select(AuditEvent.action)))
+
+
 def test_nhs_numbers_are_checked_locally_and_with_the_demographics_service(staff_client, chain, this_week):
     secretary = staff_client("secretary")
     bad_digit = form(secretary, "/book-elsewhere", {"nhs_number": "9434765918", "postcode": "LS1"})

@@ -52,6 +52,11 @@ PAGES: dict[str, Page] = {
     "ops.queues": Page("/admin/rq", ("admin",)),
     "ops.failed": Page("/admin/rq/default/failed", ("admin",)),
     "ops.job": Page("/admin/rq/jobs/{failed_job_id}", ("admin",)),
+    # The doctor treats Line (the consultation in progress) and made Ola's report; reporting gets 404.
+    "patient_record.record": Page("/patients/{patient_id}", ("secretary", "doctor", "admin")),
+    "patient_record.earlier_report": Page("/patients/{done_patient_id}/consultations/{done_consultation_id}/report",
+                                          ("doctor", "admin")),
+    "follow_ups.book": Page("/consultations/{consultation_id}/follow-up", ("doctor",)),
     "staff_admin.staff_list": Page("/admin/staff", ("admin",)),
     "staff_admin.staff_user": Page("/admin/staff/{staff_id}", ("admin",)),
     "account.active_sessions": Page("/account/sessions", STAFF_ALL),

@@ -166,6 +166,7 @@ def seed_everything(app) -> Seed:
             partner_id=northside.id, failed_job_id=failed_job.id, staff_id=_staff_id(STAFF_EMAIL["secretary"]),
             insurer_id=order.insurer_id, deal_id=order.deal_id, patient_link=patient_link, done_link=done_link,
             checkin_link=checkin_link, checkin_open_id=open_appointment.id, checkin_done_id=checked_in.id,
+            patient_id=line.id, done_patient_id=ola.id, done_consultation_id=done.id,
             fresh={"handoff_token": lambda: _handoff(app, northside.id, scheduler_id, patient_id)})
         db.session.remove()
         return seed

@@ -162,3 +162,36 @@ def test_three_questions_then_the_review_requires_the_agreement_and_says_why(app
         page.screenshot(path=str(screens / shot), full_page=True)
     # The refused "File claim" answers 422 (Chromium logs it); nothing else may have gone wrong.
     assert [p for p in page.problems if "status of 422" not in p] == []
+
+
+def test_staff_see_the_claims_system_status_and_that_filing_is_paused(app, open_page, clinic,  # noqa: F811
+                                                                     checkin_patient, sign_in_as,  # noqa: F811
+                                                                     screens):
+    import time
+
+    from playwright.sync_api import expect
+
+    from portal.extensions import redis_client
+    from portal.travel_pay import breaker
+    from tests.checkin.conftest import make_checkin_patient
+    from tests.travel_pay.test_claim_job import checked_in_claim
+
+    first = checked_in_claim(app, clinic, checkin_patient)
+    second = checked_in_claim(app, clinic, make_checkin_patient(app, fnr="01018012371", last_name="Nordmann"), 25)
+    now = utcnow()
+    with app.app_context():
+        db.session.execute(update(TravelClaim).where(TravelClaim.id == first).values(
+            status="filed", claim_number="TC-0000007", claim_status="InProcess", status_checked_at=now,
+            next_status_check_at=now, follow_until=now))
+        db.session.execute(update(TravelClaim).where(TravelClaim.id == second).values(
+            status="decided", claim_number="TC-0000008", claim_status="ApprovedForPayment", decided_at=now))
+        db.session.commit()
+        redis_client().set(breaker.OPEN_KEY, f"{time.time() + 600:.3f}", ex=600)
+    page = open_page(PHONE)
+    sign_in_as(page, "secretary")
+    page.goto("/travel-claims")
+    expect(page.get_by_role("status").filter(has_text="Filing is paused")).to_contain_text("resumes by itself")
+    expect(page.get_by_text("approved for payment")).to_be_visible()
+    expect(page.get_by_text("in process")).to_be_visible()
+    assert clean(page)
+    page.screenshot(path=str(screens / "travel-claims-staff-paused.png"), full_page=True)

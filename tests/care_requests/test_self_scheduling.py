@@ -44,14 +44,17 @@ def test_expired_handoff_token_gets_a_clear_page(app, partners, partner_client):
     assert client.get(token_url).status_code == 410
 
 
-def test_another_users_handoff_token_is_refused_and_burnt(app, partners, partner_client):
+def test_another_users_handoff_token_is_refused_and_left_for_its_owner(app, partners, partner_client):
     owner = partner_client("northside", "scheduler")
     token_url = _handoff(owner, partners["northside"]["patient_id"])
     colleague = partner_client("northside", "partner_admin")
     foreign = partner_client("harbour", "partner_admin")
     assert foreign.get(token_url).status_code == 410
     assert colleague.get(token_url).status_code == 410
-    assert owner.get(token_url).status_code == 410
+    redeemed = owner.get(token_url)
+    assert redeemed.status_code == 302 and redeemed.headers["Location"].endswith("/schedule")
+    assert owner.get(token_url).status_code == 410  # single use, as before
+    assert foreign.get(token_url).status_code == 410
 
 
 def test_garbage_tokens_are_a_clear_page(app, partners, partner_client):
@@ -301,3 +304,22 @@ def test_triage_is_for_secretaries_and_admins_only(app, partners, staff_client, 
     assert staff_client("doctor").get("/triage").status_code == 403
     assert staff_client("admin").get("/triage").status_code == 200
     assert partner_client("northside", "partner_admin").get("/triage").status_code == 403
+
+
+def test_a_handoff_token_is_redeemed_once_when_its_owner_and_others_race_for_it(app, partners):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portal.care_requests.services import issue_handoff, redeem_handoff
+
+    with app.app_context():
+        token = issue_handoff(partner_id=1, user_id=7, patient_id=3)
+
+    def attempt(who):
+        with app.app_context():
+            return redeem_handoff(token, partner_id=who[0], user_id=who[1])
+
+    attempts = [(1, 7), (2, 7), (1, 8)] * 6  # the owner six times, another tenant and a colleague between
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(attempt, attempts))
+    assert [r["patient_id"] for r in results if r] == [3]
+    assert all(r is None for r, who in zip(results, attempts) if who != (1, 7))

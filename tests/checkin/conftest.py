@@ -93,8 +93,9 @@ def travel_sandbox(sandbox):
     return sandbox
 
 
-def run_claim_jobs(app) -> None:
-    """Work the claims queue until it is empty, in this process (like `flask worker --burst`)."""
+def run_claim_jobs(app, with_scheduler: bool = False) -> None:
+    """Work the claims queue until it is empty, in this process (like `flask worker --burst`); with the
+    scheduler, scheduled jobs whose time has come are queued first."""
     from rq import Queue, SimpleWorker
 
     from portal.extensions import worker_redis
@@ -102,7 +103,7 @@ def run_claim_jobs(app) -> None:
     with app.app_context():
         connection = worker_redis()
         SimpleWorker([Queue("claims", connection=connection)], connection=connection).work(
-            burst=True, with_scheduler=False)
+            burst=True, with_scheduler=with_scheduler)
         db.session.remove()
 
 

@@ -147,3 +147,12 @@ def test_travel_pages_are_not_found_without_travel_pay_or_for_another_patient(ap
         assert client.get(f"/checkin/appointments/{appointment_id}/{path}").status_code == 404
     other = book_appointment(app, no_travel, make_checkin_patient(app, fnr="01018012371", last_name="Nordmann"), 25)
     assert client.get(f"/checkin/appointments/{other}/travel-pay/later").status_code == 404
+
+
+def test_the_review_refuses_a_post_without_its_csrf_token(app, client, clinic, checkin_patient):
+    appointment_id = signed_in_with_appointment(app, client, clinic, checkin_patient)
+    answer_all(client, appointment_id, {**ALL_YES, "agreement": None})
+    refused = client.post(f"/checkin/appointments/{appointment_id}/travel-pay/review",
+                          data={"action": "file", "agree": "y"})
+    assert refused.status_code == 400
+    assert client.get(f"/checkin/appointments/{appointment_id}").headers["Location"].endswith("/travel-pay/review")

@@ -4,8 +4,9 @@ server, in the production profile, with every secret from the environment (tests
 One story across them: a referral arrives at A; the secretary screens it on B; the doctor picks and
 chats on A while the patient, whose link came by SMS (GOV.UK Notify's API, played by the sandbox), chats
 on B; a patient checks in on A and the claims worker on the second host files the travel claim; a
-lock-out reached on A holds on B; `rotate-keys` run on A leaves every record readable on B, which by then
-holds only the new key.
+lock-out reached on A holds on B; sign-out on A ends the session on B, for a secretary and for a partner
+user (signed in through the sandbox's OpenID Connect provider); `rotate-keys` run on A leaves every record
+readable on B, which by then holds only the new key.
 
 Runs where PostgreSQL and Debian's redis-server are (CI's PostgreSQL pass); elsewhere it is skipped,
 except under CI, where a missing piece fails it.
@@ -17,6 +18,7 @@ import re
 import time
 
 import pytest
+import requests
 from rq import Worker
 from rq.job import Job
 from stdnum.no import fodselsnummer
@@ -25,6 +27,7 @@ from portal.sandbox.referral_system import random_fodselsnummer, signed_request
 from tests.checkin.test_checkin_flow import ALL_YES, answer_all, press_check_in, sign_in as checkin_sign_in
 from tests.conftest import SEED_REFERRAL, csrf_token_from
 from tests.e2e.many_hosts import Browser, Cluster, link_path, on_postgresql, wait_until, what_is_missing
+from tests.partners.fixtures import choose_demo_user
 
 HX = {"HX-Request": "true"}
 PANEL = {**HX, "HX-Target": "consultation-panel"}
@@ -88,6 +91,13 @@ def staff(host_url: str, email: str) -> tuple:
     return browser, view
 
 
+def _same_cookies(browser: Browser) -> Browser:
+    """Another browser holding a copy of this one's cookies (a captured session)."""
+    copy = Browser()
+    copy.session.cookies.update(requests.utils.dict_from_cookiejar(browser.session.cookies))
+    return copy
+
+
 def _code_step(view):
     """The second step with the demo accounts' published TOTP secret. A code is taken once per account and
     time step, so a second sign-in of one account within 30 s waits for the next step."""
@@ -133,8 +143,6 @@ def _story(cluster):
     referral = dict(SEED_REFERRAL, JournalGuid="6f9619ff-8b86-4d01-b42d-00c04fc96421", PID=pid, Firstname="Kari",
                     Lastname="Hostesen", PhoneNumber=PATIENT_PHONE, Email="kari@example.com")
     body, headers = signed_request(cluster.secrets["REFERRAL_WEBHOOK_SECRET"], referral)
-    import requests
-
     arrived = requests.post(f"{A}/api/referrals", data=body, headers=headers, timeout=30)
     assert arrived.status_code == 201, arrived.text
     referral_id = arrived.json()["referral_id"]
@@ -225,7 +233,27 @@ def _story(cluster):
     assert refused.status_code == 429
     assert owner.get("/").status_code == 302  # not signed in
 
-    cluster.mark("lock-out")
+    # Sign-out on A ends the session on B: the same cookies, in a browser that talks to B, get the sign-in page.
+    browser, secretary_a = staff(A, "secretary@example.org")
+    on_b = _same_cookies(browser).at(B)
+    assert on_b.get("/queue").status_code == 200
+    assert secretary_a.post("/logout", data={"csrf_token": secretary_a.csrf}).status_code == 302
+    replayed = on_b.get("/queue")
+    assert replayed.status_code == 302 and replayed.headers["Location"].startswith("/login")
+
+    partner = Browser()
+    started = partner.at(A).get("/p/northside/login")
+    assert started.status_code == 302, started.get_data(as_text=True)[:500]
+    assert partner.at(A).get(choose_demo_user(started.headers["Location"], "ns-sam")).status_code == 302
+    assert "session" in partner.secure_cookies
+    on_b = _same_cookies(partner).at(B)
+    assert on_b.get("/partner/care-requests").status_code == 200
+    profile = partner.at(A).get("/partner/profile").get_data(as_text=True)
+    assert partner.at(A).post("/partner/logout", data={"csrf_token": csrf_token_from(profile)}).status_code == 302
+    replayed = on_b.get("/partner/care-requests")
+    assert replayed.status_code == 302 and replayed.headers["Location"] == "/p/northside/login?signed_out=1"
+
+    cluster.mark("lock-out, sign-out on A ends the session on B")
 
     # rotate-keys on A: every process gets the new key first, the re-seal runs, then B holds only the new key.
     told = cluster.flask("A", "rotate-keys").stdout

@@ -2,7 +2,8 @@
 
 Each worker is its own process; the only thing they share about a session is its Redis record. A cookie
 captured before a sign-out, before a password change, or used past the absolute lifetime must get the
-sign-in page from every worker. Each replay opens a new connection, so the kernel spreads them over both.
+sign-in page from every worker; so must a partner user's cookie captured before their sign-out or before
+their partner admin deactivated them. Each replay opens a new connection, so the kernel spreads them over both.
 """
 
 import os
@@ -16,6 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import PASSWORD, csrf_token_from, make_staff
+from tests.partners.fixtures import ROLES, choose_demo_user, demo_users
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_HOURS = 0.003  # 10.8 s of absolute lifetime, so the test can outlive it
@@ -106,3 +108,49 @@ def test_replayed_cookies_get_the_sign_in_page_on_every_worker(app, two_workers)
         time.sleep(1)
     time.sleep(max(0.0, MAX_HOURS * 3600 + 0.5 - (time.monotonic() - signed_in_at)))
     _assert_sign_in_page_everywhere(url, captured)
+
+
+PARTNER_SIGN_IN = "/p/northside/login?signed_out=1"
+
+
+def _partner_sign_in(url: str, role: str) -> requests.Session:
+    """Through the sandbox provider, as a person would: the portal, the provider, back to the portal."""
+    browser = requests.Session()
+    start = browser.get(f"{url}/p/northside/login", allow_redirects=False, timeout=10)
+    assert start.status_code == 302, start.text[-500:]
+    callback = choose_demo_user(start.headers["Location"], demo_users("northside")[ROLES.index(role)]["sub"])
+    assert callback.startswith(url)
+    response = browser.get(callback, allow_redirects=False, timeout=10)
+    assert response.status_code == 302, response.text[-500:]
+    return browser
+
+
+def _assert_partner_sign_in_page_everywhere(url: str, cookie: str) -> None:
+    for _ in range(REPLAYS):
+        response = requests.get(f"{url}/partner/care-requests", allow_redirects=False, timeout=10,
+                                cookies={"session": cookie, "partner_tenant": "northside"},
+                                headers={"Connection": "close"})
+        assert response.status_code == 302 and response.headers["Location"] == PARTNER_SIGN_IN, response.status_code
+
+
+def test_replayed_partner_cookies_get_their_sign_in_page_on_every_worker(app, two_workers, partners):
+    url = two_workers
+
+    # 1. After sign-out.
+    browser = _partner_sign_in(url, "scheduler")
+    captured = browser.cookies["session"]
+    token = csrf_token_from(browser.get(f"{url}/partner/profile", timeout=10).text)
+    assert browser.post(f"{url}/partner/logout", data={"csrf_token": token}, allow_redirects=False,
+                        timeout=10).status_code == 302
+    _assert_partner_sign_in_page_everywhere(url, captured)
+
+    # 2. After their partner admin deactivated them, in another browser.
+    browser = _partner_sign_in(url, "scheduler")
+    captured = browser.cookies["session"]
+    assert browser.get(f"{url}/partner/care-requests", allow_redirects=False, timeout=10).status_code == 200
+    admin = _partner_sign_in(url, "partner_admin")
+    token = csrf_token_from(admin.get(f"{url}/partner/users", timeout=10).text)
+    user_id = partners["northside"]["users"]["scheduler"]
+    assert admin.post(f"{url}/partner/users/{user_id}/deactivate", data={"csrf_token": token},
+                      allow_redirects=False, timeout=10).status_code == 302
+    _assert_partner_sign_in_page_everywhere(url, captured)

@@ -2,7 +2,8 @@
 
 (a) A worker is killed with SIGKILL while the claims API is answering (the sandbox files first and
     answers slowly); another worker's start-up sweep finds the claim stuck in `submitting` and runs
-    it again with the same Idempotency-Key: the sandbox replays, it never files twice.
+    it again: the outcome was unknown, so it first asks the claims API for the filing made under the
+    claim's Idempotency-Key, finds it, and never files twice.
 (b) Redis is unreachable while the patient checks in: the claim is stored `not_queued` and the
     page says so; a worker started afterwards sweeps it into the queue and files it once.
 """
@@ -84,8 +85,11 @@ def test_a_worker_killed_mid_submission_never_files_the_claim_twice(app, clinic,
     assert second.wait(timeout=120) == 0
     filed = claim_status(app, claim_id)
     assert filed.status == "filed" and filed.claim_number == "TC-0000001" and filed.attempts == 2
+    assert not filed.outcome_unknown
     counters = travel_sandbox.counters()
-    assert (counters["filings"], counters["replays"], counters["duplicates"]) == (1, 1, 0)
+    # The cut-off attempt's outcome was unknown: the re-run asked first (a lookup by the Idempotency-Key)
+    # and found the filing, so it sent nothing again.
+    assert (counters["filings"], counters["lookups"], counters["replays"], counters["duplicates"]) == (1, 1, 0, 0)
     assert [m for m in travel_sandbox.sms if "TC-0000001" in m["text"]]
 
 

@@ -59,7 +59,8 @@ def test_a_due_claim_is_filed_and_the_patient_gets_the_claim_number_and_portal_l
     run_claim_jobs(app)
     filed = claim(app, claim_id)
     assert filed.status == "filed" and filed.claim_number == "TC-0000001" and filed.attempts == 1
-    assert filed.claim_status == "InProgress" and filed.last_error is None
+    assert filed.claim_status == "ClaimSubmitted" and filed.last_error is None
+    assert filed.next_status_check_at is not None and filed.follow_until > filed.next_status_check_at
     run_notification_jobs(app)
     [text] = sms_texts(travel_sandbox)
     assert "TC-0000001" in text and "/travel/portal" in text

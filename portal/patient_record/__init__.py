@@ -1,0 +1,1 @@
+"""The patient record for staff: a patient's details and their whole history with the clinic."""

@@ -1,0 +1,154 @@
+"""Following filed claims to their decision (as vets-api's travel-claim status job does, but until decided).
+
+A filed claim carries `next_status_check_at` (TRAVEL_CLAIM_STATUS_EVERY_SECONDS after filing) and
+`follow_until` (TRAVEL_CLAIM_FOLLOW_HOURS after filing). The follower job (every
+TRAVEL_CLAIM_STATUS_SWEEP_SECONDS, on the claims queue) asks the claims system the status of every claim
+that is due, in batches, and writes it:
+
+- a decision (approved for payment, denied, on hold, …: models.DECISIONS) makes the claim `decided` and
+  texts the patient with the claim number's last four digits, through the outbox, in the same commit as
+  the change and its audit event — the conditional UPDATE (`WHERE status = 'filed'`) lets one run only
+  tell the patient, however many followers overlap;
+- any other status is stored and asked again later; after `follow_until` the claim is no longer followed
+  (staff see its last status and when it was asked);
+- a failure counts for the breaker, and the claim is asked again at the next interval. While the breaker
+  is open the follower does not call out at all.
+
+Batches of one transaction each: one commit for up to `batch` claims, and the outcome texts of a batch
+are dispatched in one pipelined round trip.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import bindparam, select, update
+
+from portal.extensions import db, redis_client
+from portal.notifications import services as outbox
+from portal.patients.models import Patient
+from portal.scheduling.models import Appointment, Location, Schedule, Slot
+from portal.security import audit
+from portal.security.models import utcnow
+from portal.travel_pay import breaker, services
+from portal.travel_pay.clients import ClaimsApiUnavailable, TokenRejected
+from portal.travel_pay.models import DECIDED, DECISIONS, FILED, TravelClaim, claim_status_label
+from portal.travel_pay.steps import claim_status_in_steps
+
+log = logging.getLogger(__name__)
+
+_claims = TravelClaim.__table__
+
+_DUE = (
+    select(TravelClaim, Appointment.start, Location.id, Patient.phone, Patient.email)
+    .join(Appointment, Appointment.id == TravelClaim.appointment_id)
+    .join(Slot, Slot.id == Appointment.slot_id)
+    .join(Schedule, Schedule.id == Slot.schedule_id)
+    .outerjoin(Location, Location.id == Schedule.location_id)
+    .join(Patient, Patient.id == TravelClaim.patient_id)
+    .where(TravelClaim.status == FILED, TravelClaim.next_status_check_at <= bindparam("now"))
+    .order_by(TravelClaim.next_status_check_at)
+    .limit(bindparam("batch"))
+    .execution_options(populate_existing=True))
+
+# Each write only while the claim is still filed (a decision seen by an overlapping run stands).
+_STILL_FILED = update(_claims).where(_claims.c.id == bindparam("claim_id"), _claims.c.status == FILED)
+
+
+def follow_claims(batch: int = 500, budget_seconds: float = 60) -> dict:
+    """Ask the status of every filed claim that is due; returns counts. Runs batches until none is due,
+    the breaker opens, or `budget_seconds` have passed (the next run goes on)."""
+    counts = {"checked": 0, "decided": 0, "stopped": 0, "failed": 0, "paused": False}
+    deadline = time.monotonic() + budget_seconds
+    while time.monotonic() < deadline:
+        if breaker.open_until() is not None:
+            counts["paused"] = True
+            break
+        rows = db.session.execute(_DUE, {"now": utcnow(), "batch": batch}).all()
+        if not rows:
+            db.session.commit()
+            break
+        for row in rows:
+            db.session.expunge(row[0])
+        done = _follow_batch(rows, counts)
+        if not done or len(rows) < batch:
+            break
+    return counts
+
+
+def _follow_batch(rows, counts: dict) -> bool:
+    """One batch in one transaction; False when the breaker opened on the way (the rest waits)."""
+    cfg = current_app.config
+    every = timedelta(seconds=cfg["TRAVEL_CLAIM_STATUS_EVERY_SECONDS"])
+    try:
+        token = services.access_token()
+    except ClaimsApiUnavailable:  # the token service is down: this run stops, the claims stay due
+        counts["failed"] += 1
+        breaker.record_failure()
+        db.session.rollback()
+        return False
+    told, opened = [], False
+    connection = db.session.connection()
+    for claim, start, location_id, phone, email in rows:
+        now = utcnow()
+        if opened:
+            break
+        try:
+            status = _status(claim, start, location_id, token)
+        except ClaimsApiUnavailable as exc:
+            if isinstance(exc, TokenRejected):
+                redis_client().delete(services.TOKEN_KEY)
+            counts["failed"] += 1
+            opened = breaker.record_failure()
+            connection.execute(_STILL_FILED.values(next_status_check_at=now + every, updated_at=now),
+                               {"claim_id": claim.id})
+            continue
+        counts["checked"] += 1
+        if status in DECISIONS:
+            decided = connection.execute(
+                _STILL_FILED.values(status=DECIDED, claim_status=status, decided_at=now, status_checked_at=now,
+                                    next_status_check_at=None, updated_at=now), {"claim_id": claim.id}).rowcount
+            if decided:
+                counts["decided"] += 1
+                told += _tell_decision(claim, status, phone, email)
+            continue
+        stop = claim.follow_until is not None and now >= claim.follow_until
+        counts["stopped"] += stop
+        connection.execute(_STILL_FILED.values(claim_status=status, status_checked_at=now, updated_at=now,
+                                               next_status_check_at=None if stop else now + every),
+                           {"claim_id": claim.id})
+    if counts["checked"]:
+        breaker.record_success()
+    db.session.commit()
+    outbox.dispatch(told)
+    return not opened
+
+
+def _status(claim: TravelClaim, start, location_id, token: str) -> str:
+    """The claims system's status of a claim, asked the way it was filed (steps: by its claim id)."""
+    if claim.external_claim_id:
+        return claim_status_in_steps(services.btsss_client(), token,
+                                     services.step_filing(claim, start, location_id))
+    return services._claims_client().status(token, claim.claim_number)
+
+
+def decision_text(claim: TravelClaim, status: str) -> str:
+    return _("Your travel claim ending %(last4)s for your appointment on %(day)s has a decision: %(decision)s. "
+             "See the details at %(url)s", last4=(claim.claim_number or "")[-4:],
+             day=claim.appointment_date.strftime("%d %b %Y").lstrip("0"), decision=claim_status_label(status),
+             url=services.claims_portal_url())
+
+
+def _tell_decision(claim: TravelClaim, status: str, phone: str | None, email: str | None) -> list:
+    """The decision's SMS (e-mail without a phone) and audit event, in the batch's transaction."""
+    text = decision_text(claim, status)
+    queued = []
+    if phone:
+        queued.append(outbox.queue_sms(to=phone, text=text, kind="travel_claim.decided", patient_id=claim.patient_id))
+    elif email:
+        queued.append(outbox.queue_email(to=email, subject=_("Your travel claim"), text=text,
+                                         kind="travel_claim.decided", patient_id=claim.patient_id))
+    audit.record("travel_claim.decided", subject=claim, patient_id=claim.patient_id, claim_status=status)
+    return queued
