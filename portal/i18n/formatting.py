@@ -71,6 +71,13 @@ def when(moment: datetime | None, where=None, show_zone: bool | None = None) -> 
     return text + _zone_suffix(local, where, show_zone)
 
 
+def slot(moment: datetime | None, where=None, show_zone: bool | None = None) -> str:
+    """A time to choose in a list: 'tor. 7. feb., 09:05' / 'Thu 7 Feb, 09:05', where it happens (+ zone, as `clock`)."""
+    if moment is None:
+        return ""
+    return f"{day(moment, where, form='weekday')}, {clock(moment, where, show_zone)}"
+
+
 def day(value: date | datetime | None, where=None, form: str = "long") -> str:
     """A calendar day: short '07.02.2030', medium '7. feb. 2030', long '7. februar 2030', full 'torsdag
     7. februar 2030', or 'weekday' 'tor. 7. feb.'. A datetime is first taken to the day it is where it happens."""
@@ -137,14 +144,14 @@ def time_tag(moment: datetime | None, where=None, form: str = "when", show_zone:
     """<time datetime="2030-02-07T08:05:00Z">7 Feb 2030, 09:05</time>: machine-readable UTC, people's words."""
     if moment is None:
         return Markup("")
-    shown = {"when": when, "clock": clock}[form](moment, where, show_zone)
+    shown = {"when": when, "clock": clock, "slot": slot}[form](moment, where, show_zone)
     utc = in_zone(moment, "UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
     return Markup('<time datetime="{}">{}</time>').format(utc, escape(shown))
 
 
 def init_app(app) -> None:
-    app.jinja_env.filters.update(clock=clock, when=when, day=day, number=number, percent=percent, money=money,
-                                 age=age, duration=duration, time_tag=time_tag,
+    app.jinja_env.filters.update(clock=clock, when=when, day=day, slot=slot, number=number, percent=percent,
+                                 money=money, age=age, duration=duration, time_tag=time_tag,
                                  long_date=lambda value: day(value, form="long"),
                                  # follow-ups: the day a moment falls on where the clinic is (CLINIC_TIME_ZONE)
                                  clinic_day=lambda moment: day(moment, app.config["CLINIC_TIME_ZONE"]))

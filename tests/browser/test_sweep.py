@@ -408,6 +408,7 @@ NOT_YET_TRANSLATED: set[str] = {
     "partners.settings.index",
     "partners.users",
     "partners.where_to_sign_in",
+    "patient_record.record",
     "referrals.detail",
     "referrals.queue",
     "reports.audit_browser",

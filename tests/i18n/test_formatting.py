@@ -58,6 +58,18 @@ def test_times_are_shown_where_the_care_happens_with_the_zone_when_it_is_not_the
         assert formatting.clock(MOMENT, "Europe/Oslo", show_zone=False) == "9:05\u202fAM"
 
 
+def test_a_london_slot_at_nine_is_at_nine_in_winter_and_in_summer(in_request, region):
+    winter, summer = datetime(2030, 1, 7, 9, 0), datetime(2030, 7, 8, 8, 0)  # stored in UTC
+    region("GB")
+    with speaking("en"):
+        assert [formatting.clock(t, "Europe/London") for t in (winter, summer)] == ["09:00", "09:00"]
+        assert formatting.slot(summer, "Europe/London") == "Mon 8 Jul, 09:00"
+    region("NO")  # read in an Oslo install, the London clock says which time it is
+    with speaking("nb"):
+        assert [formatting.clock(t, "Europe/London") for t in (winter, summer)] == ["09:00 GMT", "09:00 BST"]
+        assert formatting.clock(summer, "Europe/Oslo") == "10:00"
+
+
 def test_a_late_evening_in_utc_is_the_next_day_in_oslo(in_request, region):
     region("NO")
     with speaking("nb"):
