@@ -30,8 +30,13 @@ class InvalidInput(PartnerError, ValueError):
     pass
 
 
-def partner_by_tenant(tenant: str) -> Partner | None:
-    return db.session.scalar(select(Partner).where(Partner.tenant == tenant, Partner.active.is_(True)))
+def partner_by_tenant(tenant: str, *, include_deactivated: bool = False) -> Partner | None:
+    """The active partner of this tenant slug (sign-in works only for these); with include_deactivated,
+    also one an admin switched off, so its people can be told so instead of 'not found'."""
+    query = select(Partner).where(Partner.tenant == tenant)
+    if not include_deactivated:
+        query = query.where(Partner.active.is_(True))
+    return db.session.scalar(query)
 
 
 def invite_user(partner_id: int, *, email: str, role: str, name: str | None = None) -> PartnerUser:

@@ -3,13 +3,13 @@ self-scheduling and eligibility rules. What a valid rule is lives here once. No 
 
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.input_rules import MAX_STRING_CHARS, TextRejected, clean_text
 from portal.partners.models import TENANT_PATTERN, Partner, PartnerUser
-from portal.partners.services import InvalidInput, NotFound
+from portal.partners.services import InvalidInput, NotFound, end_sessions_of_users
 from portal.security import audit
 
 
@@ -98,6 +98,12 @@ def get_partner(partner_id: int) -> Partner | None:
     return db.session.get(Partner, partner_id)
 
 
+def count_users(partner_id: int) -> int:
+    """How many active users a partner has (what its deactivation would sign out)."""
+    return db.session.scalar(select(func.count()).select_from(PartnerUser)
+                             .where(PartnerUser.partner_id == partner_id, PartnerUser.active.is_(True)))
+
+
 def _setting_text(field: str, value) -> str:
     try:
         return clean_text(value or "", max_length=200)
@@ -148,3 +154,49 @@ def save_partner(partner_id: int | None, *, name: str, tenant: str, idp_issuer: 
                  partner_id=partner.id, changed=changed, users_unlinked=unlinked)
     db.session.commit()
     return partner
+
+
+def _switch_partner(partner_id: int, active: bool) -> tuple[Partner, list[int]] | None:
+    """One conditional UPDATE of the partner's flag; None when it already was so (two admins at once:
+    one of them changes it, and one audit event is written)."""
+    partner = db.session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound(partner_id)
+    switched = db.session.execute(update(Partner).where(Partner.id == partner_id, Partner.active.is_(not active))
+                                  .values(active=active).execution_options(synchronize_session=False)).rowcount
+    if not switched:
+        db.session.rollback()
+        return None
+    user_ids = list(db.session.scalars(select(PartnerUser.id).where(PartnerUser.partner_id == partner_id,
+                                                                    PartnerUser.active.is_(True))))
+    return partner, user_ids
+
+
+def deactivate_partner(partner_id: int) -> int | None:
+    """Switch a partner organisation off: every session of its users ends at once (on every web
+    process), none of them can sign in, and its links stop working (its sign-in page says access is off;
+    handoff and e-mailed links need a signed-in user of an active partner). Its care requests stay with
+    the clinic. Returns how many of its users were signed out, or None when it was off already."""
+    switched = _switch_partner(partner_id, active=False)
+    if switched is None:
+        return None
+    partner, user_ids = switched
+    # The epoch shuts their cookies out even if Redis fails below; the loader also checks the partner.
+    db.session.execute(update(PartnerUser).where(PartnerUser.partner_id == partner_id)
+                       .values(session_epoch=PartnerUser.session_epoch + 1))
+    audit.record("partner.deactivated", subject=partner, partner_id=partner_id, users_signed_out=len(user_ids))
+    db.session.commit()
+    end_sessions_of_users(user_ids)
+    return len(user_ids)
+
+
+def reactivate_partner(partner_id: int) -> bool:
+    """Switch it on again: its active users can sign in (users deactivated one by one stay so).
+    False when it was on already."""
+    switched = _switch_partner(partner_id, active=True)
+    if switched is None:
+        return False
+    partner, _users = switched
+    audit.record("partner.reactivated", subject=partner, partner_id=partner_id)
+    db.session.commit()
+    return True

@@ -5,9 +5,10 @@ Thin like the other views: the form checks shapes, `settings.save_partner` check
 """
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal.partners import settings
-from portal.partners.forms import PartnerSettingsForm
+from portal.partners.forms import EmptyForm, PartnerSettingsForm
 from portal.security.policy import requires
 
 # Nested in the partners blueprint (endpoints partners.settings.*): the same package, another audience.
@@ -35,7 +36,8 @@ def _save(partner_id: int | None, form: PartnerSettingsForm):
 
 def _form_page(form, partner=None):
     status = 422 if request.method == "POST" else 200
-    return render_template("partners/settings_form.html", form=form, partner=partner), status
+    return render_template("partners/settings_form.html", form=form, partner=partner, access_form=EmptyForm(),
+                           users=settings.count_users(partner.id) if partner else 0), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -67,3 +69,36 @@ def edit(partner_id):
             flash(f"Settings of {form.name.data} saved.")
             return redirect(url_for(".index"))
     return _form_page(form, partner)
+
+
+def _switched_partner(partner_id: int):
+    partner = settings.get_partner(partner_id)
+    if partner is None:
+        abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return partner
+
+
+@bp.post("/<int:partner_id>/deactivate")
+@requires("partner.manage")
+def deactivate(partner_id):
+    partner = _switched_partner(partner_id)
+    signed_out = settings.deactivate_partner(partner.id)
+    if signed_out is None:
+        flash(_("%(name)s was already deactivated.", name=partner.name))
+    else:
+        flash(_("%(name)s is deactivated: its %(n)d users are signed out and cannot sign in, and its links no "
+                "longer work.", name=partner.name, n=signed_out))
+    return redirect(url_for(".edit", partner_id=partner.id))
+
+
+@bp.post("/<int:partner_id>/reactivate")
+@requires("partner.manage")
+def reactivate(partner_id):
+    partner = _switched_partner(partner_id)
+    if settings.reactivate_partner(partner.id):
+        flash(_("%(name)s is active again: its users can sign in.", name=partner.name))
+    else:
+        flash(_("%(name)s was already active.", name=partner.name))
+    return redirect(url_for(".edit", partner_id=partner.id))

@@ -129,6 +129,7 @@ def sign_in_target() -> str | None:
     if tenant is None and request.blueprint not in PARTNER_BLUEPRINTS:
         return None
     tenant = tenant or request.cookies.get(TENANT_COOKIE, "")
-    if TENANT_PATTERN.fullmatch(tenant) and partner_by_tenant(tenant) is not None:
+    # A deactivated partner's page says that its access is off, which tells its people more than the neutral page.
+    if TENANT_PATTERN.fullmatch(tenant) and partner_by_tenant(tenant, include_deactivated=True) is not None:
         return url_for("partners.login", tenant=tenant, signed_out=1)
     return url_for("partners.where_to_sign_in")

@@ -2,7 +2,7 @@
 users page and everyone's profile. Thin: parse input, ask policy (which also gives the partner
 every query is filtered by), call a service, render."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -36,12 +36,24 @@ def _provider_down(tenant: str, step: str):
 
 # --- sign-in ---------------------------------------------------------------------------------------
 
+def _partner_for_sign_in(tenant: str):
+    """The tenant's partner; 404 for an unknown tenant, a page saying so for one an admin switched off."""
+    partner = services.partner_by_tenant(tenant, include_deactivated=True)
+    if partner is None:
+        abort(404)
+    if not partner.active:
+        current_app.logger.warning("partner sign-in refused: tenant=%s reason=partner_deactivated", tenant)
+        abort(make_response(render_template(
+            "partners/message.html", title=_("Access is switched off"),
+            message=_("%(name)s's access to the portal is switched off. Contact the clinic if you need it back.",
+                      name=partner.name)), 403))
+    return partner
+
+
 @bp.get("/p/<tenant>/login")
 @limiter.limit("30 per minute")
 def login(tenant):
-    partner = services.partner_by_tenant(tenant)
-    if partner is None:
-        abort(404)
+    partner = _partner_for_sign_in(tenant)
     if request.args.get("signed_out"):
         # A page, not a redirect to the provider: its own session may still be alive and would sign
         # the person straight back in, undoing a sign-out or an idle timeout.
@@ -57,9 +69,7 @@ def login(tenant):
 @bp.get("/p/<tenant>/callback")
 @limiter.limit("30 per minute")
 def callback(tenant):
-    partner = services.partner_by_tenant(tenant)
-    if partner is None:
-        abort(404)
+    partner = _partner_for_sign_in(tenant)
     client = client_for(partner)
     try:
         token = client.authorize_access_token()
