@@ -68,6 +68,9 @@ def _render(status: int, detail: str):
     title = str(TITLES.get(status, _("Error")))
     if request.path.startswith("/fhir/"):
         return _fhir_outcome(status, detail)
+    if request.path.startswith("/oauth/") and status == 400:
+        # The token endpoint's clients read RFC 6749's error object (section 5.2), not an HTML page.
+        return jsonify({"error": "invalid_request", "error_description": str(detail)}), 400
     if _wants_json():
         return problem(status, title, str(detail))
     return render_template("errors/error.html", code=status, title=title, detail=detail), status
@@ -107,7 +110,24 @@ def handle_database_busy(exc: Exception):
     return response
 
 
+def refuse_nul_characters():
+    """A NUL character (U+0000) in a query, a form field or a path segment is refused before any view runs.
+
+    No person types one, and PostgreSQL cannot store or even compare one (SQLite can): found by generated
+    input against PostgreSQL (a client_id holding U+0000 gave the token endpoint a 500). JSON bodies are
+    checked by input_rules.load_json; this covers what the request's own parsing hands to views."""
+    values = [*(request.view_args or {}).values()]
+    for source in (request.args, request.form):
+        for key, items in source.lists():
+            values.append(key)
+            values.extend(items)
+    if any(isinstance(value, str) and "\x00" in value for value in values):
+        return _render(400, _("Remove the NUL character (U+0000): it cannot be stored."))
+    return None
+
+
 def init_app(app):
+    app.before_request(refuse_nul_characters)
     app.register_error_handler(WriterTurnTimeout, handle_database_busy)
     app.register_error_handler(OperationalError, handle_database_busy)
     app.register_error_handler(CSRFError, handle_csrf_error)
