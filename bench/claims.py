@@ -12,8 +12,10 @@ so its in-memory counters are whole), queues every claim with the sweep, then st
 forking one per job) and waits until every claim is filed. The status follower runs in the same workers
 every --follow-every seconds and asks about each filed claim that often; the sandbox decides a claim
 --decide-after seconds after filing, so decisions (and their texts in the outbox) happen during the run.
-Prints claims/s, the follower's status checks and decisions, and the sandbox's filings, replays and
-duplicates (duplicates must be 0). Prints figures; never passes or fails.
+Prints claims/s (overall, and per worker once every worker is up), the follower's status checks and
+decisions, the sandbox's filings, replays and duplicates (each claim must be filed exactly once), and the
+hello-world floor measured first in the same run: as many no-op RQ jobs through the same workers and queue,
+so the claims/hello ratio stays comparable on a noisy machine. Prints figures; never passes or fails.
 """
 
 import argparse
@@ -39,16 +41,18 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from harness import free_port  # noqa: E402
+from rq import Queue, Worker  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
-from portal.extensions import db  # noqa: E402
+from portal.extensions import db, redis_client  # noqa: E402
 from portal.patients.models import Patient  # noqa: E402
 from portal.redis_embedded import stop_embedded_redis  # noqa: E402
 from portal.scheduling.models import Appointment, HealthcareService, Location, Schedule, Slot  # noqa: E402
 from portal.security.models import utcnow  # noqa: E402
 from portal.travel_pay.agreement import current_agreement  # noqa: E402
 from portal.travel_pay.models import DECIDED, FILED, TravelClaim  # noqa: E402
+from portal.travel_pay.services import QUEUE_NAME, sweep_travel_claims  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -107,9 +111,64 @@ def wait_healthy(url: str) -> None:
     raise SystemExit("the sandbox did not start")
 
 
+def start_workers(count: int, env: dict) -> list[subprocess.Popen]:
+    return [subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "worker", "--simple", "--queues", "claims"],
+                             cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL) for _ in range(count)]
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM each process group, then SIGKILL what still runs after 30 s (a worker finishes its job first,
+    and the follower's job may run for its whole budget)."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    processes.clear()
+
+
+def drain(count: int, workers: int, done_so_far, timeout: float) -> dict:
+    """Poll `done_so_far()` until it reaches `count`. The steady rate counts from the moment every worker
+    has registered with RQ (worker start-up staggers by seconds on a loaded machine), the overall rate
+    from the start, start-up included."""
+    connection = redis_client()
+    started = time.monotonic()
+    all_up, done = None, 0
+    while done < count and time.monotonic() - started < timeout:
+        time.sleep(0.1)
+        done = done_so_far()
+        if all_up is None and Worker.count(connection=connection) >= workers:
+            all_up = (time.monotonic(), done)
+    ended = time.monotonic()
+    steady = (done - all_up[1]) / (ended - all_up[0]) if all_up and ended > all_up[0] else 0
+    return {"done": done, "elapsed": ended - started, "overall": done / (ended - started), "steady": steady}
+
+
+def hello_world(count: int, workers: int, env: dict, processes: list, timeout: float) -> dict:
+    """The floor of the same setup: `count` jobs that do nothing (os.getpid) through the same workers and
+    queue, with the claim job's result TTL. What a claim costs beyond RQ's own bookkeeping is the ratio."""
+    queue = Queue(QUEUE_NAME, connection=redis_client())
+    with redis_client().pipeline() as pipe:
+        for first in range(0, count, 1000):
+            queue.enqueue_many([Queue.prepare_data("os.getpid", result_ttl=60)
+                                for _ in range(first, min(first + 1000, count))], pipeline=pipe)
+            pipe.execute()
+    processes.extend(start_workers(workers, env))
+    figures = drain(count, workers, lambda: count - queue.count, timeout)
+    stop(processes)  # the claims phase starts its workers the same way
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=10_000)
+    parser.add_argument("--hello", type=int, default=None, help="no-op jobs for the hello-world floor "
+                        "(default: as many as claims; 0 skips it)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--timeout", type=int, default=600, help="give up after this many seconds")
     parser.add_argument("--follow-every", type=int, default=5,
@@ -117,67 +176,70 @@ def main() -> None:
     parser.add_argument("--decide-after", type=float, default=10,
                         help="the sandbox decides a claim this long after filing (s)")
     args = parser.parse_args()
+    hello_jobs = args.claims if args.hello is None else args.hello
 
     port = free_port()
     sandbox_url = f"http://127.0.0.1:{port}"
     os.environ["SANDBOX_URL"] = sandbox_url
     app = create_app()
-    processes = []
+    processes, workers = [], []
+    hello = None
     try:
         with app.app_context():
             upgrade()
-            started = time.monotonic()
-            seed(args.claims)
-            print(f"seeded {args.claims} claims in {time.monotonic() - started:.1f} s")
             env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"],
                        TRAVEL_CLAIM_STATUS_EVERY_SECONDS=str(args.follow_every),
                        TRAVEL_CLAIM_STATUS_SWEEP_SECONDS=str(args.follow_every))
             processes.append(start_sandbox(port))
             wait_healthy(sandbox_url)
+            if hello_jobs:  # before the claims are seeded: a starting worker sweeps due claims into the queue
+                hello = hello_world(hello_jobs, args.workers, env, workers, args.timeout)
+                print(f"hello world: {hello['done']} no-op jobs, {hello['steady']:.0f} jobs/s with every worker up")
+            started = time.monotonic()
+            seed(args.claims)
+            print(f"seeded {args.claims} claims in {time.monotonic() - started:.1f} s")
             requests.post(f"{sandbox_url}/travel/mode", timeout=10,
                           json={"mode": "succeed", "decide_after_seconds": args.decide_after}).raise_for_status()
-            from portal.travel_pay.services import sweep_travel_claims
-
             started = time.monotonic()
             swept = sweep_travel_claims(batch=args.claims)
             print(f"queued {swept['queued']} claims in {time.monotonic() - started:.1f} s")
 
-            started = time.monotonic()
-            for _ in range(args.workers):
-                processes.append(subprocess.Popen(
-                    [str(BIN / "flask"), "--app", "wsgi", "worker", "--simple", "--queues", "claims"], cwd=ROOT,
-                    env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            first_filed, filed = None, 0
-            while filed < args.claims and time.monotonic() - started < args.timeout:
-                time.sleep(0.25)
+            workers.extend(start_workers(args.workers, env))
+
+            def filed_so_far() -> int:
                 filed = db.session.scalar(select(func.count()).select_from(TravelClaim)
                                           .where(TravelClaim.status.in_((FILED, DECIDED))))
                 db.session.commit()
-                if filed and first_filed is None:
-                    first_filed = (time.monotonic(), filed)
-            elapsed = time.monotonic() - started
+                return filed
+
+            claims = drain(args.claims, args.workers, filed_so_far, args.timeout)
             counters = requests.get(f"{sandbox_url}/travel/counters", timeout=10).json()
             decided = db.session.scalar(select(func.count()).select_from(TravelClaim)
                                         .where(TravelClaim.status == DECIDED))
             db.session.commit()
     finally:
-        for process in reversed(processes):
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=30)
+        stop(workers)
+        stop(processes)
         if not os.environ.get("REDIS_URL"):
             stop_embedded_redis(app.config["INSTANCE_PATH"])
 
-    steady = (filed - first_filed[1]) / (time.monotonic() - first_filed[0]) if first_filed else 0
     database = "PostgreSQL" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "SQLite"
-    print(f"{database}, {args.workers} SimpleWorkers, sandbox under gunicorn (1 process, 16 threads)")
-    print(f"filed {filed} of {args.claims} in {elapsed:.1f} s (worker start-up included): "
-          f"{filed / elapsed:.0f} claims/s")
-    print(f"after the first filing: {steady:.0f} claims/s")
+    print(f"{database}, {args.workers} SimpleWorkers, sandbox under gunicorn (1 process, 16 threads), "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"claims: filed {claims['done']} of {args.claims} in {claims['elapsed']:.1f} s (worker start-up "
+          f"included): {claims['overall']:.0f} claims/s")
+    print(f"claims with every worker up: {claims['steady']:.0f} claims/s, "
+          f"{claims['steady'] / args.workers:.0f} per worker")
+    exactly_once = counters["filings"] == args.claims and counters["duplicates"] == 0
     print(f"sandbox: filings {counters['filings']}, replays {counters['replays']}, "
-          f"duplicates {counters['duplicates']}, tokens issued {counters['tokens_issued']}")
+          f"duplicates {counters['duplicates']}, tokens issued {counters['tokens_issued']}; "
+          f"each claim filed exactly once: {'yes' if exactly_once else 'NO'}")
     print(f"status follower (every {args.follow_every} s, decisions {args.decide_after:g} s after filing): "
           f"{counters['status_checks']} status checks, {decided} claims decided during the run")
+    if hello:
+        print(f"hello world (no-op RQ jobs, same workers and queue): {hello['done']} in {hello['elapsed']:.1f} s, "
+              f"{hello['steady']:.0f} jobs/s with every worker up, {hello['steady'] / args.workers:.0f} per worker")
+        print(f"claims/hello ratio: {claims['steady'] / hello['steady']:.3f}" if hello["steady"] else "")
 
 
 if __name__ == "__main__":

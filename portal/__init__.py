@@ -48,7 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     # The packages are imported here, not at the top of this file: importing any module of the
     # package (portal.extensions, say) runs this file first, and must not pull in every view.
-    from portal import errors, filters, main
+    from portal import errors, main
     from portal.api_docs import views as api_docs
     from portal.book_elsewhere import views as book_elsewhere
     from portal.care_requests import views as care_requests
@@ -56,6 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.consultations import views as consultations
     from portal.fhir import oauth, views as fhir
     from portal.follow_ups import views as follow_ups
+    from portal.i18n import formatting as i18n_formatting, languages, views as i18n
     from portal.notifications import views as notifications
     from portal.orders import insurer_views, views as orders
     from portal.partners import sign_in as partner_sign_in, views as partners
@@ -72,12 +73,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     # One blueprint per package, named after it (children nested in it per audience: consultations.patient).
     for package in (main, auth, account_views, password_views, staff_admin, referrals, scheduling, fhir,
                     book_elsewhere, partners, care_requests, triage, consultations, notifications, reports, checkin,
-                    checkin_front_desk, travel_pay, orders, insurer_views, follow_ups, patient_record, api_docs):
+                    checkin_front_desk, travel_pay, orders, insurer_views, follow_ups, patient_record, api_docs,
+                    i18n):
         app.register_blueprint(package.bp)
     oauth.init_app(app)
     partner_sign_in.init_app(app)
     errors.init_app(app)
-    filters.init_app(app)
+    i18n_formatting.init_app(app)  # Jinja filters: dates, times, numbers, money, ages of things
+    languages.init_app(app, babel)
 
     from portal import cli
 

@@ -194,6 +194,7 @@ def _after_visit_form(patient, form, slot_error: str | None = None):
         return _to_triage(patient, form, "No free slot")
     audit.record_read("care_request.slots", patient_id=patient.id)
     return render_template("care_requests/slots.html", form=form, patient=patient, slots=slots,
+                           zones=scheduling.zones_of_schedules(slot.schedule_id for slot in slots),
                            slot_form=SlotForm(formdata=None), slot_error=slot_error), 409 if slot_error else 200
 
 

@@ -2,6 +2,7 @@
 room) send and poll through these two, each with its own URLs and checks."""
 
 from flask import flash, redirect, render_template, request
+from flask_babel import gettext as _
 
 from portal import live, sqlite_writer
 from portal.consultations import services
@@ -16,7 +17,7 @@ def post_chat(consultation, role: str, poll_url: str, page_url: str):
     form = ChatForm()
     error, status = None, 200
     if not form.validate_on_submit():
-        error, status = " ".join(form.message.errors) or "Write a message first.", 422
+        error, status = " ".join(map(str, form.message.errors)) or _("Write a message first."), 422
     else:
         try:
             services.post_chat_message(consultation, token=form.chat_token.data, text=form.message.data,

@@ -48,3 +48,7 @@ class DealForm(FlaskForm):
     price_phone = _price(_l("Price of a phone consultation"))
     price_chat = _price(_l("Price of a chat consultation"))
     price_any = _price(_l("Price of any other consultation"))
+    follow_up_price_video = _price(_l("Price of a follow-up by video"))
+    follow_up_price_phone = _price(_l("Price of a follow-up by phone"))
+    follow_up_price_chat = _price(_l("Price of a follow-up by chat"))
+    follow_up_price_any = _price(_l("Price of any other follow-up"))

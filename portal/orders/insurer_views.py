@@ -20,7 +20,9 @@ def _insurer_input(form: InsurerForm) -> deals.InsurerInput:
 def _deal_input(form: DealForm) -> deals.DealInput:
     return deals.DealInput(name=form.name.data, valid_from=form.valid_from.data, valid_until=form.valid_until.data,
                            prices={channel: getattr(form, f"price_{channel.lower()}").data
-                                   for channel in deals.PRICE_CHANNELS})
+                                   for channel in deals.PRICE_CHANNELS},
+                           follow_up_prices={channel: getattr(form, f"follow_up_price_{channel.lower()}").data
+                                             for channel in deals.PRICE_CHANNELS})
 
 
 def _show_error(form, error: deals.InvalidInput) -> None:
@@ -95,7 +97,9 @@ def deal_detail(deal_id):
     authorize("insurer.manage", deal)
     if request.method == "GET":
         prices = {p.channel: p.price for p in deal.prices}
-        form = DealForm(obj=deal, **{f"price_{c.lower()}": prices.get(c) for c in deals.PRICE_CHANNELS})
+        follow_up_prices = {p.channel: p.price for p in deal.follow_up_prices}
+        form = DealForm(obj=deal, **{f"price_{c.lower()}": prices.get(c) for c in deals.PRICE_CHANNELS},
+                        **{f"follow_up_price_{c.lower()}": follow_up_prices.get(c) for c in deals.PRICE_CHANNELS})
     else:
         form = DealForm()
     if form.validate_on_submit():

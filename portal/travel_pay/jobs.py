@@ -34,5 +34,8 @@ def follow_travel_claims() -> dict:
 
 
 def schedule_follower() -> None:
+    # At the front of the claims queue: behind a backlog of filings (10k in bench/claims.py) it would
+    # wait until the backlog is gone, and no claim would be followed meanwhile.
     periodic.schedule_next("travel-claims-follow", "portal.travel_pay.jobs.follow_travel_claims",
-                           current_app.config["TRAVEL_CLAIM_STATUS_SWEEP_SECONDS"], queue=services.QUEUE_NAME)
+                           current_app.config["TRAVEL_CLAIM_STATUS_SWEEP_SECONDS"], queue=services.QUEUE_NAME,
+                           at_front=True)

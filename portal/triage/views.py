@@ -34,7 +34,7 @@ def detail(care_request_id):
     audit.record_read("triage.view", subject=care_request, patient_id=care_request.patient_id,
                       care_request_id=care_request.id)
     return render_template("triage/detail.html", care_request=care_request, slots=slots, answers=answers,
-                           empty=EmptyForm())
+                           zones=scheduling.zones_of_schedules(slot.schedule_id for slot in slots), empty=EmptyForm())
 
 
 @bp.post("/triage/<int:care_request_id>/book")

@@ -28,9 +28,10 @@ from playwright.sync_api import expect  # noqa: E402
 
 from portal.extensions import db  # noqa: E402
 from tests.browser.a11y import tab_through  # noqa: E402
-from tests.conftest import PATIENT_FNR, make_consultation, make_patient, make_staff  # noqa: E402
+from tests.conftest import DIARY_MONDAY, PATIENT_FNR, make_consultation, make_patient, make_staff, slot_ids  # noqa: E402
 from tests.follow_ups.conftest import add_follow_up_price  # noqa: E402
 from tests.orders.fixtures import make_insurer  # noqa: E402
+from tests.patient_record.conftest import add_messages  # noqa: E402
 
 pytestmark = pytest.mark.browser
 PHONE_375 = {"width": 375, "height": 812}
@@ -173,3 +174,34 @@ def test_the_follow_up_page_works_on_a_phone(app, open_page, sign_in_as, visits,
     expect(page.get_by_label("Not before")).to_have_attribute("aria-invalid", "true")
     assert page.evaluate(OVERFLOW) <= 0
     assert [p for p in page.problems if "422" not in p] == []
+
+
+def test_a_secretary_opens_the_record_from_the_diary_and_reads_older_entries_by_keyboard(
+        app, open_page, sign_in_as, visits, diary_set_up, screens):
+    from portal.patient_record import services as record
+    from portal.scheduling import services as scheduling
+
+    add_messages(app, visits["patient_id"], 60)  # more than a page of history
+    with app.app_context():
+        scheduling.book_slot(slot_ids(app, diary_set_up["service_id"])[0], patient_id=visits["patient_id"],
+                             actor=("staff", None))
+        older_count = len(record.history(visits["patient_id"], page=2).entries)
+        db.session.remove()
+    assert 0 < older_count < 50
+    page = open_page(DESKTOP)
+    sign_in_as(page, "secretary")
+    page.goto(f"/schedules/{diary_set_up['schedule_id']}?day={DIARY_MONDAY}")
+    page.get_by_role("link", name="Line Danser").click()
+    expect(page.get_by_role("heading", name="Line Danser", level=1)).to_be_visible()
+    entries = page.locator("ol.history li.history-entry")
+    expect(entries).to_have_count(50)
+    # "Older entries" appends the next page in place (htmx) and puts focus on the first entry it brought.
+    page.get_by_role("link", name="Older entries").focus()
+    page.keyboard.press("Enter")
+    expect(entries).to_have_count(50 + older_count)
+    expect(page.locator(":focus")).to_have_class(re.compile(r"\bhistory-entry\b"))
+    assert page.evaluate("document.activeElement === document.querySelectorAll('ol.history li.history-entry')[50]")
+    expect(page.get_by_role("link", name="Older entries")).to_have_count(0)
+    assert "/patients/" in page.url and "page=" not in page.url  # appended, not a new page
+    assert_no_axe_violations(page, "the patient record with older entries")
+    assert_ran_clean(page)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.orders import services
-from portal.orders.models import Deal, Insurer
+from portal.orders.models import FOLLOW_UP_PRICE, Deal, Insurer
 from portal.security.models import AuditEvent
 
 DEAL = {"name": "Standard 2031", "valid_from": "2031-01-01", "valid_until": "", "price_video": "650.00",
@@ -46,6 +46,7 @@ def test_an_admin_adds_an_insurer_and_a_deal_that_prices_orders(app, staff_clien
     ({"price_video": "10.005"}, "price_video", "two decimals"),
     ({"price_video": "", "price_chat": "", "price_any": ""}, "price_any", "at least one price"),
     ({"name": ""}, "deal_name", "This field is required"),
+    ({"follow_up_price_any": "-5"}, "follow_up_price_any", "0 or more"),
 ])
 def test_a_deal_that_breaks_a_rule_is_refused_next_to_its_field(app, staff_client, changes, field, message):
     admin = staff_client("admin")
@@ -74,6 +75,40 @@ def test_editing_a_deal_replaces_its_price_list_and_is_audited(app, staff_client
         assert {p.channel: p.price for p in deal.prices} == {"VIDEO": Decimal("700.00"), "ANY": Decimal("450.50")}
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "deal.updated"))
     assert event.details["before"]["prices"]["CHAT"] == "400.00" and "CHAT" not in event.details["after"]["prices"]
+
+
+def test_a_deals_follow_up_prices_are_their_own_list_and_a_follow_up_without_one_costs_a_consultation(
+        app, staff_client):
+    admin = staff_client("admin")
+    insurer_url = _insurer(admin).headers["Location"]
+    admin.post(insurer_url + "/deals", data={"csrf_token": admin.csrf, **DEAL, "follow_up_price_any": "300"})
+    assert "follow-up: any 300.00" in admin.get(insurer_url).get_data(as_text=True)
+    with app.app_context():
+        deal_id = db.session.scalar(select(Deal.id))
+        deal = db.session.get(Deal, deal_id)
+        assert services.price_of(deal, "VIDEO", FOLLOW_UP_PRICE) == Decimal("300.00")
+        assert services.price_of(deal, "VIDEO") == Decimal("650.00")
+    assert 'value="300.00"' in admin.get(f"/admin/deals/{deal_id}").get_data(as_text=True)
+    # The consultation prices change; the follow-up's ANY price is a different row and stays.
+    admin.post(f"/admin/deals/{deal_id}", data={"csrf_token": admin.csrf, **DEAL, "price_any": "500",
+                                                "follow_up_price_any": "300", "follow_up_price_chat": "250"})
+    with app.app_context():
+        deal = db.session.get(Deal, deal_id)
+        assert {p.channel: p.price for p in deal.prices} == {
+            "VIDEO": Decimal("650.00"), "CHAT": Decimal("400.00"), "ANY": Decimal("500.00")}
+        assert {p.channel: p.price for p in deal.follow_up_prices} == {
+            "CHAT": Decimal("250.00"), "ANY": Decimal("300.00")}
+        assert services.price_of(deal, "CHAT", FOLLOW_UP_PRICE) == Decimal("250.00")
+    # Without follow-up prices a follow-up is billed at the consultation's price on its channel.
+    admin.post(f"/admin/deals/{deal_id}", data={"csrf_token": admin.csrf, **DEAL})
+    with app.app_context():
+        deal = db.session.get(Deal, deal_id)
+        assert deal.follow_up_prices == []
+        assert services.price_of(deal, "VIDEO", FOLLOW_UP_PRICE) == Decimal("650.00")
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "deal.updated")
+                                   .order_by(AuditEvent.id.desc())).first()
+    assert event.details["before"]["follow_up_prices"] == {"ANY": "300.00", "CHAT": "250.00"}
+    assert event.details["after"]["follow_up_prices"] == {}
 
 
 def test_organisation_numbers_are_digits_and_unique_and_one_insurer_is_default(app, staff_client):

@@ -21,6 +21,19 @@ def staff_id(app, email: str) -> int:
         return db.session.scalar(select(StaffUser.id).where(StaffUser.email == email))
 
 
+def add_messages(app, patient_id: int, count: int, created_at=None) -> None:
+    """`count` text messages to the patient: history entries of the cheapest kind to make."""
+    from portal.notifications import services as outbox
+
+    with app.app_context():
+        for n in range(count):
+            message = outbox.queue_sms(to="+4712345678", text=f"Message {n}", kind="bench.message",
+                                       patient_id=patient_id)
+            if created_at:
+                message.created_at = created_at
+        db.session.commit()
+
+
 @pytest.fixture
 def history(app, post_referral, seed_referral, diary_set_up, sandbox):
     """Line Danser's record: a referral with two calls, the consultation made from it (completed by the

@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 from portal.extensions import db
 from portal.security.models import AuditEvent
 from tests.conftest import PATIENT_FNR
-from tests.patient_record.conftest import DOCTOR_EMAIL
+from tests.patient_record.conftest import DOCTOR_EMAIL, add_messages
 
 
 def events(app, action: str) -> list[AuditEvent]:
@@ -150,18 +150,6 @@ def test_every_view_of_the_record_is_audited(app, staff_client, history):
         (history["patient_id"], str(history["doctor_id"]),
          {"part": "report_reason", "consultation_id": history["completed_id"]}),
     ]
-
-
-def add_messages(app, patient_id: int, count: int, created_at=None) -> None:
-    from portal.notifications import services as outbox
-
-    with app.app_context():
-        for n in range(count):
-            message = outbox.queue_sms(to="+4712345678", text=f"Message {n}", kind="bench.message",
-                                       patient_id=patient_id)
-            if created_at:
-                message.created_at = created_at
-        db.session.commit()
 
 
 def test_older_entries_come_a_page_at_a_time(app, staff_client, history):

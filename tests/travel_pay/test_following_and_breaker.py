@@ -76,6 +76,16 @@ def test_a_filed_claim_is_followed_until_decided_and_the_patient_is_texted_the_l
     assert travel_sandbox.counters()["status_checks"] == 2
 
 
+def test_a_norwegian_patient_is_texted_the_decision_in_bokmal(app, clinic, travel_sandbox):
+    travel_sandbox.set_mode(mode="succeed", decide_after_seconds=0, decision="ApprovedForPayment")
+    claim_id = filed_claim(app, clinic, make_checkin_patient(app, language="nb"), travel_sandbox)
+    make_due(app, claim_id)
+    assert follow(app)["decided"] == 1
+    [text] = decision_messages(app)
+    assert text.startswith("Reisekravet ditt som slutter på 0001, for timen din ") and \
+        "er avgjort: godkjent for utbetaling." in text
+
+
 def test_after_follow_hours_a_claim_is_no_longer_followed_and_staff_see_its_last_status(
         app, clinic, checkin_patient, travel_sandbox, staff_client):
     travel_sandbox.set_mode(mode="succeed", decide_after_seconds=3600)
@@ -241,3 +251,48 @@ def test_with_the_token_service_down_the_follower_stops_and_the_claims_stay_due(
         assert follow(app)["failed"] == 1
     still_due = claim(app, claim_id)
     assert still_due.status == "filed" and still_due.next_status_check_at <= utcnow()
+
+
+def test_the_follow_command_asks_due_claims_and_says_when_filing_is_paused(app, clinic, checkin_patient,
+                                                                           travel_sandbox):
+    travel_sandbox.set_mode(mode="succeed", decide_after_seconds=0, decision="ApprovedForPayment")
+    claim_id = filed_claim(app, clinic, checkin_patient, travel_sandbox)
+    make_due(app, claim_id)
+    said = app.test_cli_runner().invoke(args=["follow-travel-claims"])
+    assert said.exit_code == 0, said.output
+    assert "1 checked, 1 decided, 0 no longer followed, 0 failed" in said.output
+    assert claim(app, claim_id).status == "decided"
+
+    with app.app_context():
+        redis_client().set(breaker.OPEN_KEY, f"{time.time() + 60:.3f}", ex=60)
+    said = app.test_cli_runner().invoke(args=["follow-travel-claims"])
+    assert said.exit_code == 0 and "paused: the claims API breaker is open" in said.output
+
+
+def test_the_follower_runs_before_a_backlog_of_filings(app, clinic, checkin_patient, travel_sandbox):
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+    from rq.scheduler import RQScheduler
+
+    from portal.extensions import worker_redis
+    from portal.travel_pay.jobs import schedule_follower
+
+    backlog = [checked_in_claim(app, clinic, make_checkin_patient(app, fnr=fnr, last_name=name), minutes)
+               for fnr, name, minutes in (("01018012371", "Nordmann", 20), ("15076500565", "Hansen", 25))]
+    with settings(app, TRAVEL_CLAIM_STATUS_SWEEP_SECONDS=1), app.app_context():
+        connection = worker_redis()
+        queue = Queue("claims", connection=connection)
+        assert len(queue.job_ids) == len(backlog)  # the filings wait in the queue
+        schedule_follower()
+        registry = ScheduledJobRegistry(queue=queue)
+        deadline = time.monotonic() + 5
+        while not registry.get_jobs_to_schedule(time.time()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # its slot is at most a second away
+        scheduler = RQScheduler([queue], connection=connection)
+        scheduler.acquire_locks()
+        try:
+            scheduler.enqueue_scheduled_jobs()  # what a worker's scheduler does when the time comes
+        finally:
+            scheduler.release_locks()
+        first, *rest = queue.job_ids
+    assert first.startswith("travel-claims-follow-") and len(rest) == len(backlog)
