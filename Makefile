@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser redis-server oidc-provider clean
+.PHONY: run test install browser redis-server oidc-provider translations compile-translations clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,12 +46,21 @@ redis-server:
 	  else echo "redis-server missing and not root: the multi-instance test will not run"; fi; \
 	fi
 
-run: $(STAMP)
+# Message catalogs (translations/): extract every marked string, update nb and en, compile, and list the
+# messages that still need a bokmål translation. Run it after marking new strings, then fill in the nb msgstr.
+translations: $(STAMP)
+	$(BIN)/python -m portal.i18n.catalogs update
+
+# The compiled catalogs (.mo) are built here, never committed.
+compile-translations: $(STAMP)
+	$(BIN)/python -m portal.i18n.catalogs compile
+
+run: $(STAMP) compile-translations
 	bash scripts/run-local.sh
 
 # Lint first (seconds), then the suite: ruff (mistakes, import order) and import-linter's
 # contracts in pyproject.toml (which package may import which; docs/architecture.md says why).
-test: $(STAMP) browser redis-server oidc-provider
+test: $(STAMP) browser redis-server oidc-provider compile-translations
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest

@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import sys
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -395,6 +396,7 @@ def load_settings(env=None) -> dict:
         "METRICS_TOKEN": secret("METRICS_TOKEN"),
         # reports: the longest period a dashboard covers in one view.
         "DASHBOARD_MAX_DAYS": int(env.get("DASHBOARD_MAX_DAYS", "366")),
+        **_region_settings(env, production),
         **_follow_up_settings(env),
     }
 
@@ -411,6 +413,52 @@ def _follow_up_settings(env) -> dict:
         "FOLLOW_UP_MAX_DAYS": int(env.get("FOLLOW_UP_MAX_DAYS", "366")),
         # The sweep that moves due follow-ups into the queue when their own job was lost.
         "FOLLOW_UP_SWEEP_SECONDS": int(env.get("FOLLOW_UP_SWEEP_SECONDS", "300")),
+    }
+
+
+@dataclass(frozen=True)
+class Region:
+    """What a country the portal serves means for it. One install has a default (PORTAL_REGION); each
+    clinic (location) may be in another."""
+
+    code: str          # ISO 3166-1 alpha-2; also the phone-number region (phonenumbers) of local numbers
+    language: str      # patients are spoken to in this when nobody has said otherwise
+    time_zone: str     # IANA
+    currency: str      # ISO 4217
+    national_id: str   # the scheme of patients.national_id_kind: fodselsnummer | nhs | icn
+
+
+REGIONS = {
+    "NO": Region("NO", "nb", "Europe/Oslo", "NOK", "fodselsnummer"),
+    "GB": Region("GB", "en", "Europe/London", "GBP", "nhs"),
+    "US": Region("US", "en", "America/New_York", "USD", "icn"),
+}
+DEFAULT_REGION = "GB"
+
+
+def _region_settings(env, production: bool) -> dict:
+    """PORTAL_REGION (NO, GB or US) gives the install its defaults: language, time zone, currency, phone
+    numbers and national id. PORTAL_LANGUAGE and PORTAL_TIME_ZONE override one default each."""
+    code = (env.get("PORTAL_REGION") or DEFAULT_REGION).strip().upper()
+    if code not in REGIONS:
+        raise ValueError(f"PORTAL_REGION must be one of {', '.join(REGIONS)}, not {code!r}")
+    region = REGIONS[code]
+    language = (env.get("PORTAL_LANGUAGE") or region.language).strip().lower()
+    if language not in ("nb", "en"):
+        raise ValueError(f"PORTAL_LANGUAGE must be nb or en, not {language!r}")
+    time_zone = (env.get("PORTAL_TIME_ZONE") or region.time_zone).strip()
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"PORTAL_TIME_ZONE must be an IANA time zone such as Europe/Oslo, not {time_zone!r}") \
+            from None
+    return {
+        "PORTAL_REGION": code,
+        "PORTAL_LANGUAGE": language,
+        "PORTAL_TIME_ZONE": time_zone,
+        "PORTAL_CURRENCY": region.currency,
+        # Development and tests: the pseudo-locale en-XA (every message accented) may be chosen.
+        "PSEUDO_LOCALE": not production and _flag(env, "PSEUDO_LOCALE", True),
     }
 
 

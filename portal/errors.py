@@ -3,7 +3,7 @@
 import logging
 
 from flask import jsonify, make_response, render_template, request
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -13,17 +13,27 @@ from portal.sqlite_writer import WriterTurnTimeout
 log = logging.getLogger(__name__)
 
 TITLES = {
-    400: "Bad request",
-    401: "Sign-in required",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Too large",
-    415: "Unsupported media type",
-    429: "Too many attempts",
-    500: "Something went wrong",
-    503: "Unavailable for a moment",
+    400: _l("Bad request"),
+    401: _l("Sign-in required"),
+    403: _l("Not allowed"),
+    404: _l("Not found"),
+    405: _l("Method not allowed"),
+    409: _l("Conflict"),
+    413: _l("Too large"),
+    415: _l("Unsupported media type"),
+    429: _l("Too many attempts"),
+    500: _l("Something went wrong"),
+    503: _l("Unavailable for a moment"),
+}
+# What a person reads on an error page when the code gave no reason of its own: werkzeug's built-in
+# descriptions are English only.
+DETAILS = {
+    400: _l("The request could not be read. Go back, reload the page and try again."),
+    403: _l("You do not have access to this page."),
+    404: _l("There is nothing at this address. The link may be old or mistyped."),
+    405: _l("This page cannot be used that way."),
+    413: _l("What you sent is too large."),
+    415: _l("What you sent is in a format we do not take."),
 }
 
 
@@ -47,7 +57,7 @@ FHIR_ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-fo
 def _fhir_outcome(status: int, detail: str):
     """FHIR clients get an OperationOutcome for every error, even for a route that does not exist."""
     issue = {"severity": "error", "code": FHIR_ISSUE_CODES.get(status, "exception"),
-             "diagnostics": detail or TITLES.get(status, "Error")}
+             "diagnostics": str(detail or TITLES.get(status, "Error"))}
     response = jsonify({"resourceType": "OperationOutcome", "issue": [issue]})
     response.status_code = status
     response.mimetype = "application/fhir+json"
@@ -55,18 +65,24 @@ def _fhir_outcome(status: int, detail: str):
 
 
 def _render(status: int, detail: str):
-    title = TITLES.get(status, "Error")
+    title = str(TITLES.get(status, _("Error")))
     if request.path.startswith("/fhir/"):
         return _fhir_outcome(status, detail)
+    if request.path.startswith("/oauth/") and status == 400:
+        # The token endpoint's clients read RFC 6749's error object (section 5.2), not an HTML page.
+        return jsonify({"error": "invalid_request", "error_description": str(detail)}), 400
     if _wants_json():
-        return problem(status, title, detail)
+        return problem(status, title, str(detail))
     return render_template("errors/error.html", code=status, title=title, detail=detail), status
 
 
 def handle_http_error(exc: HTTPException):
     if exc.code == 429:
-        return _render(429, "Too many attempts. For your security, wait a few minutes and try again.")
-    response = _render(exc.code or 500, exc.description or "")
+        return _render(429, _("Too many attempts. For your security, wait a few minutes and try again."))
+    detail = exc.description or ""
+    if detail == type(exc).description and not (_wants_json() or request.path.startswith("/fhir/")):
+        detail = DETAILS.get(exc.code, "")  # werkzeug's English default: say it in the page's language
+    response = _render(exc.code or 500, detail)
     if exc.code == 405 and getattr(exc, "valid_methods", None):
         # RFC 9110: a 405 lists the methods the resource has.
         response = make_response(response)
@@ -75,12 +91,12 @@ def handle_http_error(exc: HTTPException):
 
 
 def handle_csrf_error(exc: CSRFError):
-    return _render(400, "The form had expired or was sent from elsewhere. Reload the page and try again.")
+    return _render(400, _("The form had expired or was sent from elsewhere. Reload the page and try again."))
 
 
 def handle_unexpected(exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return _render(500, "Something went wrong on our side. It has been logged; please try again.")
+    return _render(500, _("Something went wrong on our side. It has been logged; please try again."))
 
 
 def handle_database_busy(exc: Exception):
@@ -94,7 +110,24 @@ def handle_database_busy(exc: Exception):
     return response
 
 
+def refuse_nul_characters():
+    """A NUL character (U+0000) in a query, a form field or a path segment is refused before any view runs.
+
+    No person types one, and PostgreSQL cannot store or even compare one (SQLite can): found by generated
+    input against PostgreSQL (a client_id holding U+0000 gave the token endpoint a 500). JSON bodies are
+    checked by input_rules.load_json; this covers what the request's own parsing hands to views."""
+    values = [*(request.view_args or {}).values()]
+    for source in (request.args, request.form):
+        for key, items in source.lists():
+            values.append(key)
+            values.extend(items)
+    if any(isinstance(value, str) and "\x00" in value for value in values):
+        return _render(400, _("Remove the NUL character (U+0000): it cannot be stored."))
+    return None
+
+
 def init_app(app):
+    app.before_request(refuse_nul_characters)
     app.register_error_handler(WriterTurnTimeout, handle_database_busy)
     app.register_error_handler(OperationalError, handle_database_busy)
     app.register_error_handler(CSRFError, handle_csrf_error)

@@ -35,6 +35,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db, redis_client, worker_redis  # noqa: E402
+from portal.i18n import catalogs  # noqa: E402
 from portal.redis_embedded import stop_embedded_redis  # noqa: E402
 
 # Fixtures shared by several packages' tests (partners, care requests, triage, reports).
@@ -119,6 +120,7 @@ def _record_misspelt_htmx(response):
 
 @pytest.fixture(scope="session")
 def app():
+    catalogs.compile_all()  # `make test` compiled them already; a bare `pytest` after a .po change needs it
     app = create_app({"TESTING": True, "SERVER_NAME": None})
     app.after_request(_record_misspelt_htmx)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
@@ -395,14 +397,17 @@ PATIENT_FNR = "13116900216"  # Line Danser, born 1969-11-13 (synthetic)
 
 
 def make_patient(app, fnr: str = PATIENT_FNR, last_name: str = "Danser", email: str | None = "line@example.com",
-                 phone: str | None = "+4791234567") -> int:
+                 phone: str | None = "+4791234567", language: str | None = "en") -> int:
+    """A referral's patient. Referral patients speak bokmål; the tests' read English unless a test says so."""
+    from portal.patients.models import Patient
     from portal.patients.services import fetch_or_create_patient_from_referral
 
     with app.app_context():
-        patient = fetch_or_create_patient_from_referral(fodselsnummer=fnr, first_name="Line", last_name=last_name,
-                                                        email=email, phone=phone, phone_needs_check=False)
+        patient_id = fetch_or_create_patient_from_referral(fodselsnummer=fnr, first_name="Line", last_name=last_name,
+                                                           email=email, phone=phone, phone_needs_check=False)
+        db.session.get(Patient, patient_id).language = language
         db.session.commit()
-        return patient.id
+        return patient_id
 
 
 def make_consultation(app, patient_id: int | None = None, channels=("CHAT", "VIDEO"), primary="VIDEO") -> int:

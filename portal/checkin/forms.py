@@ -7,16 +7,17 @@ from portal.input_rules import PlainText
 
 
 class IdentityForm(FlaskForm):
-    last_name = StringField("Your last name", validators=[DataRequired(message="Enter your last name."),
+    last_name = StringField(_l("Your last name"), validators=[DataRequired(message=_l("Enter your last name.")),
                                                           Length(max=200), PlainText(200)],
                             render_kw={"autocomplete": "family-name"})
-    birth_date = DateField("Your date of birth", validators=[InputRequired(message="Enter your date of birth.")],
+    birth_date = DateField(_l("Your date of birth"),
+                           validators=[InputRequired(message=_l("Enter your date of birth."))],
                            render_kw={"autocomplete": "bday"})
 
 
 class YesNoForm(FlaskForm):
-    answer = RadioField("Answer", choices=[("yes", "Yes"), ("no", "No")],
-                        validators=[InputRequired(message="Choose yes or no.")])
+    answer = RadioField(_l("Answer"), choices=[("yes", _l("Yes")), ("no", _l("No"))],
+                        validators=[InputRequired(message=_l("Choose yes or no."))])
 
 
 class CheckInForm(FlaskForm):

@@ -14,13 +14,15 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal.checkin.models import DAY_BEFORE, SAME_DAY, CheckIn, CheckinLink
 from portal.extensions import db
+from portal.i18n.formatting import clock, day
+from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
 from portal.patients.models import Patient
 from portal.scheduling.models import BOOKED, Appointment, Schedule, Slot
@@ -49,9 +51,9 @@ class Question:
 
 
 DEMOGRAPHICS = [
-    Question("contact", "Is your contact information correct?", False),
-    Question("emergency_contact", "Is your emergency contact correct?", False),
-    Question("next_of_kin", "Is your next of kin correct?", False),
+    Question("contact", _l("Is your contact information correct?"), False),
+    Question("emergency_contact", _l("Is your emergency contact correct?"), False),
+    Question("next_of_kin", _l("Is your next of kin correct?"), False),
 ]
 # Travel pay as the VA's own day-of check-in asks it: first whether to file now at all ("file later" is an
 # equal choice), then three questions, then a review with the beneficiary travel agreement.
@@ -138,6 +140,11 @@ def _zone(appointment: Appointment) -> ZoneInfo:
     return clinic_zone(appointment.slot.schedule)
 
 
+def clinic_zone_of(appointment: Appointment) -> ZoneInfo:
+    """The zone the appointment's times are shown in: its clinic's."""
+    return _zone(appointment)
+
+
 def local_time(appointment: Appointment, moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc).astimezone(_zone(appointment))
 
@@ -178,14 +185,15 @@ def window_message(appointment: Appointment, now: datetime | None = None) -> str
     """None while check-in is open; otherwise when to come back (or that it has closed)."""
     now = now or utcnow()
     opens, closes = window(appointment)
+    zone = _zone(appointment)
     if now < opens:
-        at = local_time(appointment, opens)
-        when = at.strftime("%H:%M") if at.date() == local_time(appointment, now).date() \
-            else at.strftime("%H:%M on %d %B").replace(" 0", " ")
-        return f"Check-in for this appointment opens at {when}. Come back then."
+        if local_time(appointment, opens).date() == local_time(appointment, now).date():
+            return _("Check-in for this appointment opens at %(time)s. Come back then.", time=clock(opens, zone))
+        return _("Check-in for this appointment opens at %(time)s on %(day)s. Come back then.",
+                 time=clock(opens, zone), day=day(opens, zone, form="weekday"))
     if now > closes:
-        return (f"Check-in for this appointment closed at {local_time(appointment, closes):%H:%M}. "
-                "Please go to the front desk.")
+        return _("Check-in for this appointment closed at %(time)s. Please go to the front desk.",
+                 time=clock(closes, zone))
     return None
 
 
@@ -275,7 +283,7 @@ def check_in(appointment: Appointment, answers: dict, now: datetime | None = Non
         raise NotCheckable(message)
     offered = travel_pay_offered(appointment)
     if next_question(answers, offered) is not None:
-        raise NotCheckable("Answer every question first.")
+        raise NotCheckable(_("Answer every question first."))
     existing = existing_check_in(appointment.id)
     if existing is not None:
         return existing
@@ -346,15 +354,19 @@ def send_checkin_links(now: datetime | None = None) -> int:
 
 def _send_link(appointment: Appointment, raw: str, kind: str) -> list:
     patient = appointment.patient
-    when = "today" if kind == SAME_DAY else "tomorrow"
-    at = local_time(appointment, appointment.start).strftime("%H:%M")
-    text = (f"You have an appointment {when} at {at}. Check in on your phone from "
-            f"{current_app.config['CHECKIN_OPENS_MINUTES_BEFORE']} minutes before: {checkin_url(raw)}")
+    with speaking(patient.language):
+        words = {"time": clock(appointment.start, _zone(appointment), show_zone=False), "link": checkin_url(raw),
+                 "minutes": current_app.config["CHECKIN_OPENS_MINUTES_BEFORE"]}
+        text = _("You have an appointment today at %(time)s. Check in on your phone from %(minutes)d minutes "
+                 "before: %(link)s", **words) if kind == SAME_DAY else \
+            _("You have an appointment tomorrow at %(time)s. Check in on your phone from %(minutes)d minutes "
+              "before: %(link)s", **words)
+        subject = _("Check in for your appointment")
     queued = []
     if patient.phone:
         queued.append(outbox.queue_sms(to=patient.phone, text=text, kind=f"checkin.{kind}", patient_id=patient.id))
     if patient.email:
-        queued.append(outbox.queue_email(to=patient.email, subject="Check in for your appointment", text=text,
+        queued.append(outbox.queue_email(to=patient.email, subject=subject, text=text,
                                          kind=f"checkin.{kind}", patient_id=patient.id))
     return queued
 

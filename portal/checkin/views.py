@@ -6,11 +6,14 @@ token appears only in the link itself; answers so far live in the session until 
 """
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
-from flask_babel import get_locale, gettext as _
+from flask_babel import gettext as _
 
+from portal import sqlite_writer
 from portal.checkin import services
 from portal.checkin.forms import CheckInForm, FileNowForm, IdentityForm, ReviewForm, YesNoForm
 from portal.extensions import limiter
+from portal.i18n import languages
+from portal.patients.services import language_of
 from portal.security import audit
 from portal.security.policy import patient_may_check_in
 from portal.travel_pay.agreement import current_agreement
@@ -29,18 +32,22 @@ def _message(title: str, text: str, status: int = 200):
 def identity_check(token: str):
     link = services.find_link(token)
     if link is None:
-        return _message("This link does not work",
-                        "The link is unknown or has expired. Contact the clinic for a new one.", 404)
+        return _message(_("This link does not work"),
+                        _("The link is unknown or has expired. Contact the clinic for a new one."), 404)
+    record_language = language_of(link.patient_id)
+    languages.speak_patients_language(record_language)
     form = IdentityForm()
     locked = services.identity_locked(link)
     if not locked and form.validate_on_submit():
         try:
             if services.check_identity(link, last_name=form.last_name.data, birth_date=form.birth_date.data):
+                chosen = languages.session_choice()
                 session.clear()
                 session.permanent = True
                 session["checkin_access"] = {"patient_id": link.patient_id}
+                languages.start_patient_session(link.patient_id, record_language, chosen)
                 return redirect(url_for("checkin.appointments"))
-            form.last_name.errors.append("The last name or date of birth does not match what we have.")
+            form.last_name.errors.append(_("The last name or date of birth does not match what we have."))
         except services.IdentityLocked:
             locked = True
     status = 429 if locked else (422 if form.errors else 200)
@@ -73,6 +80,7 @@ def _save_answer(appointment_id: int, name: str, value: bool | str) -> None:
 
 
 @bp.get("/appointments")
+@sqlite_writer.audited_page
 def appointments():
     patient_id = _patient_id()
     todays = services.todays_appointments(patient_id)
@@ -82,6 +90,7 @@ def appointments():
 
 
 @bp.get("/appointments/<int:appointment_id>")
+@sqlite_writer.audited_page
 def appointment(appointment_id: int):
     """The appointment page: the next question, or the "Check in" button once all are answered."""
     appt = _appointment(appointment_id)
@@ -136,7 +145,7 @@ def question(appointment_id: int, name: str):
         abort(404)
     closed = services.window_message(appt)
     if closed:
-        return _message("Check-in is not open", closed, 409)
+        return _message(_("Check-in is not open"), closed, 409)
     form = YesNoForm()
     if form.validate_on_submit():
         _save_answer(appt.id, name, form.answer.data == "yes")
@@ -173,6 +182,7 @@ def travel_later(appointment_id: int):
 
 
 @bp.route("/appointments/<int:appointment_id>/travel-pay/review", methods=["GET", "POST"])
+@sqlite_writer.audited_page
 def travel_review(appointment_id: int):
     """The answers and the beneficiary travel agreement: a checkbox, then "File claim" or "File later"."""
     appt, refused = _open_travel_step(appointment_id)
@@ -181,7 +191,7 @@ def travel_review(appointment_id: int):
     answers = _answers(appt.id)
     if not services.travel_eligible(answers) or answers.get(services.ASK.name) is not True:
         return redirect(url_for("checkin.appointment", appointment_id=appt.id))
-    agreement = current_agreement(str(get_locale()))  # English until wordings in other languages exist
+    agreement = current_agreement(languages.current_language())  # English where no wording in the language exists
     form = ReviewForm()
     status = 200
     if form.validate_on_submit():
@@ -212,11 +222,11 @@ def not_eligible(appointment_id: int):
 def check_in(appointment_id: int):
     appt = _appointment(appointment_id)
     if not CheckInForm().validate_on_submit():
-        return _message("Please try again", "The page had expired. Open the appointment again and check in.", 400)
+        return _message(_("Please try again"), _("The page had expired. Open the appointment again and check in."), 400)
     try:
         services.check_in(appt, _answers(appt.id))
     except services.NotCheckable as exc:
-        return _message("You are not checked in yet", str(exc), 409)
+        return _message(_("You are not checked in yet"), str(exc), 409)
     return redirect(url_for("checkin.done", appointment_id=appt.id))
 
 

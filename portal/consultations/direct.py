@@ -13,6 +13,7 @@ from datetime import date
 
 import redis
 from flask import current_app
+from flask_babel import gettext as _
 
 from portal import live
 from portal.consultations import services
@@ -45,10 +46,12 @@ def request_sign_in(*, email: str, first_name: str, last_name: str, birth_date: 
                            ex=current_app.config["DIRECT_SIGNIN_MINUTES"] * 60)
     except redis.RedisError:
         raise SignInUnavailable() from None
-    mail = outbox.queue_email(to=email, subject="Your sign-in link", kind="direct.sign_in",
-                              text=f"Open this link to continue asking for a consultation: "
-                                   f"{current_app.config['PORTAL_URL']}/start/{raw}\n"
-                                   f"It works once, for {current_app.config['DIRECT_SIGNIN_MINUTES']} minutes.")
+    # In the language of the page they asked from: the patient is not known yet.
+    link = f"{current_app.config['PORTAL_URL']}/start/{raw}"
+    mail = outbox.queue_email(to=email, subject=_("Your sign-in link"), kind="direct.sign_in",
+                              text=_("Open this link to continue asking for a consultation: %(link)s\n"
+                                     "It works once, for %(minutes)d minutes.",
+                                     link=link, minutes=current_app.config["DIRECT_SIGNIN_MINUTES"]))
     db.session.commit()
     outbox.dispatch([mail])
 
@@ -71,7 +74,8 @@ def is_covered(policy_number: str) -> bool:
                                  cfg["EXTERNAL_TIMEOUT_SECONDS"]).is_covered(policy_number)
 
 
-def open_direct_consultation(identity: dict, *, policy_number: str, need: str, channel: str) -> Consultation:
+def open_direct_consultation(identity: dict, *, policy_number: str, need: str, channel: str,
+                             language: str | None = None) -> Consultation:
     """The consultation in the doctors' queue, for the returning patient or a new one.
 
     A patient is reused only when proven e-mail, last name and birth date all match an earlier
@@ -82,7 +86,7 @@ def open_direct_consultation(identity: dict, *, policy_number: str, need: str, c
         raise services.InvalidConsultation("describe what you need help with")
     patient, reused = fetch_or_create_direct_patient(
         email=identity["email"], first_name=identity["first_name"], last_name=identity["last_name"],
-        birth_date=date.fromisoformat(identity["birth_date"]), phone=identity.get("phone"))
+        birth_date=date.fromisoformat(identity["birth_date"]), phone=identity.get("phone"), language=language)
     db.session.flush()
     channels = ["CHAT", channel] if channel != "CHAT" else ["CHAT"]
     consultation = services.create_consultation(patient_id=patient.id, source="direct", enabled_channels=channels,

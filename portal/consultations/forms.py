@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
@@ -41,47 +42,50 @@ class CancelForm(FlaskForm):
 
 
 class ChatForm(FlaskForm):
-    message = TextAreaField("Message", validators=[DataRequired(message="Write a message first."),
+    message = TextAreaField(_l("Message"), validators=[DataRequired(message=_l("Write a message first.")),
                                                    Length(max=2000), PlainText(2000, multiline=True)])
     chat_token = HiddenField(validators=[DataRequired()])
 
 
 class IdentityForm(FlaskForm):
-    last_name = StringField("Your last name", validators=[DataRequired(), Length(max=200), PlainText(200)],
+    last_name = StringField(_l("Your last name"), validators=[DataRequired(), Length(max=200), PlainText(200)],
                             render_kw={"autocomplete": "family-name"})
-    birth_date = DateField("Your date of birth", validators=[InputRequired(message="Enter your date of birth.")],
+    birth_date = DateField(_l("Your date of birth"),
+                           validators=[InputRequired(message=_l("Enter your date of birth."))],
                            render_kw={"autocomplete": "bday"})
 
 
 class DirectStartForm(FlaskForm):
-    first_name = StringField("First name", validators=[DataRequired(), Length(max=200), PlainText(200)],
+    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=200), PlainText(200)],
                              render_kw={"autocomplete": "given-name"})
-    last_name = StringField("Last name", validators=[DataRequired(), Length(max=200), PlainText(200)],
+    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=200), PlainText(200)],
                             render_kw={"autocomplete": "family-name"})
-    birth_date = DateField("Date of birth", validators=[InputRequired(message="Enter your date of birth.")],
+    birth_date = DateField(_l("Date of birth"), validators=[InputRequired(message=_l("Enter your date of birth."))],
                            render_kw={"autocomplete": "bday"})
-    email = EmailField("E-mail", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
                        render_kw={"autocomplete": "email"})
-    phone = StringField("Mobile phone", validators=[DataRequired(), Length(max=32)],
+    phone = StringField(_l("Mobile phone"), validators=[DataRequired(), Length(max=32)],
                         render_kw={"autocomplete": "tel", "inputmode": "tel"})
 
 
 class CoverageForm(FlaskForm):
-    policy_number = StringField("Insurance policy number", validators=[DataRequired(), Length(max=60), PlainText(60)])
+    policy_number = StringField(_l("Insurance policy number"),
+                                validators=[DataRequired(), Length(max=60), PlainText(60)])
 
 
 class NeedForm(FlaskForm):
-    need = TextAreaField("What do you need help with?",
+    need = TextAreaField(_l("What do you need help with?"),
                          validators=[DataRequired(), Length(max=2000), PlainText(2000, multiline=True)])
-    channel = RadioField("How do you want to talk to the doctor?",
-                         choices=[("VIDEO", "Video"), ("PHONE", "Phone"), ("CHAT", "Chat")], default="VIDEO",
+    channel = RadioField(_l("How do you want to talk to the doctor?"),
+                         choices=[("VIDEO", _l("Video")), ("PHONE", _l("Phone")), ("CHAT", _l("Chat"))],
+                         default="VIDEO",
                          validators=[InputRequired()])
 
 
 class ReviewForm(FlaskForm):
-    rating = RadioField("How was your consultation? (1 = poor, 5 = very good)",
+    rating = RadioField(_l("How was your consultation? (1 = poor, 5 = very good)"),
                         choices=[(str(n), str(n)) for n in range(1, 6)], validators=[InputRequired()])
-    comment = TextAreaField("Anything you want to tell us (optional)",
+    comment = TextAreaField(_l("Anything you want to tell us (optional)"),
                             validators=[Optional(), Length(max=2000), PlainText(2000, multiline=True)])
 
 

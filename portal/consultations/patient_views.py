@@ -6,14 +6,17 @@ appears only in the link itself; every later page has a plain URL.
 """
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
-from portal import live
+from portal import live, sqlite_writer
 from portal.consultations import services
 from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ChatForm, IdentityForm, ReviewForm
 from portal.consultations.models import CANCELLED, COMPLETED, IN_PROGRESS
 from portal.extensions import limiter
+from portal.i18n import languages
+from portal.patients.services import language_of
 from portal.security import audit
 from portal.security.policy import patient_may
 
@@ -28,18 +31,22 @@ ROOM_TEMPLATE = "consultations/patient_room.html"
 def identity_check(token: str):
     link = services.find_patient_link(token)
     if link is None:
-        return render_template("consultations/patient_message.html", title="This link does not work",
-                               text="The link is unknown or has expired. Contact the clinic for a new one."), 404
+        return render_template("consultations/patient_message.html", title=_("This link does not work"),
+                               text=_("The link is unknown or has expired. Contact the clinic for a new one.")), 404
+    record_language = language_of(link.patient_id)
+    languages.speak_patients_language(record_language)
     form = IdentityForm()
     locked = services.identity_locked(link)
     if not locked and form.validate_on_submit():
         try:
             if services.check_patient_identity(link, last_name=form.last_name.data, birth_date=form.birth_date.data):
+                chosen = languages.session_choice()
                 session.clear()
                 session.permanent = True
                 session["patient_access"] = {"consultation_id": link.consultation_id, "patient_id": link.patient_id}
+                languages.start_patient_session(link.patient_id, record_language, chosen)
                 return redirect(url_for(".room"))
-            form.last_name.errors.append("The last name or date of birth does not match what we have.")
+            form.last_name.errors.append(_("The last name or date of birth does not match what we have."))
         except services.IdentityLocked:
             locked = True
     status = 429 if locked else (422 if form.errors else 200)
@@ -77,6 +84,7 @@ def _room_context(consultation):
 
 
 @bp.get("/room")
+@sqlite_writer.audited_page
 def room():
     consultation = _patient_consultation()
     if consultation.state == COMPLETED:
@@ -98,6 +106,7 @@ def room_poll():
 
 
 @bp.get("/room/chat")
+@sqlite_writer.audited_page
 @limiter.exempt
 def chat_poll():
     consultation = _patient_consultation("consultation.chat", with_patient=False)
@@ -116,6 +125,7 @@ def chat_post():
 
 
 @bp.route("/review", methods=["GET", "POST"])
+@sqlite_writer.audited_page
 def review():
     consultation = _patient_consultation("consultation.review")
     if consultation.state != COMPLETED:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -38,6 +39,7 @@ from portal.consultations.models import (
     VideoRoom,
 )
 from portal.extensions import db
+from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
 from portal.ops import metrics
 from portal.patients.models import Patient, full_name
@@ -222,9 +224,10 @@ def pick_consultation(consultation: Consultation, *, doctor_id: int) -> None:
 def _invite_to_waiting_room(consultation: Consultation) -> list:
     """Once a doctor has it, the patient gets a link to the waiting room, which opens when the doctor starts."""
     raw = create_patient_link(consultation)
-    return _tell_patient(consultation, "consultation.waiting", "A doctor will see you soon",
-                         f"A doctor has taken your consultation {consultation.code} and will start it soon. "
-                         f"Wait for them here: {patient_link_url(raw)}")
+    with speaking(consultation.patient.language):
+        return _tell_patient(consultation, "consultation.waiting", _("A doctor will see you soon"),
+                             _("A doctor has taken your consultation %(code)s and will start it soon. "
+                               "Wait for them here: %(link)s", code=consultation.code, link=patient_link_url(raw)))
 
 
 def _ensure_rooms(consultation: Consultation) -> None:
@@ -302,9 +305,10 @@ def start_consultation(consultation: Consultation, *, doctor_id: int) -> None:
     _transition(consultation, (PENDING,), "started", doctor_id=doctor_id, state=IN_PROGRESS, starts_at=started)
     metrics.record_consultation_started(started - consultation.created_at)
     raw = create_patient_link(consultation)
-    text = (f"Your doctor is ready for your consultation {consultation.code}. "
-            f"Open this link to join: {patient_link_url(raw)}")
-    queued = _tell_patient(consultation, "consultation.link", "Your consultation is starting", text)
+    with speaking(consultation.patient.language):
+        queued = _tell_patient(consultation, "consultation.link", _("Your consultation is starting"),
+                               _("Your doctor is ready for your consultation %(code)s. Open this link to join: "
+                                 "%(link)s", code=consultation.code, link=patient_link_url(raw)))
     audit.record("consultation.started", subject=consultation, patient_id=consultation.patient_id,
                  actor=("staff", str(doctor_id)))
     _after_change(consultation, queued)
@@ -318,11 +322,13 @@ def finish_consultation(consultation: Consultation, *, doctor_id: int) -> None:
     queued = []
     if consultation.patient.email:
         raw = create_patient_link(consultation)
-        queued.append(outbox.queue_email(
-            to=consultation.patient.email, subject="Thank you for your consultation", kind="consultation.completed",
-            text=(f"Your consultation {consultation.code} is completed. Tell us how it went: "
-                  f"{patient_link_url(raw)}"),
-            patient_id=consultation.patient_id, consultation_id=consultation.id))
+        with speaking(consultation.patient.language):
+            queued.append(outbox.queue_email(
+                to=consultation.patient.email, subject=_("Thank you for your consultation"),
+                kind="consultation.completed",
+                text=_("Your consultation %(code)s is completed. Tell us how it went: %(link)s",
+                       code=consultation.code, link=patient_link_url(raw)),
+                patient_id=consultation.patient_id, consultation_id=consultation.id))
     audit.record("consultation.finished", subject=consultation, patient_id=consultation.patient_id,
                  actor=("staff", str(doctor_id)))
     _after_change(consultation, queued)
@@ -335,9 +341,10 @@ def cancel_consultation(consultation: Consultation, *, reason: str, by_id: int) 
         raise InvalidConsultation("give a reason for cancelling")
     _transition(consultation, (*OPEN_STATES, SCHEDULED), "cancelled", state=CANCELLED, cancelled_at=utcnow(),
                 cancel_reason=reason[:500])
-    queued = _tell_patient(consultation, "consultation.cancelled", "Your consultation was cancelled",
-                           f"Your consultation {consultation.code} was cancelled. We will contact you if a new "
-                           "time is needed.")
+    with speaking(consultation.patient.language):
+        queued = _tell_patient(consultation, "consultation.cancelled", _("Your consultation was cancelled"),
+                               _("Your consultation %(code)s was cancelled. We will contact you if a new time is "
+                                 "needed.", code=consultation.code))
     audit.record("consultation.cancelled", subject=consultation, patient_id=consultation.patient_id,
                  actor=("staff", str(by_id)))
     _after_change(consultation, queued)
@@ -482,30 +489,41 @@ def video_key(consultation: Consultation, *, for_doctor: bool) -> str | None:
                             label=current_app.config["VIDEO_ROOM_LABEL"])
 
 
-def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str) -> ChatMessage:
-    """Store a message, authorised by the sender's chat token. Only while in progress."""
+def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str, after: int = 0,
+                      reader: tuple[str, str] | None = None) -> tuple[list[ChatMessage], int]:
+    """Store a message, authorised by the sender's chat token. Only while in progress.
+
+    Answers with what the sender's page lacks: the messages after its last one (`after`), the new one
+    included, and the chat's version to poll from. Reading them back is an audited read of patient
+    data; its event is committed with the message, so a post is one commit."""
     text = (text or "").strip()
     if not text:
-        raise InvalidConsultation("write a message first")
+        raise InvalidConsultation(_("write a message first"))
     if len(text) > MAX_CHAT_MESSAGE:
-        raise InvalidConsultation(f"a message may be at most {MAX_CHAT_MESSAGE} characters")
+        raise InvalidConsultation(_("a message may be at most %(n)d characters", n=MAX_CHAT_MESSAGE))
     # Pages fetch only the messages after the last id they hold, so a room's ids must become visible
     # in id order: the room row stays locked (PostgreSQL; SQLite has one writer anyway) from taking
     # the id to the commit, so a later id never commits before an earlier one.
     room = db.session.scalar(select(ChatRoom).where(ChatRoom.consultation_id == consultation.id).with_for_update())
     if room is None or consultation.state != IN_PROGRESS:
-        raise NotAllowedNow("The chat is closed: the consultation is not in progress.")
+        raise NotAllowedNow(_("The chat is closed: the consultation is not in progress."))
     try:
         sender = tokens.verify_chat_jwt(token or "", consultation, room)
     except tokens.InvalidChatToken:
-        raise NotAllowedNow("Your chat session has expired. Reload the page.") from None
+        raise NotAllowedNow(_("Your chat session has expired. Reload the page.")) from None
     if sender.role != expected_role:
-        raise NotAllowedNow("Your chat session has expired. Reload the page.")
-    message = ChatMessage(chat_room_id=room.id, sender_role=sender.role, sender=sender.owner, body=text)
-    db.session.add(message)
-    db.session.commit()
-    live.bump(chat_topic(consultation.id))
-    return message
+        raise NotAllowedNow(_("Your chat session has expired. Reload the page."))
+    topic = chat_topic(consultation.id)
+    version = live.version(topic)  # before the messages: a message stored after them bumps it later
+    db.session.add(ChatMessage(chat_room_id=room.id, sender_role=sender.role, sender=sender.owner, body=text))
+    news = chat_messages(consultation, after=after)
+    # Commits the message with the event (record_read's one INSERT, not the ORM's unit of work).
+    audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
+                      actor=reader)
+    bumped = live.bump(topic)
+    # If no one else bumped between the read and this bump, every message the bump covers is in `news`,
+    # so the page may hold the new version and skip a fetch that would find nothing.
+    return news, bumped if bumped is not None and bumped == version + 1 else version
 
 
 def chat_messages(consultation: Consultation, *, after: int = 0) -> list[ChatMessage]:
@@ -557,16 +575,16 @@ def link_patient(link: PatientLink):
 
 def submit_review(consultation: Consultation, *, rating: int, comment: str | None) -> Review:
     if consultation.state != COMPLETED:
-        raise NotAllowedNow("A consultation can be reviewed once it is completed.")
+        raise NotAllowedNow(_("A consultation can be reviewed once it is completed."))
     if rating not in range(1, 6):
-        raise InvalidConsultation("choose a rating from 1 to 5")
+        raise InvalidConsultation(_("choose a rating from 1 to 5"))
     review = Review(consultation_id=consultation.id, rating=rating, comment=(comment or "").strip()[:2000] or None)
     try:
         with db.session.begin_nested():
             db.session.add(review)
     except IntegrityError:
         db.session.rollback()
-        raise NotAllowedNow("Thank you: this consultation has already been reviewed.") from None
+        raise NotAllowedNow(_("Thank you: this consultation has already been reviewed.")) from None
     audit.record("consultation.reviewed", subject=consultation, patient_id=consultation.patient_id,
                  actor=("patient", str(consultation.patient_id)))
     db.session.commit()

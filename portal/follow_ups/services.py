@@ -22,6 +22,8 @@ from portal.consultations import services as consultations
 from portal.consultations.models import CHANNELS, COMPLETED, IN_PROGRESS, STATE_LABELS, Consultation
 from portal.extensions import db
 from portal.follow_ups.models import APPOINTMENT, CONSULTATION, FollowUp
+from portal.i18n import formatting
+from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
 from portal.patients.models import Patient
 from portal.scheduling import services as scheduling
@@ -106,11 +108,12 @@ def book_follow_up_consultation(origin: Consultation, *, doctor_id: int, channel
     # The link must still work on the day the follow-up opens, however far ahead that is.
     raw = consultations.create_patient_link(
         made, valid_until=enters + timedelta(hours=current_app.config["PATIENT_LINK_HOURS"]))
-    text = _("A follow-up consultation (%(code)s) is booked for you from %(day)s. We will send you a message when "
-             "the doctor is ready; you can see it here: %(link)s",
-             code=made.code, day=not_before.isoformat(), link=consultations.patient_link_url(raw))
-    queued = _tell(origin.patient, text, _("Your follow-up consultation"), "follow_up.consultation",
-                   consultation_id=made.id)
+    with speaking(origin.patient.language):  # the patient's language, not the doctor's page's
+        text = _("A follow-up consultation (%(code)s) is booked for you from %(day)s. We will send you a message "
+                 "when the doctor is ready; you can see it here: %(link)s",
+                 code=made.code, day=formatting.day(not_before), link=consultations.patient_link_url(raw))
+        subject = _("Your follow-up consultation")
+    queued = _tell(origin.patient, text, subject, "follow_up.consultation", consultation_id=made.id)
     audit.record("follow_up.booked", subject=follow_up, patient_id=origin.patient_id, actor=("staff", str(doctor_id)),
                  kind=CONSULTATION, consultation_id=origin.id, follow_up_consultation_id=made.id,
                  not_before=not_before.isoformat(), with_booking_doctor=with_me)
@@ -172,11 +175,13 @@ def book_follow_up_appointment(origin: Consultation, *, doctor_id: int, slot_id:
         slot = db.session.get(Slot, appointment.slot_id)
         schedule = db.session.get(Schedule, slot.schedule_id)
         location = db.session.get(Location, schedule.location_id) if schedule.location_id else None
-        local = appointment.start.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(schedule.timezone))
-        text = _("Your follow-up appointment is booked: %(when)s (%(zone)s) at %(place)s. We will send you a "
-                 "check-in link the day before.", when=local.strftime("%Y-%m-%d %H:%M"), zone=schedule.timezone,
-                 place=location.name if location else schedule.name)
-        made["queued"] = _tell(patient, text, _("Your follow-up appointment"), "follow_up.appointment")
+        with speaking(patient.language):
+            text = _("Your follow-up appointment is booked: %(when)s (%(zone)s) at %(place)s. We will send you a "
+                     "check-in link the day before.", zone=schedule.timezone,
+                     when=formatting.when(appointment.start, schedule.timezone, show_zone=False),
+                     place=location.name if location else schedule.name)
+            subject = _("Your follow-up appointment")
+        made["queued"] = _tell(patient, text, subject, "follow_up.appointment")
         audit.record("follow_up.booked", subject=follow_up, patient_id=patient.id, actor=("staff", str(doctor_id)),
                      kind=APPOINTMENT, consultation_id=origin.id, appointment_id=appointment.id)
         made["follow_up"] = follow_up

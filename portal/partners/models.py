@@ -56,6 +56,8 @@ class PartnerUser(UserMixin, db.Model):
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     invited_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # The language the portal speaks to this user ("nb", "en"); NULL: their browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     partner = relationship("Partner")
 

@@ -1,9 +1,9 @@
 """Finding and creating patients."""
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal.extensions import db
+from portal.extensions import db, insert_unless_taken
 from portal.patients.identifiers import (
     InvalidIdentifier,
     birth_date_from_fodselsnummer,
@@ -12,6 +12,7 @@ from portal.patients.identifiers import (
     parse_phone,
 )
 from portal.patients.models import Patient
+from portal.security import audit
 from portal.security.crypto import blind_index
 
 
@@ -24,32 +25,29 @@ def find_patient_by_fodselsnummer(normalised: str) -> Patient | None:
 
 
 def fetch_or_create_patient_from_referral(*, fodselsnummer: str, first_name: str, last_name: str,
-                                          email: str | None, phone: str | None, phone_needs_check: bool) -> Patient:
-    """The patient with this national id, created on first sight. Safe against a concurrent create."""
-    patient = find_patient_by_fodselsnummer(fodselsnummer)
-    if patient is not None:
-        return patient
-    patient = Patient(
-        national_id=fodselsnummer,
-        national_id_index=fodselsnummer_index(fodselsnummer),
-        national_id_kind="fnr",
-        first_name=first_name,
-        last_name=last_name,
-        birth_date=birth_date_from_fodselsnummer(fodselsnummer),
-        email=email,
-        phone=phone,
-        phone_needs_check=phone_needs_check,
-        from_insurer_referral=True,
-        marketing_allowed=False,
-        language="nb",  # the referral system is the Norwegian insurers': its patients are spoken to in bokmål
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(patient)
-    except IntegrityError:
-        # Another request created the same patient a moment ago: use theirs.
-        return find_patient_by_fodselsnummer(fodselsnummer)
-    return patient
+                                          email: str | None, phone: str | None, phone_needs_check: bool) -> int:
+    """The id of the patient with this national id, created on first sight. Safe against a concurrent
+    create: the unique blind index decides who was first, and the other uses that row."""
+    index = fodselsnummer_index(fodselsnummer)
+    known = select(Patient.id).where(Patient.national_id_index == index)  # the id only: nothing to decrypt
+    found = db.session.scalar(known)
+    if found is not None:
+        return found
+    created = insert_unless_taken(Patient.__table__, {
+        "national_id": fodselsnummer,  # sealed by the column's type, as the ORM would
+        "national_id_index": index,
+        "national_id_kind": "fnr",
+        "first_name": first_name,
+        "last_name": last_name,
+        "birth_date": birth_date_from_fodselsnummer(fodselsnummer),
+        "email": email,
+        "phone": phone,
+        "phone_needs_check": phone_needs_check,
+        "from_insurer_referral": True,
+        "marketing_allowed": False,
+        "language": "nb",  # the referral system is the Norwegian insurers': its patients are spoken to in bokmål
+    })
+    return created if created is not None else db.session.scalar(known)
 
 
 def nhs_number_index(normalised: str) -> str:
@@ -101,7 +99,7 @@ def direct_identity_index(*, email: str, last_name: str, birth_date) -> str:
 
 
 def fetch_or_create_direct_patient(*, email: str, first_name: str, last_name: str, birth_date,
-                                   phone: str | None) -> tuple[Patient, bool]:
+                                   phone: str | None, language: str | None = None) -> tuple[Patient, bool]:
     """(patient, reused) for someone who proved their e-mail in the direct flow; in the caller's transaction.
 
     A returning patient keeps their record; only the phone they just gave replaces the old one, since
@@ -112,9 +110,12 @@ def fetch_or_create_direct_patient(*, email: str, first_name: str, last_name: st
     if patient is not None:
         if phone:
             patient.phone = phone
+        patient.language = patient.language or language
         return patient, True
+    # They asked in `language` (the page's): the clinic speaks it to them from now on.
     patient = Patient(first_name=first_name, last_name=last_name, birth_date=birth_date, email=email, phone=phone,
-                      direct_identity_index=index, from_insurer_referral=False, marketing_allowed=False)
+                      direct_identity_index=index, from_insurer_referral=False, marketing_allowed=False,
+                      language=language)
     try:
         with db.session.begin_nested():
             db.session.add(patient)
@@ -193,3 +194,18 @@ def add_unidentified_patient(*, first_name: str, last_name: str, birth_date=None
                       from_insurer_referral=False, marketing_allowed=False)
     db.session.add(patient)
     return patient
+
+
+def language_of(patient_id: int) -> str | None:
+    return db.session.scalar(select(Patient.language).where(Patient.id == patient_id))
+
+
+def set_language(patient_id: int, language: str, *, actor: tuple[str, str]) -> bool:
+    """Speak `language` to the patient from now on (pages, text messages, e-mail); in the caller's
+    transaction, audited. Returns whether the record changed."""
+    changed = db.session.execute(
+        update(Patient).where(Patient.id == patient_id, Patient.language.is_distinct_from(language))
+        .values(language=language)).rowcount == 1
+    if changed:
+        audit.record("patient.language_changed", patient_id=patient_id, actor=actor, language=language)
+    return changed

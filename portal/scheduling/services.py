@@ -465,6 +465,16 @@ def clinic_zone(schedule: Schedule) -> ZoneInfo:
     return _zone(schedule.location.time_zone if schedule.location is not None else schedule.timezone)
 
 
+def zones_of_schedules(schedule_ids) -> dict[int, ZoneInfo]:
+    """The zone each schedule's times are shown in (its clinic's, as clinic_zone), for a list of slots: one query."""
+    ids = set(schedule_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Schedule.id, Location.time_zone, Schedule.timezone)
+                              .outerjoin(Location, Location.id == Schedule.location_id).where(Schedule.id.in_(ids)))
+    return {schedule_id: _zone(clinic or own) for schedule_id, clinic, own in rows}
+
+
 def diary(schedule: Schedule, first_day: date, days: int) -> Diary:
     """The schedule's slots for `days` days from `first_day` (local days), with live appointments."""
     zone = _zone(schedule.timezone)

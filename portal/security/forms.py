@@ -9,9 +9,9 @@ def _lower(value):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", filters=[_lower],
+    email = EmailField(_l("E-mail"), filters=[_lower],
                        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
 class EmptyForm(FlaskForm):

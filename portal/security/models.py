@@ -60,6 +60,8 @@ class StaffUser(UserMixin, db.Model):
     totp_secret = mapped_column(EncryptedText("staff_user.totp_secret"), nullable=True)
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # The language the portal speaks to this user ("nb", "en"); NULL: their browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     def get_id(self) -> str:
         return f"staff:{self.id}"

@@ -26,7 +26,9 @@ class ChangePasswordForm(NewPasswordForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
 
 
-ROLE_CHOICES = [(role, role.capitalize()) for role in STAFF_ROLES]
+# Capitalised for a choice list (the header's lower-case words are i18n.languages.ROLE_NAMES).
+ROLE_CHOICES = [(role, {"secretary": _l("Secretary"), "doctor": _l("Doctor"), "admin": _l("Admin"),
+                        "reporting": _l("Reporting")}.get(role, role)) for role in STAFF_ROLES]
 
 
 class InviteForm(FlaskForm):

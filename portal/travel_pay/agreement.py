@@ -54,6 +54,26 @@ _AGREEMENTS = {
         confirm=("I confirm that the information is true and correct to the best of my knowledge and belief. "
                  "I’ve read and I accept the beneficiary travel agreement."),
     ),
+    ("2025-1", "nb"): Agreement(
+        version="2025-1", language="nb",
+        title="Avtale om reiserefusjon",
+        penalty=("Advarsel om straff: Å sende inn et krav du vet er uriktig, oppdiktet eller falskt, kan gi "
+                 "strenge straffe- og erstatningsrettslige følger, blant annet bot eller fengsel, eller begge deler."),
+        by_filing="Når du sender inn dette kravet, godtar du avtalen om reiserefusjon.",
+        intro="Les gjennom og bekreft at dette stemmer:",
+        statements=(
+            "Jeg har hatt utgifter til reisen kravet gjelder.",
+            "Jeg har ikke fått reisen betalt av det offentlige, heller ikke med offentlige rekvisisjoner, "
+            "billetter eller kuponger, og jeg har ikke brukt offentlig eid transport eller hatt utgifter til "
+            "transport, måltider eller overnatting i forbindelse med den godkjente reisen som kan kreves dekket "
+            "av helsetjenesten, og som ikke er tatt med i dette kravet.",
+            "Jeg har ikke fått annen transport gratis.",
+            "Jeg er den eneste som krever refusjon for denne reisen.",
+            "Jeg har ikke tidligere fått betalt for reisen jeg krever refusjon for.",
+        ),
+        confirm=("Jeg bekrefter at opplysningene er riktige og fullstendige etter beste evne og overbevisning. "
+                 "Jeg har lest og godtar avtalen om reiserefusjon."),
+    ),
 }
 
 

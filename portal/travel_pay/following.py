@@ -27,6 +27,8 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, update
 
 from portal.extensions import db, redis_client
+from portal.i18n import formatting
+from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
 from portal.patients.models import Patient
 from portal.scheduling.models import Appointment, Location, Schedule, Slot
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 _claims = TravelClaim.__table__
 
 _DUE = (
-    select(TravelClaim, Appointment.start, Location.id, Patient.phone, Patient.email)
+    select(TravelClaim, Appointment.start, Location.id, Patient.phone, Patient.email, Patient.language)
     .join(Appointment, Appointment.id == TravelClaim.appointment_id)
     .join(Slot, Slot.id == Appointment.slot_id)
     .join(Schedule, Schedule.id == Slot.schedule_id)
@@ -91,7 +93,7 @@ def _follow_batch(rows, counts: dict) -> bool:
         return False
     told, opened = [], False
     connection = db.session.connection()
-    for claim, start, location_id, phone, email in rows:
+    for claim, start, location_id, phone, email, language in rows:
         now = utcnow()
         if opened:
             break
@@ -112,7 +114,8 @@ def _follow_batch(rows, counts: dict) -> bool:
                                     next_status_check_at=None, updated_at=now), {"claim_id": claim.id}).rowcount
             if decided:
                 counts["decided"] += 1
-                told += _tell_decision(claim, status, phone, email)
+                with speaking(language):  # the patient's, in the worker
+                    told += _tell_decision(claim, status, phone, email)
             continue
         stop = claim.follow_until is not None and now >= claim.follow_until
         counts["stopped"] += stop
@@ -137,7 +140,7 @@ def _status(claim: TravelClaim, start, location_id, token: str) -> str:
 def decision_text(claim: TravelClaim, status: str) -> str:
     return _("Your travel claim ending %(last4)s for your appointment on %(day)s has a decision: %(decision)s. "
              "See the details at %(url)s", last4=(claim.claim_number or "")[-4:],
-             day=claim.appointment_date.strftime("%d %b %Y").lstrip("0"), decision=claim_status_label(status),
+             day=formatting.day(claim.appointment_date, form="medium"), decision=claim_status_label(status),
              url=services.claims_portal_url())
 
 

@@ -1,5 +1,7 @@
+
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -31,22 +33,22 @@ STATUS_LABELS = {
 # The claims system's own claim statuses (BTSSS, as vets-api's check-in status job lists them).
 # Until one of DECISIONS arrives the claim is followed; a decision ends the following and is texted.
 CLAIM_STATUS_LABELS = {
-    "Saved": "saved",
-    "ClaimSubmitted": "claim submitted",
-    "InProcess": "in process",
-    "In-Process": "in process",
-    "InManualReview": "in manual review",
-    "ApprovedForPayment": "approved for payment",
-    "SubmittedForPayment": "submitted for payment",
-    "ClaimPaid": "paid",
-    "PartialPayment": "partially paid",
-    "Denied": "denied",
-    "ClosedWithNoPayment": "closed with no payment",
-    "OnHold": "on hold",
-    "Incomplete": "incomplete",
-    "Appeal": "under appeal",
-    "FiscalRescinded": "rescinded",
-    "PaymentCanceled": "payment cancelled",
+    "Saved": _l("saved"),
+    "ClaimSubmitted": _l("claim submitted"),
+    "InProcess": _l("in process"),
+    "In-Process": _l("in process"),
+    "InManualReview": _l("in manual review"),
+    "ApprovedForPayment": _l("approved for payment"),
+    "SubmittedForPayment": _l("submitted for payment"),
+    "ClaimPaid": _l("paid"),
+    "PartialPayment": _l("partially paid"),
+    "Denied": _l("denied"),
+    "ClosedWithNoPayment": _l("closed with no payment"),
+    "OnHold": _l("on hold"),
+    "Incomplete": _l("incomplete"),
+    "Appeal": _l("under appeal"),
+    "FiscalRescinded": _l("rescinded"),
+    "PaymentCanceled": _l("payment cancelled"),
 }
 DECISIONS = frozenset({"ApprovedForPayment", "SubmittedForPayment", "ClaimPaid", "PartialPayment", "Denied",
                        "ClosedWithNoPayment", "OnHold", "Incomplete", "Appeal", "FiscalRescinded",
@@ -54,8 +56,8 @@ DECISIONS = frozenset({"ApprovedForPayment", "SubmittedForPayment", "ClaimPaid",
 
 
 def claim_status_label(status: str | None) -> str:
-    """Words for a claims-system status; an unknown one is shown as it came."""
-    return CLAIM_STATUS_LABELS.get(status or "", status or "")
+    """Words for a claims-system status in the language spoken now; an unknown one is shown as it came."""
+    return str(CLAIM_STATUS_LABELS.get(status or "", status or ""))
 
 
 class TravelClaim(db.Model):

@@ -22,6 +22,8 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db, redis_client
+from portal.i18n.formatting import day
+from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
 from portal.patients.models import Patient
 from portal.scheduling.models import Appointment, Location, Schedule, Slot
@@ -198,6 +200,7 @@ class _Filing:
     location_name: str | None
     phone: str | None
     email: str | None
+    language: str | None  # the patient's: the outcome's message is written in it
 
     @property
     def day(self) -> date:
@@ -217,7 +220,8 @@ _TAKE = (update(_claims)
 
 # The claim with exactly what its payload and message need, in one statement.
 _READ_FILING = (
-    select(TravelClaim, Appointment.start, Location.id, Location.name, Patient.phone, Patient.email)
+    select(TravelClaim, Appointment.start, Location.id, Location.name, Patient.phone, Patient.email,
+           Patient.language)
     .join(Appointment, Appointment.id == TravelClaim.appointment_id)
     .join(Slot, Slot.id == Appointment.slot_id)
     .join(Schedule, Schedule.id == Slot.schedule_id)
@@ -257,10 +261,10 @@ def _take_for_attempt(claim_id: int) -> bool:
 
 
 def _read_filing(claim_id: int) -> _Filing:
-    claim, start, location_id, location_name, phone, email = db.session.execute(
+    claim, start, location_id, location_name, phone, email, language = db.session.execute(
         _READ_FILING, {"claim_id": claim_id}).one()
     db.session.expunge(claim)  # a snapshot: no stale copy stays in the worker's long-lived session
-    return _Filing(claim, claim.attempts, start, location_id, location_name, phone, email)
+    return _Filing(claim, claim.attempts, start, location_id, location_name, phone, email, language)
 
 
 def _finish(filing: _Filing, **values) -> bool:
@@ -305,9 +309,10 @@ def submit_claim(claim_id: int) -> str:
                    next_status_check_at=now + timedelta(seconds=cfg["TRAVEL_CLAIM_STATUS_EVERY_SECONDS"]),
                    follow_until=now + timedelta(hours=cfg["TRAVEL_CLAIM_FOLLOW_HOURS"])):
         return "superseded"
-    text = _("Your travel claim for your appointment on %(day)s is filed. Claim number %(number)s. "
-             "We will text you when it is decided. Follow it up at %(url)s",
-             day=_day(filing), number=filed.claim_number, url=claims_portal_url())
+    with speaking(filing.language):
+        text = _("Your travel claim for your appointment on %(day)s is filed. Claim number %(number)s. "
+                 "We will text you when it is decided. Follow it up at %(url)s",
+                 day=_day(filing), number=filed.claim_number, url=claims_portal_url())
     return _tell_patient(filing, "travel_claim.filed", text, "filed", attempt=filing.attempt)
 
 
@@ -369,8 +374,10 @@ def _exists(filing: _Filing, detail: str | None) -> str:
     if not _finish(filing, status=EXISTS, last_error="claims API: a claim for this appointment already exists"
                    + (f" ({detail})" if detail else ""), finished_at=utcnow(), outcome_unknown=False):
         return "superseded"
-    text = _("The claims system already has a travel claim for your appointment on %(day)s, so we did not file "
-             "another. You can check its status online 24/7 at %(url)s", day=_day(filing), url=claims_portal_url())
+    with speaking(filing.language):
+        text = _("The claims system already has a travel claim for your appointment on %(day)s, so we did not "
+                 "file another. You can check its status online 24/7 at %(url)s", day=_day(filing),
+                 url=claims_portal_url())
     return _tell_patient(filing, "travel_claim.exists", text, "exists", attempt=filing.attempt)
 
 
@@ -378,9 +385,10 @@ def _rejected(filing: _Filing, code: str, detail: str | None = None) -> str:
     if not _finish(filing, status=REJECTED, last_error=f"claims API refused the claim: {code}"
                    + (f" ({detail})" if detail else ""), finished_at=utcnow(), outcome_unknown=False):
         return "superseded"
-    reason = REJECTION_REASONS.get(code, REJECTION_REASONS["invalid_claim"])
-    text = _("We could not file your travel claim for your appointment on %(day)s: %(reason)s. "
-             "You can file or follow up at %(url)s", day=_day(filing), reason=reason, url=claims_portal_url())
+    with speaking(filing.language):
+        reason = REJECTION_REASONS.get(code, REJECTION_REASONS["invalid_claim"])
+        text = _("We could not file your travel claim for your appointment on %(day)s: %(reason)s. "
+                 "You can file or follow up at %(url)s", day=_day(filing), reason=reason, url=claims_portal_url())
     return _tell_patient(filing, "travel_claim.rejected", text, "rejected", attempt=filing.attempt, code=code)
 
 
@@ -391,9 +399,10 @@ def _system_error(filing: _Filing, error: str, outcome_unknown: bool = False) ->
     if attempt >= claim.max_attempts:
         if not _finish(filing, status=FAILED, last_error=error, finished_at=utcnow(), outcome_unknown=unknown):
             return "superseded"
-        text = _("We could not file your travel claim for your appointment on %(day)s: the claims system "
-                 "did not answer after %(attempts)s attempts. The clinic has been told. "
-                 "You can file it yourself at %(url)s", day=_day(filing), attempts=attempt, url=claims_portal_url())
+        with speaking(filing.language):
+            text = _("We could not file your travel claim for your appointment on %(day)s: the claims system "
+                     "did not answer after %(attempts)s attempts. The clinic has been told. "
+                     "You can file it yourself at %(url)s", day=_day(filing), attempts=attempt, url=claims_portal_url())
         return _tell_patient(filing, "travel_claim.failed", text, "failed", attempt=attempt)
     retry_at = utcnow() + timedelta(hours=current_app.config["TRAVEL_CLAIM_RETRY_HOURS"])
     if not _finish(filing, status=QUEUED, last_error=error, next_attempt_at=retry_at, outcome_unknown=unknown):
@@ -405,7 +414,7 @@ def _system_error(filing: _Filing, error: str, outcome_unknown: bool = False) ->
 
 
 def _day(filing: _Filing) -> str:
-    return filing.day.strftime("%d %b %Y").lstrip("0")
+    return day(filing.day, form="medium")
 
 
 def _tell_patient(filing: _Filing, kind: str, text: str, outcome: str, **details) -> str:
@@ -415,7 +424,9 @@ def _tell_patient(filing: _Filing, kind: str, text: str, outcome: str, **details
     if filing.phone:
         queued.append(outbox.queue_sms(to=filing.phone, text=text, kind=kind, patient_id=patient_id))
     elif filing.email:
-        queued.append(outbox.queue_email(to=filing.email, subject="Your travel claim", text=text, kind=kind,
+        with speaking(filing.language):
+            subject = _("Your travel claim")
+        queued.append(outbox.queue_email(to=filing.email, subject=subject, text=text, kind=kind,
                                          patient_id=patient_id))
     audit.record(f"travel_claim.{outcome}", subject=filing.claim, patient_id=patient_id, **details)
     db.session.commit()

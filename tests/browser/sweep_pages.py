@@ -99,6 +99,8 @@ PAGES: dict[str, Page] = {
     "consultations.direct.need": Page("/start/need", ("direct",)),
     # machine clients' documentation, public
     "api_docs.docs": Page("/api/docs", ("anonymous",)),
+    # everyone: the language page (staff and partner users' preference; anyone may choose)
+    "languages.choose": Page("/language", ("anonymous",) + DESK + ("doctor", "reporting") + PARTNER_ALL),
 }
 
 # GET routes the sweep does not open as pages, with the reason. Fragments name the page they are

@@ -31,8 +31,9 @@ def test_after_midnight_in_oslo_the_mornings_appointment_is_today_although_utc_i
         appointment = book_appointment(app, clinic, patient, start=at("2029-11-15T08:00:00Z"))
         assert sign_in(client, new_link(app, patient)).status_code == 302
         page = client.get("/checkin/appointments").get_data(as_text=True)
-        assert "no appointments today" not in page and "opens at 08:15. Come back then." in page
-        assert "opens at 08:15." in client.get(f"/checkin/appointments/{appointment}").get_data(as_text=True)
+        # The install's zone is London's (PORTAL_REGION GB), so Oslo's clock carries its abbreviation.
+        assert "no appointments today" not in page and "opens at 08:15 CET. Come back then." in page
+        assert "opens at 08:15 CET." in client.get(f"/checkin/appointments/{appointment}").get_data(as_text=True)
 
 
 def test_late_in_the_evening_in_london_an_appointment_after_midnight_is_tomorrow(app, client):
@@ -53,6 +54,19 @@ def test_on_the_night_the_clocks_go_forward_times_are_told_in_summer_time(app, c
         appointment = book_appointment(app, clinic, patient, start=at("2027-03-28T08:00:00Z"))
         assert sign_in(client, new_link(app, patient)).status_code == 302
         assert "opens at 08:15" in client.get(f"/checkin/appointments/{appointment}").get_data(as_text=True)
+
+
+def test_in_oslo_the_night_the_clocks_go_forward_the_window_is_told_in_summer_time(app, client):
+    clinic = set_up_clinic(app, time_zone="Europe/Oslo")
+    patient = make_checkin_patient(app)
+    # Oslo goes from 02:00 CET to 03:00 CEST at 01:00 UTC on 28 March 2027. At 00:30 UTC (01:30 CET) the
+    # appointment at 07:00 UTC is at 09:00 CEST, so check-in opens at 08:15 CEST, not 07:15 CET.
+    with time_machine.travel("2027-03-28T00:30:00Z", tick=True):
+        appointment = book_appointment(app, clinic, patient, start=at("2027-03-28T07:00:00Z"))
+        assert sign_in(client, new_link(app, patient)).status_code == 302
+        page = client.get(f"/checkin/appointments/{appointment}").get_data(as_text=True)
+        assert "opens at 08:15 CEST. Come back then." in page
+        assert 'datetime="2027-03-28T07:00:00Z">28 Mar 2027, 09:00 CEST</time>' in page
 
 
 def test_check_in_links_follow_the_clinics_day_and_not_its_night(app):

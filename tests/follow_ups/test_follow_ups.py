@@ -133,7 +133,7 @@ def test_the_patient_is_told_with_a_link_that_still_works_on_the_day(app, consul
     [sms] = messages(app, "follow_up.consultation")
     assert sms.channel == "sms" and sms.recipient == "+4791234567"
     assert sms.consultation_id == follow_up.follow_up_consultation_id
-    assert f"from {day.isoformat()}" in sms.body
+    assert f"from {day.day} {day:%B %Y}" in sms.body  # Babel's long date in the patient's language (English)
     token = re.search(r"/c/([A-Za-z0-9_-]+)", sms.body).group(1)
     [link] = load(app, PatientLink, consultation_id=follow_up.follow_up_consultation_id)
     assert link.expires_at >= midnight_utc(day) + timedelta(hours=app.config["PATIENT_LINK_HOURS"])
@@ -371,7 +371,7 @@ def test_a_follow_up_appointment_is_booked_in_a_diary_slot(app, consultation, do
     [follow_up] = follow_ups(app, consultation_id=consultation["id"])
     assert (follow_up.kind, follow_up.appointment_id) == ("appointment", appointment.id)
     [sms] = messages(app, "follow_up.appointment")
-    assert "2030-01-07 09:00 (Europe/London) at Riverside Health Centre" in sms.body
+    assert "7 Jan 2030, 09:00 (Europe/London) at Riverside Health Centre" in sms.body
     shown = doctor.get(f"/consultations/{consultation['id']}").get_data(as_text=True)
     assert "Appointment 2030-01-07 09:00 (Europe/London)" in shown
     assert not offered(free_times_page(doctor, consultation), first_slot)

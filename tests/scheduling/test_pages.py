@@ -21,7 +21,7 @@ def test_secretary_sees_the_week_of_a_schedule(staff_client, diary_set_up):
     page = secretary.get(f"/schedules/{diary_set_up['schedule_id']}?view=week&day=2030-01-09")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "Week of Monday 07 January 2030" in html
+    assert "Week of Monday, 7 January 2030" in html
     assert html.count(">free</span>") == 60
     assert "09:00" in html and "11:45" in html
 

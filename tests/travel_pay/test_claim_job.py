@@ -68,6 +68,15 @@ def test_a_due_claim_is_filed_and_the_patient_gets_the_claim_number_and_portal_l
     assert counters["filings"] == 1 and counters["duplicates"] == 0 and counters["replays"] == 0
 
 
+def test_a_norwegian_patient_is_texted_the_outcome_in_bokmal_by_the_worker(app, clinic, travel_sandbox):
+    patient_id = make_checkin_patient(app, language="nb")
+    checked_in_claim(app, clinic, patient_id)
+    run_claim_jobs(app)
+    run_notification_jobs(app)
+    [text] = sms_texts(travel_sandbox)
+    assert text.startswith("Reisekravet for timen din ") and "er sendt inn. Kravnummer TC-0000001." in text
+
+
 def test_what_the_claims_api_receives(app, clinic, checkin_patient, travel_sandbox):
     claim_id = checked_in_claim(app, clinic, checkin_patient)
     run_claim_jobs(app)

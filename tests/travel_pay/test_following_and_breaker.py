@@ -76,6 +76,16 @@ def test_a_filed_claim_is_followed_until_decided_and_the_patient_is_texted_the_l
     assert travel_sandbox.counters()["status_checks"] == 2
 
 
+def test_a_norwegian_patient_is_texted_the_decision_in_bokmal(app, clinic, travel_sandbox):
+    travel_sandbox.set_mode(mode="succeed", decide_after_seconds=0, decision="ApprovedForPayment")
+    claim_id = filed_claim(app, clinic, make_checkin_patient(app, language="nb"), travel_sandbox)
+    make_due(app, claim_id)
+    assert follow(app)["decided"] == 1
+    [text] = decision_messages(app)
+    assert text.startswith("Reisekravet ditt som slutter på 0001, for timen din ") and \
+        "er avgjort: godkjent for utbetaling." in text
+
+
 def test_after_follow_hours_a_claim_is_no_longer_followed_and_staff_see_its_last_status(
         app, clinic, checkin_patient, travel_sandbox, staff_client):
     travel_sandbox.set_mode(mode="succeed", decide_after_seconds=3600)

@@ -1,0 +1,157 @@
+"""How dates, times, numbers and money are written: by Babel, for the request's language and region, and
+in the time zone of the place where the care happens. Templates use the filters (`init_app`); services
+writing a text message call the functions inside `languages.speaking(...)`.
+
+Times are stored in UTC (naive datetimes are UTC). A time is shown in the zone of its place — the clinic,
+the service — with the zone's abbreviation when that differs from the viewer's zone (the install's,
+`PORTAL_TIME_ZONE`), so a London diary read in Oslo says "09:00 GMT", never a bare "09:00" that means
+something else where the reader is.
+"""
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
+from babel.numbers import format_currency, format_decimal, format_percent
+from flask import current_app
+from flask_babel import get_locale, gettext as _, ngettext
+from markupsafe import Markup, escape
+
+from portal.security.models import utcnow
+
+DAY_FORMS = ("short", "medium", "long", "full")
+
+
+@lru_cache(maxsize=128)
+def zone(name: str | ZoneInfo | None) -> ZoneInfo:
+    """An IANA zone by name (the install's zone for None); ZoneInfo objects are passed through."""
+    if isinstance(name, ZoneInfo):
+        return name
+    return ZoneInfo(name or current_app.config["PORTAL_TIME_ZONE"])
+
+
+def viewer_zone() -> ZoneInfo:
+    return zone(current_app.config["PORTAL_TIME_ZONE"])
+
+
+def in_zone(moment: datetime, where=None) -> datetime:
+    """The stored moment (naive = UTC) as wall-clock time where it happens."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(zone(where))
+
+
+def _locale():
+    return get_locale()
+
+
+def _zone_suffix(local: datetime, where, show_zone: bool | None) -> str:
+    if show_zone is None:
+        show_zone = zone(where).key != viewer_zone().key
+    return f" {local.tzname()}" if show_zone else ""
+
+
+def clock(moment: datetime | None, where=None, show_zone: bool | None = None) -> str:
+    """'09:00' (nb, en_GB) or '9:00 AM' (en_US), where it happens; '09:00 GMT' when that is not the viewer's zone."""
+    if moment is None:
+        return ""
+    local = in_zone(moment, where)
+    return format_time(local, "short", locale=_locale()) + _zone_suffix(local, where, show_zone)
+
+
+def when(moment: datetime | None, where=None, show_zone: bool | None = None) -> str:
+    """'7. feb. 2030, 09:05' / '7 Feb 2030, 09:05' / 'Feb 7, 2030, 9:05 AM', where it happens (+ zone, as `clock`)."""
+    if moment is None:
+        return ""
+    local, locale = in_zone(moment, where), _locale()
+    text = get_datetime_format("medium", locale=locale).replace("{1}", format_date(local, "medium", locale=locale)) \
+        .replace("{0}", format_time(local, "short", locale=locale))
+    return text + _zone_suffix(local, where, show_zone)
+
+
+def slot(moment: datetime | None, where=None, show_zone: bool | None = None) -> str:
+    """A time to choose in a list: 'tor. 7. feb., 09:05' / 'Thu 7 Feb, 09:05', where it happens (+ zone, as `clock`)."""
+    if moment is None:
+        return ""
+    return f"{day(moment, where, form='weekday')}, {clock(moment, where, show_zone)}"
+
+
+def day(value: date | datetime | None, where=None, form: str = "long") -> str:
+    """A calendar day: short '07.02.2030', medium '7. feb. 2030', long '7. februar 2030', full 'torsdag
+    7. februar 2030', or 'weekday' 'tor. 7. feb.'. A datetime is first taken to the day it is where it happens."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = in_zone(value, where).date()
+    if form == "weekday":
+        return format_skeleton("MMMEd", value, locale=_locale())
+    return format_date(value, form, locale=_locale())
+
+
+def number(value, digits: int | None = None) -> str:
+    """'1 234,5' (nb) / '1,234.5' (en); `digits` fixes the decimals."""
+    if value is None:
+        return ""
+    pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=_locale())
+
+
+def percent(value) -> str:
+    return "" if value is None else format_percent(value, locale=_locale())
+
+
+def money(amount: Decimal | float | None, currency: str | None = None) -> str:
+    """'1 234,50 kr' (nb_NO, NOK) / '£1,234.50' (en_GB, GBP): the install's currency unless one is given."""
+    if amount is None:
+        return ""
+    return format_currency(amount, currency or current_app.config["PORTAL_CURRENCY"], locale=_locale())
+
+
+def age(moment: datetime | None) -> str:
+    """'3 min ago', '2 h 5 min ago', '4 days ago'."""
+    if moment is None:
+        return ""
+    minutes = int((utcnow() - moment).total_seconds() // 60)
+    if minutes < 1:
+        return _("just now")
+    if minutes < 60:
+        return _("%(minutes)d min ago", minutes=minutes)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _("%(hours)d h %(minutes)d min ago", hours=hours, minutes=minutes)
+    return ngettext("%(num)d day ago", "%(num)d days ago", hours // 24)
+
+
+def duration(span: timedelta | None) -> str:
+    """'under a minute', '12 min', '1 h 5 min', '2 days 3 h'."""
+    if span is None:
+        return ""
+    minutes = max(int(span.total_seconds() // 60), 0)
+    if minutes < 1:
+        return _("under a minute")
+    if minutes < 60:
+        return _("%(minutes)d min", minutes=minutes)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _("%(hours)d h %(minutes)d min", hours=hours, minutes=minutes)
+    days, hours = divmod(hours, 24)
+    return ngettext("%(num)d day %(hours)d h", "%(num)d days %(hours)d h", days, hours=hours)
+
+
+def time_tag(moment: datetime | None, where=None, form: str = "when", show_zone: bool | None = None) -> Markup:
+    """<time datetime="2030-02-07T08:05:00Z">7 Feb 2030, 09:05</time>: machine-readable UTC, people's words."""
+    if moment is None:
+        return Markup("")
+    shown = {"when": when, "clock": clock, "slot": slot}[form](moment, where, show_zone)
+    utc = in_zone(moment, "UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{}">{}</time>').format(utc, escape(shown))
+
+
+def init_app(app) -> None:
+    app.jinja_env.filters.update(clock=clock, when=when, day=day, slot=slot, number=number, percent=percent,
+                                 money=money, age=age, duration=duration, time_tag=time_tag,
+                                 long_date=lambda value: day(value, form="long"),
+                                 # follow-ups: the day a moment falls on where the clinic is (CLINIC_TIME_ZONE)
+                                 clinic_day=lambda moment: day(moment, app.config["CLINIC_TIME_ZONE"]))

@@ -1,0 +1,185 @@
+"""Which language a request speaks, and speaking another one for a while (a text message to a patient).
+
+The order, first that applies:
+1. the language chosen in this session (the switch on patient pages; a patient's record, copied into the
+   session when they pass the identity check),
+2. the language of the patient a page is for, before they are identified (`speak_patients_language`: a link
+   from a text message opens in the language the message was written in),
+3. a signed-in staff or partner user's preference (their profile; the user object is loaded anyway),
+4. the browser's Accept-Language,
+5. the install's region (`PORTAL_REGION`).
+None of these costs a query: the session is a signed cookie and the user is already loaded.
+
+Formatting follows language and region: English in a Norwegian install writes dates as en_NO does.
+"""
+
+from contextlib import contextmanager
+from functools import lru_cache
+
+from babel import localedata
+from flask import current_app, g, has_request_context, request, session
+from flask_babel import Domain, force_locale, get_locale, lazy_gettext as _l, refresh
+from flask_login import current_user
+
+from portal.extensions import db
+from portal.i18n import pseudo
+from portal.patients.services import set_language
+
+# Endonyms: each language is offered in its own words, whatever the page's language.
+LANGUAGES = {"nb": "Norsk (bokmål)", "en": "English"}
+# A language's own country, for formatting when the install's region has no locale for it (nb_US).
+HOME_TERRITORY = {"nb": "NO", "en": "GB"}
+# The roles as people call them (staff: security.models.STAFF_ROLES; partners: partners.models.PARTNER_ROLES).
+ROLE_NAMES = {"secretary": _l("secretary"), "doctor": _l("doctor"), "admin": _l("admin"),
+              "reporting": _l("reporting"), "partner_admin": _l("partner admin"), "scheduler": _l("scheduler"),
+              "viewer": _l("viewer")}
+SESSION_KEY = "lang"
+# The patient this session has identified (either patient flow), whose record the switch changes.
+PATIENT_KEY = "lang_patient_id"
+
+
+def offered() -> tuple[str, ...]:
+    """Codes a person may choose here: the real languages, and the pseudo-locale where it is switched on."""
+    if current_app.config.get("PSEUDO_LOCALE"):
+        return (*LANGUAGES, pseudo.CODE)
+    return tuple(LANGUAGES)
+
+
+def normalise(code: str | None) -> str | None:
+    """A code we speak ('nb', 'en', the pseudo-locale) from what a form, a record or a header says, else None.
+    'no', 'nb-NO' and 'NB' are bokmål; 'en-US' is English."""
+    if not code:
+        return None
+    code = code.strip().replace("-", "_")
+    if code.lower() == pseudo.CODE.lower():
+        return pseudo.CODE if current_app.config.get("PSEUDO_LOCALE") else None
+    language = code.split("_")[0].lower()
+    language = {"no": "nb"}.get(language, language)
+    return language if language in LANGUAGES else None
+
+
+@lru_cache(maxsize=64)
+def locale_code(language: str, region_code: str) -> str:
+    """The Babel locale for a language in a region: nb + NO → nb_NO, en + US → en_US, nb + US → nb_NO."""
+    if language == pseudo.CODE:
+        language = "en"
+    candidate = f"{language}_{region_code}"
+    return candidate if localedata.exists(candidate) else f"{language}_{HOME_TERRITORY[language]}"
+
+
+def default_language() -> str:
+    return current_app.config["PORTAL_LANGUAGE"]
+
+
+def chosen_language() -> str:
+    """The language code of this request (see the module's docstring for the order)."""
+    if not has_request_context():
+        return g.get("speaking") or default_language()
+    for code in (g.get("speaking"), session.get(SESSION_KEY), g.get("patients_language"), _user_preference()):
+        if code := normalise(code):
+            return code
+    best = request.accept_languages.best_match(["nb", "no", "nn", "en"])
+    return normalise("nb" if best in ("no", "nn") else best) or default_language()
+
+
+def _user_preference() -> str | None:
+    if not current_app.login_manager or not current_user or not current_user.is_authenticated:
+        return None
+    return getattr(current_user, "language", None)
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector: the chosen language written the install region's way."""
+    language = chosen_language()
+    g.pseudo_locale = language == pseudo.CODE
+    return locale_code(language, current_app.config["PORTAL_REGION"])
+
+
+def language_tag() -> str:
+    """For <html lang>: 'nb-NO', 'en-GB', and 'en-XA' for the pseudo-locale."""
+    locale = get_locale()
+    if g.get("pseudo_locale"):
+        return pseudo.CODE.replace("_", "-")
+    return f"{locale.language}-{locale.territory}" if locale.territory else locale.language
+
+
+def current_language() -> str:
+    """'nb', 'en' or the pseudo-locale's code: what the page speaks (the switch offers the others)."""
+    locale = get_locale()
+    return pseudo.CODE if g.get("pseudo_locale") else locale.language
+
+
+def choose(code: str) -> None:
+    """A person chose a language in this session (the switch): it wins over everything else."""
+    session[SESSION_KEY] = code
+    refresh()
+
+
+def session_choice() -> str | None:
+    return normalise(session.get(SESSION_KEY))
+
+
+def speak_patients_language(language: str | None) -> None:
+    """This page is for one patient, not yet identified (their link's identity check): speak the language of
+    their record unless this session chose one."""
+    g.patients_language = language
+    refresh()
+
+
+def start_patient_session(patient_id: int, record_language: str | None, chosen: str | None) -> None:
+    """Call right after a patient was identified (and the session cleared), with what this session had chosen
+    before the clear. The session speaks the choice, else the record's language, and the switch changes this
+    patient's record from now on. A choice that differs from the record is saved on it (and committed)."""
+    session[PATIENT_KEY] = patient_id
+    language = chosen or normalise(record_language)
+    if language:
+        session[SESSION_KEY] = language
+        refresh()
+    if chosen in LANGUAGES and chosen != record_language:
+        set_language(patient_id, chosen, actor=("patient", str(patient_id)))
+        db.session.commit()
+
+
+def record_language() -> str | None:
+    """What to write on a new patient's record: the language this page speaks (never the pseudo-locale)."""
+    language = current_language()
+    return language if language in LANGUAGES else None
+
+
+@contextmanager
+def speaking(language: str | None):
+    """Translate and format in another language for a while: a message is written in its recipient's
+    language, whatever the page's. Works in requests and in jobs (any app context)."""
+    code = normalise(language) or default_language()
+    before = g.get("speaking"), g.get("pseudo_locale")
+    g.speaking, g.pseudo_locale = code, code == pseudo.CODE
+    try:
+        with force_locale(locale_code(code, current_app.config["PORTAL_REGION"])):
+            yield
+    finally:
+        g.speaking, g.pseudo_locale = before
+
+
+class PortalDomain(Domain):
+    """The message catalogs, or the pseudo-locale's accenting when a request speaks it."""
+
+    def get_translations(self):
+        if get_locale() is not None and g.get("pseudo_locale"):
+            return _PSEUDO
+        return super().get_translations()
+
+
+_PSEUDO = pseudo.PseudoTranslations()
+
+
+def this_page() -> str:
+    """Where the language switch comes back to: this address (a POST's page is shown again by its GET)."""
+    return request.full_path.rstrip("?") if request.method == "GET" else request.path
+
+
+def init_app(app, babel) -> None:
+    babel.domain_instance = PortalDomain()
+    app.extensions["babel"].locale_selector = select_locale
+    app.jinja_env.globals.update(language_tag=language_tag, current_language=current_language,
+                                 offered_languages=offered, LANGUAGES=LANGUAGES, this_page=this_page,
+                                 role_name=lambda role: ROLE_NAMES.get(role, role))
