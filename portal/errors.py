@@ -5,9 +5,10 @@ import logging
 from flask import jsonify, make_response, render_template, request
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from portal.extensions import db
 from portal.sqlite_writer import WriterTurnTimeout
 
 log = logging.getLogger(__name__)
@@ -110,24 +111,19 @@ def handle_database_busy(exc: Exception):
     return response
 
 
-def refuse_nul_characters():
-    """A NUL character (U+0000) in a query, a form field or a path segment is refused before any view runs.
-
-    No person types one, and PostgreSQL cannot store or even compare one (SQLite can): found by generated
-    input against PostgreSQL (a client_id holding U+0000 gave the token endpoint a 500). JSON bodies are
-    checked by input_rules.load_json; this covers what the request's own parsing hands to views."""
-    values = [*(request.view_args or {}).values()]
-    for source in (request.args, request.form):
-        for key, items in source.lists():
-            values.append(key)
-            values.extend(items)
-    if any(isinstance(value, str) and "\x00" in value for value in values):
-        return _render(400, _("Remove the NUL character (U+0000): it cannot be stored."))
-    return None
+def handle_data_error(exc: DataError):
+    """PostgreSQL cannot store or even compare a NUL character (U+0000); SQLite can. Text that reaches a
+    query holding one (a field without a text rule, a path segment, a client id) is a clear 400 in the
+    caller's style, never a 500. Fields with a text rule (input_rules.PlainText) refuse it in the form first."""
+    if "NUL" not in str(exc.orig):
+        return handle_unexpected(exc)
+    db.session.rollback()
+    log.warning("NUL character refused by the database on %s %s", request.method, request.endpoint)
+    return _render(400, _("Remove the NUL character (U+0000): it cannot be stored."))
 
 
 def init_app(app):
-    app.before_request(refuse_nul_characters)
+    app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(WriterTurnTimeout, handle_database_busy)
     app.register_error_handler(OperationalError, handle_database_busy)
     app.register_error_handler(CSRFError, handle_csrf_error)

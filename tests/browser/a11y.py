@@ -69,6 +69,9 @@ def tab_through(page, stops: int = 60) -> list[str]:
     """Press Tab up to `stops` times from the top of the page and return every stop whose focus cannot
     be seen. Stops early when focus leaves the page or comes back round."""
     problems, seen = [], []
+    # A heading may be in the DOM before the stylesheet has applied (a redirect's page still loading, as
+    # after the partner sign-in): the focus ring would then be the browser's own 1 px one.
+    page.wait_for_load_state("load")
     page.keyboard.press("Tab")
     for _ in range(stops):
         where = page.evaluate("() => document.activeElement && document.activeElement.outerHTML.slice(0, 120)")
