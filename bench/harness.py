@@ -12,6 +12,7 @@ the benchmark overrides only what it names (workers, threads, worker class). Its
 log file in the benchmark's instance folder, not into the figures.
 """
 
+import http.client
 import json
 import os
 import resource
@@ -73,8 +74,11 @@ class Gunicorn:
     """gunicorn serving wsgi:app in its own process group; `with` starts it and stops the whole group."""
 
     def __init__(self, env: dict, *, workers: int, threads: int | None = None, worker_class: str | None = None,
-                 log_path: Path | None = None, port: int | None = None):
+                 log_path: Path | None = None, port: int | None = None, config: Path | None = None,
+                 root: Path | None = None):
         self.env, self.workers, self.threads, self.worker_class = env, workers, threads, worker_class
+        self.config = config  # another settings file than gunicorn.conf.py (bench/cost_conf.py)
+        self.root = root or ROOT  # the checkout whose wsgi:app is served (another one: bench/request_cost.py --compare)
         self.log_path = log_path or Path(tempfile.mkdtemp(prefix="care-portal-bench-")) / "gunicorn.log"
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -92,8 +96,10 @@ class Gunicorn:
             cmd += ["--threads", str(self.threads)]
         if self.worker_class:
             cmd += ["--worker-class", self.worker_class]
+        if self.config:
+            cmd += ["--config", str(self.config)]
         log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(cmd + ["wsgi:app"], cwd=ROOT, env=self.env, stdout=log,
+        self.process = subprocess.Popen(cmd + ["wsgi:app"], cwd=self.root, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self._wait_ready()
@@ -170,6 +176,12 @@ def server_cpu_seconds(master: int) -> float:
     return total / tick
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time of another process, all its threads, to the nanosecond and up to date even while it runs
+    (its POSIX CPU clock; /proc's counters move in ticks of 4-10 ms)."""
+    return time.clock_gettime(((~pid) << 3) | 2)  # clock_getcpuclockid(pid), as glibc computes it
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all processes on this machine have spent busy so far (from /proc/stat)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -197,6 +209,65 @@ def with_cpu(server: Gunicorn, measure) -> dict:
     r["other_cpu"] = max(0.0, (machine_busy_seconds() - machine0) / wall - r["server_cpu"] - r["loadgen_cpu"])
     r["server_cpu_ms_per_req"] = server_cpu * 1000 / r["ok"] if r["ok"] else float("nan")
     return r
+
+
+# --------------------------------------------------------------------------- one client
+
+
+class Answer:
+    def __init__(self, status: int, headers: http.client.HTTPMessage, body: bytes):
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class Browser:
+    """One person's client: a keep-alive connection and a cookie jar; answers are not decompressed."""
+
+    def __init__(self, url: str, *, user_agent: str = "care-portal-bench/1", headers: dict | None = None):
+        host, _, port = url.removeprefix("http://").partition(":")
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        self.cookies: dict[str, str] = {}
+        self.headers = {"User-Agent": user_agent, **(headers or {})}
+
+    def get(self, path: str, headers: dict | None = None) -> Answer:
+        return self.request("GET", path, headers=headers)
+
+    def post(self, path: str, *, form: dict | None = None, body: bytes = b"", headers: dict | None = None) -> Answer:
+        from urllib.parse import urlencode
+
+        headers = dict(headers or {})
+        if form is not None:
+            body = urlencode(form).encode()
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return self.request("POST", path, headers=headers, body=body)
+
+    def request(self, method: str, path: str, *, headers: dict | None = None, body: bytes | None = None) -> Answer:
+        sent = {**self.headers, **(headers or {})}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        try:
+            self.connection.request(method, path, body=body, headers=sent)
+            response = self.connection.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closed the idle keep-alive connection (gunicorn.conf.py: 5 s) before this request.
+            self.connection.close()
+            self.connection.request(method, path, body=body, headers=sent)
+            response = self.connection.getresponse()
+        answer = Answer(response.status, response.headers, response.read())
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = cookie.partition("=")
+            value = rest.split(";", 1)[0]
+            if "Max-Age=0" in cookie or "01 Jan 1970" in cookie or "01-Jan-1970" in cookie:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        return answer
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 # --------------------------------------------------------------------------- wrk

@@ -2,11 +2,11 @@
 
 import sqlite3
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from portal import sqlite_writer
+from portal import compression, sqlite_writer, static_files
 from portal.config import PROJECT_ROOT, load_settings
 from portal.extensions import babel, connect_redis, csrf, db, htmx, limiter, migrate
 from portal.ids import IdConverter
@@ -35,6 +35,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     # queue_dashboard adds its pages to the ops blueprint, which metrics registers.
     from portal.ops import metrics, queue_dashboard, request_log  # noqa: F401
 
+    # Registered first so that it runs last of the after-request hooks: it compresses the finished page.
+    compression.init_app(app)
     # First of the request hooks: the clock starts before the rate limiter or sign-in may answer early.
     request_log.init_app(app)
     metrics.init_app(app)
@@ -85,6 +87,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal import cli
 
     cli.init_app(app)
+    static_files.init_app(app)  # outermost: files are answered before Flask sees the request
     return app
 
 
@@ -109,13 +112,14 @@ def _sqlite_begin(connection):
 
     A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
     another process committed in between; an immediate one waits its turn (busy_timeout).
-    GET requests stay deferred so readers never queue behind writers. A writer first waits for
+    GET requests stay deferred so readers never queue behind writers (but a page that audits its
+    reads, `sqlite_writer.audited_page`, writes its event). A writer first waits for
     its turn (`portal/sqlite_writer.py`), so writers queue in the kernel, not in SQLite's busy sleeps.
     """
     if connection.dialect.name != "sqlite":
         return
-    reading = (has_request_context() and (request.method in ("GET", "HEAD") or g.get("sqlite_reads_only"))
-               and not g.get("sqlite_write"))
+    reading = sqlite_writer.begins_as_reader()
     if not reading:
         sqlite_writer.take_turn(connection.connection.dbapi_connection)
+    connection.info[sqlite_writer.BEGAN_AS_WRITER] = not reading
     connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

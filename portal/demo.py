@@ -16,6 +16,7 @@ from portal.fhir.oauth import SCOPES, ensure_api_client
 from portal.orders.demo import load_demo_insurer
 from portal.partners.demo import load_demo_partners
 from portal.referrals import intake, services
+from portal.referrals.models import Referral
 from portal.scheduling.demo import load_demo_schedule
 from portal.security import two_factor
 from portal.security.staff_users import create_or_update_user
@@ -74,8 +75,8 @@ def load_demo_data() -> list[str]:
     received = []
     for index, (pid, first, last, email, phone) in enumerate(DEMO_PATIENTS):
         body = json.dumps(demo_payload(index, pid, first, last, email, phone)).encode()
-        referral, _ = services.receive_referral(intake.parse_referral(body))
-        received.append(referral)
+        referral_id, _ = services.receive_referral(intake.parse_referral(body))
+        received.append(db.session.get(Referral, referral_id))
     secretary = staff["secretary"].id
     # The last two referrals show the handled states; the rest wait in the queue.
     if len(received) >= 3 and received[-1].status == "awaiting_screening":

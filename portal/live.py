@@ -13,12 +13,14 @@ from portal.extensions import redis_client
 log = logging.getLogger(__name__)
 
 
-def bump(topic: str) -> None:
-    """Tell live pages on `topic` that something changed. A Redis outage only delays them."""
+def bump(topic: str) -> int | None:
+    """Tell live pages on `topic` that something changed; the new version, or None when Redis did not
+    answer (an outage only delays the pages)."""
     try:
-        redis_client().incr(f"live:{topic}")
+        return redis_client().incr(f"live:{topic}")
     except redis.RedisError:
         log.warning("could not bump live topic %s; pages refresh on the next change", topic)
+        return None
 
 
 def version(topic: str) -> int:

@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 
-from flask import g, has_request_context
+from flask import current_app, g, has_request_context, request
 
 _local = threading.local()
 
@@ -133,7 +133,34 @@ def take_turn(dbapi_connection) -> None:
 
 # -- which transactions of a request write ------------------------------------------------------
 # `portal._sqlite_begin` starts a request's transactions deferred (read) on GET and HEAD, immediate
-# (write, taking the turn) otherwise; these two adjust that for the stretch where it is wrong.
+# (write, taking the turn) otherwise; the three below adjust that where it is wrong.
+
+# connection.info key: whether the connection's current transaction began as a writer.
+BEGAN_AS_WRITER = "sqlite_began_as_writer"
+
+
+def begins_as_reader() -> bool:
+    """Whether a transaction beginning now, in this request, is a reader's (BEGIN, no turn)."""
+    if not has_request_context() or g.get("sqlite_write"):
+        return False
+    if g.get("sqlite_reads_only"):
+        return True
+    if request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return not getattr(view, "audited_page", False)
+
+
+def audited_page(view):
+    """For a GET view that audits what it shows (`audit.record_read`): its transactions begin as
+    writers, so what it reads and the event that records the reading are one transaction with one
+    commit. (A reader's transaction cannot become a writer: SQLite answers SQLITE_BUSY at once when
+    another process wrote since it began, so `record_read` would have to commit it first: two commits.)
+    The page holds the writer's turn only for its queries and the event, a millisecond or two: once the
+    event is committed, what the page still reads while it renders begins as a reader again."""
+    view.audited_page = True
+    return view
+
 
 @contextmanager
 def writing():

@@ -399,14 +399,15 @@ PATIENT_FNR = "13116900216"  # Line Danser, born 1969-11-13 (synthetic)
 def make_patient(app, fnr: str = PATIENT_FNR, last_name: str = "Danser", email: str | None = "line@example.com",
                  phone: str | None = "+4791234567", language: str | None = "en") -> int:
     """A referral's patient. Referral patients speak bokmål; the tests' read English unless a test says so."""
+    from portal.patients.models import Patient
     from portal.patients.services import fetch_or_create_patient_from_referral
 
     with app.app_context():
-        patient = fetch_or_create_patient_from_referral(fodselsnummer=fnr, first_name="Line", last_name=last_name,
-                                                        email=email, phone=phone, phone_needs_check=False)
-        patient.language = language
+        patient_id = fetch_or_create_patient_from_referral(fodselsnummer=fnr, first_name="Line", last_name=last_name,
+                                                           email=email, phone=phone, phone_needs_check=False)
+        db.session.get(Patient, patient_id).language = language
         db.session.commit()
-        return patient.id
+        return patient_id
 
 
 def make_consultation(app, patient_id: int | None = None, channels=("CHAT", "VIDEO"), primary="VIDEO") -> int:

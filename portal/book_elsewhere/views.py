@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
+from portal import sqlite_writer
 from portal.book_elsewhere import services as consumer
 from portal.book_elsewhere.forms import BookRemoteSlotForm, ChooseServiceForm, FindServiceForm
 from portal.fhir.parsing import parse_datetime
@@ -94,6 +95,7 @@ def _wrong_person(booking_for: BookingFor | None, nhs_number: str) -> bool:
 
 
 @bp.get("")
+@sqlite_writer.audited_page
 @requires("booking.remote")
 def start():
     booking_for = _booking_for(request.args.get("referral"), request.args.get("care_request"))

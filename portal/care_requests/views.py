@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from portal import live
+from portal import live, sqlite_writer
 from portal.care_requests import services
 from portal.care_requests.forms import EmptyForm, PatientForm, SearchForm, SlotForm, VisitForm
 from portal.extensions import limiter
@@ -45,12 +45,14 @@ def _list_context(partner_id: int) -> dict:
 
 
 @bp.get("/partner/care-requests")
+@sqlite_writer.audited_page
 @requires("care_request.list")
 def index():
     return render_template(LIST_TEMPLATE, **_list_context(partner_scope(current_user)))
 
 
 @bp.get("/partner/care-requests/poll")
+@sqlite_writer.audited_page
 @requires("care_request.list")
 @limiter.exempt
 @background
@@ -63,6 +65,7 @@ def poll():
 
 
 @bp.get("/partner/care-requests/<int:care_request_id>")
+@sqlite_writer.audited_page
 @requires("care_request.view")
 def detail(care_request_id):
     care_request = services.get_care_request(partner_scope(current_user), care_request_id)
@@ -161,6 +164,7 @@ def _visit_form():
 
 
 @bp.route("/schedule", methods=["GET", "POST"])
+@sqlite_writer.audited_page
 @requires("care_request.schedule")
 def visit():
     patient = _handoff_patient()

@@ -8,6 +8,7 @@ token appears only in the link itself; answers so far live in the session until 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+from portal import sqlite_writer
 from portal.checkin import services
 from portal.checkin.forms import CheckInForm, FileNowForm, IdentityForm, ReviewForm, YesNoForm
 from portal.extensions import limiter
@@ -79,6 +80,7 @@ def _save_answer(appointment_id: int, name: str, value: bool | str) -> None:
 
 
 @bp.get("/appointments")
+@sqlite_writer.audited_page
 def appointments():
     patient_id = _patient_id()
     todays = services.todays_appointments(patient_id)
@@ -88,6 +90,7 @@ def appointments():
 
 
 @bp.get("/appointments/<int:appointment_id>")
+@sqlite_writer.audited_page
 def appointment(appointment_id: int):
     """The appointment page: the next question, or the "Check in" button once all are answered."""
     appt = _appointment(appointment_id)
@@ -179,6 +182,7 @@ def travel_later(appointment_id: int):
 
 
 @bp.route("/appointments/<int:appointment_id>/travel-pay/review", methods=["GET", "POST"])
+@sqlite_writer.audited_page
 def travel_review(appointment_id: int):
     """The answers and the beneficiary travel agreement: a checkbox, then "File claim" or "File later"."""
     appt, refused = _open_travel_step(appointment_id)

@@ -4,6 +4,7 @@ assigned doctor (staff session) or the linked patient (patient session)."""
 from flask import Blueprint, session
 from flask_login import current_user
 
+from portal import sqlite_writer
 from portal.consultations import services
 from portal.consultations.models import IN_PROGRESS
 from portal.errors import problem
@@ -47,6 +48,7 @@ def consultation_document(consultation, *, for_doctor: bool) -> dict:
 
 
 @bp.get("/consultations/<int:consultation_id>")
+@sqlite_writer.audited_page
 def consultation(consultation_id: int):
     """For the assigned doctor (staff session) or the linked patient (patient session); 404 for anyone else."""
     consultation = services.get_consultation(consultation_id)

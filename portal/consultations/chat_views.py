@@ -4,7 +4,7 @@ room) send and poll through these two, each with its own URLs and checks."""
 from flask import flash, redirect, render_template, request
 from flask_babel import gettext as _
 
-from portal import live, sqlite_writer
+from portal import live
 from portal.consultations import services
 from portal.consultations.forms import ChatForm
 from portal.ids import MAX_ID
@@ -15,14 +15,15 @@ from portal.security import audit
 def post_chat(consultation, role: str, poll_url: str, page_url: str):
     """Shared by the doctor's and the patient's chat form: store, then answer with what the page lacks."""
     form = ChatForm()
+    reader = ("patient", str(consultation.patient_id)) if role == "patient" else None
     error, status = None, 200
     if not form.validate_on_submit():
         error, status = " ".join(map(str, form.message.errors)) or _("Write a message first."), 422
     else:
         try:
-            services.post_chat_message(consultation, token=form.chat_token.data, text=form.message.data,
-                                       expected_role=role)
-            sqlite_writer.writes_done()  # the answer below only reads
+            messages, version = services.post_chat_message(
+                consultation, token=form.chat_token.data, text=form.message.data, expected_role=role,
+                after=_after(), reader=reader)
         except services.InvalidConsultation as exc:
             error, status = str(exc).capitalize() + ".", 422
         except services.NotAllowedNow as exc:
@@ -31,9 +32,10 @@ def post_chat(consultation, role: str, poll_url: str, page_url: str):
         if error:
             flash(error)
         return redirect(page_url)
-    reader = ("patient", str(consultation.patient_id)) if role == "patient" else None
-    return chat_news(consultation, role, poll_url, live.version(services.chat_topic(consultation.id)),
-                     reader=reader, sent=True, error=error, status=status)
+    if error:
+        return chat_news(consultation, role, poll_url, live.version(services.chat_topic(consultation.id)),
+                         reader=reader, sent=True, error=error, status=status)
+    return _news(messages, role, poll_url, version, sent=True)
 
 
 def chat_news(consultation, viewer: str, poll_url: str, version: int, *, reader=None, sent: bool = False,
@@ -42,11 +44,20 @@ def chat_news(consultation, viewer: str, poll_url: str, version: int, *, reader=
     `after`). Re-sending the whole conversation made every answer cost more the longer the chat ran.
     `version` is read before the messages, so one stored in between bumps it and the next poll asks.
     Each batch of messages sent out is a read of patient data, audited like any other."""
-    after = min(max(request.values.get("after", 0, type=int) or 0, 0), MAX_ID)
-    messages = services.chat_messages(consultation, after=after)
+    messages = services.chat_messages(consultation, after=_after())
     if messages:
         audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
                           actor=reader)
+    return _news(messages, viewer, poll_url, version, sent=sent, error=error, status=status)
+
+
+def _after() -> int:
+    return min(max(request.values.get("after", 0, type=int) or 0, 0), MAX_ID)
+
+
+def _news(messages, viewer: str, poll_url: str, version: int, *, sent: bool = False, error: str | None = None,
+          status: int = 200):
+    after = _after()
     return render_template("consultations/_chat_news.html", messages=messages, viewer=viewer, after=after,
                            last_id=messages[-1].id if messages else after, chat_version=version,
                            poll_url=poll_url, sent=sent, error=error), status

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
-from portal import live
+from portal import live, sqlite_writer
 from portal.consultations import services
 from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ChatForm, IdentityForm, ReviewForm
@@ -84,6 +84,7 @@ def _room_context(consultation):
 
 
 @bp.get("/room")
+@sqlite_writer.audited_page
 def room():
     consultation = _patient_consultation()
     if consultation.state == COMPLETED:
@@ -105,6 +106,7 @@ def room_poll():
 
 
 @bp.get("/room/chat")
+@sqlite_writer.audited_page
 @limiter.exempt
 def chat_poll():
     consultation = _patient_consultation("consultation.chat", with_patient=False)
@@ -123,6 +125,7 @@ def chat_post():
 
 
 @bp.route("/review", methods=["GET", "POST"])
+@sqlite_writer.audited_page
 def review():
     consultation = _patient_consultation("consultation.review")
     if consultation.state != COMPLETED:

@@ -489,8 +489,13 @@ def video_key(consultation: Consultation, *, for_doctor: bool) -> str | None:
                             label=current_app.config["VIDEO_ROOM_LABEL"])
 
 
-def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str) -> ChatMessage:
-    """Store a message, authorised by the sender's chat token. Only while in progress."""
+def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str, after: int = 0,
+                      reader: tuple[str, str] | None = None) -> tuple[list[ChatMessage], int]:
+    """Store a message, authorised by the sender's chat token. Only while in progress.
+
+    Answers with what the sender's page lacks: the messages after its last one (`after`), the new one
+    included, and the chat's version to poll from. Reading them back is an audited read of patient
+    data; its event is committed with the message, so a post is one commit."""
     text = (text or "").strip()
     if not text:
         raise InvalidConsultation(_("write a message first"))
@@ -508,11 +513,17 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
         raise NotAllowedNow(_("Your chat session has expired. Reload the page.")) from None
     if sender.role != expected_role:
         raise NotAllowedNow(_("Your chat session has expired. Reload the page."))
-    message = ChatMessage(chat_room_id=room.id, sender_role=sender.role, sender=sender.owner, body=text)
-    db.session.add(message)
-    db.session.commit()
-    live.bump(chat_topic(consultation.id))
-    return message
+    topic = chat_topic(consultation.id)
+    version = live.version(topic)  # before the messages: a message stored after them bumps it later
+    db.session.add(ChatMessage(chat_room_id=room.id, sender_role=sender.role, sender=sender.owner, body=text))
+    news = chat_messages(consultation, after=after)
+    # Commits the message with the event (record_read's one INSERT, not the ORM's unit of work).
+    audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
+                      actor=reader)
+    bumped = live.bump(topic)
+    # If no one else bumped between the read and this bump, every message the bump covers is in `news`,
+    # so the page may hold the new version and skip a fetch that would find nothing.
+    return news, bumped if bumped is not None and bumped == version + 1 else version
 
 
 def chat_messages(consultation: Consultation, *, after: int = 0) -> list[ChatMessage]:

@@ -7,13 +7,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from portal import live
+from portal import live, sqlite_writer
 from portal.consultations import api_views, direct_views, events, icpc2, patient_views, results, services
 from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
 from portal.extensions import limiter
-from portal.ids import MAX_ID
-from portal.pages import htmx_wants, page_or_block
+from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.security import audit
 from portal.security.auth import background
 from portal.security.policy import PatientRelation, authorize, can, requires
@@ -36,16 +35,8 @@ def _queue_context():
     user = current_user._get_current_object()
     # Secretaries work the same list: the forms to assign or cancel sit in a panel beside it.
     return {"queue": queue, "version": version, "may": _policy_for(user), "desk": can(user, "consultation.assign"),
-            "pick_url": _url_per_consultation("consultations.pick"),
-            "detail_url": _url_per_consultation("consultations.detail")}
-
-
-def _url_per_consultation(endpoint: str):
-    """`endpoint`'s URL for any consultation id, built by url_for once per page: rows differ only in
-    the id, and url_for on every row was a tenth of a queue render."""
-    marker = str(MAX_ID)
-    head, _, tail = url_for(endpoint, consultation_id=marker).partition(marker)
-    return lambda consultation_id: f"{head}{int(consultation_id)}{tail}"
+            "pick_url": url_per_id("consultations.pick", "consultation_id"),
+            "detail_url": url_per_id("consultations.detail", "consultation_id")}
 
 
 def _policy_for(user):
@@ -55,6 +46,7 @@ def _policy_for(user):
 
 
 @bp.get("/consultations")
+@sqlite_writer.audited_page
 @requires("consultation.queue")
 def queue():
     context = _queue_context()
@@ -62,6 +54,7 @@ def queue():
 
 
 @bp.get("/consultations/poll")
+@sqlite_writer.audited_page
 @requires("consultation.queue")
 @limiter.exempt
 @background
@@ -124,6 +117,7 @@ def _render_detail(consultation, status: int = 200, **forms):
 
 
 @bp.get("/consultations/<int:consultation_id>")
+@sqlite_writer.audited_page
 @requires("consultation.view")
 def detail(consultation_id: int):
     consultation = _load(consultation_id, "consultation.view")
@@ -258,6 +252,7 @@ def icpc2_search():
 
 
 @bp.get("/consultations/<int:consultation_id>/chat")
+@sqlite_writer.audited_page
 @requires("consultation.conduct")
 @limiter.exempt
 @background

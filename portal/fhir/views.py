@@ -9,6 +9,7 @@ from functools import wraps
 import orjson
 from flask import Blueprint, Response, g, request
 
+from portal import sqlite_writer
 from portal.extensions import csrf, limiter
 from portal.fhir import oauth, parsing, resources, search as params, services
 from portal.scheduling import services as scheduling
@@ -237,6 +238,7 @@ def _audited(appointment, body: dict) -> dict:
 
 
 @bp.get("/Appointment/<int:appointment_id>")
+@sqlite_writer.audited_page
 @needs("fhir.appointment.read")
 def read_appointment(appointment_id: int):
     appointment, problem = _load_appointment(appointment_id, "fhir.appointment.read")
@@ -247,6 +249,7 @@ def read_appointment(appointment_id: int):
 
 
 @bp.get("/Appointment/<int:appointment_id>/_history/<int:version>")
+@sqlite_writer.audited_page
 @needs("fhir.appointment.read")
 def read_appointment_version(appointment_id: int, version: int):
     appointment, problem = _load_appointment(appointment_id, "fhir.appointment.read")

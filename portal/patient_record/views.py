@@ -9,10 +9,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
+from portal import sqlite_writer
 from portal.i18n.formatting import time_tag
 from portal.ids import MAX_ID
 from portal.notifications.models import FAILED, PENDING, SENT
-from portal.pages import htmx_wants, page_or_block
+from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.patient_record import services
 from portal.patient_record.forms import ReportReasonForm, ShowForm
 from portal.security.policy import PatientRelation, authorize, can, requires
@@ -30,10 +31,15 @@ def _record_links():
     knowing nothing about who treats the patient, else None. That is secretaries and admins (the referral
     queue and panel, the diary and triage link names with it); a doctor's link needs the facts that they
     treat the patient, which the consultation page gives the policy itself. No query either way."""
+    record_url = None
+
     def patient_record_url(patient_id: int) -> str | None:
+        nonlocal record_url
         if not can(current_user, "patient_record.view", PatientRelation(patient_id)):
             return None
-        return url_for("patient_record.record", patient_id=patient_id)
+        if record_url is None:  # built once per page: a list asks for every row
+            record_url = url_per_id("patient_record.record", "patient_id")
+        return record_url(patient_id)
 
     return {"patient_record_url": patient_record_url}
 
@@ -111,6 +117,7 @@ def stamp(moment) -> Markup:
 
 
 @bp.get("/<int:patient_id>")
+@sqlite_writer.audited_page
 @requires("patient_record.view")
 def record(patient_id: int):
     """The whole record; `?page=N` for older history (htmx asks for just the entries, to append them)."""

@@ -3,7 +3,7 @@
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal.extensions import db
+from portal.extensions import db, insert_unless_taken
 from portal.patients.identifiers import (
     InvalidIdentifier,
     birth_date_from_fodselsnummer,
@@ -25,32 +25,29 @@ def find_patient_by_fodselsnummer(normalised: str) -> Patient | None:
 
 
 def fetch_or_create_patient_from_referral(*, fodselsnummer: str, first_name: str, last_name: str,
-                                          email: str | None, phone: str | None, phone_needs_check: bool) -> Patient:
-    """The patient with this national id, created on first sight. Safe against a concurrent create."""
-    patient = find_patient_by_fodselsnummer(fodselsnummer)
-    if patient is not None:
-        return patient
-    patient = Patient(
-        national_id=fodselsnummer,
-        national_id_index=fodselsnummer_index(fodselsnummer),
-        national_id_kind="fnr",
-        first_name=first_name,
-        last_name=last_name,
-        birth_date=birth_date_from_fodselsnummer(fodselsnummer),
-        email=email,
-        phone=phone,
-        phone_needs_check=phone_needs_check,
-        from_insurer_referral=True,
-        marketing_allowed=False,
-        language="nb",  # the referral system is the Norwegian insurers': its patients are spoken to in bokmål
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(patient)
-    except IntegrityError:
-        # Another request created the same patient a moment ago: use theirs.
-        return find_patient_by_fodselsnummer(fodselsnummer)
-    return patient
+                                          email: str | None, phone: str | None, phone_needs_check: bool) -> int:
+    """The id of the patient with this national id, created on first sight. Safe against a concurrent
+    create: the unique blind index decides who was first, and the other uses that row."""
+    index = fodselsnummer_index(fodselsnummer)
+    known = select(Patient.id).where(Patient.national_id_index == index)  # the id only: nothing to decrypt
+    found = db.session.scalar(known)
+    if found is not None:
+        return found
+    created = insert_unless_taken(Patient.__table__, {
+        "national_id": fodselsnummer,  # sealed by the column's type, as the ORM would
+        "national_id_index": index,
+        "national_id_kind": "fnr",
+        "first_name": first_name,
+        "last_name": last_name,
+        "birth_date": birth_date_from_fodselsnummer(fodselsnummer),
+        "email": email,
+        "phone": phone,
+        "phone_needs_check": phone_needs_check,
+        "from_insurer_referral": True,
+        "marketing_allowed": False,
+        "language": "nb",  # the referral system is the Norwegian insurers': its patients are spoken to in bokmål
+    })
+    return created if created is not None else db.session.scalar(known)
 
 
 def nhs_number_index(normalised: str) -> str:

@@ -35,9 +35,9 @@ def receive():
         return problem(400 if exc.unreadable else 422, "Referral not accepted",
                        "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in exc.errors), errors=exc.errors)
     try:
-        referral, created = services.receive_referral(incoming)
+        referral_id, created = services.receive_referral(incoming)
     except services.ReferralConflict as exc:
         return problem(409, "Conflicting referral",
                        "A referral with this JournalGuid was already received with different content.",
                        referral_id=exc.referral_id)
-    return {"referral_id": referral.id}, 201 if created else 200
+    return {"referral_id": referral_id}, 201 if created else 200

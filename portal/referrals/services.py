@@ -11,7 +11,7 @@ from sqlalchemy.orm import contains_eager, defer, joinedload
 
 from portal import live
 from portal.consultations.services import QUEUE_TOPIC as CONSULTATION_QUEUE_TOPIC, create_consultation
-from portal.extensions import db
+from portal.extensions import db, insert_unless_taken
 from portal.patients.models import Patient
 from portal.patients.services import fetch_or_create_patient_from_referral
 from portal.referrals import intake
@@ -59,37 +59,34 @@ def _existing(journal_guid: str) -> Referral | None:
     return db.session.scalar(select(Referral).where(Referral.journal_guid == journal_guid))
 
 
-def _replay_or_conflict(existing: Referral, incoming: ReferralIn) -> tuple[Referral, bool]:
+def _replay_or_conflict(existing: Referral, incoming: ReferralIn) -> tuple[int, bool]:
     if existing.payload_fingerprint != _fingerprint(incoming):
         raise ReferralConflict(existing.id)
-    return existing, False
+    return existing.id, False
 
 
-def receive_referral(incoming: ReferralIn) -> tuple[Referral, bool]:
-    """Store a referral, or recognise a replay of one. Returns (referral, created)."""
+def receive_referral(incoming: ReferralIn) -> tuple[int, bool]:
+    """Store a referral, or recognise a replay of one. Returns (referral id, created)."""
     existing = _existing(incoming.journal_guid)
     if existing is not None:
         return _replay_or_conflict(existing, incoming)
-    patient = fetch_or_create_patient_from_referral(
+    patient_id = fetch_or_create_patient_from_referral(
         fodselsnummer=incoming.fodselsnummer, first_name=incoming.first_name, last_name=incoming.last_name,
         email=incoming.email, phone=incoming.phone, phone_needs_check=incoming.phone_needs_check,
     )
-    referral = Referral(
-        journal_guid=incoming.journal_guid, patient_id=patient.id, format_id=incoming.format_id,
-        message_timestamp=incoming.message_timestamp, payload=incoming.canonical,
-        payload_fingerprint=_fingerprint(incoming), phone_needs_check=incoming.phone_needs_check,
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(referral)
-    except IntegrityError:
-        # The same JournalGuid is being stored by a concurrent request: that one wins.
-        db.session.rollback()
+    referral_id = insert_unless_taken(Referral.__table__, {
+        "journal_guid": incoming.journal_guid, "patient_id": patient_id, "format_id": incoming.format_id,
+        "message_timestamp": incoming.message_timestamp, "payload": incoming.canonical,  # sealed by its type
+        "payload_fingerprint": _fingerprint(incoming), "phone_needs_check": incoming.phone_needs_check,
+    })
+    if referral_id is None:
+        # The same JournalGuid is being stored by a concurrent request: that one wins (this request's
+        # transaction, with any patient it created, is rolled back when it ends).
         return _replay_or_conflict(_existing(incoming.journal_guid), incoming)
-    audit.record("referral.received", subject=referral, patient_id=patient.id, actor=WEBHOOK_ACTOR)
-    db.session.commit()
+    audit.record_and_commit("referral.received", subject=("Referral", referral_id), patient_id=patient_id,
+                            actor=WEBHOOK_ACTOR)
     live.bump(QUEUE_TOPIC)
-    return referral, True
+    return referral_id, True
 
 
 @dataclass

@@ -7,9 +7,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from portal import live
+from portal import live, sqlite_writer
 from portal.extensions import limiter
-from portal.pages import htmx_wants, page_or_block
+from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.referrals import api_views, services
 from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm, DuplicateForm, SentDetailForm
 from portal.security import audit
@@ -29,13 +29,16 @@ def _queue_context():
     page = request.values.get("page", 1, type=int) or 1
     version = live.version(services.QUEUE_TOPIC)
     queue = services.screening_queue(search, page, current_app.config["QUEUE_PAGE_SIZE"])
-    audit.record_read("referral.queue_viewed", referral_ids=[r.id for r in queue.referrals])
     # Other referrals waiting for the same patient are flagged on each row, with links to them.
     open_by_patient = services.open_referrals_by_patient([r.patient_id for r in queue.referrals])
-    return {"queue": queue, "search": search, "version": version, "open_by_patient": open_by_patient}
+    audit.record_read("referral.queue_viewed", referral_ids=[r.id for r in queue.referrals])
+    others = {r.id: [o for o in open_by_patient[r.patient_id] if o.id != r.id] for r in queue.referrals}
+    return {"queue": queue, "search": search, "version": version, "others": others,
+            "detail_url": url_per_id("referrals.detail", "referral_id")}
 
 
 @bp.route("/queue", methods=["GET", "POST"])
+@sqlite_writer.audited_page
 @requires("referral.screen")
 def queue():
     context = _queue_context()
@@ -78,6 +81,7 @@ def _render_detail(referral, status: int = 200, message: str | None = None, **fo
 
 
 @bp.get("/referrals/<int:referral_id>")
+@sqlite_writer.audited_page
 @requires("referral.view")
 def detail(referral_id: int):
     referral = _load(referral_id, "referral.view")

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
+from portal import sqlite_writer
 from portal.orders.services import insurers
 from portal.pages import page_or_block
 from portal.reports import charts, dashboards, insurer_report
@@ -19,6 +20,7 @@ bp = Blueprint("reports", __name__)
 
 
 @bp.get("/admin/audit")
+@sqlite_writer.audited_page
 @requires("audit.browse")
 def audit_browser():
     form = AuditFilterForm(formdata=MultiDict(request.args) if request.args else None)
@@ -88,6 +90,7 @@ def insurer_run(run_id: int):
 
 
 @bp.get("/reports/insurer/runs/<int:run_id>/download")
+@sqlite_writer.audited_page
 @requires("insurer_report.download")
 def download_insurer_report(run_id: int):
     run = _run_or_404(run_id)

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
+from portal import sqlite_writer
 from portal.pages import htmx_wants
 from portal.patients.services import InvalidPatient
 from portal.scheduling import services
@@ -36,6 +37,7 @@ def schedules():
 
 
 @bp.get("/schedules/<int:schedule_id>")
+@sqlite_writer.audited_page
 @requires("schedule.view")
 def diary(schedule_id: int):
     schedule = _load_schedule(schedule_id, "schedule.view")

@@ -1,11 +1,11 @@
 """The audit log: the one place that writes audit events.
 
 An event joins the caller's transaction, so an action and its audit record are committed
-(or rolled back) together. Reads of patient data have no other write to join, so
-`record_read` commits on its own.
+(or rolled back) together. A read of patient data joins the request's transaction too, and
+`record_read` commits it: the event is stored before the page goes out.
 """
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import insert
 
@@ -26,12 +26,16 @@ def _actor() -> tuple[str, str | None]:
 def _event(action: str, subject, patient_id: int | None, actor: tuple[str, str | None] | None,
            details: dict) -> AuditEvent:
     actor_type, actor_id = actor or _actor()
+    if isinstance(subject, tuple):  # ("Referral", 7): a row written without loading it
+        subject_type, subject_id = subject
+    else:
+        subject_type, subject_id = (type(subject).__name__, subject.id) if subject is not None else (None, None)
     return AuditEvent(
         actor_type=actor_type,
         actor_id=actor_id,
         action=action,
-        subject_type=type(subject).__name__ if subject is not None else None,
-        subject_id=str(subject.id) if subject is not None else None,
+        subject_type=subject_type,
+        subject_id=str(subject_id) if subject_id is not None else None,
         patient_id=patient_id,
         request_id=g.get("request_id") if has_request_context() else None,
         details=details,
@@ -47,19 +51,44 @@ def record(action: str, *, subject=None, patient_id: int | None = None, actor: t
 
 def record_read(action: str, *, subject=None, patient_id: int | None = None,
                 actor: tuple[str, str | None] | None = None, **details) -> None:
-    """Audit a read, durably, before the response goes out. The read transaction ends first, so the
-    write starts a fresh one (on SQLite a read transaction that turns into a write can fail when
-    another process wrote); that one begins as a writer, so it waits its turn instead of failing.
+    """Audit a read, durably, before the response goes out: the event joins the request's transaction
+    and is committed with it, so what was read and the record of reading it are one commit.
 
-    The event is the transaction's only write, so it is chained (the same `audit_chain.chain` a flush
-    uses) and stored with one INSERT instead of passing through the ORM's unit of work, which was a
-    third of an audited read's cost (and most pages are audited reads)."""
-    db.session.commit()
+    On SQLite a transaction that began as a reader cannot safely become a writer (it fails at once
+    when another process wrote since it began), so such a transaction is committed first and the event
+    gets a writer's transaction of its own, as all audited reads did before: two commits. A GET view
+    marked `sqlite_writer.audited_page` begins as a writer and keeps to one. PostgreSQL always does.
+
+    The event is chained (the same `audit_chain.chain` a flush uses) and stored with one INSERT
+    instead of passing through the ORM's unit of work, which was a third of an audited read's cost."""
+    event = _event(action, subject, patient_id, actor, details)
     with sqlite_writer.writing():
-        event = _event(action, subject, patient_id, actor, details)
-        audit_chain.chain(db.session, [event])
-        db.session.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _EVENT_COLUMNS})
-        db.session.commit()
+        if not _transaction_may_write():
+            db.session.commit()
+        _store_and_commit(event)
+    if has_request_context() and request.method in ("GET", "HEAD"):
+        sqlite_writer.writes_done()  # the page's one write is done: rendering it holds no writer's turn
+
+
+def record_and_commit(action: str, *, subject=None, patient_id: int | None = None,
+                      actor: tuple[str, str | None] | None = None, **details) -> None:
+    """`record`, then commit the caller's (writing) transaction with the event in it. `subject` may be
+    the object or ("Type", id) for a row written without loading it."""
+    _store_and_commit(_event(action, subject, patient_id, actor, details))
+
+
+def _store_and_commit(event: AuditEvent) -> None:
+    audit_chain.chain(db.session, [event])
+    db.session.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _EVENT_COLUMNS})
+    db.session.commit()
+
+
+def _transaction_may_write() -> bool:
+    """False only for a SQLite transaction that began as a reader (see `portal._sqlite_begin`)."""
+    if not db.session().in_transaction():
+        return True  # the next one begins inside `writing()`: as a writer
+    connection = db.session.connection()
+    return connection.dialect.name != "sqlite" or connection.info.get(sqlite_writer.BEGAN_AS_WRITER, False)
 
 
 _EVENT_COLUMNS = [c.key for c in AuditEvent.__table__.columns if not c.primary_key]

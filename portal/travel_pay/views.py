@@ -6,6 +6,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 
+from portal import sqlite_writer
 from portal.extensions import db
 from portal.pages import htmx_wants
 from portal.security import audit
@@ -23,6 +24,7 @@ def _actor() -> tuple[str, str]:
 
 
 @bp.get("/travel-claims")
+@sqlite_writer.audited_page
 @requires("travel_claim.view")
 def claims():
     status = request.args.get("status")

@@ -6,6 +6,7 @@ import json
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from portal import sqlite_writer
 from portal.care_requests.forms import EmptyForm, SlotForm
 from portal.scheduling import services as scheduling
 from portal.security import audit
@@ -16,6 +17,7 @@ bp = Blueprint("triage", __name__)
 
 
 @bp.get("/triage")
+@sqlite_writer.audited_page
 @requires("triage.handle")
 def queue():
     requests_ = services.triage_queue()
@@ -24,6 +26,7 @@ def queue():
 
 
 @bp.get("/triage/<int:care_request_id>")
+@sqlite_writer.audited_page
 @requires("triage.handle")
 def detail(care_request_id):
     care_request = services.get_triage_request(care_request_id)

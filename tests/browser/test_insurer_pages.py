@@ -1,5 +1,6 @@
 """Insurer, deal and price-list pages in Chromium on a 375 px phone: add, then edit, with axe on each page."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,10 @@ def test_an_admin_adds_an_insurer_and_a_deal_on_a_phone(app, open_page, sign_in_
     page.get_by_label("In force from").fill("2031-01-01")
     page.get_by_label("Price of a video consultation").fill("600")
     page.get_by_label("Price of any other consultation").fill("420.50")
+    page.get_by_label("Price of any other follow-up").fill("300")
     page.get_by_role("button", name="Add deal").click()
     expect(page.get_by_text("Deal Avtale 2031 added.")).to_be_visible()
+    expect(page.get_by_role("cell", name=re.compile("follow-up: any 300.00"))).to_be_visible()
     _clean(page, "insurer with its deals")
     screenshot(page, screens / "insurer.png", full_page=True)
     page.get_by_role("link", name="Avtale 2031").click()

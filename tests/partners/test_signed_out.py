@@ -65,7 +65,7 @@ def test_a_browser_that_never_signed_in_gets_a_neutral_page_not_the_staff_form(c
     assert response.headers["Location"] == "/partner/sign-in"
     page = client.get("/partner/sign-in")
     body = page.get_data(as_text=True)
-    assert page.status_code == 200 and "/p/<var>your-organisation</var>/login" in body
+    assert page.status_code == 200 and "<code>/p/your-organisation/login</code>" in body
     assert not _is_staff_login(page)
 
 

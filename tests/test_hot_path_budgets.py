@@ -1,0 +1,196 @@
+"""The hot paths' SQL budgets: each issues at most the statements it was measured at and at most one
+commit (bench/request_cost.py prints the same counts for full-size data). A new query in a list row or
+a second commit fails here, in CI, long before anyone times a page. No timing: counts are exact.
+
+A budget may go down when a path gets cheaper; raising one needs the reason in the commit message.
+
+Every path but the slot search shows or reads patient data, so each also proves its audit event is
+written in the request's one commit (not beside it, on another connection or after the answer).
+"""
+
+import random
+import re
+import uuid
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from portal.extensions import db
+from portal.sandbox.referral_system import random_fodselsnummer
+from tests.conftest import DIARY_MONDAY, csrf_token_from, make_consultation
+from tests.consultations.test_patient_side import in_progress_chat
+from tests.partners.fixtures import sign_in_partner
+
+HX = {"HX-Request": "true"}
+
+# path: (SQL statements, commits) at most, per request. The audit event is 3 of them (lock the chain's
+# head, move it, insert the event).
+BUDGETS = {
+    "secretary queue": (7, 1),
+    "doctor queue": (7, 1),
+    "chat post": (8, 1),
+    "chat poll": (5, 1),
+    "partner list": (5, 1),
+    "slot search": (4, 0),
+    "webhook intake": (7, 1),
+}
+
+
+class Counted:
+    def __init__(self):
+        self.statements, self.commits, self.sql = 0, 0, []
+
+
+@contextmanager
+def counting(app):
+    """SQL statements (not BEGIN/PRAGMA) and commits on the app's engine while the block runs."""
+    counted = Counted()
+
+    def statement(conn, cursor, sql, *args):
+        if not sql.startswith(("BEGIN", "PRAGMA")):
+            counted.statements += 1
+            counted.sql.append(" ".join(sql.split())[:120])
+
+    def commit(conn):
+        counted.commits += 1
+        counted.sql.append("COMMIT")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        yield counted
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+
+
+def within_budget(app, path: str, request, status: int = 200):
+    """Make the request twice (the first warms caches, as a running server's are), count the second."""
+    assert request().status_code == status
+    with counting(app) as counted:
+        response = request()
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert_within_budget(path, counted)
+    return response
+
+
+def assert_within_budget(path: str, counted: Counted) -> None:
+    statements, commits = BUDGETS[path]
+    assert counted.commits <= commits, f"{path}: {counted.commits} commits (budget {commits}): {counted.sql}"
+    assert counted.statements <= statements, \
+        f"{path}: {counted.statements} SQL statements (budget {statements}): {counted.sql}"
+    if path != "slot search":
+        assert any(sql.startswith("INSERT INTO audit_events") for sql in counted.sql), f"{path} not audited"
+        assert counted.sql[-1] == "COMMIT", f"{path}: the audit event is not in the request's commit: {counted.sql}"
+
+
+def test_secretary_queue(app, staff_client, post_referral, seed_referral):
+    for n in range(3):
+        assert post_referral({**seed_referral, "JournalGuid": f"240b54a7-8c2a-4c3c-80a4-0bc63e2c949{n}"}
+                             ).status_code == 201
+    secretary = staff_client("secretary")
+    page = within_budget(app, "secretary queue", lambda: secretary.get("/queue"))
+    assert "3 referrals waiting" in page.get_data(as_text=True)
+
+
+def test_doctor_queue(app, staff_client):
+    for _ in range(3):
+        make_consultation(app)
+    doctor = staff_client("doctor")
+    page = within_budget(app, "doctor queue", lambda: doctor.get("/consultations"))
+    assert page.get_data(as_text=True).count('id="consultation-') >= 3
+
+
+def test_chat_post_and_poll(app, client, sandbox, staff_client):
+    cid, room, doctor = in_progress_chat(app, client, staff_client)
+    doctor_page = doctor.get(f"/consultations/{cid}").get_data(as_text=True)
+    chat_token = re.search(r'name="chat_token" value="([^"]+)"', doctor_page).group(1)
+    messages = iter(range(100))
+    patient_at = {"since": -2, "after": 0}
+
+    def post():
+        return doctor.post(f"/consultations/{cid}/chat", headers=HX, data={
+            "csrf_token": csrf_token_from(doctor_page), "chat_token": chat_token,
+            "message": f"How are you? ({next(messages)})"})
+
+    def poll():
+        answer = client.get(f"/c/room/chat?since={patient_at['since']}&after={patient_at['after']}", headers=HX)
+        found = re.search(r"since=(-?\d+)&amp;after=(\d+)", answer.get_data(as_text=True))
+        if found:
+            patient_at.update(since=int(found.group(1)), after=int(found.group(2)))
+        return answer
+
+    within_budget(app, "chat post", post)
+    poll()  # the patient catches up
+    assert post().status_code == 200
+    with counting(app) as counted:
+        answer = poll()  # fetches the new message
+    assert answer.status_code == 200 and "How are you? (2)" in answer.get_data(as_text=True)
+    assert_within_budget("chat poll", counted)
+
+
+def test_partner_list(app, partners):
+    scheduler = sign_in_partner(app, "northside", "scheduler")
+    page = within_budget(app, "partner list", lambda: scheduler.get("/partner/care-requests"))
+    assert f'id="care-request-{partners["northside"]["care_request_id"]}"' in page.get_data(as_text=True)
+
+
+def test_slot_search(app, client, fhir_token, diary_set_up):
+    headers = {"Authorization": f"Bearer {fhir_token(['slot/*.read'])}"}
+    query = (f"/fhir/stu3/Slot?schedule.actor:healthcareservice={diary_set_up['service_id']}"
+             f"&start=ge{DIARY_MONDAY}T00:00:00Z&start=le2030-01-13T23:59:59Z&status=free"
+             "&_include=Slot:schedule&_include:iterate=Schedule:actor:Practitioner"
+             "&_include:iterate=Schedule:actor:PractitionerRole&_include:iterate=Schedule:actor:HealthcareService"
+             "&_include:iterate=HealthcareService:Organization&_include:iterate=HealthcareService:location")
+    answer = within_budget(app, "slot search", lambda: client.get(query, headers=headers))
+    assert answer.json["total"] == 60
+
+
+@pytest.mark.parametrize("known_patient", [False, True], ids=["new patient", "known patient"])
+def test_webhook_intake(app, post_referral, seed_referral, known_patient):
+    rng = random.Random(17)
+    guids = iter(str(uuid.UUID(int=n)) for n in range(1, 10))
+    if known_patient:
+        assert post_referral({**seed_referral, "JournalGuid": next(guids)}).status_code == 201
+
+    def receive():
+        pid = seed_referral["PID"] if known_patient else random_fodselsnummer(rng)
+        return post_referral({**seed_referral, "JournalGuid": next(guids), "PID": pid})
+
+    within_budget(app, "webhook intake", receive, status=201)
+
+
+def test_an_audited_page_reads_and_writes_its_event_in_one_writer_transaction_then_renders_as_a_reader(app):
+    """On SQLite: the page's transaction begins as a writer (so its event can join it), and once the
+    event is committed, what the page still reads while rendering holds no writer's turn."""
+    from sqlalchemy import select
+
+    from portal.security import audit
+    from portal.security.models import StaffUser
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's transactions write whenever they need to")
+    began = []
+
+    def statement(conn, cursor, sql, *args):
+        if sql.startswith(("BEGIN", "COMMIT")) or "audit_events" in sql:
+            began.append(sql.split()[0] + (" " + sql.split()[1] if sql.startswith("BEGIN IMMEDIATE") else ""))
+
+    def commit(conn):
+        began.append("COMMIT")
+
+    with app.test_request_context("/consultations"):
+        event.listen(db.engine, "before_cursor_execute", statement)
+        event.listen(db.engine, "commit", commit)
+        try:
+            db.session.scalars(select(StaffUser)).all()
+            audit.record_read("consultation.queue_viewed", actor=("staff", "1"), consultation_ids=[])
+            db.session.scalars(select(StaffUser)).all()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", statement)
+            event.remove(db.engine, "commit", commit)
+            db.session.remove()
+    assert began == ["BEGIN IMMEDIATE", "INSERT", "COMMIT", "BEGIN"]
