@@ -37,13 +37,13 @@ def clean(page, where: str) -> None:
 
 
 def test_a_norwegian_patient_checks_in_in_bokmal_and_switches_to_english_keeping_the_answers(
-        app, open_page, sandbox, screens):
+        app, open_page, sandbox, screens, monkeypatch):
     from portal.checkin.services import send_checkin_links
 
     clinic = set_up_clinic(app)
     patient_id = make_checkin_patient(app, language="nb")
     appointment = book_appointment(app, clinic, patient_id, minutes_from_now=20)
-    app.config.update(CHECKIN_LINKS_FROM_HOUR=0)
+    monkeypatch.setitem(app.config, "CHECKIN_LINKS_FROM_HOUR", 0)  # the app is the session's: put it back
     with app.app_context():
         assert send_checkin_links() == 2
     run_notification_jobs(app)

@@ -24,7 +24,7 @@ def test_current_list_pages_by_25_newest_first(app, partners, partner_client):
     client = partner_client("northside", "viewer")
     first = client.get("/partner/care-requests").get_data(as_text=True)
     assert first.count('id="care-request-') == 25
-    assert first.index("2030-01-01 00:29") < first.index("2030-01-01 00:28")
+    assert first.index('datetime="2030-01-01T00:29:00Z"') < first.index('datetime="2030-01-01T00:28:00Z"')
     assert 'rel="next"' in first
     second = client.get("/partner/care-requests?page=2").get_data(as_text=True)
     assert second.count('id="care-request-') == 6  # 5 more + the seeded triage request
