@@ -163,8 +163,10 @@ def _story(cluster):
     started = doctor.post(f"/consultations/{consultation_id}/start", data={"csrf_token": doctor.csrf},
                           headers=PANEL)
     assert started.status_code == 200 and "patient has been sent a link" in started.get_data(as_text=True)
-    # (one link when picked, for the waiting room, and one when started)
-    links = wait_until(lambda: cluster.sms_to(PATIENT_PHONE, "Open this link to join"), 60, "the link by SMS")
+    # (one link when picked, for the waiting room, and one when started; in bokmål, the language of a patient
+    # who came by a Norwegian referral)
+    links = wait_until(lambda: cluster.sms_to(PATIENT_PHONE, "Åpne denne lenken for å bli med"), 60,
+                       "the link by SMS")
     link_sms = links[-1]
     assert {m["via"] for m in cluster.outbox()["sms"] if m["to"] == PATIENT_PHONE} == {"notify"}
 
