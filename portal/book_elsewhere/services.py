@@ -3,7 +3,7 @@ its FHIR endpoint in the endpoint directory, verify the patient's NHS number wit
 service, then search free slots and book one at that provider. No Flask request here."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -14,6 +14,7 @@ from portal.fhir.parsing import parse_datetime
 from portal.fhir.resources import PROFILES, UUID_SYSTEM, nhs_number_identifier
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 from portal.security import audit
+from portal.security.models import utcnow
 from portal.triage.services import finish_triage_elsewhere
 
 ExternalSystemError = clients.ExternalSystemError
@@ -133,7 +134,7 @@ def _actor_names(bundle: dict) -> tuple[dict, dict]:
 
 def free_slots(service: RemoteService, *, days: int = 7) -> list[RemoteSlot]:
     """The provider's free slots for the service from now over the next `days` days, soonest first."""
-    now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    now = utcnow().replace(microsecond=0)
     start = f"{now.isoformat()}Z"
     end = f"{(now + timedelta(days=days)).isoformat()}Z"
     bundle = service.client().search_free_slots(service.healthcare_service_id, start, end)
@@ -197,7 +198,7 @@ def appointment_for(person: Person, slot: RemoteSlot, description: str | None) -
 def book_at(service: RemoteService, person: Person, slot: RemoteSlot, description: str | None = None) -> dict:
     """Book the slot at the provider; returns its Appointment. RemoteSlotTaken says why on a 422, or at
     once when the slot has started meanwhile (the list was read before; the provider would refuse it)."""
-    if slot.start <= datetime.now(timezone.utc).replace(tzinfo=None):
+    if slot.start <= utcnow():
         raise RemoteSlotTaken("that slot has already started")
     status, body = service.client().book(appointment_for(person, slot, description))
     if status == 422:
