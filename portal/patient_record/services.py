@@ -233,6 +233,11 @@ _CALLS = (select(CallAttempt.referral_id, CallAttempt.outcome, CallAttempt.at, S
           .where(CallAttempt.referral_id.in_(IDS)).order_by(CallAttempt.at.desc(), CallAttempt.id.desc()))
 
 
+def _rows_by_id(statement, row_type, ids: list[int]) -> dict:
+    """One prebuilt statement's rows for the page's ids, as `row_type` by their first column (the id)."""
+    return {row[0]: row_type(*row) for row in db.session.execute(statement, {"ids": ids})}
+
+
 def _referrals(ids: list[int]) -> dict[int, ReferralRow]:
     rows = {r.id: ReferralRow(r.id, r.status, r.received_at, r.decline_reason)
             for r in db.session.execute(_REFERRALS, {"ids": ids})}
@@ -275,8 +280,7 @@ _CONSULTATIONS = (
 
 
 def _consultations(ids: list[int]) -> dict[int, ConsultationRow]:
-    rows = db.session.execute(_CONSULTATIONS, {"ids": ids})
-    loaded = {row[0]: ConsultationRow(*row) for row in rows}
+    loaded = _rows_by_id(_CONSULTATIONS, ConsultationRow, ids)
     # What each follows up and what was booked from it: two queries for the page's consultations.
     for consultation_id, facts in follow_ups_around(list(loaded)).items():
         loaded[consultation_id].follow_ups = facts
@@ -313,8 +317,7 @@ _APPOINTMENTS = (
 
 
 def _appointments(ids: list[int]) -> dict[int, AppointmentRow]:
-    rows = db.session.execute(_APPOINTMENTS, {"ids": ids})
-    return {row[0]: AppointmentRow(*row) for row in rows}
+    return _rows_by_id(_APPOINTMENTS, AppointmentRow, ids)
 
 
 @dataclass(frozen=True)
@@ -338,8 +341,7 @@ _TRAVEL_CLAIMS = select(TravelClaim.id, TravelClaim.status, TravelClaim.claim_st
 
 
 def _travel_claims(ids: list[int]) -> dict[int, TravelClaimRow]:
-    rows = db.session.execute(_TRAVEL_CLAIMS, {"ids": ids})
-    return {row[0]: TravelClaimRow(*row) for row in rows}
+    return _rows_by_id(_TRAVEL_CLAIMS, TravelClaimRow, ids)
 
 
 @dataclass(frozen=True)
@@ -359,8 +361,7 @@ _CARE_REQUESTS = (select(CareRequest.id, CareRequest.status, Partner.name, CareR
 
 
 def _care_requests(ids: list[int]) -> dict[int, CareRequestRow]:
-    rows = db.session.execute(_CARE_REQUESTS, {"ids": ids})
-    return {row[0]: CareRequestRow(*row) for row in rows}
+    return _rows_by_id(_CARE_REQUESTS, CareRequestRow, ids)
 
 
 @dataclass(frozen=True)
@@ -379,8 +380,7 @@ _MESSAGES = select(Notification.id, Notification.channel, Notification.kind, Not
 
 
 def _messages(ids: list[int]) -> dict[int, MessageRow]:
-    rows = db.session.execute(_MESSAGES, {"ids": ids})
-    return {row[0]: MessageRow(*row) for row in rows}
+    return _rows_by_id(_MESSAGES, MessageRow, ids)
 
 
 _LOADERS = {
