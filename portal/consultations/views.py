@@ -286,6 +286,6 @@ def chat_poll(consultation_id: int):
 @bp.post("/consultations/<int:consultation_id>/chat")
 @requires("consultation.conduct")
 def chat_post(consultation_id: int):
-    consultation = _load(consultation_id, "consultation.conduct")
+    consultation = _load(consultation_id, "consultation.conduct", with_patient=False)
     return post_chat(consultation, "doctor", url_for("consultations.chat_poll", consultation_id=consultation.id),
                      url_for("consultations.detail", consultation_id=consultation.id))
