@@ -104,6 +104,7 @@ class CareRequestRow:
     patient_name: str
     service_name: str | None
     appointment_start: datetime | None
+    service_id: int | None = None
 
 
 def list_care_requests(partner_id: int, *, tab: str = "current", page: int = 1) -> tuple[list[CareRequestRow], bool]:
@@ -112,14 +113,14 @@ def list_care_requests(partner_id: int, *, tab: str = "current", page: int = 1) 
     statuses = CURRENT_STATUSES if tab == "current" else tuple(
         s for s in (DECLINED, CANCELLED, BOOKED, SCHEDULED, TRIAGE, BOOKED_ELSEWHERE) if s not in CURRENT_STATUSES)
     query = (select(CareRequest.id, CareRequest.status, CareRequest.created_at, Patient.first_name,
-                    Patient.last_name, HealthcareService.name, Appointment.start)
+                    Patient.last_name, HealthcareService.name, Appointment.start, CareRequest.healthcare_service_id)
              .join(Patient, Patient.id == CareRequest.patient_id)
              .outerjoin(HealthcareService, HealthcareService.id == CareRequest.healthcare_service_id)
              .outerjoin(Appointment, Appointment.id == CareRequest.appointment_id)
              .where(CareRequest.partner_id == partner_id, CareRequest.status.in_(statuses))
              .order_by(CareRequest.created_at.desc(), CareRequest.id.desc())
              .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE))
-    rows = [CareRequestRow(r[0], r[1], r[2], f"{r[3]} {r[4]}", r[5], r[6]) for r in db.session.execute(query)]
+    rows = [CareRequestRow(r[0], r[1], r[2], f"{r[3]} {r[4]}", r[5], r[6], r[7]) for r in db.session.execute(query)]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
