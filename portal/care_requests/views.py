@@ -17,7 +17,7 @@ from portal import live, sqlite_writer
 from portal.care_requests import services
 from portal.care_requests.forms import EmptyForm, PatientForm, SearchForm, SlotForm, VisitForm
 from portal.extensions import limiter
-from portal.pages import page_or_block
+from portal.pages import page_or_block, url_per_id
 from portal.partners import services as partner_services
 from portal.partners.sign_in import partner_pages
 from portal.scheduling import services as scheduling
@@ -41,7 +41,8 @@ def _list_context(partner_id: int) -> dict:
     rows, has_next = services.list_care_requests(partner_id, tab=tab, page=page)
     audit.record_read("care_request.list", partner_id=partner_id, tab=tab, page=page,
                       care_request_ids=[r.id for r in rows])
-    return {"rows": rows, "tab": tab, "page": page, "has_next": has_next, "version": version}
+    return {"rows": rows, "tab": tab, "page": page, "has_next": has_next, "version": version,
+            "detail_url": url_per_id("care_requests.detail", "care_request_id")}
 
 
 @bp.get("/partner/care-requests")
