@@ -34,7 +34,7 @@ BUDGETS = {
     "chat poll": (5, 1),
     "partner list": (5, 1),
     "slot search": (4, 0),
-    "webhook intake": (7, 1),
+    "webhook intake": (6, 1),
 }
 
 

@@ -104,6 +104,7 @@ class CareRequestRow:
     patient_name: str
     service_name: str | None
     appointment_start: datetime | None
+    service_id: int | None = None
 
 
 PAST_STATUSES = tuple(s for s in (DECLINED, CANCELLED, BOOKED, SCHEDULED, TRIAGE, BOOKED_ELSEWHERE)
@@ -114,7 +115,7 @@ def _list_statement(statuses: tuple):
     # Built once per tab, with the partner and the page bound at each run: building the statement anew on
     # every request cost more than the database's work for it.
     return (select(CareRequest.id, CareRequest.status, CareRequest.created_at, Patient.first_name,
-                   Patient.last_name, HealthcareService.name, Appointment.start)
+                   Patient.last_name, HealthcareService.name, Appointment.start, CareRequest.healthcare_service_id)
             .join(Patient, Patient.id == CareRequest.patient_id)
             .outerjoin(HealthcareService, HealthcareService.id == CareRequest.healthcare_service_id)
             .outerjoin(Appointment, Appointment.id == CareRequest.appointment_id)
@@ -132,7 +133,7 @@ def list_care_requests(partner_id: int, *, tab: str = "current", page: int = 1) 
     # Plain columns on the session's connection: the ORM's execution layer adds ~50 us a statement, nothing here.
     rows = db.session.connection().execute(_LISTS["current" if tab == "current" else "past"], {
         "partner_id": partner_id, "limit": PAGE_SIZE + 1, "offset": (page - 1) * PAGE_SIZE})
-    rows = [CareRequestRow(r[0], r[1], r[2], f"{r[3]} {r[4]}", r[5], r[6]) for r in rows]
+    rows = [CareRequestRow(r[0], r[1], r[2], f"{r[3]} {r[4]}", r[5], r[6], r[7]) for r in rows]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 

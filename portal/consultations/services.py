@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, func, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -515,8 +515,19 @@ def video_key(consultation: Consultation, *, for_doctor: bool) -> str | None:
                             label=current_app.config["VIDEO_ROOM_LABEL"])
 
 
+# What a page shows of each message (rows: id, sender_role, body, created_at), built once.
+_MESSAGE_COLUMNS = (ChatMessage.id, ChatMessage.sender_role, ChatMessage.body, ChatMessage.created_at)
+_MESSAGES_AFTER = (select(*_MESSAGE_COLUMNS).join(ChatRoom, ChatRoom.id == ChatMessage.chat_room_id)
+                   .where(ChatRoom.consultation_id == bindparam("consultation_id"), ChatMessage.id > bindparam("after"))
+                   .order_by(ChatMessage.id))
+_ROOM_MESSAGES_AFTER = (select(*_MESSAGE_COLUMNS)
+                        .where(ChatMessage.chat_room_id == bindparam("room_id"), ChatMessage.id > bindparam("after"))
+                        .order_by(ChatMessage.id))
+_INSERT_MESSAGE = insert(ChatMessage.__table__)
+
+
 def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str, after: int = 0,
-                      reader: tuple[str, str] | None = None) -> tuple[list[ChatMessage], int]:
+                      reader: tuple[str, str] | None = None) -> tuple[list, int]:
     """Store a message, authorised by the sender's chat token. Only while in progress.
 
     Answers with what the sender's page lacks: the messages after its last one (`after`), the new one
@@ -541,8 +552,10 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
         raise NotAllowedNow(_("Your chat session has expired. Reload the page."))
     topic = chat_topic(consultation.id)
     version = live.version(topic)  # before the messages: a message stored after them bumps it later
-    db.session.add(ChatMessage(chat_room_id=room.id, sender_role=sender.role, sender=sender.owner, body=text))
-    news = chat_messages(consultation, after=after)
+    # Core INSERT and rows, not the ORM's unit of work and instances: the answer only renders them.
+    db.session.execute(_INSERT_MESSAGE, {"chat_room_id": room.id, "sender_role": sender.role,
+                                         "sender": sender.owner, "body": text})
+    news = db.session.execute(_ROOM_MESSAGES_AFTER, {"room_id": room.id, "after": after}).all()
     # Commits the message with the event (record_read's one INSERT, not the ORM's unit of work).
     audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
                       actor=reader)
@@ -552,11 +565,10 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
     return news, bumped if bumped is not None and bumped == version + 1 else version
 
 
-def chat_messages(consultation: Consultation, *, after: int = 0) -> list[ChatMessage]:
-    """The conversation in order; with `after`, only the messages after that one (what a page lacks)."""
-    return list(db.session.scalars(
-        select(ChatMessage).join(ChatRoom, ChatRoom.id == ChatMessage.chat_room_id)
-        .where(ChatRoom.consultation_id == consultation.id, ChatMessage.id > after).order_by(ChatMessage.id)))
+def chat_messages(consultation: Consultation, *, after: int = 0) -> list:
+    """The conversation in order; with `after`, only the messages after that one (what a page lacks).
+    Rows with the message's id, sender_role, body and created_at."""
+    return db.session.execute(_MESSAGES_AFTER, {"consultation_id": consultation.id, "after": after}).all()
 
 
 # -- the patient's side ------------------------------------------------------------------------

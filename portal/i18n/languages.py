@@ -16,10 +16,11 @@ Formatting follows language and region: English in a Norwegian install writes da
 from contextlib import contextmanager
 from functools import lru_cache
 
-from babel import localedata
+from babel import localedata, support
 from flask import current_app, g, has_app_context, has_request_context, request, session
 from flask_babel import Domain, force_locale, get_locale, lazy_gettext as _l, refresh
 from flask_login import current_user
+from wtforms.i18n import messages_path
 
 from portal.extensions import db
 from portal.i18n import pseudo
@@ -187,6 +188,30 @@ class PortalDomain(Domain):
 _PSEUDO = pseudo.PseudoTranslations()
 
 
+@lru_cache(maxsize=16)
+def _wtforms_catalog(locale: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class WTFormsMessages:
+    """WTForms' own messages ("This field is required.") in the language being spoken, from catalogs
+    parsed once per process and locale. Flask-WTF parses the catalog file again for every request that
+    builds a form (its per-request cache, `request.wtforms_translations`, is this object instead)."""
+
+    def ugettext(self, string: str) -> str:
+        return _wtforms_catalog(str(get_locale())).ugettext(string)
+
+    def ungettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalog(str(get_locale())).ungettext(singular, plural, n)
+
+
+_WTFORMS_MESSAGES = WTFormsMessages()
+
+
+def _offer_wtforms_messages() -> None:
+    request.wtforms_translations = _WTFORMS_MESSAGES
+
+
 def this_page() -> str:
     """Where the language switch comes back to: this address (a POST's page is shown again by its GET)."""
     return request.full_path.rstrip("?") if request.method == "GET" else request.path
@@ -201,6 +226,7 @@ def init_app(app, babel) -> None:
         ngettext=lambda s, p, n: domain.get_translations().ungettext(s, p, n), newstyle=True,
         pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n))
+    app.before_request(_offer_wtforms_messages)
     app.extensions["babel"].locale_selector = select_locale
     app.jinja_env.globals.update(language_tag=language_tag, current_language=current_language,
                                  offered_languages=offered, LANGUAGES=LANGUAGES, this_page=this_page,

@@ -66,10 +66,11 @@ def _replay_or_conflict(existing: Referral, incoming: ReferralIn) -> tuple[int, 
 
 
 def receive_referral(incoming: ReferralIn) -> tuple[int, bool]:
-    """Store a referral, or recognise a replay of one. Returns (referral id, created)."""
-    existing = _existing(incoming.journal_guid)
-    if existing is not None:
-        return _replay_or_conflict(existing, incoming)
+    """Store a referral, or recognise a replay of one. Returns (referral id, created).
+
+    Most referrals are new, so the JournalGuid is not looked up first: its unique key refuses a replay
+    at the INSERT, and only then is the stored one read (a patient this request created for a replay
+    with other content is rolled back with the request's transaction)."""
     patient_id = fetch_or_create_patient_from_referral(
         fodselsnummer=incoming.fodselsnummer, first_name=incoming.first_name, last_name=incoming.last_name,
         email=incoming.email, phone=incoming.phone, phone_needs_check=incoming.phone_needs_check,
@@ -80,8 +81,8 @@ def receive_referral(incoming: ReferralIn) -> tuple[int, bool]:
         "payload_fingerprint": _fingerprint(incoming), "phone_needs_check": incoming.phone_needs_check,
     })
     if referral_id is None:
-        # The same JournalGuid is being stored by a concurrent request: that one wins (this request's
-        # transaction, with any patient it created, is rolled back when it ends).
+        # A replay, or the same JournalGuid stored by a concurrent request: the first one wins (this
+        # request's transaction, with any patient it created, is rolled back when it ends).
         return _replay_or_conflict(_existing(incoming.journal_guid), incoming)
     audit.record_and_commit("referral.received", subject=("Referral", referral_id), patient_id=patient_id,
                             actor=WEBHOOK_ACTOR)
