@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import String, bindparam, func, literal, select, union_all
 
-from portal.care_requests.models import CareRequest, PartnerPatient
+from portal.care_requests.models import STATUS_LABELS as CARE_REQUEST_STATUS_LABELS, CareRequest, PartnerPatient
 from portal.checkin.models import CheckIn
 from portal.consultations import results
 from portal.consultations.models import READY, Consultation, ConsultationFacts, ConsultationResult
@@ -21,7 +21,7 @@ from portal.follow_ups.services import FollowUpFacts, follow_ups_around
 from portal.notifications.models import FAILED, Notification
 from portal.partners.models import Partner
 from portal.patients.models import Patient
-from portal.referrals.models import CALL_OUTCOMES, CallAttempt, Referral
+from portal.referrals.models import CALL_OUTCOMES, STATUS_LABELS as REFERRAL_STATUS_LABELS, CallAttempt, Referral
 from portal.scheduling.models import Appointment, Location, Schedule, Slot
 from portal.security import audit
 from portal.security.models import StaffUser, utcnow
@@ -222,7 +222,7 @@ class ReferralRow:
 
     @property
     def status_label(self) -> str:
-        return self.status.replace("_", " ")
+        return str(REFERRAL_STATUS_LABELS.get(self.status, self.status))
 
 
 _REFERRALS = select(Referral.id, Referral.status, Referral.received_at, Referral.decline_reason).where(
@@ -353,7 +353,7 @@ class CareRequestRow:
 
     @property
     def status_label(self) -> str:
-        return self.status.replace("_", " ")
+        return str(CARE_REQUEST_STATUS_LABELS.get(self.status, self.status))
 
 
 _CARE_REQUESTS = (select(CareRequest.id, CareRequest.status, Partner.name, CareRequest.triage_reason)
