@@ -107,7 +107,9 @@ class Counted:
 
                 out = io.StringIO()
                 stats = pstats.Stats(self.profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "tottime"))
-                stats.print_stats(45)
+                if os.environ.get("BENCH_PROFILE_DUMP"):  # the whole profile, for pstats or snakeviz
+                    stats.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
+                stats.print_stats(int(os.environ.get("BENCH_ROWS", "45")))
                 if os.environ.get("BENCH_CALLERS"):
                     stats.print_callers(os.environ["BENCH_CALLERS"])
                 text = out.getvalue()

@@ -3,6 +3,7 @@
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from rq import Queue
 from sqlalchemy import select
 
 from portal.checkin.commands import send_checkin_links_command
@@ -15,6 +16,7 @@ from portal.input_rules import TextRejected, clean_text
 from portal.notifications.services import sweep_pending
 from portal.ops.metrics import record_job_failure
 from portal.ops.readiness import JOB_MONITORING_SECONDS, WORKER_TTL_SECONDS
+from portal.ops.workers import ForkingWorker, InProcessWorker
 from portal.partners.commands import create_partner_command, invite_partner_user_command
 from portal.reports.jobs import ensure_monthly_reports
 from portal.scheduling.commands import generate_slots_command
@@ -77,8 +79,6 @@ def demo_data_command():
 @click.option("--simple", is_flag=True, help="Run jobs in this process (no fork per job): faster, less isolated.")
 def worker_command(queues, burst, simple):
     """Run an RQ worker with the scheduler, inside the app context."""
-    from rq import Queue, SimpleWorker, Worker
-
     connection = worker_redis()
     # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up.
     click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
@@ -91,7 +91,7 @@ def worker_command(queues, burst, simple):
     click.echo(f"follow-ups: {release_follow_ups()} moved into the queue")
     if "reports" in queues.split(","):
         ensure_monthly_reports()  # the monthly insurer report schedules itself
-    worker_class = SimpleWorker if simple else Worker
+    worker_class = InProcessWorker if simple else ForkingWorker
     # A short TTL makes an idle worker beat every ~20 s, so /readyz can tell a dead one within a minute.
     worker = worker_class([Queue(name, connection=connection) for name in queues.split(",")], connection=connection,
                           exception_handlers=[record_job_failure], worker_ttl=WORKER_TTL_SECONDS,

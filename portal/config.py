@@ -332,7 +332,9 @@ def load_settings(env=None) -> dict:
         "TWO_FACTOR_REQUIRED_ROLES": frozenset(
             role.strip() for role in env.get("TWO_FACTOR_REQUIRED_ROLES", "admin,doctor,reporting").split(",")
             if role.strip()),
-        "SESSION_REFRESH_EACH_REQUEST": True,
+        # The cookie is re-signed and sent when the session changes, not on every request: activity moves
+        # `last_active` on at most once a minute (portal.security.auth._note_activity), which renews it.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PORTAL_ENV": "production" if production else "development",

@@ -1,5 +1,7 @@
 """Extensions created once at import and bound to the app in create_app()."""
 
+from functools import lru_cache
+
 import redis
 from flask import current_app
 from flask_babel import Babel
@@ -32,8 +34,14 @@ def insert_unless_taken(table: Table, values: dict) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id, in the session's transaction: the new row's id, or
     None when a unique key is taken (by a concurrent request: the database decides who was first).
     One statement where a savepoint around an ORM add was five and a unit-of-work flush."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return db.session.scalar(dialect.insert(table).values(values).on_conflict_do_nothing().returning(table.c.id))
+    return db.session.scalar(_insert_unless_taken(table, db.session.get_bind().dialect.name), values)
+
+
+@lru_cache(maxsize=32)
+def _insert_unless_taken(table: Table, dialect_name: str):
+    # Built once per table: the values go in as parameters, so each call skips building the statement.
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 login_manager = LoginManager()

@@ -5,14 +5,15 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 
 from portal.consultations.results import OUTCOMES
 from portal.consultations.services import ANY_DOCTOR
+from portal.i18n.languages import speaking
 from portal.input_rules import PlainText
 
 CANCEL_REASONS = [
-    ("patient_request", "The patient asked to cancel"),
-    ("not_reached", "The patient could not be reached"),
-    ("duplicate", "Duplicate consultation"),
-    ("wrong_service", "Needs another service"),
-    ("other", "Other"),
+    ("patient_request", _l("The patient asked to cancel")),
+    ("not_reached", _l("The patient could not be reached")),
+    ("duplicate", _l("Duplicate consultation")),
+    ("wrong_service", _l("Needs another service")),
+    ("other", _l("Other")),
 ]
 
 
@@ -21,7 +22,7 @@ class ActionForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    doctor_id = SelectField("Doctor", coerce=int, validators=[InputRequired()], validate_choice=True)
+    doctor_id = SelectField(_l("Doctor"), coerce=int, validators=[InputRequired()], validate_choice=True)
     # The doctor the page showed ("" for none), so a secretary never overrides a change she has not seen.
     expected_doctor_id = HiddenField()
 
@@ -33,11 +34,13 @@ class AssignForm(FlaskForm):
 
 
 class CancelForm(FlaskForm):
-    reason = SelectField("Reason for cancelling", choices=CANCEL_REASONS, validators=[DataRequired()])
-    details = TextAreaField("Details", validators=[Optional(), Length(max=400), PlainText(400, multiline=True)])
+    reason = SelectField(_l("Reason for cancelling"), choices=CANCEL_REASONS, validators=[DataRequired()])
+    details = TextAreaField(_l("Details"), validators=[Optional(), Length(max=400), PlainText(400, multiline=True)])
 
     def reason_text(self) -> str:
-        label = dict(CANCEL_REASONS)[self.reason.data]
+        """The reason as stored: in English whatever the page's language, like every stored record."""
+        with speaking("en"):
+            label = str(dict(CANCEL_REASONS)[self.reason.data])
         return f"{label}: {self.details.data.strip()}" if self.details.data else label
 
 
@@ -90,12 +93,12 @@ class ReviewForm(FlaskForm):
 
 
 class ReportForm(FlaskForm):
-    icpc2_code = StringField("ICPC-2 code", validators=[DataRequired(), Length(max=200), PlainText(200)],
+    icpc2_code = StringField(_l("ICPC-2 code"), validators=[DataRequired(), Length(max=200), PlainText(200)],
                              render_kw={"list": "icpc2-codes", "autocomplete": "off"})
-    outcome = SelectField("Outcome", choices=[("", "Choose…")] + list(OUTCOMES.items()),
-                          validators=[DataRequired(message="Choose an outcome.")])
-    patient_national_id = StringField("Patient's national id (only when the patient is someone else, e.g. a child)",
+    outcome = SelectField(_l("Outcome"), choices=[("", _l("Choose…"))] + list(OUTCOMES.items()),
+                          validators=[DataRequired(message=_l("Choose an outcome."))])
+    patient_national_id = StringField(_l("Patient’s national id (only when the patient is someone else, e.g. a child)"),
                                       validators=[Optional(), Length(max=20)], render_kw={"inputmode": "numeric"})
-    job_description = StringField("Patient's job", validators=[Optional(), Length(max=200), PlainText(200)])
-    policy_number = StringField("Policy number", validators=[Optional(), Length(max=60), PlainText(60)])
-    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000), PlainText(5000, multiline=True)])
+    job_description = StringField(_l("Patient’s job"), validators=[Optional(), Length(max=200), PlainText(200)])
+    policy_number = StringField(_l("Policy number"), validators=[Optional(), Length(max=60), PlainText(60)])
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000), PlainText(5000, multiline=True)])

@@ -1,6 +1,7 @@
 import uuid
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -23,14 +24,17 @@ OPEN_STATES = (READY, PENDING, IN_PROGRESS)
 OPEN_CONDITION = "state IN ('ready_for_pickup', 'pending_sp', 'in_progress')"
 CHANNELS = ("PHONE", "CHAT", "VIDEO")
 CATEGORIES = ("insurance", "private", "public")
+CHANNEL_LABELS = {"PHONE": _l("Phone"), "CHAT": _l("Chat"), "VIDEO": _l("Video")}
+CATEGORY_LABELS = {"insurance": _l("Insurance"), "private": _l("Private"), "public": _l("Public")}
+SOURCE_LABELS = {"referral": _l("referral"), "direct": _l("direct (the patient asked)"), "follow_up": _l("follow-up")}
 
 STATE_LABELS = {
-    SCHEDULED: "Booked for later",
-    READY: "Ready for pickup",
-    PENDING: "Assigned, not started",
-    IN_PROGRESS: "In progress",
-    COMPLETED: "Completed",
-    CANCELLED: "Cancelled",
+    SCHEDULED: _l("Booked for later"),
+    READY: _l("Ready for pickup"),
+    PENDING: _l("Assigned, not started"),
+    IN_PROGRESS: _l("In progress"),
+    COMPLETED: _l("Completed"),
+    CANCELLED: _l("Cancelled"),
 }
 
 

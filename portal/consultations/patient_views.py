@@ -120,7 +120,7 @@ def chat_poll():
 @bp.post("/room/chat")
 @limiter.limit("60 per minute")
 def chat_post():
-    consultation = _patient_consultation("consultation.chat")
+    consultation = _patient_consultation("consultation.chat", with_patient=False)
     return post_chat(consultation, "patient", url_for(".chat_poll"), url_for(".room"))
 
 

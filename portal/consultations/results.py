@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
@@ -19,14 +20,14 @@ from portal.patients.identifiers import InvalidIdentifier, normalise_fodselsnumm
 from portal.security import audit, crypto
 
 OUTCOMES = {
-    "helped": "Helped",
-    "referred_gp": "Referred to GP",
-    "referred_specialist": "Referred to specialist",
-    "referred_emergency": "Referred to emergency",
-    "prescription": "Prescription given",
-    "follow_up": "Follow-up needed",
-    "unable": "Unable to help",
-    "no_show": "Patient did not attend",
+    "helped": _l("Helped"),
+    "referred_gp": _l("Referred to GP"),
+    "referred_specialist": _l("Referred to specialist"),
+    "referred_emergency": _l("Referred to emergency"),
+    "prescription": _l("Prescription given"),
+    "follow_up": _l("Follow-up needed"),
+    "unable": _l("Unable to help"),
+    "no_show": _l("Patient did not attend"),
 }
 REPORTING_JOB = ("system", "reporting-job")
 
@@ -45,14 +46,14 @@ def validate_report(report: ReportIn) -> dict[str, str]:
     """Field name → error, empty when the report may be filed."""
     errors = {}
     if icpc2.normalise(report.icpc2_code) is None:
-        errors["icpc2_code"] = "Choose a code from the ICPC-2 list."
+        errors["icpc2_code"] = _l("Choose a code from the ICPC-2 list.")
     if report.outcome not in OUTCOMES:
-        errors["outcome"] = "Choose an outcome."
+        errors["outcome"] = _l("Choose an outcome.")
     if report.patient_national_id:
         try:
             normalise_fodselsnummer(report.patient_national_id.strip())
         except InvalidIdentifier as exc:
-            errors["patient_national_id"] = f"The national id {exc}."
+            errors["patient_national_id"] = _l("The national id %(problem)s.", problem=exc)
     return errors
 
 
@@ -100,7 +101,7 @@ def read_report(result: ConsultationResult, *, actor: tuple[str, str | None], pa
         "icpc2_code": result.icpc2_code,
         "icpc2_title": icpc2.codes().get(result.icpc2_code, ""),
         "outcome": result.outcome,
-        "outcome_label": OUTCOMES.get(result.outcome, result.outcome),
+        "outcome_label": str(OUTCOMES.get(result.outcome, result.outcome)),
         "patient_national_id": result.patient_national_id,
         "job_description": result.job_description,
         "policy_number": result.policy_number,
@@ -144,7 +145,7 @@ def read_results_for_insurer_report(consultations: list[tuple[int, int]], *, rep
         out[cid] = {
             "icpc2_code": result.icpc2_code if result else None,
             "outcome": result.outcome if result else None,
-            "outcome_label": OUTCOMES.get(result.outcome, result.outcome) if result else None,
+            "outcome_label": str(OUTCOMES.get(result.outcome, result.outcome)) if result else None,
             "policy_number": (result.policy_number if result else None) or policies.get(cid),
         }
     db.session.commit()

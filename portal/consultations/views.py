@@ -4,6 +4,7 @@ The patient's pages, the direct flow and the JSON API are child blueprints of th
 (endpoints consultations.patient.*, consultations.direct.*, consultations.api.*)."""
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -11,11 +12,12 @@ from portal import live, sqlite_writer
 from portal.consultations import api_views, direct_views, events, icpc2, patient_views, results, services
 from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
+from portal.consultations.models import CATEGORY_LABELS, CHANNEL_LABELS, SOURCE_LABELS
 from portal.extensions import limiter
 from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.security import audit
 from portal.security.auth import background
-from portal.security.policy import PatientRelation, authorize, can, requires
+from portal.security.policy import PatientRelation, authorize, can, requires, rule_for_rows
 
 bp = Blueprint("consultations", __name__)
 for child in (patient_views.bp, direct_views.bp, api_views.bp):
@@ -23,6 +25,21 @@ for child in (patient_views.bp, direct_views.bp, api_views.bp):
 
 QUEUE_TEMPLATE = "consultations/queue.html"
 DETAIL_TEMPLATE = "consultations/detail.html"
+
+
+@bp.app_template_filter()
+def channel_label(channel: str) -> str:
+    return str(CHANNEL_LABELS.get(channel, channel))
+
+
+@bp.app_template_filter()
+def category_label(category: str) -> str:
+    return str(CATEGORY_LABELS.get(category, category))
+
+
+@bp.app_template_filter()
+def source_label(source: str) -> str:
+    return str(SOURCE_LABELS.get(source, source))
 
 
 def _queue_context():
@@ -33,16 +50,12 @@ def _queue_context():
                                   per_page=current_app.config["CONSULTATION_PAGE_SIZE"])
     audit.record_read("consultation.queue_viewed", consultation_ids=[c.id for c in queue.consultations])
     user = current_user._get_current_object()
-    # Secretaries work the same list: the forms to assign or cancel sit in a panel beside it.
-    return {"queue": queue, "version": version, "may": _policy_for(user), "desk": can(user, "consultation.assign"),
+    # Secretaries work the same list: the forms to assign or cancel sit in a panel beside it. The policy's
+    # answers for the rows are bound once per page: same user, same kind of row.
+    return {"queue": queue, "version": version, "desk": can(user, "consultation.assign"),
+            "may_pick": rule_for_rows(user, "consultation.pick"), "may_view": rule_for_rows(user, "consultation.view"),
             "pick_url": url_per_id("consultations.pick", "consultation_id"),
             "detail_url": url_per_id("consultations.detail", "consultation_id")}
-
-
-def _policy_for(user):
-    """For templates: the policy's answers for the signed-in user, bound once per page (a list
-    asks for every row, and looking the user up through the proxy each time was a tenth of a render)."""
-    return lambda action, obj=None: can(user, action, obj)
 
 
 @bp.get("/consultations")
@@ -106,7 +119,7 @@ def _detail_context(consultation, **forms):
         "report_form": forms.get("report_form") or ReportForm(formdata=None),
         "message": forms.get("message"),
         # Parts of the page other packages own (consultations.events.consultation_page).
-        "parts": [part for _, part in events.consultation_page.send(consultation, viewer=user) if part],
+        "parts": [part for _receiver, part in events.consultation_page.send(consultation, viewer=user) if part],
         "may_open_record": can(user, "patient_record.view", PatientRelation.of_consultation(consultation)),
     }
 
@@ -154,7 +167,8 @@ def pick(consultation_id: int):
         services.pick_consultation(consultation, doctor_id=current_user.id)
     except services.NotAllowedNow as exc:
         return _conflict(consultation, exc)
-    return _after(consultation, f"Consultation {consultation.code} is yours. Start it when you are ready.")
+    return _after(consultation, _("Consultation %(code)s is yours. Start it when you are ready.",
+                                  code=consultation.code))
 
 
 @bp.post("/consultations/<int:consultation_id>/assign")
@@ -173,7 +187,7 @@ def assign(consultation_id: int):
         return _render_detail(consultation, 422, assign_form=form)
     except services.NotAllowedNow as exc:
         return _conflict(consultation, exc)
-    return _after(consultation, "Doctor assigned.")
+    return _after(consultation, _("Doctor assigned."))
 
 
 @bp.post("/consultations/<int:consultation_id>/start")
@@ -187,9 +201,9 @@ def start(consultation_id: int):
     except services.NotAllowedNow as exc:
         return _conflict(consultation, exc)
     except services.ServiceUnavailable:
-        return _render_detail(consultation, 503, message="The chat or video service did not answer, so the "
-                                                         "consultation was not started. Try again in a moment.")
-    return _after(consultation, "Consultation started. The patient has been sent a link.")
+        return _render_detail(consultation, 503, message=_("The chat or video service did not answer, so the "
+                                                           "consultation was not started. Try again in a moment."))
+    return _after(consultation, _("Consultation started. The patient has been sent a link."))
 
 
 @bp.post("/consultations/<int:consultation_id>/finish")
@@ -202,7 +216,7 @@ def finish(consultation_id: int):
         services.finish_consultation(consultation, doctor_id=current_user.id)
     except services.NotAllowedNow as exc:
         return _conflict(consultation, exc)
-    return _after(consultation, "Consultation finished. Please file the report.")
+    return _after(consultation, _("Consultation finished. Please file the report."))
 
 
 @bp.post("/consultations/<int:consultation_id>/cancel")
@@ -216,7 +230,7 @@ def cancel(consultation_id: int):
         services.cancel_consultation(consultation, reason=form.reason_text(), by_id=current_user.id)
     except services.NotAllowedNow as exc:
         return _conflict(consultation, exc)
-    return _after(consultation, "Consultation cancelled. The patient is being told.")
+    return _after(consultation, _("Consultation cancelled. The patient is being told."))
 
 
 @bp.post("/consultations/<int:consultation_id>/report")
@@ -240,7 +254,7 @@ def report(consultation_id: int):
         results.file_report(consultation, report_in, author_id=current_user.id)
     except services.NotAllowedNow as exc:
         return _conflict(consultation, exc)
-    return _after(consultation, "Report filed.")
+    return _after(consultation, _("Report filed."))
 
 
 @bp.get("/consultations/icpc2")
@@ -268,6 +282,6 @@ def chat_poll(consultation_id: int):
 @bp.post("/consultations/<int:consultation_id>/chat")
 @requires("consultation.conduct")
 def chat_post(consultation_id: int):
-    consultation = _load(consultation_id, "consultation.conduct")
+    consultation = _load(consultation_id, "consultation.conduct", with_patient=False)
     return post_chat(consultation, "doctor", url_for("consultations.chat_poll", consultation_id=consultation.id),
                      url_for("consultations.detail", consultation_id=consultation.id))

@@ -4,23 +4,25 @@ from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, 
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.consultations.models import CATEGORIES, CHANNELS
+from portal.consultations.models import CATEGORIES, CATEGORY_LABELS, CHANNEL_LABELS, CHANNELS
+from portal.i18n.languages import speaking
 from portal.input_rules import PlainText
 from portal.referrals.models import CALL_OUTCOMES, KEPT, UPDATED
 
 DECLINE_REASONS = [
-    ("not_reached", "Patient could not be reached"),
-    ("declined_by_patient", "Patient does not want a consultation"),
-    ("not_covered", "Not covered by the insurance"),
-    ("wrong_service", "Needs another service"),
-    ("duplicate", "Duplicate referral"),
-    ("other", "Other"),
+    ("not_reached", _l("Patient could not be reached")),
+    ("declined_by_patient", _l("Patient does not want a consultation")),
+    ("not_covered", _l("Not covered by the insurance")),
+    ("wrong_service", _l("Needs another service")),
+    ("duplicate", _l("Duplicate referral")),
+    ("other", _l("Other")),
 ]
 
 
+
 class CallAttemptForm(FlaskForm):
-    outcome = RadioField("What happened?", choices=list(CALL_OUTCOMES.items()), validators=[InputRequired()])
-    note = TextAreaField("Note", validators=[Optional(), Length(max=1000), PlainText(1000, multiline=True)])
+    outcome = RadioField(_l("What happened?"), choices=list(CALL_OUTCOMES.items()), validators=[InputRequired()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000), PlainText(1000, multiline=True)])
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -29,23 +31,25 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class ConsultationForm(FlaskForm):
-    enabled_channels = MultiCheckboxField("Channels", choices=[(c, c.title()) for c in CHANNELS],
+    enabled_channels = MultiCheckboxField(_l("Channels"), choices=[(c, CHANNEL_LABELS[c]) for c in CHANNELS],
                                           default=list(CHANNELS))
-    primary_channel = RadioField("Primary channel", choices=[(c, c.title()) for c in CHANNELS], default="VIDEO",
+    primary_channel = RadioField(_l("Primary channel"), choices=[(c, CHANNEL_LABELS[c]) for c in CHANNELS],
+                                 default="VIDEO",
                                  validators=[InputRequired()])
-    category = SelectField("Category", choices=[(c, c.title()) for c in CATEGORIES], default="insurance")
-    urgent = BooleanField("Urgent")
-    interpreter_language = StringField("Interpreter needed (language)",
+    category = SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES],
+                           default="insurance")
+    urgent = BooleanField(_l("Urgent"))
+    interpreter_language = StringField(_l("Interpreter needed (language)"),
                                        validators=[Optional(), Length(max=60), PlainText(60)])
 
     def validate(self, extra_validators=None):
         if not super().validate(extra_validators):
             return False
         if not self.enabled_channels.data:
-            self.enabled_channels.errors.append("Choose at least one channel.")
+            self.enabled_channels.errors.append(_l("Choose at least one channel."))
             return False
         if self.primary_channel.data not in self.enabled_channels.data:
-            self.primary_channel.errors.append("The primary channel must be one of the chosen channels.")
+            self.primary_channel.errors.append(_l("The primary channel must be one of the chosen channels."))
             return False
         return True
 
@@ -57,11 +61,13 @@ class ConsultationForm(FlaskForm):
 
 
 class DeclineForm(FlaskForm):
-    reason = SelectField("Reason", choices=DECLINE_REASONS, validators=[DataRequired()])
-    details = TextAreaField("Details", validators=[Optional(), Length(max=400), PlainText(400, multiline=True)])
+    reason = SelectField(_l("Reason"), choices=DECLINE_REASONS, validators=[DataRequired()])
+    details = TextAreaField(_l("Details"), validators=[Optional(), Length(max=400), PlainText(400, multiline=True)])
 
     def reason_text(self) -> str:
-        label = dict(DECLINE_REASONS)[self.reason.data]
+        """The reason as stored: in English whatever the page's language, like every stored record."""
+        with speaking("en"):
+            label = str(dict(DECLINE_REASONS)[self.reason.data])
         return f"{label}: {self.details.data.strip()}" if self.details.data else label
 
 

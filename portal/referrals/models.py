@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -16,10 +17,16 @@ DUPLICATE = "duplicate"
 UPDATED, KEPT = "updated", "kept"
 
 CALL_OUTCOMES = {
-    "reached": "Reached",
-    "no_answer": "No answer",
-    "voicemail": "Voicemail",
-    "wrong_number": "Wrong number",
+    "reached": _l("Reached"),
+    "no_answer": _l("No answer"),
+    "voicemail": _l("Voicemail"),
+    "wrong_number": _l("Wrong number"),
+}
+STATUS_LABELS = {
+    AWAITING: _l("awaiting screening"),
+    CONVERTED: _l("consultation created"),
+    DECLINED: _l("declined"),
+    DUPLICATE: _l("duplicate"),
 }
 
 

@@ -12,6 +12,7 @@ from portal.extensions import limiter
 from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.referrals import api_views, services
 from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm, DuplicateForm, SentDetailForm
+from portal.referrals.models import STATUS_LABELS
 from portal.security import audit
 from portal.security.auth import background
 from portal.security.policy import authorize, requires
@@ -23,14 +24,22 @@ QUEUE_TEMPLATE = "referrals/queue.html"
 DETAIL_TEMPLATE = "referrals/detail.html"
 
 
+@bp.app_template_global()
+def referral_status(status: str) -> str:
+    """A referral's status in the reader's language (the patient record lists referrals too)."""
+    return str(STATUS_LABELS.get(status, status))
+
+
 def _queue_context():
     # The search term is read from the POSTed form only: patient names stay out of URLs and logs.
     search = request.form.get("q", "")[:100]
     page = request.values.get("page", 1, type=int) or 1
     version = live.version(services.QUEUE_TOPIC)
     queue = services.screening_queue(search, page, current_app.config["QUEUE_PAGE_SIZE"])
-    # Other referrals waiting for the same patient are flagged on each row, with links to them.
-    open_by_patient = services.open_referrals_by_patient([r.patient_id for r in queue.referrals])
+    # Other referrals waiting for the same patient are flagged on each row, with links to them (read only
+    # when the page has such a row: most have none).
+    open_by_patient = services.open_referrals_by_patient(
+        [r.patient_id for r in queue.referrals if r.open_for_patient > 1])
     audit.record_read("referral.queue_viewed", referral_ids=[r.id for r in queue.referrals])
     others = {r.id: [o for o in open_by_patient[r.patient_id] if o.id != r.id] for r in queue.referrals}
     return {"queue": queue, "search": search, "version": version, "others": others,
@@ -98,7 +107,7 @@ def _after_action(referral, message: str):
 
 def _already_handled(referral_id: int):
     referral = services.get_referral(referral_id)
-    return _render_detail(referral, 409, message="Already handled: another secretary acted on this referral first.")
+    return _render_detail(referral, 409, message=_("Already handled: another secretary acted on this referral first."))
 
 
 @bp.post("/referrals/<int:referral_id>/calls")
@@ -113,7 +122,7 @@ def log_call(referral_id: int):
                                             by_id=current_user.id)
     except services.AlreadyHandled:
         return _already_handled(referral_id)
-    return _after_action(referral, f"Call logged: {attempt.outcome_label}.")
+    return _after_action(referral, _("Call logged: %(outcome)s.", outcome=attempt.outcome_label))
 
 
 @bp.post("/referrals/<int:referral_id>/consultation")
@@ -133,7 +142,8 @@ def create_consultation(referral_id: int):
     except services.InvalidAction as exc:
         form.enabled_channels.errors.append(str(exc))
         return _render_detail(referral, 422, consultation_form=form)
-    return _after_action(referral, f"Consultation {consultation.code} created; it is in the doctors' queue.")
+    return _after_action(referral, _("Consultation %(code)s created; it is in the doctors' queue.",
+                                     code=consultation.code))
 
 
 @bp.post("/referrals/<int:referral_id>/decline")
@@ -147,7 +157,7 @@ def decline(referral_id: int):
         services.decline_referral(referral, reason=form.reason_text(), by_id=current_user.id)
     except services.AlreadyHandled:
         return _already_handled(referral_id)
-    return _after_action(referral, "Referral declined.")
+    return _after_action(referral, _("Referral declined."))
 
 
 @bp.post("/referrals/<int:referral_id>/sent-details")

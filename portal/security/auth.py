@@ -47,6 +47,8 @@ def content_security_policy() -> str:
 
 # Whose sessions have a server-side record (checked on every request): every kind of signed-in user.
 SERVER_SIDE_KINDS = ("staff:", "partner:")
+# How stale `last_active` may grow before a request writes it again (and so re-sends the cookie).
+ACTIVITY_STEP_SECONDS = 60
 SESSION_STORE_DOWN = "Sign-in is unavailable for a moment (the session store cannot be reached). Try again shortly."
 
 
@@ -293,11 +295,15 @@ def _enforce_session():
     correlation = request.headers.get("X-Correlation-ID") or (given if given != g.request_id else "")
     if correlation and CORRELATION_ID.fullmatch(correlation):
         g.correlation_id = correlation
-    user_key = session.get("_user_id")
-    if not isinstance(user_key, str):
-        return None
     idle_limit = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
     now = time.time()
+    user_key = session.get("_user_id")
+    if not isinstance(user_key, str):
+        # A patient's link session has no user: the age of its cookie's signature is its idle timeout
+        # (Flask refuses a cookie signed longer ago than the lifetime), so any request of theirs renews it.
+        if session.permanent:
+            _note_activity(now, idle_limit)
+        return None
     if now - session.get("last_active", 0) > idle_limit:
         return _signed_out("You were signed out after a period of inactivity.")
     view = current_app.view_functions.get(request.endpoint)
@@ -313,8 +319,19 @@ def _enforce_session():
         if state != sessions.GOOD:
             return _signed_out("Your session has ended. Please sign in again.")
     if activity:
-        session["last_active"] = now
+        _note_activity(now, idle_limit)
     return None
+
+
+def _note_activity(now: float, idle_limit: float) -> None:
+    """Move `last_active` on, but only once it is a fifteenth of the idle timeout old (a minute at most).
+
+    Writing it changes the cookie, which must then be signed and sent again; the cookie is not re-sent
+    otherwise (SESSION_REFRESH_EACH_REQUEST is off), so most requests skip both. The idle timeout then
+    ends a session between 14/15 of SESSION_IDLE_MINUTES and SESSION_IDLE_MINUTES after its last
+    activity: never later. The cookie's expiry and its signature's age move on with every write."""
+    if now - session.get("last_active", 0) >= min(ACTIVITY_STEP_SECONDS, idle_limit / 15):
+        session["last_active"] = now
 
 
 def _security_headers(response):

@@ -139,6 +139,26 @@ def test_diary_actions_swap_their_row_keep_focus_and_cancel_asks_first(app, open
     assert_ran_clean(page)
 
 
+def test_a_control_swapped_in_works_at_once(app, open_page, sign_in_as, diary_set_up):
+    """The row's new Unblock button is pressed in the very moment it appears (a microtask after htmx
+    inserts it, before any timer could run): it must already post by htmx, not as a plain form that
+    reloads the page (htmx's default 20 ms settle delay left that gap; CI hit it under load)."""
+    free = slot_ids(app, diary_set_up["service_id"])[0]
+    page = sign_in_as(open_page(DESKTOP), "secretary")
+    page.goto(f"/schedules/{diary_set_up['schedule_id']}?day={DIARY_MONDAY}")
+    mark_page(page)
+    page.evaluate("""id => new MutationObserver((changes, observer) => {
+        const button = document.getElementById(id);
+        if (button && button.textContent.includes("Unblock")) { observer.disconnect(); button.click(); }
+    }).observe(document.body, {childList: true, subtree: true})""", f"slot-{free}-action")
+    page.locator(f"#slot-{free}-action").click()
+    # The row's own news, which only the htmx answer carries (a plain post reloads the whole diary).
+    expect(page.locator(f"#slot-{free}").get_by_role("status")).to_have_text("Slot free again.")
+    expect(page.locator(f"#slot-{free}").get_by_text("free", exact=True)).to_be_visible()
+    assert_not_reloaded(page)
+    assert_ran_clean(page)
+
+
 def test_declining_a_referral_asks_first(open_page, sign_in_as, send_referral, seed_referral):
     send_referral(another_referral(seed_referral, "Line", "Danser"))
     page = sign_in_as(open_page(DESKTOP), "secretary")

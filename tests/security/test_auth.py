@@ -2,11 +2,12 @@
 
 import time
 
+import time_machine
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.security.models import AuditEvent
-from tests.conftest import PASSWORD, csrf_token_from, make_staff, sign_in
+from tests.conftest import PASSWORD, csrf_token_from, make_consultation, make_staff, sign_in
 
 
 def test_sign_in_and_out(client, app):
@@ -120,3 +121,56 @@ def test_unknown_page_is_a_friendly_404(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404 and "Not found" in response.get_data(as_text=True)
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+# --- activity: the cookie is re-sent when the session changed, at most once a minute for activity alone ----
+
+def _sets_cookie(response) -> bool:
+    return any(cookie.startswith("session=") for cookie in response.headers.getlist("Set-Cookie"))
+
+
+def test_a_request_soon_after_the_last_does_not_send_the_cookie_again(staff_client):
+    secretary = staff_client("secretary")
+    secretary.get("/queue")
+    again = secretary.get("/queue")
+    assert again.status_code == 200 and not _sets_cookie(again)
+
+
+def test_activity_moves_last_active_on_once_it_is_a_minute_old(staff_client):
+    secretary = staff_client("secretary")
+    with secretary.session_transaction() as session:
+        session["last_active"] = time.time() - 61
+    renewed = secretary.get("/queue")
+    assert renewed.status_code == 200 and _sets_cookie(renewed)
+    with secretary.session_transaction() as session:
+        assert time.time() - session["last_active"] < 5
+
+
+def test_an_active_staff_session_outlives_the_idle_timeout_and_an_idle_one_ends_within_it(staff_client):
+    secretary = staff_client("secretary")
+    with time_machine.travel(time.time(), tick=False) as traveller:
+        for _ in range(4):  # 56 minutes of work, a page every 14 minutes
+            traveller.shift(14 * 60)
+            assert secretary.get("/queue").status_code == 200
+        traveller.shift(59)  # activity within the minute does not move last_active
+        assert secretary.get("/queue").status_code == 200
+        traveller.shift(15 * 60 - 58)  # 15 minutes and 1 second after the last write
+        ended = secretary.get("/queue")
+    assert ended.status_code == 302 and "/login" in ended.headers["Location"]
+
+
+def test_a_patients_link_session_lives_while_they_use_it_and_ends_when_they_leave_it(app, client):
+    from tests.consultations.conftest import check, link_for
+
+    cid = make_consultation(app)
+    with time_machine.travel(time.time(), tick=False) as traveller:
+        assert check(client, link_for(app, cid)).status_code == 302
+        first = client.get("/c/room/poll?since=-1", headers={"HX-Request": "true"})
+        assert first.status_code == 200
+        assert not _sets_cookie(client.get("/c/room/poll?since=-1", headers={"HX-Request": "true"}))
+        for _ in range(3):  # the waiting room polls: each renews the cookie once it is a minute old
+            traveller.shift(14 * 60)
+            renewed = client.get("/c/room/poll?since=-1", headers={"HX-Request": "true"})
+            assert renewed.status_code == 200 and _sets_cookie(renewed)
+        traveller.shift(15 * 60 + 1)  # the cookie's signature is older than the idle timeout: refused
+        assert client.get("/c/room").status_code == 404
