@@ -235,7 +235,8 @@ def main() -> None:
           f"duplicates {counters['duplicates']}, tokens issued {counters['tokens_issued']}; "
           f"each claim filed exactly once: {'yes' if exactly_once else 'NO'}")
     print(f"status follower (every {args.follow_every} s, decisions {args.decide_after:g} s after filing): "
-          f"{counters['status_checks']} status checks, {decided} claims decided during the run")
+          f"ran during the run: {'yes' if counters['status_checks'] else 'NO'}; {counters['status_checks']} status "
+          f"checks in {counters.get('status_requests', 0)} requests, {decided} claims decided during the run")
     if hello:
         print(f"hello world (no-op RQ jobs, same workers and queue): {hello['done']} in {hello['elapsed']:.1f} s, "
               f"{hello['steady']:.0f} jobs/s with every worker up, {hello['steady'] / args.workers:.0f} per worker")

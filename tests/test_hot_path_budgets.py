@@ -27,8 +27,9 @@ HX = {"HX-Request": "true"}
 # path: (SQL statements, commits) at most, per request. The audit event is 3 of them (lock the chain's
 # head, move it, insert the event).
 BUDGETS = {
-    "secretary queue": (7, 1),
-    "doctor queue": (7, 1),
+    "secretary queue": (5, 1),  # the user, the page (count and same-patient counts inside), the audit event
+    "secretary queue, a patient twice": (6, 1),  # and that patient's other referrals
+    "doctor queue": (5, 1),  # the user, the page (the capped count inside), the audit event
     "chat post": (8, 1),
     "chat poll": (5, 1),
     "partner list": (5, 1),
@@ -106,12 +107,18 @@ def assert_within_budget(path: str, counted: Counted) -> None:
 
 
 def test_secretary_queue(app, staff_client, post_referral, seed_referral):
-    for n in range(3):
-        assert post_referral({**seed_referral, "JournalGuid": f"240b54a7-8c2a-4c3c-80a4-0bc63e2c949{n}"}
-                             ).status_code == 201
+    rng = random.Random(3)
+    patients = [random_fodselsnummer(rng) for _ in range(3)]
+    for n, pid in enumerate(patients):
+        assert post_referral({**seed_referral, "JournalGuid": f"240b54a7-8c2a-4c3c-80a4-0bc63e2c949{n}",
+                              "PID": pid}).status_code == 201
     secretary = staff_client("secretary")
     page = within_budget(app, "secretary queue", lambda: secretary.get("/queue"))
     assert "3 referrals waiting" in page.get_data(as_text=True)
+    assert post_referral({**seed_referral, "JournalGuid": "240b54a7-8c2a-4c3c-80a4-0bc63e2c9499",
+                          "PID": patients[0]}).status_code == 201
+    page = within_budget(app, "secretary queue, a patient twice", lambda: secretary.get("/queue"))
+    assert page.get_data(as_text=True).count("2 open for this patient") == 2
 
 
 def test_doctor_queue(app, staff_client):

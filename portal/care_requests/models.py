@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -21,6 +22,15 @@ CANCELLED = "cancelled"
 # A secretary booked the patient at another service from triage (portal/book_elsewhere/); past, not current.
 BOOKED_ELSEWHERE = "booked_elsewhere"
 CARE_REQUEST_STATUSES = (DRAFT, SCHEDULED, TRIAGE, BOOKED, DECLINED, CANCELLED, BOOKED_ELSEWHERE)
+STATUS_LABELS = {
+    DRAFT: _l("draft"),
+    SCHEDULED: _l("scheduled"),
+    TRIAGE: _l("in triage"),
+    BOOKED: _l("booked by the clinic"),
+    DECLINED: _l("declined"),
+    CANCELLED: _l("cancelled"),
+    BOOKED_ELSEWHERE: _l("booked at another service"),
+}
 # "Current" tab: still waiting for something to happen; the rest are "past".
 CURRENT_STATUSES = (DRAFT, TRIAGE, SCHEDULED, BOOKED)
 

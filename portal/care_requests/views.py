@@ -10,14 +10,16 @@ import json
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal import live, sqlite_writer
 from portal.care_requests import services
 from portal.care_requests.forms import EmptyForm, PatientForm, SearchForm, SlotForm, VisitForm
+from portal.care_requests.models import STATUS_LABELS
 from portal.extensions import limiter
-from portal.pages import page_or_block
+from portal.pages import page_or_block, url_per_id
 from portal.partners import services as partner_services
 from portal.partners.sign_in import partner_pages
 from portal.scheduling import services as scheduling
@@ -28,6 +30,12 @@ from portal.security.policy import authorize, partner_scope, requires
 bp = partner_pages(Blueprint("care_requests", __name__), home="care_requests.index")
 
 HANDOFF_SESSION_KEY = "handoff"
+
+
+@bp.app_template_global()
+def care_request_status(status: str) -> str:
+    """A care request's status in the reader's language (partner pages and the secretaries' triage)."""
+    return str(STATUS_LABELS.get(status, status))
 
 
 LIST_TEMPLATE = "care_requests/list.html"
@@ -41,7 +49,10 @@ def _list_context(partner_id: int) -> dict:
     rows, has_next = services.list_care_requests(partner_id, tab=tab, page=page)
     audit.record_read("care_request.list", partner_id=partner_id, tab=tab, page=page,
                       care_request_ids=[r.id for r in rows])
-    return {"rows": rows, "tab": tab, "page": page, "has_next": has_next, "version": version}
+    # Times are shown where the care happens: each service's clinic zone, looked up once for the page.
+    zones = scheduling.zones_of_services(r.service_id for r in rows)
+    return {"rows": rows, "tab": tab, "page": page, "has_next": has_next, "version": version, "zones": zones,
+            "detail_url": url_per_id("care_requests.detail", "care_request_id")}
 
 
 @bp.get("/partner/care-requests")
@@ -75,7 +86,8 @@ def detail(care_request_id):
     answers = json.loads(care_request.answers or "{}")
     audit.record_read("care_request.view", subject=care_request, patient_id=care_request.patient_id,
                       care_request_id=care_request.id)
-    return render_template("care_requests/detail.html", care_request=care_request, answers=answers)
+    zone = scheduling.zones_of_services([care_request.healthcare_service_id]).get(care_request.healthcare_service_id)
+    return render_template("care_requests/detail.html", care_request=care_request, answers=answers, zone=zone)
 
 
 # --- patients and the handoff ----------------------------------------------------------------------
@@ -134,9 +146,9 @@ def _hand_off(partner_id: int, patient_id: int):
 def redeem(token):
     prefill = services.redeem_handoff(token, partner_id=partner_scope(current_user), user_id=current_user.id)
     if prefill is None:
-        return render_template("partners/message.html", title="This link has expired",
-                               message="The scheduling link is no longer valid (it works once, for ten minutes). "
-                                       "Start again from the care requests."), 410
+        return render_template("partners/message.html", title=_("This link has expired"),
+                               message=_("The scheduling link is no longer valid (it works once, for ten minutes). "
+                                         "Start again from the care requests.")), 410
     # Only ids go into the (signed, readable) session cookie: no patient data.
     session[HANDOFF_SESSION_KEY] = {"patient_id": prefill["patient_id"], "partner_id": prefill["partner_id"]}
     return redirect(url_for(".visit"))
@@ -185,7 +197,8 @@ def _to_triage(patient, form, why: str):
                                            reason=form.reason.data, answers=_answers(form),
                                            callback_phone=form.callback_phone.data, why=why)
     session.pop(HANDOFF_SESSION_KEY, None)
-    flash(f"Care request {care_request.id} went to triage ({why.lower()}); the clinic will call back.")
+    flash(_("Care request %(id)s went to triage (%(why)s); the clinic will call back.", id=care_request.id,
+            why=why.lower()))
     return redirect(url_for(".index"))
 
 
@@ -218,9 +231,9 @@ def book():
                                               reason=form.reason.data, answers=_answers(form),
                                               callback_phone=form.callback_phone.data)
     except scheduling.SchedulingError:
-        return _after_visit_form(patient, form, slot_error="That slot was just taken. Choose another.")
+        return _after_visit_form(patient, form, slot_error=_("That slot was just taken. Choose another."))
     session.pop(HANDOFF_SESSION_KEY, None)
-    flash(f"Care request {care_request.id} is scheduled.")
+    flash(_("Care request %(id)s is scheduled.", id=care_request.id))
     return redirect(url_for(".index"))
 
 
@@ -230,5 +243,5 @@ def cancel():
     if not EmptyForm().validate_on_submit():
         abort(400)
     session.pop(HANDOFF_SESSION_KEY, None)
-    flash("Nothing was created.")
+    flash(_("Nothing was created."))
     return redirect(url_for(".index"))

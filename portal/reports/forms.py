@@ -1,5 +1,6 @@
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
@@ -24,7 +25,7 @@ class AuditFilterForm(FlaskForm):
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:
-            raise ValidationError("Must not be before the start date.")
+            raise ValidationError(_l("Must not be before the start date."))
 
 
 class InsurerReportForm(FlaskForm):
@@ -34,7 +35,7 @@ class InsurerReportForm(FlaskForm):
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:
-            raise ValidationError("Must not be before the start date.")
+            raise ValidationError(_l("Must not be before the start date."))
 
 
 class DashboardFilterForm(FlaskForm):
@@ -43,8 +44,8 @@ class DashboardFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    since = DateField("From", validators=[Optional()])
-    until = DateField("To", validators=[Optional()])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
 
     EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
@@ -58,13 +59,14 @@ class DashboardFilterForm(FlaskForm):
     def _within_bounds(self, field):
         # Days near 0001-01-01 or 9999-12-31 would overflow the period's arithmetic.
         if field.data and not self.EARLIEST <= field.data <= self.LATEST:
-            raise ValidationError(f"Choose a date from {self.EARLIEST.year} to {self.LATEST.year}.")
+            raise ValidationError(_l("Choose a date from %(first)s to %(last)s.", first=self.EARLIEST.year,
+                                     last=self.LATEST.year))
 
     def validate_until(self, field):
         self._within_bounds(field)
         if not (field.data and self.since.data):
             return
         if field.data < self.since.data:
-            raise ValidationError("Must not be before the start date.")
+            raise ValidationError(_l("Must not be before the start date."))
         if (field.data - self.since.data).days + 1 > self.max_days:
-            raise ValidationError(f"Choose a period of at most {self.max_days} days.")
+            raise ValidationError(_l("Choose a period of at most %(days)d days.", days=self.max_days))

@@ -2,12 +2,15 @@
 insurer report (request, progress, download)."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _, ngettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from portal import sqlite_writer
+from portal.i18n.formatting import day
 from portal.orders.services import insurers
 from portal.pages import page_or_block
 from portal.reports import charts, dashboards, insurer_report
@@ -115,16 +118,19 @@ def dashboard():
 
 
 def _period(form, max_days: int) -> dashboards.Period:
-    """The period asked for; a missing end is filled in from the other end or today (UTC)."""
+    """The period asked for, in the clinic's days; a missing end is filled in from the other end or the
+    clinic's today."""
+    zone = ZoneInfo(current_app.config["CLINIC_TIME_ZONE"])
+    today = dashboards.today_in(zone, utcnow())
     since, until = form.since.data, form.until.data
     if since and not until:
-        until = min(since + timedelta(days=max_days - 1), utcnow().date())
+        until = min(since + timedelta(days=max_days - 1), today)
         until = max(until, since)
     if until and not since:
         since = until - timedelta(days=29)
     if not since:
-        return dashboards.last_days(utcnow().date())
-    return dashboards.Period(since, until)
+        return dashboards.last_days(today, zone=zone)
+    return dashboards.Period(since, until, zone)
 
 
 def dashboard_figures(period: dashboards.Period) -> dict:
@@ -137,31 +143,38 @@ def dashboard_figures(period: dashboards.Period) -> dict:
         "outcomes": dashboards.outcomes(period),
         "travel_claims": dashboards.travel_claim_outcomes(period),
     }
-    span = f"{period.since:%d %b %Y} to {period.until:%d %b %Y}"
+    span = {"since": day(period.since, form="medium"), "until": day(period.until, form="medium")}
     days = period.days()
+    received = sum(n for _day, n in figures["referrals"])
     figures["charts"] = {
         "referrals": charts.column_chart(
-            figures["referrals"], chart_id="chart-referrals", title="Referrals received per day",
-            desc=f"{sum(n for _, n in figures['referrals'])} referrals from {span}; the table below has each day.",
-            unit="referrals"),
+            figures["referrals"], chart_id="chart-referrals", title=_("Referrals received per day"),
+            desc=ngettext("%(num)d referral from %(since)s to %(until)s; the table below has each day.",
+                          "%(num)d referrals from %(since)s to %(until)s; the table below has each day.",
+                          received, **span),
+            unit=_("referrals")),
         "states": charts.bar_chart(
-            figures["states"], chart_id="chart-states", title="Consultations by state",
-            desc=f"Consultations created from {span}, by their state now; the table below has the counts."),
-        "waiting": _spread_chart(figures["waiting"], days, "chart-waiting", "Waiting time per day",
-                                 f"Median and 90th percentile minutes from creation to start, {span}."),
-        "treatment": _spread_chart(figures["treatment"], days, "chart-treatment", "Treatment duration per day",
-                                   f"Median and 90th percentile minutes from start to end, {span}."),
+            figures["states"], chart_id="chart-states", title=_("Consultations by state"),
+            desc=_("Consultations created from %(since)s to %(until)s, by their state now; the table below has "
+                   "the counts.", **span)),
+        "waiting": _spread_chart(figures["waiting"], days, "chart-waiting", _("Waiting time per day"),
+                                 _("Median and 90th percentile minutes from creation to start, %(since)s to "
+                                   "%(until)s.", **span)),
+        "treatment": _spread_chart(figures["treatment"], days, "chart-treatment", _("Treatment duration per day"),
+                                   _("Median and 90th percentile minutes from start to end, %(since)s to %(until)s.",
+                                     **span)),
         "outcomes": charts.bar_chart(
-            figures["outcomes"], chart_id="chart-outcomes", title="Consultation outcomes",
-            desc=f"Reports filed from {span}, by outcome; the table below has the counts."),
+            figures["outcomes"], chart_id="chart-outcomes", title=_("Consultation outcomes"),
+            desc=_("Reports filed from %(since)s to %(until)s, by outcome; the table below has the counts.", **span)),
         "travel_claims": charts.bar_chart(
-            figures["travel_claims"], chart_id="chart-travel-claims", title="Travel-claim outcomes",
-            desc=f"Travel claims made from {span}, by their status now; the table below has the counts."),
+            figures["travel_claims"], chart_id="chart-travel-claims", title=_("Travel-claim outcomes"),
+            desc=_("Travel claims made from %(since)s to %(until)s, by their status now; the table below has the "
+                   "counts.", **span)),
     }
     return figures
 
 
 def _spread_chart(spreads, days, chart_id: str, title: str, desc: str):
-    return charts.line_chart(days, [("Median", "median", {s.day: s.median for s in spreads}),
-                                    ("90th percentile", "p90", {s.day: s.p90 for s in spreads})],
-                             chart_id=chart_id, title=title, desc=desc, unit="minutes")
+    return charts.line_chart(days, [(_("Median"), "median", {s.day: s.median for s in spreads}),
+                                    (_("90th percentile"), "p90", {s.day: s.p90 for s in spreads})],
+                             chart_id=chart_id, title=title, desc=desc, unit=_("minutes"))

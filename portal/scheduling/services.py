@@ -475,6 +475,21 @@ def zones_of_schedules(schedule_ids) -> dict[int, ZoneInfo]:
     return {schedule_id: _zone(clinic or own) for schedule_id, clinic, own in rows}
 
 
+def zones_of_services(service_ids) -> dict[int, ZoneInfo]:
+    """The zone each healthcare service's care happens in: the clinic zone of its first diary (as clinic_zone),
+    for a list of care requests: one query. A service without a diary is left out (the caller's default)."""
+    ids = {i for i in service_ids if i}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Schedule.healthcare_service_id, Location.time_zone, Schedule.timezone)
+                              .outerjoin(Location, Location.id == Schedule.location_id)
+                              .where(Schedule.healthcare_service_id.in_(ids)).order_by(Schedule.id))
+    zones: dict[int, ZoneInfo] = {}
+    for service_id, clinic, own in rows:
+        zones.setdefault(service_id, _zone(clinic or own))
+    return zones
+
+
 def diary(schedule: Schedule, first_day: date, days: int) -> Diary:
     """The schedule's slots for `days` days from `first_day` (local days), with live appointments."""
     zone = _zone(schedule.timezone)

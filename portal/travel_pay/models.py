@@ -20,14 +20,14 @@ REJECTED = "rejected"       # validation error from the claims API: not retried,
 FAILED = "failed"           # system errors until the last attempt: listed for staff, patient told
 STATUSES = (NOT_QUEUED, QUEUED, SUBMITTING, FILED, DECIDED, EXISTS, REJECTED, FAILED)
 STATUS_LABELS = {
-    NOT_QUEUED: "Stored, not yet queued",
-    QUEUED: "Queued",
-    SUBMITTING: "Being filed",
-    FILED: "Filed",
-    DECIDED: "Decided",
-    EXISTS: "Already in the claims system",
-    REJECTED: "Refused by the claims system",
-    FAILED: "Failed after retries",
+    NOT_QUEUED: _l("Stored, not yet queued"),
+    QUEUED: _l("Queued"),
+    SUBMITTING: _l("Being filed"),
+    FILED: _l("Filed"),
+    DECIDED: _l("Decided"),
+    EXISTS: _l("Already in the claims system"),
+    REJECTED: _l("Refused by the claims system"),
+    FAILED: _l("Failed after retries"),
 }
 
 # The claims system's own claim statuses (BTSSS, as vets-api's check-in status job lists them).

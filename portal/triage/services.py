@@ -1,14 +1,18 @@
 """The secretaries' triage queue: care requests that could not be self-scheduled are booked into a
 slot, booked at another service or declined, once each; the creator is told by e-mail. No Flask request here."""
 
+from collections.abc import Callable
 from datetime import date
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from portal.care_requests import services as care_requests
 from portal.care_requests.models import BOOKED, BOOKED_ELSEWHERE, DECLINED, TRIAGE, CareRequest
 from portal.extensions import db
+from portal.i18n import formatting
+from portal.i18n.languages import speaking
 from portal.notifications import services as outbox
 from portal.partners.models import PartnerUser
 from portal.scheduling import services as scheduling
@@ -66,9 +70,16 @@ def book_from_triage(care_request_id: int, slot_id: int, *, staff_id: int) -> Ca
     audit.record("care_request.booked", patient_id=patient_id, actor=("staff", str(staff_id)),
                  care_request_id=care_request_id)
     slot = db.session.get(Slot, slot_id)
-    when = f" for {slot.start:%Y-%m-%d %H:%M} UTC" if slot is not None else ""
+
+    def booked():
+        if slot is None:
+            return _("was booked by the clinic")
+        # In the zone of the clinic where the care happens, with its abbreviation: the reader may be elsewhere.
+        start = formatting.when(slot.start, scheduling.clinic_zone(slot.schedule), show_zone=True)
+        return _("was booked by the clinic for %(when)s", when=start)
+
     # Queued before the booking, so it commits with it (book_slot commits) or not at all.
-    notifications = _tell_creator(care_request, f"was booked by the clinic{when}")
+    notifications = _tell_creator(care_request, booked)
     appointment = scheduling.book_slot(slot_id, patient_id=patient_id, actor=("staff", str(staff_id)),
                                        description="Booked from triage")
     care_request = care_requests.link_appointment(care_request_id, appointment.id)
@@ -76,8 +87,9 @@ def book_from_triage(care_request_id: int, slot_id: int, *, staff_id: int) -> Ca
     return care_request
 
 
-def _tell_creator(care_request: CareRequest, outcome: str) -> list:
-    """E-mail the triage outcome to the creator's notification address, if they gave one.
+def _tell_creator(care_request: CareRequest, outcome: Callable[[], str]) -> list:
+    """E-mail the triage outcome to the creator's notification address, if they gave one, in their language
+    (`outcome` gives the words, called while speaking it).
 
     Only the care request number and the outcome: no patient data leaves by e-mail.
     """
@@ -85,8 +97,12 @@ def _tell_creator(care_request: CareRequest, outcome: str) -> list:
     if creator is None or not creator.active or not creator.notification_email:
         return []
     link = f"{current_app.config['PORTAL_URL'].rstrip('/')}/partner/care-requests/{care_request.id}"
-    return [outbox.queue_email(to=creator.notification_email, subject=f"Care request {care_request.id}: {outcome}",
-                               text=f"Care request {care_request.id} {outcome}.\nDetails (sign-in needed): {link}",
+    with speaking(creator.language):
+        what = outcome()
+        subject = _("Care request %(id)s: %(outcome)s", id=care_request.id, outcome=what)
+        text = _("Care request %(id)s %(outcome)s.\nDetails (sign-in needed): %(link)s", id=care_request.id,
+                 outcome=what, link=link)
+    return [outbox.queue_email(to=creator.notification_email, subject=subject, text=text,
                                kind="care_request.outcome")]
 
 
@@ -102,8 +118,8 @@ def finish_triage_elsewhere(care_request_id: int, *, staff_id: int, where: str) 
                 version=CareRequest.version + 1)
         .execution_options(synchronize_session=False)).rowcount == 1
     care_request = db.session.get(CareRequest, care_request_id) if marked else None
-    notifications = _tell_creator(care_request, f"was booked by the clinic at another service ({where})") \
-        if marked else []
+    notifications = _tell_creator(care_request, lambda: _("was booked by the clinic at another service (%(where)s)",
+                                                          where=where)) if marked else []
     db.session.commit()
     if marked:
         outbox.dispatch(notifications)
@@ -122,7 +138,7 @@ def decline_from_triage(care_request_id: int, *, staff_id: int) -> None:
         raise AlreadyHandled(care_request_id)
     care_request = db.session.get(CareRequest, care_request_id)
     audit.record("care_request.declined", care_request_id=care_request_id, actor=("staff", str(staff_id)))
-    notifications = _tell_creator(care_request, "was declined by the clinic")
+    notifications = _tell_creator(care_request, lambda: _("was declined by the clinic"))
     db.session.commit()
     outbox.dispatch(notifications)
     care_requests.status_changed(care_request.partner_id)

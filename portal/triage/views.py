@@ -4,6 +4,7 @@ into a slot, book at another service or decline."""
 import json
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import sqlite_writer
@@ -22,7 +23,8 @@ bp = Blueprint("triage", __name__)
 def queue():
     requests_ = services.triage_queue()
     audit.record_read("triage.queue", care_request_ids=[c.id for c in requests_])
-    return render_template("triage/queue.html", care_requests=requests_)
+    zones = scheduling.zones_of_services(c.healthcare_service_id for c in requests_)
+    return render_template("triage/queue.html", care_requests=requests_, zones=zones)
 
 
 @bp.get("/triage/<int:care_request_id>")
@@ -45,19 +47,19 @@ def detail(care_request_id):
 def book(care_request_id):
     form = SlotForm()
     if not form.validate_on_submit():
-        flash("Choose a slot.")
+        flash(_("Choose a slot."))
         return redirect(url_for(".detail", care_request_id=care_request_id))
     try:
         services.book_from_triage(care_request_id, form.slot_id.data, staff_id=current_user.id)
     except services.NotFound:
         abort(404)
     except services.AlreadyHandled:
-        flash("Someone else handled this care request already.")
+        flash(_("Someone else handled this care request already."))
         return redirect(url_for(".queue"))
     except scheduling.SchedulingError:
-        flash("That slot cannot be booked any more. Choose another.")
+        flash(_("That slot cannot be booked any more. Choose another."))
         return redirect(url_for(".detail", care_request_id=care_request_id))
-    flash("Booked.")
+    flash(_("Booked."))
     return redirect(url_for(".queue"))
 
 
@@ -71,7 +73,7 @@ def decline(care_request_id):
     except services.NotFound:
         abort(404)
     except services.AlreadyHandled:
-        flash("Someone else handled this care request already.")
+        flash(_("Someone else handled this care request already."))
         return redirect(url_for(".queue"))
-    flash("Declined.")
+    flash(_("Declined."))
     return redirect(url_for(".queue"))

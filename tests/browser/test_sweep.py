@@ -387,10 +387,6 @@ def _check_refusals(context, role, seed, findings):
 NOT_YET_TRANSLATED: set[str] = {
     "api_docs.docs",
     "book_elsewhere.start",
-    "care_requests.detail",
-    "care_requests.index",
-    "care_requests.new",
-    "care_requests.visit",
     "insurers.insurer_detail",
     "notifications.outbox",
     "ops.failed",
@@ -405,15 +401,12 @@ NOT_YET_TRANSLATED: set[str] = {
     "partners.users",
     "patient_record.record",
     "reports.audit_browser",
-    "reports.dashboard",
     "reports.insurer_reports",
     "reports.insurer_run",
     "scheduling.admin",
     "scheduling.book",
     "scheduling.schedules",
     "travel_pay.claims",
-    "triage.detail",
-    "triage.queue",
 }
 # What the sign-ins type (the direct patient's details) is data too, though not in the database yet.
 TYPED_WORDS = {"Dina", "Direkte", "POL"}

@@ -67,6 +67,18 @@ def test_same_journal_guid_with_different_content_is_a_conflict(post_referral, s
     assert count(Referral) == 1
 
 
+def test_a_conflicting_replay_for_another_person_leaves_no_patient_behind(post_referral, seed_referral, app_ctx):
+    """The JournalGuid is not looked up before the patient is found or created: a replay naming someone
+    new creates that patient inside the request's transaction, which the 409 must roll back."""
+    post_referral(seed_referral)
+    other_person = dict(seed_referral, PID="01019010046", Firstname="Ola", Lastname="Nordmann")
+    response = post_referral(other_person)
+    assert response.status_code == 409
+    db.session.rollback()  # read what was committed, not this test's own view
+    assert count(Patient) == 1 and count(Referral) == 1
+    assert db.session.scalar(select(Patient.last_name)) == "Danser"
+
+
 def test_a_second_referral_for_the_same_person_reuses_the_patient(post_referral, seed_referral, app_ctx):
     post_referral(seed_referral)
     second = dict(seed_referral, JournalGuid="6b0f9d4e-2f9e-4b8e-9d7c-0a1b2c3d4e5f")

@@ -105,7 +105,8 @@ def test_counting_outcomes_is_one_audited_read_per_view(app, staff_client, seede
             AuditEvent.action == "consultation_result.outcomes_counted")).all()
     assert len(events) == 1
     assert events[0].actor_type == "staff" and events[0].details["reports"] == 2
-    assert events[0].details["since"].startswith("2030-03-04")
+    # The period begins at the clinic's midnight (Europe/Oslo, CET in March), stored as UTC.
+    assert events[0].details["since"].startswith("2030-03-03T23:00")
 
 
 @pytest.mark.parametrize("query, message", [
@@ -153,3 +154,44 @@ def test_travel_claim_outcomes_count_the_periods_claims_by_status(app, staff_cli
     assert rows["Filed"] == ["2"]
     assert rows["Failed after retries"] == ["0"]  # made before the period
     assert rows["Queued"] == ["0"] and len(rows) == 8  # every status, zeros included
+
+
+def _referrals_at(app, post_referral, seed_referral, moments):
+    for n, _moment in enumerate(moments):
+        body = dict(seed_referral, JournalGuid=f"5a0b54a7-8c2a-4c3c-80a4-0bc63e2c94{n:02d}")
+        assert post_referral(body).status_code == 201
+    with app.app_context():
+        ids = db.session.scalars(select(Referral.id).order_by(Referral.id)).all()
+        for rid, moment in zip(ids, moments):
+            db.session.execute(update(Referral).where(Referral.id == rid).values(received_at=moment))
+        db.session.commit()
+
+
+def test_a_referral_at_23_30_utc_in_summer_counts_on_the_next_oslo_day(app, staff_client, post_referral,
+                                                                         seed_referral, monkeypatch):
+    monkeypatch.setitem(app.config, "CLINIC_TIME_ZONE", "Europe/Oslo")
+    # 23:30 UTC on 4 June is 01:30 on 5 June in Oslo (CEST); 21:30 UTC is still 23:30 on 4 June.
+    _referrals_at(app, post_referral, seed_referral, [datetime(2030, 6, 4, 23, 30), datetime(2030, 6, 4, 21, 30)])
+    html = staff_client("secretary").get("/dashboard", query_string={"since": "2030-06-04", "until": "2030-06-05"}) \
+        .get_data(as_text=True)
+    assert _rows(html, "Referrals received per day") == {"2030-06-04": ["1"], "2030-06-05": ["1"]}
+    # The period's last day ends at the clinic's midnight: 22:00 UTC on 5 June is already 6 June in Oslo.
+    html = staff_client("secretary").get("/dashboard", query_string={"since": "2030-06-03", "until": "2030-06-04"}) \
+        .get_data(as_text=True)
+    assert _rows(html, "Referrals received per day") == {"2030-06-03": ["0"], "2030-06-04": ["1"]}
+
+
+@pytest.mark.parametrize("moment, day", [
+    (datetime(2030, 6, 4, 23, 30), "2030-06-05"),   # BST: 00:30 the next day in London
+    (datetime(2030, 1, 15, 23, 30), "2030-01-15"),  # GMT: London's day is UTC's
+])
+def test_london_days_follow_british_summer_time(app, staff_client, post_referral, seed_referral, monkeypatch,
+                                                moment, day):
+    monkeypatch.setitem(app.config, "CLINIC_TIME_ZONE", "Europe/London")
+    _referrals_at(app, post_referral, seed_referral, [moment])
+    patient_id = make_patient(app)
+    _consultation(app, patient_id, moment, waited_minutes=12)
+    html = staff_client("admin").get("/dashboard", query_string={"since": day, "until": day}).get_data(as_text=True)
+    assert _rows(html, "Referrals received per day") == {day: ["1"]}
+    assert _rows(html, "Waiting time per day") == {day: ["1", "12.0", "12.0"]}
+    assert _rows(html, "Consultations by state")["In progress"] == ["1"]

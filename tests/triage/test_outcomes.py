@@ -51,7 +51,8 @@ def test_a_booking_from_triage_is_mailed_with_the_time(app, partners, staff_clie
     secretary.post(f"/triage/{northside['care_request_id']}/book", data={"slot_id": first,
                                                                           "csrf_token": secretary.csrf})
     [(_, subject, body, _)] = _outcome_mails(app)
-    assert "booked" in subject and "2030-01-07 09:00 UTC" in body
+    # The diary is in Europe/London (GMT in January): the time where the care happens, with its zone.
+    assert "booked" in subject and "2030" in body and "09:00 GMT" in body
 
 
 def test_a_booking_that_fails_sends_no_mail(app, partners, staff_client, diary_set_up):
@@ -116,3 +117,34 @@ def test_the_times_page_is_audited_as_a_read_of_the_patient(app, partners, partn
     with app.app_context():
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "care_request.slots"))
         assert event.patient_id == partners["northside"]["patient_id"] and event.actor_type == "partner"
+
+
+def test_the_booking_mail_says_the_time_in_the_services_zone_and_the_creators_language(app, partners, staff_client):
+    from datetime import date, time
+
+    from portal.care_requests.models import CareRequest
+    from portal.partners.models import PartnerUser
+    from portal.scheduling import services as scheduling
+
+    northside = partners["northside"]
+    creator = northside["users"]["partner_admin"]
+    _set_notification_email(app, creator, "alerts@northside.example")
+    with app.app_context():
+        db.session.get(PartnerUser, creator).language = "nb"
+        schedule = scheduling.set_up_schedule(name="Oslo legevakt — dr. Berg", service_name="Legevakt Oslo",
+                                              organisation_code="NO001", location_name="Storgata 40",
+                                              timezone_name="Europe/Oslo")
+        scheduling.add_weekly_template(schedule.id, weekday=0, start_time=time(9), end_time=time(10),
+                                       slot_minutes=30)
+        scheduling.generate_slots(schedule.id, date(2030, 6, 3), date(2030, 6, 3))
+        db.session.get(CareRequest, northside["care_request_id"]).healthcare_service_id = \
+            schedule.healthcare_service_id
+        db.session.commit()
+        service_id = schedule.healthcare_service_id
+    first = slot_ids(app, service_id)[0]  # Monday 3 June 2030, 09:00 in Oslo = 07:00 UTC
+    secretary = staff_client("secretary")
+    secretary.post(f"/triage/{northside['care_request_id']}/book", data={"slot_id": first,
+                                                                          "csrf_token": secretary.csrf})
+    [(_, subject, body, _)] = _outcome_mails(app)
+    assert "09:00 CEST" in body and "07:00" not in body
+    assert "Forespørsel" in subject and "bestilt av klinikken" in body
