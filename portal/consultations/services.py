@@ -524,6 +524,9 @@ _ROOM_MESSAGES_AFTER = (select(*_MESSAGE_COLUMNS)
                         .where(ChatMessage.chat_room_id == bindparam("room_id"), ChatMessage.id > bindparam("after"))
                         .order_by(ChatMessage.id))
 _INSERT_MESSAGE = insert(ChatMessage.__table__)
+# What a post needs of its room (a row: id, shared secret and its id), locked until the commit.
+_LOCK_ROOM = (select(ChatRoom.id, ChatRoom.shared_secret_id, ChatRoom.shared_secret)
+              .where(ChatRoom.consultation_id == bindparam("consultation_id")).with_for_update())
 
 
 def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str, after: int = 0,
@@ -541,7 +544,7 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
     # Pages fetch only the messages after the last id they hold, so a room's ids must become visible
     # in id order: the room row stays locked (PostgreSQL; SQLite has one writer anyway) from taking
     # the id to the commit, so a later id never commits before an earlier one.
-    room = db.session.scalar(select(ChatRoom).where(ChatRoom.consultation_id == consultation.id).with_for_update())
+    room = db.session.execute(_LOCK_ROOM, {"consultation_id": consultation.id}).first()
     if room is None or consultation.state != IN_PROGRESS:
         raise NotAllowedNow(_("The chat is closed: the consultation is not in progress."))
     try:
