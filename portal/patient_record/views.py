@@ -91,6 +91,7 @@ def _words() -> dict:
         "care_request": _("Care request from %(partner)s"), "open_triage": _("Open in triage"),
         "from_partner": _("from %(partner)s"), "sms": _("Text message"), "email": _("E-mail"),
         "failed": _("failed"), "open_messages": _("Open messages"),
+        "message_status": {"pending": _("pending"), "sent": _("sent"), "failed": _("failed")},
     }
 
 
