@@ -33,7 +33,7 @@ BUDGETS = {
     "chat post": (8, 1),
     "chat poll": (5, 1),
     "partner list": (5, 1),
-    "slot search": (4, 0),
+    "slot search": (3, 0),
     "webhook intake": (6, 1),
 }
 
