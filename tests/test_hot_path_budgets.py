@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from portal.extensions import db
+from portal.extensions import db, redis_client
 from portal.sandbox.referral_system import random_fodselsnummer
 from tests.conftest import DIARY_MONDAY, csrf_token_from, make_consultation
 from tests.consultations.test_patient_side import in_progress_chat
@@ -33,14 +33,25 @@ BUDGETS = {
     "chat post": (8, 1),
     "chat poll": (5, 1),
     "partner list": (5, 1),
-    "slot search": (4, 0),
+    "slot search": (3, 0),
     "webhook intake": (6, 1),
 }
+
+
+# path: Redis round trips at most, per request (the session check is one; a live page's counter read or
+# bump one each). Commands a server-side script runs inside Redis are not round trips.
+REDIS_BUDGETS = {
+    "chat post": 3,  # the doctor's session check, the chat's version before the messages, its bump after
+    "chat poll": 1,  # the chat's version (a patient's link session has no server-side record)
+    "webhook intake": 1,  # the screening queue's bump
+}
+INSIDE_THE_SESSION_SCRIPT = {"cmdstat_hmget", "cmdstat_hset", "cmdstat_expire"}
 
 
 class Counted:
     def __init__(self):
         self.statements, self.commits, self.sql = 0, 0, []
+        self.redis: dict[str, int] = {}
 
 
 @contextmanager
@@ -59,6 +70,8 @@ def counting(app):
 
     with app.app_context():
         engine = db.engine
+        redis = redis_client()
+        redis.config_resetstat()
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
     try:
@@ -66,6 +79,8 @@ def counting(app):
     finally:
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", commit)
+        counted.redis = {name: stats["calls"] for name, stats in redis.info("commandstats").items()
+                         if name not in INSIDE_THE_SESSION_SCRIPT | {"cmdstat_config", "cmdstat_info"}}
 
 
 def within_budget(app, path: str, request, status: int = 200):
@@ -83,6 +98,9 @@ def assert_within_budget(path: str, counted: Counted) -> None:
     assert counted.commits <= commits, f"{path}: {counted.commits} commits (budget {commits}): {counted.sql}"
     assert counted.statements <= statements, \
         f"{path}: {counted.statements} SQL statements (budget {statements}): {counted.sql}"
+    if path in REDIS_BUDGETS:
+        assert sum(counted.redis.values()) <= REDIS_BUDGETS[path], \
+            f"{path}: {counted.redis} Redis round trips (budget {REDIS_BUDGETS[path]})"
     if path != "slot search":
         assert any(sql.startswith("INSERT INTO audit_events") for sql in counted.sql), f"{path} not audited"
         assert counted.sql[-1] == "COMMIT", f"{path}: the audit event is not in the request's commit: {counted.sql}"
