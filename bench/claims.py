@@ -97,7 +97,9 @@ def start_sandbox(port: int) -> subprocess.Popen:
     return subprocess.Popen([str(BIN / "gunicorn"), "--workers", "1", "--worker-class", "gthread", "--threads", "16",
                              # Never recycled: its counters of filings and duplicates live in this one process.
                              "--max-requests", "0",
-                             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--access-logfile", "/dev/null",
+                             # No access log (gunicorn.conf.py has none): "--access-logfile /dev/null" still
+                             # formatted a line per request, in the process that plays the claims API.
+                             "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                              "portal.sandbox:create_app(smtp_port=0)"], cwd=ROOT, start_new_session=True)
 
 
@@ -235,7 +237,8 @@ def main() -> None:
           f"duplicates {counters['duplicates']}, tokens issued {counters['tokens_issued']}; "
           f"each claim filed exactly once: {'yes' if exactly_once else 'NO'}")
     print(f"status follower (every {args.follow_every} s, decisions {args.decide_after:g} s after filing): "
-          f"{counters['status_checks']} status checks, {decided} claims decided during the run")
+          f"ran during the run: {'yes' if counters['status_checks'] else 'NO'}; {counters['status_checks']} status "
+          f"checks in {counters.get('status_requests', 0)} requests, {decided} claims decided during the run")
     if hello:
         print(f"hello world (no-op RQ jobs, same workers and queue): {hello['done']} in {hello['elapsed']:.1f} s, "
               f"{hello['steady']:.0f} jobs/s with every worker up, {hello['steady'] / args.workers:.0f} per worker")

@@ -50,7 +50,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     # The packages are imported here, not at the top of this file: importing any module of the
     # package (portal.extensions, say) runs this file first, and must not pull in every view.
-    from portal import errors, main
+    from portal import errors, main, menu
     from portal.api_docs import views as api_docs
     from portal.book_elsewhere import views as book_elsewhere
     from portal.care_requests import views as care_requests
@@ -82,6 +82,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     partner_sign_in.init_app(app)
     errors.init_app(app)
     i18n_formatting.init_app(app)  # Jinja filters: dates, times, numbers, money, ages of things
+    menu.init_app(app)  # the header's main menu (main_menu() in base.html)
     languages.init_app(app, babel)
 
     from portal import cli

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from portal.extensions import db
+from portal.extensions import db, redis_client
 from portal.sandbox.referral_system import random_fodselsnummer
 from tests.conftest import DIARY_MONDAY, csrf_token_from, make_consultation
 from tests.consultations.test_patient_side import in_progress_chat
@@ -27,19 +27,31 @@ HX = {"HX-Request": "true"}
 # path: (SQL statements, commits) at most, per request. The audit event is 3 of them (lock the chain's
 # head, move it, insert the event).
 BUDGETS = {
-    "secretary queue": (7, 1),
-    "doctor queue": (7, 1),
+    "secretary queue": (5, 1),  # the user, the page (count and same-patient counts inside), the audit event
+    "secretary queue, a patient twice": (6, 1),  # and that patient's other referrals
+    "doctor queue": (5, 1),  # the user, the page (the capped count inside), the audit event
     "chat post": (8, 1),
     "chat poll": (5, 1),
     "partner list": (5, 1),
-    "slot search": (4, 0),
+    "slot search": (3, 0),
     "webhook intake": (6, 1),
 }
+
+
+# path: Redis round trips at most, per request (the session check is one; a live page's counter read or
+# bump one each). Commands a server-side script runs inside Redis are not round trips.
+REDIS_BUDGETS = {
+    "chat post": 3,  # the doctor's session check, the chat's version before the messages, its bump after
+    "chat poll": 1,  # the chat's version (a patient's link session has no server-side record)
+    "webhook intake": 1,  # the screening queue's bump
+}
+INSIDE_THE_SESSION_SCRIPT = {"cmdstat_hmget", "cmdstat_hset", "cmdstat_expire"}
 
 
 class Counted:
     def __init__(self):
         self.statements, self.commits, self.sql = 0, 0, []
+        self.redis: dict[str, int] = {}
 
 
 @contextmanager
@@ -58,6 +70,8 @@ def counting(app):
 
     with app.app_context():
         engine = db.engine
+        redis = redis_client()
+        redis.config_resetstat()
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
     try:
@@ -65,6 +79,8 @@ def counting(app):
     finally:
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", commit)
+        counted.redis = {name: stats["calls"] for name, stats in redis.info("commandstats").items()
+                         if name not in INSIDE_THE_SESSION_SCRIPT | {"cmdstat_config", "cmdstat_info"}}
 
 
 def within_budget(app, path: str, request, status: int = 200):
@@ -82,18 +98,27 @@ def assert_within_budget(path: str, counted: Counted) -> None:
     assert counted.commits <= commits, f"{path}: {counted.commits} commits (budget {commits}): {counted.sql}"
     assert counted.statements <= statements, \
         f"{path}: {counted.statements} SQL statements (budget {statements}): {counted.sql}"
+    if path in REDIS_BUDGETS:
+        assert sum(counted.redis.values()) <= REDIS_BUDGETS[path], \
+            f"{path}: {counted.redis} Redis round trips (budget {REDIS_BUDGETS[path]})"
     if path != "slot search":
         assert any(sql.startswith("INSERT INTO audit_events") for sql in counted.sql), f"{path} not audited"
         assert counted.sql[-1] == "COMMIT", f"{path}: the audit event is not in the request's commit: {counted.sql}"
 
 
 def test_secretary_queue(app, staff_client, post_referral, seed_referral):
-    for n in range(3):
-        assert post_referral({**seed_referral, "JournalGuid": f"240b54a7-8c2a-4c3c-80a4-0bc63e2c949{n}"}
-                             ).status_code == 201
+    rng = random.Random(3)
+    patients = [random_fodselsnummer(rng) for _ in range(3)]
+    for n, pid in enumerate(patients):
+        assert post_referral({**seed_referral, "JournalGuid": f"240b54a7-8c2a-4c3c-80a4-0bc63e2c949{n}",
+                              "PID": pid}).status_code == 201
     secretary = staff_client("secretary")
     page = within_budget(app, "secretary queue", lambda: secretary.get("/queue"))
     assert "3 referrals waiting" in page.get_data(as_text=True)
+    assert post_referral({**seed_referral, "JournalGuid": "240b54a7-8c2a-4c3c-80a4-0bc63e2c9499",
+                          "PID": patients[0]}).status_code == 201
+    page = within_budget(app, "secretary queue, a patient twice", lambda: secretary.get("/queue"))
+    assert page.get_data(as_text=True).count("2 open for this patient") == 2
 
 
 def test_doctor_queue(app, staff_client):

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from portal import live
 from portal.care_requests.models import (
@@ -107,20 +107,33 @@ class CareRequestRow:
     service_id: int | None = None
 
 
+PAST_STATUSES = tuple(s for s in (DECLINED, CANCELLED, BOOKED, SCHEDULED, TRIAGE, BOOKED_ELSEWHERE)
+                      if s not in CURRENT_STATUSES)
+
+
+def _list_statement(statuses: tuple):
+    # Built once per tab, with the partner and the page bound at each run: building the statement anew on
+    # every request cost more than the database's work for it.
+    return (select(CareRequest.id, CareRequest.status, CareRequest.created_at, Patient.first_name,
+                   Patient.last_name, HealthcareService.name, Appointment.start, CareRequest.healthcare_service_id)
+            .join(Patient, Patient.id == CareRequest.patient_id)
+            .outerjoin(HealthcareService, HealthcareService.id == CareRequest.healthcare_service_id)
+            .outerjoin(Appointment, Appointment.id == CareRequest.appointment_id)
+            .where(CareRequest.partner_id == bindparam("partner_id"), CareRequest.status.in_(statuses))
+            .order_by(CareRequest.created_at.desc(), CareRequest.id.desc())
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+
+
+_LISTS = {"current": _list_statement(CURRENT_STATUSES), "past": _list_statement(PAST_STATUSES)}
+
+
 def list_care_requests(partner_id: int, *, tab: str = "current", page: int = 1) -> tuple[list[CareRequestRow], bool]:
     """One page (25) of the partner's care requests, newest first, and whether there is a next page."""
     page = max(1, min(page, 100_000))
-    statuses = CURRENT_STATUSES if tab == "current" else tuple(
-        s for s in (DECLINED, CANCELLED, BOOKED, SCHEDULED, TRIAGE, BOOKED_ELSEWHERE) if s not in CURRENT_STATUSES)
-    query = (select(CareRequest.id, CareRequest.status, CareRequest.created_at, Patient.first_name,
-                    Patient.last_name, HealthcareService.name, Appointment.start, CareRequest.healthcare_service_id)
-             .join(Patient, Patient.id == CareRequest.patient_id)
-             .outerjoin(HealthcareService, HealthcareService.id == CareRequest.healthcare_service_id)
-             .outerjoin(Appointment, Appointment.id == CareRequest.appointment_id)
-             .where(CareRequest.partner_id == partner_id, CareRequest.status.in_(statuses))
-             .order_by(CareRequest.created_at.desc(), CareRequest.id.desc())
-             .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE))
-    rows = [CareRequestRow(r[0], r[1], r[2], f"{r[3]} {r[4]}", r[5], r[6], r[7]) for r in db.session.execute(query)]
+    # Plain columns on the session's connection: the ORM's execution layer adds ~50 us a statement, nothing here.
+    rows = db.session.connection().execute(_LISTS["current" if tab == "current" else "past"], {
+        "partner_id": partner_id, "limit": PAGE_SIZE + 1, "offset": (page - 1) * PAGE_SIZE})
+    rows = [CareRequestRow(r[0], r[1], r[2], f"{r[3]} {r[4]}", r[5], r[6], r[7]) for r in rows]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 

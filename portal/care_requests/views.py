@@ -19,7 +19,7 @@ from portal.care_requests import services
 from portal.care_requests.forms import EmptyForm, PatientForm, SearchForm, SlotForm, VisitForm
 from portal.care_requests.models import STATUS_LABELS
 from portal.extensions import limiter
-from portal.pages import page_or_block
+from portal.pages import page_or_block, url_per_id
 from portal.partners import services as partner_services
 from portal.partners.sign_in import partner_pages
 from portal.scheduling import services as scheduling
@@ -51,7 +51,8 @@ def _list_context(partner_id: int) -> dict:
                       care_request_ids=[r.id for r in rows])
     # Times are shown where the care happens: each service's clinic zone, looked up once for the page.
     zones = scheduling.zones_of_services(r.service_id for r in rows)
-    return {"rows": rows, "tab": tab, "page": page, "has_next": has_next, "version": version, "zones": zones}
+    return {"rows": rows, "tab": tab, "page": page, "has_next": has_next, "version": version, "zones": zones,
+            "detail_url": url_per_id("care_requests.detail", "care_request_id")}
 
 
 @bp.get("/partner/care-requests")

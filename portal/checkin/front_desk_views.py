@@ -8,6 +8,7 @@ travel claims, so it imports travel pay).
 """
 
 from flask import Blueprint, abort, flash, redirect, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -40,5 +41,5 @@ def done(check_in_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     changed = services.front_desk_done(check_in_id, actor=_actor())
-    flash("Marked as updated." if changed else "That was already done.")
+    flash(_("Marked as updated.") if changed else _("That was already done."))
     return redirect(url_for("travel_pay.claims"))

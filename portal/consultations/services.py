@@ -118,6 +118,17 @@ def create_consultation(*, patient_id: int, source: str, enabled_channels: list[
 _WITH_PATIENT = [joinedload(Consultation.patient)]
 
 
+# What the chat's poll and post need of a consultation, read as a row (no ORM instance): the policy's
+# ids, the state a post checks, the ids its tokens and audit events name.
+_CHAT_CONSULTATION = select(Consultation.id, Consultation.patient_id, Consultation.state,
+                            Consultation.service_provider_id).where(Consultation.id == bindparam("id"))
+
+
+def chat_consultation(consultation_id: int):
+    """The consultation as the chat needs it (a row: id, patient_id, state, service_provider_id), or None."""
+    return db.session.execute(_CHAT_CONSULTATION, {"id": consultation_id}).first()
+
+
 def get_consultation(consultation_id: int, *, with_patient: bool = True) -> Consultation | None:
     """With the patient joined in, as pages show them. Polls, which mostly answer 204, leave the
     patient out: joining it opened the patient's sealed columns on every poll, every second."""
@@ -429,33 +440,59 @@ class QueuePage:
     more: bool = False  # there are more than `total` (the count stopped at QUEUE_COUNT_CAP)
 
 
+MAX_QUEUE_PAGE = 100_000
+_SHOWN = {"all": text(OPEN_CONDITION),
+          "mine": and_(text(OPEN_CONDITION), Consultation.service_provider_id == bindparam("doctor_id")),
+          "unassigned": Consultation.state == READY}
+
+
+def _counted(shown):
+    return select(func.count()).select_from(select(Consultation.id).where(shown).limit(QUEUE_COUNT_CAP + 1).subquery())
+
+
+def _queue_statement(shown, page_ids=None):
+    """The page's rows, each with the (capped) count of the view, in one statement: the count is a subquery
+    of its own (`correlate(None)`), which the database runs once. A page took three statements, and each
+    costs the server more in SQLAlchemy than in the database."""
+    query = (select(*_QUEUE_COLUMNS, _counted(shown).correlate(None).scalar_subquery()).select_from(Consultation)
+             .join(Patient, Patient.id == Consultation.patient_id)
+             .outerjoin(StaffUser, StaffUser.id == Consultation.service_provider_id))
+    if page_ids is not None:
+        return query.where(Consultation.id.in_(page_ids)).order_by(Consultation.created_at, Consultation.id)
+    return (query.where(shown).order_by(Consultation.created_at, Consultation.id)
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+
+
+_QUEUES = {view: _queue_statement(shown) for view, shown in _SHOWN.items()}
+# Without statistics (no ANALYZE has run) SQLite prefers the state index and sorts every open row for each
+# page; naming the partial index reads the page straight off it.
+_SQLITE_ALL = _queue_statement(_SHOWN["all"], text(
+    f"SELECT id FROM consultations INDEXED BY ix_consultations_open_queue WHERE {OPEN_CONDITION} "
+    "ORDER BY created_at, id LIMIT :limit OFFSET :offset").columns(Consultation.id))
+
+
 def doctor_queue(*, view: str, doctor_id: int, page: int = 1, per_page: int = 25) -> QueuePage:
     """Open consultations, oldest first. `mine`: assigned to this doctor; `unassigned`: free to pick."""
     view = view if view in QUEUE_VIEWS else "all"
-    if view == "unassigned":
-        shown = Consultation.state == READY
-    elif view == "mine":
-        shown = and_(text(OPEN_CONDITION), Consultation.service_provider_id == doctor_id)
-    else:
-        shown = text(OPEN_CONDITION)
-    counted = db.session.scalar(select(func.count()).select_from(
-        select(Consultation.id).where(shown).limit(QUEUE_COUNT_CAP + 1).subquery()))
+    statement = _QUEUES[view]
+    if view == "all" and db.session.get_bind().dialect.name == "sqlite":
+        statement = _SQLITE_ALL
+    chosen = {"doctor_id": doctor_id} if view == "mine" else {}
+
+    def rows_of(page: int) -> list:
+        # Plain columns on the session's connection: the ORM's execution layer adds ~50 us, nothing here.
+        return db.session.connection().execute(
+            statement, {**chosen, "limit": per_page, "offset": (page - 1) * per_page}).all()
+
+    page = min(max(page, 1), MAX_QUEUE_PAGE)
+    rows = rows_of(page)
+    counted = rows[0][-1] if rows else db.session.scalar(_counted(_SHOWN[view]), chosen) if page > 1 else 0
     total, more = min(counted, QUEUE_COUNT_CAP), counted > QUEUE_COUNT_CAP
     pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    offset = (page - 1) * per_page
-    if view == "all" and db.session.get_bind().dialect.name == "sqlite":
-        # Without statistics (no ANALYZE has run) SQLite prefers the state index and sorts every
-        # open row for each page; naming the partial index reads the page straight off it.
-        ids = list(db.session.scalars(text(
-            f"SELECT id FROM consultations INDEXED BY ix_consultations_open_queue WHERE {OPEN_CONDITION} "
-            "ORDER BY created_at, id LIMIT :limit OFFSET :offset"), {"limit": per_page, "offset": offset}))
-        shown, offset = Consultation.id.in_(ids), 0
-    query = (select(*_QUEUE_COLUMNS).select_from(Consultation)
-             .join(Patient, Patient.id == Consultation.patient_id)
-             .outerjoin(StaffUser, StaffUser.id == Consultation.service_provider_id)
-             .where(shown).order_by(Consultation.created_at, Consultation.id).limit(per_page).offset(offset))
-    return QueuePage([QueueRow(*row) for row in db.session.execute(query)], view, page, pages, total, more)
+    if page > pages:  # past the last page (the queue shrank meanwhile, or an old link): show the last one
+        page = pages
+        rows = rows_of(page)
+    return QueuePage([QueueRow(*row[:-1]) for row in rows], view, page, pages, total, more)
 
 
 def active_doctors() -> list[StaffUser]:
@@ -498,9 +535,12 @@ _ROOM_MESSAGES_AFTER = (select(*_MESSAGE_COLUMNS)
                         .where(ChatMessage.chat_room_id == bindparam("room_id"), ChatMessage.id > bindparam("after"))
                         .order_by(ChatMessage.id))
 _INSERT_MESSAGE = insert(ChatMessage.__table__)
+# What a post needs of its room (a row: id, shared secret and its id), locked until the commit.
+_LOCK_ROOM = (select(ChatRoom.id, ChatRoom.shared_secret_id, ChatRoom.shared_secret)
+              .where(ChatRoom.consultation_id == bindparam("consultation_id")).with_for_update())
 
 
-def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str, after: int = 0,
+def post_chat_message(consultation, *, token: str, text: str, expected_role: str, after: int = 0,
                       reader: tuple[str, str] | None = None) -> tuple[list, int]:
     """Store a message, authorised by the sender's chat token. Only while in progress.
 
@@ -515,7 +555,7 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
     # Pages fetch only the messages after the last id they hold, so a room's ids must become visible
     # in id order: the room row stays locked (PostgreSQL; SQLite has one writer anyway) from taking
     # the id to the commit, so a later id never commits before an earlier one.
-    room = db.session.scalar(select(ChatRoom).where(ChatRoom.consultation_id == consultation.id).with_for_update())
+    room = db.session.execute(_LOCK_ROOM, {"consultation_id": consultation.id}).first()
     if room is None or consultation.state != IN_PROGRESS:
         raise NotAllowedNow(_("The chat is closed: the consultation is not in progress."))
     try:
@@ -531,7 +571,8 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
                                          "sender": sender.owner, "body": text})
     news = db.session.execute(_ROOM_MESSAGES_AFTER, {"room_id": room.id, "after": after}).all()
     # Commits the message with the event (record_read's one INSERT, not the ORM's unit of work).
-    audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
+    audit.record_read("consultation.chat_read", subject=("Consultation", consultation.id),
+                      patient_id=consultation.patient_id,
                       actor=reader)
     bumped = live.bump(topic)
     # If no one else bumped between the read and this bump, every message the bump covers is in `news`,

@@ -17,7 +17,7 @@ from portal.extensions import limiter
 from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.security import audit
 from portal.security.auth import background
-from portal.security.policy import PatientRelation, authorize, can, requires
+from portal.security.policy import PatientRelation, authorize, can, requires, rule_for_rows
 
 bp = Blueprint("consultations", __name__)
 for child in (patient_views.bp, direct_views.bp, api_views.bp):
@@ -50,16 +50,12 @@ def _queue_context():
                                   per_page=current_app.config["CONSULTATION_PAGE_SIZE"])
     audit.record_read("consultation.queue_viewed", consultation_ids=[c.id for c in queue.consultations])
     user = current_user._get_current_object()
-    # Secretaries work the same list: the forms to assign or cancel sit in a panel beside it.
-    return {"queue": queue, "version": version, "may": _policy_for(user), "desk": can(user, "consultation.assign"),
+    # Secretaries work the same list: the forms to assign or cancel sit in a panel beside it. The policy's
+    # answers for the rows are bound once per page: same user, same kind of row.
+    return {"queue": queue, "version": version, "desk": can(user, "consultation.assign"),
+            "may_pick": rule_for_rows(user, "consultation.pick"), "may_view": rule_for_rows(user, "consultation.view"),
             "pick_url": url_per_id("consultations.pick", "consultation_id"),
             "detail_url": url_per_id("consultations.detail", "consultation_id")}
-
-
-def _policy_for(user):
-    """For templates: the policy's answers for the signed-in user, bound once per page (a list
-    asks for every row, and looking the user up through the proxy each time was a tenth of a render)."""
-    return lambda action, obj=None: can(user, action, obj)
 
 
 @bp.get("/consultations")
@@ -87,6 +83,14 @@ def _load(consultation_id: int, action: str, *, with_patient: bool = True):
     if consultation is None:
         abort(404)
     authorize(action, consultation)
+    return consultation
+
+
+def _load_for_chat(consultation_id: int):
+    consultation = services.chat_consultation(consultation_id)
+    if consultation is None:
+        abort(404)
+    authorize("consultation.conduct", consultation)
     return consultation
 
 
@@ -275,7 +279,7 @@ def icpc2_search():
 @limiter.exempt
 @background
 def chat_poll(consultation_id: int):
-    consultation = _load(consultation_id, "consultation.conduct", with_patient=False)
+    consultation = _load_for_chat(consultation_id)
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204
@@ -286,6 +290,6 @@ def chat_poll(consultation_id: int):
 @bp.post("/consultations/<int:consultation_id>/chat")
 @requires("consultation.conduct")
 def chat_post(consultation_id: int):
-    consultation = _load(consultation_id, "consultation.conduct", with_patient=False)
+    consultation = _load_for_chat(consultation_id)
     return post_chat(consultation, "doctor", url_for("consultations.chat_poll", consultation_id=consultation.id),
                      url_for("consultations.detail", consultation_id=consultation.id))

@@ -2,10 +2,12 @@
 
 import json
 import uuid
+from collections import namedtuple
 from datetime import datetime
+from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import distinct, func, select
+from sqlalchemy import bindparam, distinct, func, select
 
 from portal.extensions import db
 from portal.fhir import resources, search as params
@@ -52,7 +54,8 @@ def slot_search_bundle(search: params.SlotSearch, base_url: str) -> dict:
         raise TooManySlots()
     entries = resources.slot_entries(base_url, slots)
     if params.SLOT_SCHEDULE in search.includes and slots:
-        entries += _included({slot.schedule_id for slot in slots}, search.includes, base_url)
+        schedule_ids = {slot[2] for slot in slots}  # slot.schedule_id, by position: a Row's attribute costs more
+        entries += _included(schedule_ids, search.includes, base_url)
     query = search.self_query()
     return resources.searchset(entries, total=len(slots), self_url=f"{base_url}/Slot" + (f"?{query}" if query else ""),
                                bundle_id=new_bundle_id())
@@ -72,16 +75,55 @@ def service_locations(service_ids) -> dict[int, int]:
     return {service_id: location_id for service_id, location_id, count in rows if count == 1}
 
 
+# The parts of a row of _SCHEDULES_AND_ACTORS, in the order they are selected, and the columns of each:
+# the resource builders read them by name (part.family_name), as they read a model.
+_ACTOR_PARTS = {
+    "schedule": (Schedule, ("id", "healthcare_service_id", "practitioner_id", "location_id", "active", "name")),
+    "practitioner": (Practitioner, ("id", "family_name", "given_name", "prefix")),
+    "location": (Location, ("id", "name", "address", "organisation_code")),
+    "service": (HealthcareService, ("id", "name", "active", "organisation_code")),
+}
+_ACTOR_PART_TUPLES = {part: namedtuple(part, columns) for part, (_, columns) in _ACTOR_PARTS.items()}
+
+
+def _schedules_and_actors():
+    """The slots' schedules with their practitioner, location and service, and how many places the schedules
+    of that service are at (with the lowest: a service at one place has that location). A Core statement of
+    columns: the ORM's layers (entities, or column bundles) cost more than the query."""
+    tables = {part: model.__table__ for part, (model, _) in _ACTOR_PARTS.items()}
+    schedules, others = tables["schedule"], Schedule.__table__.alias("service_schedules")
+    at_service = others.c.healthcare_service_id == schedules.c.healthcare_service_id
+    columns = [tables[part].c[column] for part, (_, names) in _ACTOR_PARTS.items() for column in names]
+    return (
+        select(*columns,
+               select(func.count(distinct(others.c.location_id))).where(at_service).scalar_subquery().label("places"),
+               select(func.min(others.c.location_id)).where(at_service).scalar_subquery().label("place"))
+        .join_from(schedules, tables["service"], tables["service"].c.id == schedules.c.healthcare_service_id)
+        .outerjoin(tables["practitioner"], tables["practitioner"].c.id == schedules.c.practitioner_id)
+        .outerjoin(tables["location"], tables["location"].c.id == schedules.c.location_id)
+        .where(schedules.c.id.in_(bindparam("schedule_ids", expanding=True))).order_by(schedules.c.id))
+
+
+# Built once: building it for every search cost more than running it.
+_SCHEDULES_AND_ACTORS = _schedules_and_actors()
+
+
+def _actor_parts(row) -> SimpleNamespace:
+    """A row of _SCHEDULES_AND_ACTORS as row.schedule, row.practitioner, row.location, row.service (each
+    a named tuple), row.places and row.place."""
+    parts, at = {}, 0
+    for part, (_, columns) in _ACTOR_PARTS.items():
+        parts[part] = _ACTOR_PART_TUPLES[part]._make(row[at:at + len(columns)])
+        at += len(columns)
+    return SimpleNamespace(**parts, places=row.places, place=row.place)
+
+
 def _included(schedule_ids: set[int], includes: set[str], base_url: str) -> list[dict]:
     """The schedules of the slots and what the includes reach from them, in FHIR's iterate sense (a
     service's organisation and location only through an included service); never one resource twice,
     however many slots or includes lead to it."""
-    rows = db.session.execute(
-        select(Schedule, Practitioner, Location, HealthcareService)
-        .join(HealthcareService, HealthcareService.id == Schedule.healthcare_service_id)
-        .outerjoin(Practitioner, Practitioner.id == Schedule.practitioner_id)
-        .outerjoin(Location, Location.id == Schedule.location_id)
-        .where(Schedule.id.in_(sorted(schedule_ids))).order_by(Schedule.id)).all()
+    rows = [_actor_parts(row) for row in db.session.execute(_SCHEDULES_AND_ACTORS,
+                                                            {"schedule_ids": sorted(schedule_ids)})]
     found: dict[str, dict] = {}
 
     def add(resource: dict) -> None:
@@ -90,19 +132,19 @@ def _included(schedule_ids: set[int], includes: set[str], base_url: str) -> list
             found[key] = resources.entry(base_url, resource, "include")
 
     for row in rows:
-        add(resources.schedule_resource(row.Schedule))
+        add(resources.schedule_resource(row.schedule))
     for row in rows:
-        if row.Practitioner is not None:
+        if row.practitioner.id is not None:
             if params.PRACTITIONER in includes:
-                add(resources.practitioner_resource(row.Practitioner))
+                add(resources.practitioner_resource(row.practitioner))
             if params.PRACTITIONER_ROLE in includes:
-                add(resources.practitioner_role_resource(row.Schedule, row.HealthcareService.organisation_code))
-        elif row.Location is not None and params.LOCATION in includes:
-            add(resources.location_resource(row.Location))
+                add(resources.practitioner_role_resource(row.schedule, row.service.organisation_code))
+        elif row.location.id is not None and params.LOCATION in includes:
+            add(resources.location_resource(row.location))
     if params.HEALTHCARE_SERVICE not in includes:
         return list(found.values())
-    services = {row.HealthcareService.id: row.HealthcareService for row in rows}
-    locations = service_locations(services)
+    services = {row.service.id: row.service for row in rows}
+    locations = {row.service.id: row.place for row in rows if row.places == 1}
     system = local_system("healthcare-service")
     for service_id in sorted(services):
         add(resources.healthcare_service_resource(services[service_id], system, locations.get(service_id)))
@@ -110,7 +152,7 @@ def _included(schedule_ids: set[int], includes: set[str], base_url: str) -> list
         for code in sorted({service.organisation_code for service in services.values()}):
             add(resources.organization_resource(code))
     if params.SERVICE_LOCATION in includes and locations:
-        known = {row.Location.id: row.Location for row in rows if row.Location is not None}
+        known = {row.location.id: row.location for row in rows if row.location.id is not None}
         missing = set(locations.values()) - set(known)
         if missing:
             known |= {loc.id: loc for loc in db.session.scalars(select(Location).where(Location.id.in_(missing)))}

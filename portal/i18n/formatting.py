@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
+from babel.dates import format_date, format_skeleton, format_time, get_date_format, get_datetime_format, get_time_format
 from babel.numbers import format_currency, format_decimal, format_percent
 from flask import current_app
 from flask_babel import get_locale, gettext as _, ngettext
@@ -61,13 +61,21 @@ def clock(moment: datetime | None, where=None, show_zone: bool | None = None) ->
     return format_time(local, "short", locale=_locale()) + _zone_suffix(local, where, show_zone)
 
 
+@lru_cache(maxsize=32)
+def _when_patterns(locale) -> tuple:
+    # A list writes 25 of these a page: the locale's patterns are looked up once, not three times a row.
+    return (get_datetime_format("medium", locale=locale), get_date_format("medium", locale=locale),
+            get_time_format("short", locale=locale))
+
+
 def when(moment: datetime | None, where=None, show_zone: bool | None = None) -> str:
     """'7. feb. 2030, 09:05' / '7 Feb 2030, 09:05' / 'Feb 7, 2030, 9:05 AM', where it happens (+ zone, as `clock`)."""
     if moment is None:
         return ""
     local, locale = in_zone(moment, where), _locale()
-    text = get_datetime_format("medium", locale=locale).replace("{1}", format_date(local, "medium", locale=locale)) \
-        .replace("{0}", format_time(local, "short", locale=locale))
+    joined, date_pattern, time_pattern = _when_patterns(locale)
+    text = joined.replace("{1}", format_date(local, date_pattern, locale=locale)) \
+        .replace("{0}", format_time(local, time_pattern, locale=locale))
     return text + _zone_suffix(local, where, show_zone)
 
 
@@ -145,8 +153,10 @@ def time_tag(moment: datetime | None, where=None, form: str = "when", show_zone:
     if moment is None:
         return Markup("")
     shown = {"when": when, "clock": clock, "slot": slot}[form](moment, where, show_zone)
-    utc = in_zone(moment, "UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Markup('<time datetime="{}">{}</time>').format(utc, escape(shown))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    utc = moment.isoformat(timespec="seconds")  # digits and separators only: nothing to escape
+    return Markup(f'<time datetime="{utc}Z">{escape(shown)}</time>')
 
 
 def init_app(app) -> None:

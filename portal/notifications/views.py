@@ -1,6 +1,7 @@
 """Staff see the outbox: what was sent, what is pending, what failed and why; and retry."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal.notifications import services
 from portal.notifications.models import FAILED, PENDING, SENT
@@ -26,7 +27,7 @@ def retry(notification_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     if services.retry_failed(notification_id):
-        flash("The message will be sent again.")
+        flash(_("The message will be sent again."))
     else:
-        flash("Only a failed message can be retried.")
+        flash(_("Only a failed message can be retried."))
     return redirect(url_for("notifications.outbox", status=FAILED))

@@ -16,7 +16,7 @@ from portal.notifications.models import FAILED, PENDING, SENT
 from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.patient_record import services
 from portal.patient_record.forms import ReportReasonForm, ShowForm
-from portal.security.policy import PatientRelation, authorize, can, requires
+from portal.security.policy import authorize, can, may_open_records_by_id, requires
 
 bp = Blueprint("patient_record", __name__, url_prefix="/patients")
 
@@ -27,21 +27,24 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @bp.app_context_processor
 def _record_links():
-    """`patient_record_url(patient_id)` for any template: the record's address when the viewer may open it
-    knowing nothing about who treats the patient, else None. That is secretaries and admins (the referral
-    queue and panel, the diary and triage link names with it); a doctor's link needs the facts that they
-    treat the patient, which the consultation page gives the policy itself. No query either way."""
-    record_url = None
+    """For any template, the record's address when the viewer may open it knowing nothing about who treats the
+    patient, else None: `patient_record_url(patient_id)` for one link (the referral panel, the diary, triage),
+    `patient_record_urls()` for a list (a function of the id, or None: decided once, not per row). That is
+    secretaries and admins; a doctor's link needs the facts that they treat the patient, which the
+    consultation page gives the policy itself. No query either way."""
+    decided = []
+
+    def patient_record_urls():
+        if not decided:
+            may = may_open_records_by_id(current_user)
+            decided.append(url_per_id("patient_record.record", "patient_id") if may else None)
+        return decided[0]
 
     def patient_record_url(patient_id: int) -> str | None:
-        nonlocal record_url
-        if not can(current_user, "patient_record.view", PatientRelation(patient_id)):
-            return None
-        if record_url is None:  # built once per page: a list asks for every row
-            record_url = url_per_id("patient_record.record", "patient_id")
-        return record_url(patient_id)
+        record_url = patient_record_urls()
+        return record_url(patient_id) if record_url else None
 
-    return {"patient_record_url": patient_record_url}
+    return {"patient_record_url": patient_record_url, "patient_record_urls": patient_record_urls}
 
 
 def _actor():

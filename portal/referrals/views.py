@@ -36,8 +36,10 @@ def _queue_context():
     page = request.values.get("page", 1, type=int) or 1
     version = live.version(services.QUEUE_TOPIC)
     queue = services.screening_queue(search, page, current_app.config["QUEUE_PAGE_SIZE"])
-    # Other referrals waiting for the same patient are flagged on each row, with links to them.
-    open_by_patient = services.open_referrals_by_patient([r.patient_id for r in queue.referrals])
+    # Other referrals waiting for the same patient are flagged on each row, with links to them (read only
+    # when the page has such a row: most have none).
+    open_by_patient = services.open_referrals_by_patient(
+        [r.patient_id for r in queue.referrals if r.open_for_patient > 1])
     audit.record_read("referral.queue_viewed", referral_ids=[r.id for r in queue.referrals])
     others = {r.id: [o for o in open_by_patient[r.patient_id] if o.id != r.id] for r in queue.referrals}
     return {"queue": queue, "search": search, "version": version, "others": others,

@@ -15,13 +15,13 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    staff = SelectField("Staff member", coerce=str, validators=[Optional()])
-    patient = BoundedIntegerField("Patient number", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
-    action = StringField("Action starts with", validators=[Optional(), Length(max=64), PlainText(64)])
-    about_patients = BooleanField("Only events about a patient")
-    since = DateField("From", validators=[Optional()])
-    until = DateField("To", validators=[Optional()])
-    page = BoundedIntegerField("Page", validators=[Optional(), NumberRange(min=1, max=10_000)])
+    staff = SelectField(_l("Staff member"), coerce=str, validators=[Optional()])
+    patient = BoundedIntegerField(_l("Patient number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    action = StringField(_l("Action starts with"), validators=[Optional(), Length(max=64), PlainText(64)])
+    about_patients = BooleanField(_l("Only events about a patient"))
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+    page = BoundedIntegerField(_l("Page"), validators=[Optional(), NumberRange(min=1, max=10_000)])
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:
@@ -29,9 +29,9 @@ class AuditFilterForm(FlaskForm):
 
 
 class InsurerReportForm(FlaskForm):
-    insurer = SelectField("Insurer", coerce=str, validators=[InputRequired(message="Choose an insurer.")])
-    since = DateField("From", validators=[InputRequired(message="Enter the first day of the period.")])
-    until = DateField("To (inclusive)", validators=[InputRequired(message="Enter the last day of the period.")])
+    insurer = SelectField(_l("Insurer"), coerce=str, validators=[InputRequired(message=_l("Choose an insurer."))])
+    since = DateField(_l("From"), validators=[InputRequired(message=_l("Enter the first day of the period."))])
+    until = DateField(_l("To (inclusive)"), validators=[InputRequired(message=_l("Enter the last day of the period."))])
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:

@@ -4,17 +4,23 @@
 rows into a write-only workbook in batches, opening the sealed fields through the results module
 (audited), and keeps the finished file sealed in the run for REPORT_KEEP_HOURS. A monthly job
 asks for last month's report of every insurer, once per insurer and month.
+
+The workbook is written in the language of the staff member who asked (the install's for the monthly
+runs), and its times are the clinic's wall-clock times (CLINIC_TIME_ZONE), named in the summary: a
+spreadsheet cell has no time zone, and an insurer reads 10:20 as the time the consultation began.
 """
 
 import base64
 import io
 import logging
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import redis
 from flask import current_app
+from flask_babel import gettext as _, lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -26,6 +32,7 @@ from portal import periodic
 from portal.consultations import results
 from portal.consultations.models import Consultation
 from portal.extensions import db, redis_client
+from portal.i18n.languages import speaking
 from portal.orders.models import Insurer, Order
 from portal.reports.models import DONE, EXPIRED, FAILED, QUEUED, RUNNING, ReportRun
 from portal.security import audit
@@ -41,11 +48,11 @@ MONEY_FORMAT = "#,##0.00"
 PERCENT_FORMAT = "0.00%"
 # (heading, width in characters, number format)
 COLUMNS = [
-    ("Consultation", 13, None), ("Order", 9, "0"), ("Created", 17, DATETIME_FORMAT),
-    ("Started", 17, DATETIME_FORMAT), ("Ended", 17, DATETIME_FORMAT), ("Waiting time", 13, DURATION_FORMAT),
-    ("Treatment duration", 13, DURATION_FORMAT), ("Channel", 9, None), ("ICPC-2", 8, None),
-    ("Outcome", 26, None), ("Policy number", 18, "@"), ("Price", 12, MONEY_FORMAT),
-    ("Discount", 10, PERCENT_FORMAT), ("Total", 12, MONEY_FORMAT),
+    (_l("Consultation"), 13, None), (_l("Order"), 9, "0"), (_l("Created"), 17, DATETIME_FORMAT),
+    (_l("Started"), 17, DATETIME_FORMAT), (_l("Ended"), 17, DATETIME_FORMAT),
+    (_l("Waiting time"), 13, DURATION_FORMAT), (_l("Treatment duration"), 13, DURATION_FORMAT),
+    (_l("Channel"), 9, None), (_l("ICPC-2"), 8, None), (_l("Outcome"), 26, None), (_l("Policy number"), 18, "@"),
+    (_l("Price"), 12, MONEY_FORMAT), (_l("Discount"), 10, PERCENT_FORMAT), (_l("Total"), 12, MONEY_FORMAT),
 ]
 
 
@@ -143,43 +150,53 @@ class _Summary:
         self.total += row.total
         self.waiting += waiting or timedelta()
         self.treatment += treatment or timedelta()
-        for bucket, key in ((self.by_outcome, outcome_label or "No report filed"), (self.by_channel,
+        for bucket, key in ((self.by_outcome, outcome_label or _("No report filed")), (self.by_channel,
                                                                                     row.primary_channel)):
             bucket[key][0] += 1
             bucket[key][1] += row.total
 
 
-def _row(sheet, row, opened) -> tuple[list, timedelta | None, timedelta | None]:
+def _wall_clock(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """A stored (naive UTC) moment as the clinic's clock showed it, naive again for the spreadsheet cell."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=timezone.utc).astimezone(zone).replace(tzinfo=None)
+
+
+def _row(sheet, row, opened, zone: ZoneInfo) -> tuple[list, timedelta | None, timedelta | None]:
     waiting, treatment = _duration(row.created_at, row.starts_at), _duration(row.starts_at, row.ends_at)
     discount = (row.discount_total / row.subtotal) if row.subtotal else Decimal("0")
-    values = [row.code, row.id, row.created_at, row.starts_at, row.ends_at, waiting, treatment, row.primary_channel,
+    values = [row.code, row.id, _wall_clock(row.created_at, zone), _wall_clock(row.starts_at, zone),
+              _wall_clock(row.ends_at, zone), waiting, treatment, row.primary_channel,
               opened["icpc2_code"], opened["outcome_label"], opened["policy_number"], row.subtotal, discount,
               row.total]
-    cells = [_cell(sheet, value, fmt) for value, (_, _, fmt) in zip(values, COLUMNS)]
+    cells = [_cell(sheet, value, fmt) for value, (_heading, _width, fmt) in zip(values, COLUMNS)]
     return cells, waiting, treatment
 
 
-def _write_summary(sheet, run: ReportRun, insurer: Insurer, summary: _Summary) -> None:
+def _write_summary(sheet, run: ReportRun, insurer: Insurer, summary: _Summary, zone: ZoneInfo) -> None:
     sheet.column_dimensions["A"].width = 30
     for letter in "BC":
         sheet.column_dimensions[letter].width = 16
     bold = lambda value: _cell(sheet, value, bold=True)  # noqa: E731
-    sheet.append([bold("Insurer report"), insurer.name])
-    sheet.append(["Organisation number", insurer.org_number])
-    sheet.append(["Period", _cell(sheet, run.period_start, "yyyy-mm-dd"), _cell(sheet, run.period_end, "yyyy-mm-dd")])
-    sheet.append(["Generated (UTC)", _cell(sheet, utcnow(), DATETIME_FORMAT)])
+    sheet.append([bold(_("Insurer report")), insurer.name])
+    sheet.append([_("Organisation number"), insurer.org_number])
+    sheet.append([_("Period"), _cell(sheet, run.period_start, "yyyy-mm-dd"),
+                  _cell(sheet, run.period_end, "yyyy-mm-dd")])
+    sheet.append([_("Generated"), _cell(sheet, _wall_clock(utcnow(), zone), DATETIME_FORMAT)])
+    sheet.append([_("Times are the clinic’s (%(zone)s)", zone=zone.key)])
     sheet.append([])
-    sheet.append([bold("Consultations"), summary.count])
-    sheet.append(["Price", _cell(sheet, summary.price, MONEY_FORMAT)])
-    sheet.append(["Discount", _cell(sheet, summary.discount, MONEY_FORMAT)])
-    sheet.append(["Total", _cell(sheet, summary.total, MONEY_FORMAT)])
+    sheet.append([bold(_("Consultations")), summary.count])
+    sheet.append([_("Price"), _cell(sheet, summary.price, MONEY_FORMAT)])
+    sheet.append([_("Discount"), _cell(sheet, summary.discount, MONEY_FORMAT)])
+    sheet.append([_("Total"), _cell(sheet, summary.total, MONEY_FORMAT)])
     if summary.count:
-        sheet.append(["Average waiting time", _cell(sheet, summary.waiting / summary.count, DURATION_FORMAT)])
-        sheet.append(["Average treatment duration", _cell(sheet, summary.treatment / summary.count,
-                                                          DURATION_FORMAT)])
-    for title, bucket in (("Outcome", summary.by_outcome), ("Channel", summary.by_channel)):
+        sheet.append([_("Average waiting time"), _cell(sheet, summary.waiting / summary.count, DURATION_FORMAT)])
+        sheet.append([_("Average treatment duration"), _cell(sheet, summary.treatment / summary.count,
+                                                             DURATION_FORMAT)])
+    for title, bucket in ((_("Outcome"), summary.by_outcome), (_("Channel"), summary.by_channel)):
         sheet.append([])
-        sheet.append([bold(title), bold("Consultations"), bold("Total")])
+        sheet.append([bold(title), bold(_("Consultations")), bold(_("Total"))])
         for key in sorted(bucket):
             count, total = bucket[key]
             sheet.append([key, count, _cell(sheet, total, MONEY_FORMAT)])
@@ -191,31 +208,39 @@ def _progress(run_id: int, **values) -> None:
 
 
 def build_report(run_id: int) -> str:
-    """Build the run's workbook, streaming orders in batches; safe to run twice (a done run is left alone)."""
+    """Build the run's workbook, streaming orders in batches; safe to run twice (a done run is left alone).
+    Written in the language of whoever asked for it (the install's for the monthly runs)."""
     run = db.session.get(ReportRun, run_id)
     if run is None or run.status not in (QUEUED, RUNNING, FAILED):
         return "nothing to do"
+    with speaking(run.requested_by.language if run.requested_by else None):
+        return _build(run)
+
+
+def _build(run: ReportRun) -> str:
+    run_id = run.id
+    zone = ZoneInfo(current_app.config["CLINIC_TIME_ZONE"])
     insurer = db.session.get(Insurer, run.insurer_id)
     total_rows = db.session.scalar(select(func.count()).select_from(_orders_in(run).subquery()))
     _progress(run_id, status=RUNNING, rows_total=total_rows, rows_done=0, error=None)
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Consultations")
-    for index, (_, width, _) in enumerate(COLUMNS):
+    sheet = workbook.create_sheet(_("Consultations"))
+    for index, (_heading, width, _format) in enumerate(COLUMNS):
         sheet.column_dimensions[chr(ord("A") + index)].width = width
     sheet.freeze_panes = "A2"
-    sheet.append([_cell(sheet, heading, bold=True) for heading, _, _ in COLUMNS])
+    sheet.append([_cell(sheet, str(heading), bold=True) for heading, _width, _format in COLUMNS])
     summary, after_id, done = _Summary(), 0, 0
     while rows := _batch(run, after_id):
         opened = results.read_results_for_insurer_report([(r.consultation_id, r.patient_id) for r in rows],
                                                          report_run_id=run_id)
         for row in rows:
-            cells, waiting, treatment = _row(sheet, row, opened[row.consultation_id])
+            cells, waiting, treatment = _row(sheet, row, opened[row.consultation_id], zone)
             sheet.append(cells)
             summary.add(row, opened[row.consultation_id]["outcome_label"], waiting, treatment)
         after_id, done = rows[-1].id, done + len(rows)
         _progress(run_id, rows_done=done)
-    _write_summary(workbook.create_sheet("Summary"), run, insurer, summary)
+    _write_summary(workbook.create_sheet(_("Summary")), run, insurer, summary, zone)
     buffer = io.BytesIO()
     workbook.save(buffer)
     finished = utcnow()

@@ -27,7 +27,7 @@ bp = Blueprint("reports", __name__)
 @requires("audit.browse")
 def audit_browser():
     form = AuditFilterForm(formdata=MultiDict(request.args) if request.args else None)
-    form.staff.choices = [("", "Anyone")] + [(str(i), label) for i, label in audit_log.staff_choices()]
+    form.staff.choices = [("", _("Anyone"))] + [(str(i), label) for i, label in audit_log.staff_choices()]
     if request.args and not form.validate():
         return render_template("reports/audit.html", form=form, result=None), 400
     staff = form.staff.data
@@ -51,7 +51,7 @@ RUN_TEMPLATE = "reports/insurer_run.html"
 
 def _report_form() -> InsurerReportForm:
     form = InsurerReportForm()
-    form.insurer.choices = [("", "Choose an insurer")] + [(str(i.id), i.name) for i in insurers()]
+    form.insurer.choices = [("", _("Choose an insurer"))] + [(str(i.id), i.name) for i in insurers()]
     return form
 
 

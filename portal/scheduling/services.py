@@ -8,11 +8,14 @@ processes racing for a slot exactly one sees a row count of 1. Behind it, an app
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import String, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from portal.extensions import db
 from portal.patients.services import add_patient, find_patient_by_national_id
@@ -238,6 +241,58 @@ def unblock_slot(slot_id: int, *, actor=None) -> Slot:
 
 # --- search --------------------------------------------------------------------------------------
 
+def _dashed(value: str | None) -> str | None:
+    if value is None or len(value) != 32:
+        return value
+    return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+
+
+class _UuidText(String):
+    def result_processor(self, dialect, coltype):
+        return _dashed
+
+
+class uuid_text(FunctionElement):
+    """A UUID column read as its text (8-4-4-4-12), not as a uuid.UUID (building one and its str() per row was
+    ~0.3 ms of a week's search). PostgreSQL casts it to that text; SQLite keeps 32 hex digits, and gets the
+    dashes in Python (SQLite's substr() for them cost more than the rest of the row)."""
+
+    type = _UuidText()
+    name = "uuid_text"
+    inherit_cache = True
+
+
+@compiles(uuid_text)
+def _uuid_text(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
+
+
+@compiles(uuid_text, "sqlite")
+def _uuid_text_sqlite(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@lru_cache(maxsize=64)
+def _slot_search_statement(by_service: bool, statuses: int, after_now: bool, bounded: bool, gaps: int):
+    """The statement of one shape of search, built once: a search binds its values to it. (Building it for
+    each search was ~0.3 ms of SQLAlchemy's Python; a Core statement of table columns skips the ORM's layers.)"""
+    slots = Slot.__table__.c
+    query = select(slots.id, uuid_text(slots.uuid).label("uuid"), slots.schedule_id, slots.start, slots.end,
+                   slots.status, slots.version)
+    if by_service:
+        query = query.where(slots.healthcare_service_id == bindparam("service_id"))
+    if statuses == 1:
+        query = query.where(slots.status == bindparam("status"))
+    elif statuses:
+        query = query.where(slots.status.in_(bindparam("statuses", expanding=True)))
+    query = query.where(slots.start > bindparam("start_from") if after_now else slots.start >= bindparam("start_from"))
+    if bounded:
+        query = query.where(slots.start <= bindparam("start_to"))
+    for n in range(gaps):
+        query = query.where(~slots.start.between(bindparam(f"gap_from_{n}"), bindparam(f"gap_to_{n}")))
+    return query.order_by(slots.start, slots.id).limit(bindparam("limit"))
+
+
 def search_slots(healthcare_service_id: int | None, *, start_from: datetime | None = None,
                  start_to: datetime | None = None, status: str | tuple[str, ...] | None = FREE,
                  start_not_within: tuple[tuple[datetime, datetime], ...] = (), limit: int = 5000) -> list:
@@ -245,27 +300,25 @@ def search_slots(healthcare_service_id: int | None, *, start_from: datetime | No
     ix_slots_service_status_start (ix_slots_start without a service). `status` is one status, several
     (any of them), or None for all; `start_not_within` leaves out slots starting in those ranges.
 
-    Read-only rows (id, uuid, schedule_id, start, end, status, version), not ORM objects: a week of a
+    Read-only rows (id, uuid as text, schedule_id, start, end, status, version), not ORM objects: a week of a
     busy service is hundreds of slots, and search is the hottest query of the FHIR API.
     """
-    # Table columns, not ORM attributes: a plain Core statement skips the ORM's compile and row layers.
-    slots = Slot.__table__.c
-    query = select(slots.id, slots.uuid, slots.schedule_id, slots.start, slots.end, slots.status, slots.version)
-    if healthcare_service_id is not None:
-        query = query.where(slots.healthcare_service_id == healthcare_service_id)
-    if isinstance(status, str):
-        query = query.where(slots.status == status)
-    elif status:
-        query = query.where(slots.status.in_(status))
+    statuses = (status,) if isinstance(status, str) else tuple(status or ())
     # Only slots that have not started are offered, whatever window was asked: one that has begun
     # cannot be booked (book_slot refuses it), so listing it as free would only lead to a refusal.
     now = utcnow()
-    query = query.where(slots.start > now if start_from is None or start_from <= now else slots.start >= start_from)
-    if start_to is not None:
-        query = query.where(slots.start <= start_to)
-    for low, high in start_not_within:
-        query = query.where(~slots.start.between(low, high))
-    return list(db.session.execute(query.order_by(slots.start, slots.id).limit(limit)))
+    after_now = start_from is None or start_from <= now
+    values = {"service_id": healthcare_service_id, "start_from": now if after_now else start_from,
+              "start_to": start_to, "limit": limit}
+    if len(statuses) == 1:
+        values["status"] = statuses[0]
+    else:
+        values["statuses"] = list(statuses)
+    for n, (low, high) in enumerate(start_not_within):
+        values[f"gap_from_{n}"], values[f"gap_to_{n}"] = low, high
+    statement = _slot_search_statement(healthcare_service_id is not None, len(statuses), after_now,
+                                       start_to is not None, len(start_not_within))
+    return db.session.execute(statement, values).all()
 
 
 # --- set-up and generation ------------------------------------------------------------------------

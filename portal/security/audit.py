@@ -5,6 +5,8 @@ An event joins the caller's transaction, so an action and its audit record are c
 `record_read` commits it: the event is stored before the page goes out.
 """
 
+from types import SimpleNamespace
+
 from flask import g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import insert
@@ -23,28 +25,35 @@ def _actor() -> tuple[str, str | None]:
     return "system", None
 
 
-def _event(action: str, subject, patient_id: int | None, actor: tuple[str, str | None] | None,
-           details: dict) -> AuditEvent:
+def _fields(action: str, subject, patient_id: int | None, actor: tuple[str, str | None] | None,
+            details: dict) -> dict:
     actor_type, actor_id = actor or _actor()
     if isinstance(subject, tuple):  # ("Referral", 7): a row written without loading it
         subject_type, subject_id = subject
     else:
         subject_type, subject_id = (type(subject).__name__, subject.id) if subject is not None else (None, None)
-    return AuditEvent(
-        actor_type=actor_type,
-        actor_id=actor_id,
-        action=action,
-        subject_type=subject_type,
-        subject_id=str(subject_id) if subject_id is not None else None,
-        patient_id=patient_id,
-        request_id=g.get("request_id") if has_request_context() else None,
-        details=details,
-    )
+    return {
+        "actor_type": actor_type,
+        "actor_id": actor_id,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id) if subject_id is not None else None,
+        "patient_id": patient_id,
+        "request_id": g.get("request_id") if has_request_context() else None,
+        "details": details,
+    }
+
+
+def _event(action: str, subject, patient_id: int | None, actor: tuple[str, str | None] | None,
+           details: dict) -> SimpleNamespace:
+    """The event's columns as `audit_chain.chain` and the INSERT take them, without an ORM instance."""
+    return SimpleNamespace(at=None, seq=None, prev_hash=None, hash=None,
+                           **_fields(action, subject, patient_id, actor, details))
 
 
 def record(action: str, *, subject=None, patient_id: int | None = None, actor: tuple[str, str | None] | None = None,
            **details) -> AuditEvent:
-    event = _event(action, subject, patient_id, actor, details)
+    event = AuditEvent(**_fields(action, subject, patient_id, actor, details))
     db.session.add(event)
     return event
 
@@ -77,9 +86,9 @@ def record_and_commit(action: str, *, subject=None, patient_id: int | None = Non
     _store_and_commit(_event(action, subject, patient_id, actor, details))
 
 
-def _store_and_commit(event: AuditEvent) -> None:
+def _store_and_commit(event: SimpleNamespace) -> None:
     audit_chain.chain(db.session, [event])
-    db.session.execute(_INSERT_EVENT, {column: getattr(event, column) for column in _EVENT_COLUMNS})
+    db.session.execute(_INSERT_EVENT, vars(event))
     db.session.commit()
 
 
@@ -91,5 +100,4 @@ def _transaction_may_write() -> bool:
     return connection.dialect.name != "sqlite" or connection.info.get(sqlite_writer.BEGAN_AS_WRITER, False)
 
 
-_EVENT_COLUMNS = [c.key for c in AuditEvent.__table__.columns if not c.primary_key]
 _INSERT_EVENT = insert(AuditEvent.__table__)

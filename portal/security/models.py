@@ -47,7 +47,9 @@ class StaffUser(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
-    password_hash: Mapped[str] = mapped_column(String(200))
+    # Deferred, like totp_secret: every request loads its user, and only sign-in and the account pages
+    # need the secrets (one more SELECT there), so other requests never read or unseal them.
+    password_hash: Mapped[str] = mapped_column(String(200), deferred=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
@@ -57,7 +59,7 @@ class StaffUser(UserMixin, db.Model):
     password_changed_at: Mapped[datetime | None]
     # Two-factor (TOTP): the shared secret sealed like every other secret; the last time step a code was
     # accepted for, so a code is never taken twice (the UPDATE that moves it on decides).
-    totp_secret = mapped_column(EncryptedText("staff_user.totp_secret"), nullable=True)
+    totp_secret = mapped_column(EncryptedText("staff_user.totp_secret"), nullable=True, deferred=True)
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # The language the portal speaks to this user ("nb", "en"); NULL: their browser's.

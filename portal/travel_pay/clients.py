@@ -94,12 +94,16 @@ def _http(url: str) -> requests.Session:
     return _sessions[key]
 
 
+# The most claim numbers one status request asks about (the claims API's limit).
+STATUS_BATCH = 100
+
 # The claims API's error codes that mean "this claim is wrong", as opposed to "try later".
 VALIDATION_CODES = {"unknown_patient", "no_appointment", "claim_exists", "invalid_claim"}
 
 
 class ClaimsApiClient:
-    """The single-POST claims API: file with an Idempotency-Key, find a filing by that key, ask a status."""
+    """The single-POST claims API: file with an Idempotency-Key, find a filing by that key, ask the statuses
+    of many claims at once."""
 
     def __init__(self, claims_url: str, timeout: float = 5):
         self.claims_url, self.timeout = claims_url, timeout
@@ -133,12 +137,16 @@ class ClaimsApiClient:
         except (KeyError, TypeError, IndexError):
             raise ClaimsApiUnavailable("claims API answered a lookup without a claim number") from None
 
-    def status(self, token: str, claim_number: str) -> str:
-        body = self._get(token, f"{self.claims_url}/{claim_number}", None)
-        status = body.get("status") if isinstance(body, dict) else None
-        if not isinstance(status, str) or not status:
-            raise ClaimsApiUnavailable("claims API answered a status request without a status")
-        return status
+    def statuses(self, token: str, claim_numbers: list[str]) -> dict[str, str]:
+        """The status of each claim, asked in one call (`?claimNumber=…&claimNumber=…`, at most
+        STATUS_BATCH); a claim the API does not know is left out of the answer."""
+        body = self._get(token, self.claims_url, {"claimNumber": list(claim_numbers)})
+        found = body.get("claims") if isinstance(body, dict) else None
+        if not isinstance(found, list):
+            raise ClaimsApiUnavailable("claims API answered a status request without claims")
+        return {entry["claimNumber"]: entry["status"] for entry in found if isinstance(entry, dict)
+                and isinstance(entry.get("claimNumber"), str) and isinstance(entry.get("status"), str)
+                and entry["status"]}
 
     def _get(self, token: str, url: str, params: dict | None):
         try:

@@ -15,7 +15,10 @@ that is due, in batches, and writes it:
   is open the follower does not call out at all.
 
 Batches of one transaction each: one commit for up to `batch` claims, and the outcome texts of a batch
-are dispatched in one pipelined round trip.
+are dispatched in one pipelined round trip. Claims filed with the single POST are asked STATUS_BATCH at a
+time (one request for 100 claims instead of 100 requests: per claim, the request cost the worker and the
+claims system more than everything else the follower does); claims filed in steps one by one, by claim id,
+as the VA's API asks. The undecided claims of a batch are written with one executemany.
 """
 
 import logging
@@ -35,7 +38,7 @@ from portal.scheduling.models import Appointment, Location, Schedule, Slot
 from portal.security import audit
 from portal.security.models import utcnow
 from portal.travel_pay import breaker, services
-from portal.travel_pay.clients import ClaimsApiUnavailable, TokenRejected
+from portal.travel_pay.clients import STATUS_BATCH, ClaimsApiUnavailable, TokenRejected
 from portal.travel_pay.models import DECIDED, DECISIONS, FILED, TravelClaim, claim_status_label
 from portal.travel_pay.steps import claim_status_in_steps
 
@@ -55,8 +58,17 @@ _DUE = (
     .limit(bindparam("batch"))
     .execution_options(populate_existing=True))
 
-# Each write only while the claim is still filed (a decision seen by an overlapping run stands).
-_STILL_FILED = update(_claims).where(_claims.c.id == bindparam("claim_id"), _claims.c.status == FILED)
+# Each write only while the claim is still filed (a decision seen by an overlapping run stands). Built once,
+# with bindparams: a batch runs them for every claim.
+_STILL_FILED = (_claims.c.id == bindparam("claim_id")) & (_claims.c.status == FILED)
+_DECIDE = update(_claims).where(_STILL_FILED).values(
+    status=DECIDED, claim_status=bindparam("b_status"), decided_at=bindparam("b_now"),
+    status_checked_at=bindparam("b_now"), next_status_check_at=None, updated_at=bindparam("b_now"))
+_CHECKED = update(_claims).where(_STILL_FILED).values(
+    claim_status=bindparam("b_status"), status_checked_at=bindparam("b_now"), updated_at=bindparam("b_now"),
+    next_status_check_at=bindparam("b_next"))
+_ASK_AGAIN = update(_claims).where(_STILL_FILED).values(next_status_check_at=bindparam("b_next"),
+                                                        updated_at=bindparam("b_now"))
 
 
 def follow_claims(batch: int = 500, budget_seconds: float = 60) -> dict:
@@ -91,50 +103,74 @@ def _follow_batch(rows, counts: dict) -> bool:
         breaker.record_failure()
         db.session.rollback()
         return False
-    told, opened = [], False
+    told, checked, ask_again, opened, worked = [], [], [], False, False
     connection = db.session.connection()
-    for claim, start, location_id, phone, email, language in rows:
-        now = utcnow()
+    for group in _groups(rows):
         if opened:
             break
+        now = utcnow()
         try:
-            status = _status(claim, start, location_id, token)
+            statuses = _statuses(group, token)
         except ClaimsApiUnavailable as exc:
             if isinstance(exc, TokenRejected):
                 redis_client().delete(services.TOKEN_KEY)
-            counts["failed"] += 1
+            statuses = {}
+        unanswered = [row[0] for row in group if row[0].id not in statuses]
+        if unanswered:  # the call failed, or left these out: one failure for the breaker, asked again later
+            counts["failed"] += len(unanswered)
             opened = breaker.record_failure()
-            connection.execute(_STILL_FILED.values(next_status_check_at=now + every, updated_at=now),
-                               {"claim_id": claim.id})
-            continue
-        counts["checked"] += 1
-        if status in DECISIONS:
-            decided = connection.execute(
-                _STILL_FILED.values(status=DECIDED, claim_status=status, decided_at=now, status_checked_at=now,
-                                    next_status_check_at=None, updated_at=now), {"claim_id": claim.id}).rowcount
-            if decided:
-                counts["decided"] += 1
-                with speaking(language):  # the patient's, in the worker
-                    told += _tell_decision(claim, status, phone, email)
-            continue
-        stop = claim.follow_until is not None and now >= claim.follow_until
-        counts["stopped"] += stop
-        connection.execute(_STILL_FILED.values(claim_status=status, status_checked_at=now, updated_at=now,
-                                               next_status_check_at=None if stop else now + every),
-                           {"claim_id": claim.id})
-    if counts["checked"]:
+            ask_again += [{"claim_id": claim.id, "b_next": now + every, "b_now": now} for claim in unanswered]
+        for claim, _start, _location, phone, email, language in group:
+            status = statuses.get(claim.id)
+            if status is None:
+                continue
+            worked = True
+            counts["checked"] += 1
+            if status in DECISIONS:
+                # One by one: only the run whose UPDATE changed the claim tells the patient.
+                if connection.execute(_DECIDE, {"claim_id": claim.id, "b_status": status, "b_now": now}).rowcount:
+                    counts["decided"] += 1
+                    with speaking(language):  # the patient's, in the worker
+                        told += _tell_decision(claim, status, phone, email)
+                continue
+            stop = claim.follow_until is not None and now >= claim.follow_until
+            counts["stopped"] += stop
+            checked.append({"claim_id": claim.id, "b_status": status, "b_now": now,
+                            "b_next": None if stop else now + every})
+    # The claims still undecided (most of them) and those to ask again: one executemany each.
+    if checked:
+        connection.execute(_CHECKED, checked)
+    if ask_again:
+        connection.execute(_ASK_AGAIN, ask_again)
+    if worked:
         breaker.record_success()
     db.session.commit()
     outbox.dispatch(told)
     return not opened
 
 
-def _status(claim: TravelClaim, start, location_id, token: str) -> str:
-    """The claims system's status of a claim, asked the way it was filed (steps: by its claim id)."""
+def _groups(rows):
+    """The due claims in the groups they are asked in: one by one when filed in steps (the VA's API asks
+    by claim id), up to STATUS_BATCH at a time when filed with the single POST."""
+    single = []
+    for row in rows:
+        if row[0].external_claim_id:
+            yield [row]
+        else:
+            single.append(row)
+    for first in range(0, len(single), STATUS_BATCH):
+        yield single[first:first + STATUS_BATCH]
+
+
+def _statuses(group, token: str) -> dict[int, str]:
+    """The claims system's status of each claim in a group, by claim id (a claim it did not answer for
+    is left out), asked the way the claims were filed."""
+    claim, start, location_id = group[0][:3]
     if claim.external_claim_id:
-        return claim_status_in_steps(services.btsss_client(), token,
-                                     services.step_filing(claim, start, location_id))
-    return services._claims_client().status(token, claim.claim_number)
+        return {claim.id: claim_status_in_steps(services.btsss_client(), token,
+                                                services.step_filing(claim, start, location_id))}
+    found = services._claims_client().statuses(token, [row[0].claim_number for row in group if row[0].claim_number])
+    return {row[0].id: found[row[0].claim_number] for row in group if row[0].claim_number in found}
 
 
 def decision_text(claim: TravelClaim, status: str) -> str:

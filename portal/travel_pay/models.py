@@ -55,6 +55,11 @@ DECISIONS = frozenset({"ApprovedForPayment", "SubmittedForPayment", "ClaimPaid",
                        "PaymentCanceled"})
 
 
+def status_label(status: str) -> str:
+    """Our own status of a claim, in the reader's language."""
+    return str(STATUS_LABELS.get(status, status))
+
+
 def claim_status_label(status: str | None) -> str:
     """Words for a claims-system status in the language spoken now; an unknown one is shown as it came."""
     return str(CLAIM_STATUS_LABELS.get(status or "", status or ""))

@@ -2,6 +2,7 @@
 The same page shows check-in's front-desk list (checkin/front_desk_views.py)."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
@@ -12,7 +13,7 @@ from portal.pages import htmx_wants
 from portal.security import audit
 from portal.security.policy import requires
 from portal.travel_pay import breaker, services
-from portal.travel_pay.models import STATUSES, claim_status_label
+from portal.travel_pay.models import STATUSES, claim_status_label, status_label
 
 bp = Blueprint("travel_pay", __name__)
 
@@ -34,7 +35,7 @@ def claims():
     audit.record_read("travel_claims.listed", actor=_actor(), status=status, count=len(listed),
                       patients=sorted({c.patient_id for c in listed})[:200])
     return render_template(PAGE, claims=listed, status=status, statuses=STATUSES,
-                           paused_until=breaker.open_until(), claim_label=claim_status_label)
+                           paused_until=breaker.open_until(), claim_label=claim_status_label, status_label=status_label)
 
 
 @bp.post("/travel-claims/<int:claim_id>/resubmit")
@@ -46,10 +47,11 @@ def resubmit(claim_id: int):
     if claim is None:
         abort(404)
     again = services.resubmit_failed(claim_id, actor=_actor())
-    message = "The claim will be filed again now." if again else "Only a failed claim can be re-submitted."
+    message = _("The claim will be filed again now.") if again else _("Only a failed claim can be re-submitted.")
     if htmx_wants():
         db.session.refresh(claim)
-        return render_block(PAGE, "claim_row", claim=claim, row_message=message, claim_label=claim_status_label), \
+        return render_block(PAGE, "claim_row", claim=claim, row_message=message, claim_label=claim_status_label,
+                            status_label=status_label), \
             (200 if again else 409)
     flash(message)
     return redirect(url_for("travel_pay.claims"))

@@ -388,7 +388,6 @@ NOT_YET_TRANSLATED: set[str] = {
     "api_docs.docs",
     "book_elsewhere.start",
     "insurers.insurer_detail",
-    "notifications.outbox",
     "ops.failed",
     "ops.job",
     "ops.queues",
@@ -401,12 +400,9 @@ NOT_YET_TRANSLATED: set[str] = {
     "partners.users",
     "patient_record.record",
     "reports.audit_browser",
-    "reports.insurer_reports",
-    "reports.insurer_run",
     "scheduling.admin",
     "scheduling.book",
     "scheduling.schedules",
-    "travel_pay.claims",
 }
 # What the sign-ins type (the direct patient's details) is data too, though not in the database yet.
 TYPED_WORDS = {"Dina", "Direkte", "POL"}

@@ -222,3 +222,13 @@ def test_queue_count_stops_at_the_cap(app, app_ctx, monkeypatch):
         make_consultation(app)
     page = services.doctor_queue(view="all", doctor_id=doctor, per_page=2)
     assert (page.total, page.more, page.pages, len(page.consultations)) == (3, True, 2, 2)
+
+
+def test_a_page_past_the_end_shows_the_last_one(app, app_ctx):
+    doctor = make_staff(app, "doctor")
+    a, b, c = (make_consultation(app) for _ in range(3))
+    for view in ("all", "unassigned"):
+        page = services.doctor_queue(view=view, doctor_id=doctor, page=9, per_page=2)
+        assert (page.page, page.pages, page.total, [x.id for x in page.consultations]) == (2, 2, 3, [c])
+    mine = services.doctor_queue(view="mine", doctor_id=doctor, page=9, per_page=2)
+    assert (mine.page, mine.pages, mine.total, mine.consultations) == (1, 1, 0, [])

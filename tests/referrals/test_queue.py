@@ -88,7 +88,9 @@ def test_pagination_25_per_page(staff_client, post_referral):
     second = secretary.get("/queue?page=2").get_data(as_text=True)
     assert "Page 1 of 2" in first and "P24" in first and "P25" not in first
     assert "P25" in second and "P26" in second and "P00" not in second
-    assert secretary.get("/queue?page=99").status_code == 200
+    past_the_end = secretary.get("/queue?page=99").get_data(as_text=True)
+    assert "Page 2 of 2" in past_the_end and "P26" in past_the_end
+    assert "Page 2 of 2" in secretary.get("/queue?page=99999999999999999999").get_data(as_text=True)
     assert secretary.get("/queue?page=abc").status_code == 200
 
 

@@ -85,7 +85,8 @@ def test_reporting_asks_for_a_report_watches_it_and_downloads_the_workbook(app, 
     assert heading[:3] == ("Consultation", "Order", "Created") and heading[-3:] == ("Price", "Discount", "Total")
     assert len(rows) == 3  # the April one and the other insurer's are not in it
     record = dict(zip(heading, first))
-    assert record["Created"] == datetime(2026, 3, 2, 9, 20) and record["Ended"] == datetime(2026, 3, 2, 10)
+    # The clinic's wall clock (CLINIC_TIME_ZONE, Europe/Oslo: CET in March), not UTC's 09:20 and 10:00.
+    assert record["Created"] == datetime(2026, 3, 2, 10, 20) and record["Ended"] == datetime(2026, 3, 2, 11)
     assert record["Waiting time"] == timedelta(minutes=15) and record["Treatment duration"] == timedelta(minutes=25)
     assert (record["Channel"], record["ICPC-2"], record["Outcome"], record["Policy number"]) == (
         "VIDEO", "R74", "Helped", "POL-1111")
@@ -274,3 +275,31 @@ def test_the_next_monthly_run_is_scheduled_once_for_the_first_of_next_month(app)
 ])
 def test_last_month_is_a_calendar_month(today, period):
     assert insurer_report.previous_month(today) == period
+
+
+def test_the_workbook_speaks_the_askers_language_and_the_clinics_time(app, staff_client, served):
+    """Headers in bokmål for a reporting user who reads bokmål; a consultation that ended at 23:30 UTC on
+    4 June is written as 01:30 on 5 June, the clinic's (Oslo's, CEST) wall clock."""
+    from portal.security.models import StaffUser
+
+    doctor = served["doctor"]
+    with app.app_context():
+        patient = make_patient(app, fnr="01018012371")
+    june = serve_consultation(app, patient, ended=datetime(2026, 6, 4, 23, 30), author_id=doctor, outcome="helped")
+    c = staff_client("reporting")
+    with app.app_context():
+        db.session.execute(update(StaffUser).where(StaffUser.role == "reporting").values(language="nb"))
+        db.session.commit()
+    run_id = run_id_of(ask(c, served["insurer_id"], since="2026-06-01", until="2026-06-30"))
+    run_report_jobs(app)
+    workbook = load_workbook(io.BytesIO(c.get(f"/reports/insurer/runs/{run_id}/download").data))
+    assert workbook.sheetnames == ["Konsultasjoner", "Sammendrag"]
+    rows = list(workbook["Konsultasjoner"].iter_rows(values_only=True))
+    heading = rows[0]
+    assert heading[:3] == ("Konsultasjon", "Ordre", "Opprettet") and heading[-1] == "Totalt"
+    record = dict(zip(heading, rows[1]))
+    assert record["Avsluttet"] == datetime(2026, 6, 5, 1, 30)
+    assert record["Utfall"] == "Hjulpet"
+    summary = [row for row in workbook["Sammendrag"].iter_rows(values_only=True) if row and row[0]]
+    assert ("Tidene er klinikkens (Europe/Oslo)",) == summary[4][:1]
+    assert june

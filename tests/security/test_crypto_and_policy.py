@@ -78,3 +78,29 @@ def test_anonymous_may_do_nothing():
 
 def test_unknown_actions_are_denied():
     assert policy.can(SimpleNamespace(is_authenticated=True, role="admin"), "no.such.action") is False
+
+
+@pytest.mark.parametrize("role", ["doctor", "secretary", "admin", "reporting", "viewer"])
+@pytest.mark.parametrize("action", ["consultation.view", "consultation.pick", "consultation.cancel",
+                                    "consultation.conduct", "referral.view", "no.such.action"])
+def test_a_lists_rule_for_rows_answers_as_can_does_for_each_row(role, action):
+    user = SimpleNamespace(is_authenticated=True, role=role, id=7)
+    rows = [SimpleNamespace(id=n, service_provider_id=doctor) for n, doctor in enumerate((None, 7, 8))]
+    may = policy.rule_for_rows(user, action)
+    assert [may(row) for row in rows] == [policy.can(user, action, row) for row in rows]
+
+
+def test_a_doctor_may_view_only_free_or_own_rows_and_the_anonymous_none():
+    doctor = SimpleNamespace(is_authenticated=True, role="doctor", id=7)
+    may = policy.rule_for_rows(doctor, "consultation.view")
+    assert [may(SimpleNamespace(service_provider_id=d)) for d in (None, 7, 8)] == [True, True, False]
+    nobody = policy.rule_for_rows(SimpleNamespace(is_authenticated=False, role="admin"), "consultation.view")
+    assert nobody(SimpleNamespace(service_provider_id=None)) is False
+
+
+@pytest.mark.parametrize(("role", "allowed"), [("secretary", True), ("admin", True), ("doctor", False),
+                                               ("reporting", False), ("viewer", False)])
+def test_records_known_by_id_only_open_for_screeners_not_doctors(role, allowed):
+    user = SimpleNamespace(is_authenticated=True, role=role, id=7)
+    assert policy.may_open_records_by_id(user) is allowed
+    assert all(policy.can(user, "patient_record.view", policy.PatientRelation(pid)) is allowed for pid in (1, 2))

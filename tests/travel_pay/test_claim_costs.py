@@ -18,6 +18,7 @@ from tests.checkin.conftest import make_checkin_patient
 from tests.ops.test_workers import counting_round_trips
 from tests.test_hot_path_budgets import counting
 from tests.travel_pay.test_claim_job import checked_in_claim
+from tests.travel_pay.test_following_and_breaker import follow, make_due
 
 # Per filed claim: take the attempt and read it (2 statements, commit); the outcome, its SMS and its audit
 # event (5 statements: the UPDATE, lock and move the audit chain's head, two INSERTs; commit).
@@ -64,3 +65,29 @@ def test_a_filed_claim_costs_seven_statements_two_commits_and_twelve_redis_round
     assert commits == FILING_COMMITS, three.sql
     assert one.statements == FILING_SQL and one.commits == FILING_COMMITS, one.sql
     assert (three_sent - one_sent) / 2 <= FILING_ROUND_TRIPS
+
+
+def test_following_asks_a_batch_of_claims_in_one_request_and_writes_the_undecided_in_one_statement(
+        app, clinic, travel_sandbox, monkeypatch):
+    travel_sandbox.set_mode(mode="succeed", decide_after_seconds=3600)
+    claim_ids = due_claims(app, clinic, random.Random(17), [20, 25, 30])
+    burst(app, monkeypatch)
+    for claim_id in claim_ids:
+        make_due(app, claim_id)
+    with counting(app) as undecided:
+        assert follow(app) == {"checked": 3, "decided": 0, "stopped": 0, "failed": 0, "paused": False}
+    assert travel_sandbox.counters()["status_requests"] == 1 and travel_sandbox.counters()["status_checks"] == 3
+    # The due claims' SELECT and one UPDATE (executemany) for the three, in one commit.
+    assert undecided.statements == 2 and undecided.commits == 1, undecided.sql
+
+    travel_sandbox.set_mode(mode="succeed", decide_after_seconds=0)
+    for claim_id in claim_ids:
+        make_due(app, claim_id)
+    with counting(app) as decided:
+        assert follow(app)["decided"] == 3
+    assert travel_sandbox.counters()["status_requests"] == 2
+    # Per decision its UPDATE (one by one: only the run that changed the claim texts), the SMS and the
+    # audit event; per batch the SELECT and the audit chain's head (lock, move).
+    assert decided.statements <= 1 + 3 * 3 + 2 and decided.commits == 1, decided.sql
+    with app.app_context():
+        assert set(db.session.scalars(select(TravelClaim.status).where(TravelClaim.id.in_(claim_ids)))) == {"decided"}

@@ -296,3 +296,24 @@ def test_the_follower_runs_before_a_backlog_of_filings(app, clinic, checkin_pati
             scheduler.release_locks()
         first, *rest = queue.job_ids
     assert first.startswith("travel-claims-follow-") and len(rest) == len(backlog)
+
+
+def test_a_claim_the_claims_api_leaves_out_of_a_status_answer_is_asked_again_and_the_others_are_written(
+        app, clinic, travel_sandbox):
+    travel_sandbox.set_mode(mode="succeed", decide_after_seconds=0, decision="ApprovedForPayment")
+    known = filed_claim(app, clinic, make_checkin_patient(app, fnr="01018012371", last_name="Nordmann"),
+                        travel_sandbox)
+    unknown = filed_claim(app, clinic, make_checkin_patient(app, fnr="15076500565", last_name="Hansen"),
+                          travel_sandbox, minutes_from_now=25)
+    with app.app_context():
+        db.session.execute(update(TravelClaim).where(TravelClaim.id == unknown).values(claim_number="TC-9999999"))
+        db.session.commit()
+    make_due(app, known)
+    make_due(app, unknown)
+    assert follow(app) == {"checked": 1, "decided": 1, "stopped": 0, "failed": 1, "paused": False}
+    assert travel_sandbox.counters()["status_requests"] == 1  # both in one request
+    assert claim(app, known).status == "decided"
+    left_out = claim(app, unknown)
+    assert left_out.status == "filed" and left_out.next_status_check_at > utcnow()
+    with app.app_context():
+        assert redis_client().get(breaker.FAILURES_KEY) is None  # a success in the same run clears the count
