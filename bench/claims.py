@@ -97,7 +97,9 @@ def start_sandbox(port: int) -> subprocess.Popen:
     return subprocess.Popen([str(BIN / "gunicorn"), "--workers", "1", "--worker-class", "gthread", "--threads", "16",
                              # Never recycled: its counters of filings and duplicates live in this one process.
                              "--max-requests", "0",
-                             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--access-logfile", "/dev/null",
+                             # No access log (gunicorn.conf.py has none): "--access-logfile /dev/null" still
+                             # formatted a line per request, in the process that plays the claims API.
+                             "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                              "portal.sandbox:create_app(smtp_port=0)"], cwd=ROOT, start_new_session=True)
 
 

@@ -1,5 +1,6 @@
 """The chat as both sides' pages answer it: the doctor's (staff pages) and the patient's (waiting
-room) send and poll through these two, each with its own URLs and checks."""
+room) send and poll through these two, each with its own URLs and checks. `consultation` is what
+`services.chat_consultation` reads (a row of ids and state), not an ORM instance."""
 
 from flask import flash, redirect, render_template, request
 from flask_babel import gettext as _
@@ -46,8 +47,8 @@ def chat_news(consultation, viewer: str, poll_url: str, version: int, *, reader=
     Each batch of messages sent out is a read of patient data, audited like any other."""
     messages = services.chat_messages(consultation, after=_after())
     if messages:
-        audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
-                          actor=reader)
+        audit.record_read("consultation.chat_read", subject=("Consultation", consultation.id),
+                          patient_id=consultation.patient_id, actor=reader)
     return _news(messages, viewer, poll_url, version, sent=sent, error=error, status=status)
 
 

@@ -63,6 +63,14 @@ def _patient_consultation(action: str = "consultation.view", *, with_patient: bo
     return consultation
 
 
+def _patient_chat_consultation():
+    access = session.get("patient_access")
+    consultation = services.chat_consultation(access.get("consultation_id", 0)) if access else None
+    if not patient_may(access, "consultation.chat", consultation):
+        abort(404)
+    return consultation
+
+
 def _audit_read(consultation, what: str):
     audit.record_read(what, subject=consultation, patient_id=consultation.patient_id,
                       actor=("patient", str(consultation.patient_id)))
@@ -109,7 +117,7 @@ def room_poll():
 @sqlite_writer.audited_page
 @limiter.exempt
 def chat_poll():
-    consultation = _patient_consultation("consultation.chat", with_patient=False)
+    consultation = _patient_chat_consultation()
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204
@@ -120,7 +128,7 @@ def chat_poll():
 @bp.post("/room/chat")
 @limiter.limit("60 per minute")
 def chat_post():
-    consultation = _patient_consultation("consultation.chat", with_patient=False)
+    consultation = _patient_chat_consultation()
     return post_chat(consultation, "patient", url_for(".chat_poll"), url_for(".room"))
 
 

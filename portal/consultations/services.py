@@ -118,6 +118,17 @@ def create_consultation(*, patient_id: int, source: str, enabled_channels: list[
 _WITH_PATIENT = [joinedload(Consultation.patient)]
 
 
+# What the chat's poll and post need of a consultation, read as a row (no ORM instance): the policy's
+# ids, the state a post checks, the ids its tokens and audit events name.
+_CHAT_CONSULTATION = select(Consultation.id, Consultation.patient_id, Consultation.state,
+                            Consultation.service_provider_id).where(Consultation.id == bindparam("id"))
+
+
+def chat_consultation(consultation_id: int):
+    """The consultation as the chat needs it (a row: id, patient_id, state, service_provider_id), or None."""
+    return db.session.execute(_CHAT_CONSULTATION, {"id": consultation_id}).first()
+
+
 def get_consultation(consultation_id: int, *, with_patient: bool = True) -> Consultation | None:
     """With the patient joined in, as pages show them. Polls, which mostly answer 204, leave the
     patient out: joining it opened the patient's sealed columns on every poll, every second."""
@@ -529,7 +540,7 @@ _LOCK_ROOM = (select(ChatRoom.id, ChatRoom.shared_secret_id, ChatRoom.shared_sec
               .where(ChatRoom.consultation_id == bindparam("consultation_id")).with_for_update())
 
 
-def post_chat_message(consultation: Consultation, *, token: str, text: str, expected_role: str, after: int = 0,
+def post_chat_message(consultation, *, token: str, text: str, expected_role: str, after: int = 0,
                       reader: tuple[str, str] | None = None) -> tuple[list, int]:
     """Store a message, authorised by the sender's chat token. Only while in progress.
 
@@ -560,7 +571,8 @@ def post_chat_message(consultation: Consultation, *, token: str, text: str, expe
                                          "sender": sender.owner, "body": text})
     news = db.session.execute(_ROOM_MESSAGES_AFTER, {"room_id": room.id, "after": after}).all()
     # Commits the message with the event (record_read's one INSERT, not the ORM's unit of work).
-    audit.record_read("consultation.chat_read", subject=consultation, patient_id=consultation.patient_id,
+    audit.record_read("consultation.chat_read", subject=("Consultation", consultation.id),
+                      patient_id=consultation.patient_id,
                       actor=reader)
     bumped = live.bump(topic)
     # If no one else bumped between the read and this bump, every message the bump covers is in `news`,

@@ -86,6 +86,14 @@ def _load(consultation_id: int, action: str, *, with_patient: bool = True):
     return consultation
 
 
+def _load_for_chat(consultation_id: int):
+    consultation = services.chat_consultation(consultation_id)
+    if consultation is None:
+        abort(404)
+    authorize("consultation.conduct", consultation)
+    return consultation
+
+
 def _detail_context(consultation, **forms):
     user = current_user._get_current_object()
     doctor_here = can(user, "consultation.conduct", consultation)
@@ -271,7 +279,7 @@ def icpc2_search():
 @limiter.exempt
 @background
 def chat_poll(consultation_id: int):
-    consultation = _load(consultation_id, "consultation.conduct", with_patient=False)
+    consultation = _load_for_chat(consultation_id)
     version = live.version(services.chat_topic(consultation.id))
     if request.args.get("since", type=int) == version:
         return "", 204
@@ -282,6 +290,6 @@ def chat_poll(consultation_id: int):
 @bp.post("/consultations/<int:consultation_id>/chat")
 @requires("consultation.conduct")
 def chat_post(consultation_id: int):
-    consultation = _load(consultation_id, "consultation.conduct", with_patient=False)
+    consultation = _load_for_chat(consultation_id)
     return post_chat(consultation, "doctor", url_for("consultations.chat_poll", consultation_id=consultation.id),
                      url_for("consultations.detail", consultation_id=consultation.id))

@@ -233,6 +233,11 @@ _READ_FILING = (
 # An outcome is written only while the row is still this attempt's (a recovered re-run may own it).
 _FINISH = update(_claims).where(_claims.c.id == bindparam("claim_id"), _claims.c.status == SUBMITTING,
                                 _claims.c.attempts == bindparam("attempt"))
+# The common outcome, built once like the others (the rarer ones add their values to _FINISH per call).
+_FILED = _FINISH.values(status=FILED, claim_number=bindparam("b_number"), claim_status=bindparam("b_status"),
+                        last_error=None, finished_at=bindparam("b_now"), updated_at=bindparam("b_now"),
+                        outcome_unknown=False, next_status_check_at=bindparam("b_next_check"),
+                        follow_until=bindparam("b_follow_until"))
 
 
 def _iso_utc(moment: datetime) -> str:
@@ -267,11 +272,13 @@ def _read_filing(claim_id: int) -> _Filing:
     return _Filing(claim, claim.attempts, start, location_id, location_name, phone, email, language)
 
 
-def _finish(filing: _Filing, **values) -> bool:
-    """Write an attempt's outcome only if the row is still this attempt's (a recovered re-run may own it)."""
+def _finish(filing: _Filing, statement=None, **values) -> bool:
+    """Write an attempt's outcome only if the row is still this attempt's (a recovered re-run may own it):
+    `statement` with its parameters in `values`, or _FINISH setting `values`."""
+    if statement is None:
+        statement, values = _FINISH.values(updated_at=utcnow(), **values), {}
     done = db.session.connection().execute(
-        _FINISH.values(updated_at=utcnow(), **values), {"claim_id": filing.claim.id, "attempt": filing.attempt}
-    ).rowcount
+        statement, {"claim_id": filing.claim.id, "attempt": filing.attempt, **values}).rowcount
     if done != 1:
         db.session.rollback()
     return done == 1
@@ -304,10 +311,9 @@ def submit_claim(claim_id: int) -> str:
     if failures:
         breaker.record_success()
     cfg, now = current_app.config, utcnow()
-    if not _finish(filing, status=FILED, claim_number=filed.claim_number, claim_status=filed.status,
-                   last_error=None, finished_at=now, outcome_unknown=False,
-                   next_status_check_at=now + timedelta(seconds=cfg["TRAVEL_CLAIM_STATUS_EVERY_SECONDS"]),
-                   follow_until=now + timedelta(hours=cfg["TRAVEL_CLAIM_FOLLOW_HOURS"])):
+    if not _finish(filing, _FILED, b_number=filed.claim_number, b_status=filed.status, b_now=now,
+                   b_next_check=now + timedelta(seconds=cfg["TRAVEL_CLAIM_STATUS_EVERY_SECONDS"]),
+                   b_follow_until=now + timedelta(hours=cfg["TRAVEL_CLAIM_FOLLOW_HOURS"])):
         return "superseded"
     with speaking(filing.language):
         text = _("Your travel claim for your appointment on %(day)s is filed. Claim number %(number)s. "
