@@ -52,7 +52,9 @@ def _list_context(partner_id: int) -> dict:
     # Times are shown where the care happens: each service's clinic zone, looked up once for the page.
     zones = scheduling.zones_of_services(r.service_id for r in rows)
     return {"rows": rows, "tab": tab, "page": page, "has_next": has_next, "version": version, "zones": zones,
-            "detail_url": url_per_id("care_requests.detail", "care_request_id")}
+            "detail_url": url_per_id("care_requests.detail", "care_request_id"),
+            # The statuses in the reader's language, translated once per page rather than once per row.
+            "statuses": {status: str(label) for status, label in STATUS_LABELS.items()}}
 
 
 @bp.get("/partner/care-requests")

@@ -8,14 +8,14 @@ the service — with the zone's abbreviation when that differs from the viewer's
 something else where the reader is.
 """
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton, format_time, get_date_format, get_datetime_format, get_time_format
 from babel.numbers import format_currency, format_decimal, format_percent
-from flask import current_app
+from flask import current_app, g, has_app_context
 from flask_babel import get_locale, gettext as _, ngettext
 from markupsafe import Markup, escape
 
@@ -44,7 +44,10 @@ def in_zone(moment: datetime, where=None) -> datetime:
 
 
 def _locale():
-    return get_locale()
+    # The locale Flask-Babel keeps for this request (or `force_locale`'s), read through one proxy instead of
+    # three: a list formats a time or two per row. Flask-Babel's own look-up while none is chosen yet.
+    babel_context = getattr(g._get_current_object(), "_flask_babel", None) if has_app_context() else None
+    return getattr(babel_context, "babel_locale", None) or get_locale()
 
 
 def _zone_suffix(local: datetime, where, show_zone: bool | None) -> str:
@@ -58,7 +61,7 @@ def clock(moment: datetime | None, where=None, show_zone: bool | None = None) ->
     if moment is None:
         return ""
     local = in_zone(moment, where)
-    return format_time(local, "short", locale=_locale()) + _zone_suffix(local, where, show_zone)
+    return _minute_text(local.hour, local.minute, _locale()) + _zone_suffix(local, where, show_zone)
 
 
 @lru_cache(maxsize=32)
@@ -68,14 +71,25 @@ def _when_patterns(locale) -> tuple:
             get_time_format("short", locale=locale))
 
 
+# A list's rows share days and minutes, and Babel's pattern formatting is most of a time's cost: each day's
+# and each minute's text is made once per locale. (The short time patterns show hours and minutes only.)
+@lru_cache(maxsize=2048)
+def _day_text(day: date, locale) -> str:
+    return format_date(day, _when_patterns(locale)[1], locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _minute_text(hour: int, minute: int, locale) -> str:
+    return format_time(time(hour, minute), _when_patterns(locale)[2], locale=locale)
+
+
 def when(moment: datetime | None, where=None, show_zone: bool | None = None) -> str:
     """'7. feb. 2030, 09:05' / '7 Feb 2030, 09:05' / 'Feb 7, 2030, 9:05 AM', where it happens (+ zone, as `clock`)."""
     if moment is None:
         return ""
     local, locale = in_zone(moment, where), _locale()
-    joined, date_pattern, time_pattern = _when_patterns(locale)
-    text = joined.replace("{1}", format_date(local, date_pattern, locale=locale)) \
-        .replace("{0}", format_time(local, time_pattern, locale=locale))
+    text = _when_patterns(locale)[0].replace("{1}", _day_text(local.date(), locale)) \
+        .replace("{0}", _minute_text(local.hour, local.minute, locale))
     return text + _zone_suffix(local, where, show_zone)
 
 

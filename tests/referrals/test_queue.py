@@ -244,3 +244,18 @@ def test_an_id_beyond_the_database_range_is_404_not_500(staff_client):
     secretary = staff_client("secretary")
     assert secretary.get("/referrals/99999999999999").status_code == 404
     assert post(secretary, "/referrals/99999999999999/decline", {"reason": "duplicate"}).status_code == 404
+
+
+def test_the_count_stops_at_the_cap_as_the_doctors_queue_does(staff_client, post_referral, app, monkeypatch):
+    from portal.referrals import services
+
+    monkeypatch.setattr(services, "QUEUE_COUNT_CAP", 3)
+    for n in range(5):
+        post_referral(referral_payload(n, first=f"P{n:02d}"))
+    secretary = staff_client("secretary")
+    assert "More than 3 referrals waiting." in secretary.get("/queue").get_data(as_text=True)
+    searched = post(secretary, "/queue", {"q": "P0"}, htmx=False).get_data(as_text=True)
+    assert "More than 3 referrals waiting matching “P0”." in searched
+    with app.test_request_context():
+        page = services.screening_queue("", 9, 2)
+        assert (page.total, page.more, page.pages, page.page, len(page.referrals)) == (3, True, 2, 2, 2)
