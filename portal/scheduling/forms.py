@@ -20,7 +20,9 @@ class ScheduleForm(FlaskForm):
                                      validators=[Optional(), Length(max=100), PlainText(100)])
     practitioner_family = StringField(_l("Practitioner family name"),
                                       validators=[Optional(), Length(max=100), PlainText(100)])
-    timezone = SelectField(_l("Time zone"), choices=TIMEZONES, default="Europe/London")
+    # IANA zone ids are names, not words: a translation tool must leave them alone.
+    timezone = SelectField(_l("Time zone"), choices=TIMEZONES, default="Europe/London",
+                           render_kw={"translate": "no"})
 
     def validate(self, extra_validators=None):
         if not super().validate(extra_validators):
