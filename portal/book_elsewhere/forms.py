@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
@@ -20,8 +21,8 @@ class BookingForForm(FlaskForm):
 
 
 class FindServiceForm(BookingForForm):
-    nhs_number = StringField("NHS number", validators=[DataRequired(), Length(max=20), nhs_number_check])
-    postcode = StringField("Patient's postcode", validators=[DataRequired(), Length(max=10), PlainText(10)])
+    nhs_number = StringField(_l("NHS number"), validators=[DataRequired(), Length(max=20), nhs_number_check])
+    postcode = StringField(_l("Patient's postcode"), validators=[DataRequired(), Length(max=10), PlainText(10)])
 
 
 class ChooseServiceForm(BookingForForm):
@@ -36,4 +37,5 @@ class BookRemoteSlotForm(ChooseServiceForm):
     schedule = HiddenField(validators=[Optional(), Length(max=100)])
     start = HiddenField(validators=[DataRequired(), Length(max=40)])
     end = HiddenField(validators=[DataRequired(), Length(max=40)])
-    description = StringField("Reason for the appointment", validators=[Optional(), Length(max=200), PlainText(200)])
+    description = StringField(_l("Reason for the appointment"),
+                              validators=[Optional(), Length(max=200), PlainText(200)])

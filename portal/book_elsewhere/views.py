@@ -4,9 +4,11 @@ Opened from a referral or a triage request, the page carries only that object's 
 and then in the forms); the patient is looked up here, with the policy's check, and audited.
 """
 
+import re
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from portal import sqlite_writer
@@ -79,9 +81,33 @@ def _page(status: int = 200, **context):
     return render_template(TEMPLATE, **context), status
 
 
+# What an ExternalSystemError says (in English, for the log), as the page says it in the reader's language.
+SYSTEMS = {"service directory": _l("service directory"), "endpoint directory": _l("endpoint directory"),
+           "demographics service": _l("demographics service"), "booking provider": _l("booking provider")}
+DETAILS = {"did not answer in time": _l("did not answer in time"), "could not be reached": _l("could not be reached"),
+           "sent an unreadable answer": _l("sent an unreadable answer"),
+           "sent no access token": _l("sent no access token"),
+           "answered": _l("answered %(status)s"), "refused the search": _l("refused the search (%(status)s)"),
+           "refused our credentials": _l("refused our credentials (%(status)s)"),
+           "refused the slot search": _l("refused the slot search (%(status)s)"),
+           "refused the booking": _l("refused the booking (%(status)s)"),
+           "refused to show the appointment": _l("refused to show the appointment (%(status)s)"),
+           "refused the change": _l("refused the change (%(status)s)")}
+_STATUS = re.compile(r"^(?P<what>.+?) \(?(?P<status>\d{3})\)?$")
+
+
+def _detail(detail: str) -> str:
+    if detail in DETAILS:
+        return str(DETAILS[detail])
+    found = _STATUS.match(detail)
+    if found and found["what"] in DETAILS:
+        return str(DETAILS[found["what"]]) % {"status": found["status"]}
+    return detail
+
+
 def _unavailable(exc: consumer.ExternalSystemError, **context):
-    return _page(502, problem=f"The {exc.system} {exc.detail}. Nothing was booked; try again in a moment.",
-                 **context)
+    return _page(502, problem=_("The %(system)s %(detail)s. Nothing was booked; try again in a moment.",
+                                system=SYSTEMS.get(exc.system, exc.system), detail=_detail(exc.detail)), **context)
 
 
 def _not_in_triage(booking_for: BookingFor) -> bool:
@@ -109,7 +135,7 @@ def start():
         form.nhs_number.data = booking_for.nhs_number
         if _not_in_triage(booking_for):
             return _page(409, booking_for=booking_for, find_form=form,
-                         problem="This care request is no longer in triage: someone has handled it.")
+                         problem=_("This care request is no longer in triage: someone has handled it."))
     return _page(booking_for=booking_for, find_form=form)
 
 
@@ -121,13 +147,13 @@ def find_services():
     if not form.validate_on_submit():
         return _page(422, find_form=form, booking_for=booking_for)
     if _wrong_person(booking_for, form.nhs_number.data):
-        form.nhs_number.errors.append("This is not the NHS number of the patient you are booking for.")
+        form.nhs_number.errors.append(_("This is not the NHS number of the patient you are booking for."))
         return _page(422, find_form=form, booking_for=booking_for)
     try:
         person = consumer.verify_person(form.nhs_number.data)
         services = consumer.find_services(form.postcode.data)
     except consumer.PersonNotFound:
-        form.nhs_number.errors.append("The demographics service knows no person with this NHS number.")
+        form.nhs_number.errors.append(_("The demographics service knows no person with this NHS number."))
         return _page(422, find_form=form, booking_for=booking_for)
     except consumer.ExternalSystemError as exc:
         return _unavailable(exc, find_form=form, booking_for=booking_for)
@@ -140,10 +166,10 @@ def _slots_page(form, booking_for, status: int = 200, message: str | None = None
         service = consumer.resolve_service(form.service_id.data)
         slots = consumer.free_slots(service)
     except consumer.PersonNotFound:
-        return _page(422, problem="The demographics service knows no person with this NHS number.",
+        return _page(422, problem=_("The demographics service knows no person with this NHS number."),
                      booking_for=booking_for)
     except consumer.ServiceNotFound:
-        return _page(422, problem="The service directory no longer lists that service.", booking_for=booking_for)
+        return _page(422, problem=_("The service directory no longer lists that service."), booking_for=booking_for)
     except consumer.ExternalSystemError as exc:
         return _unavailable(exc, booking_for=booking_for)
     return _page(status, person=person, service=service, slots=slots, message=message, booking_for=booking_for,
@@ -156,7 +182,7 @@ def slots():
     form = ChooseServiceForm()
     booking_for = _from_form(form)
     if not form.validate_on_submit() or _wrong_person(booking_for, form.nhs_number.data):
-        return _page(422, problem="Choose a service from the list.", booking_for=booking_for)
+        return _page(422, problem=_("Choose a service from the list."), booking_for=booking_for)
     return _slots_page(form, booking_for)
 
 
@@ -166,9 +192,9 @@ def book():
     form = BookRemoteSlotForm()
     booking_for = _from_form(form)
     if not form.validate_on_submit() or _wrong_person(booking_for, form.nhs_number.data):
-        return _page(422, problem="Choose a slot from the list.", booking_for=booking_for)
+        return _page(422, problem=_("Choose a slot from the list."), booking_for=booking_for)
     if _not_in_triage(booking_for):
-        return _page(409, problem="Not booked: this care request is no longer in triage; someone has handled it.",
+        return _page(409, problem=_("Not booked: this care request is no longer in triage; someone has handled it."),
                      booking_for=booking_for)
     try:
         start, end = parse_datetime(form.start.data), parse_datetime(form.end.data)
@@ -178,12 +204,12 @@ def book():
                                    identifier=form.slot_identifier.data or None, schedule=form.schedule.data or None)
         appointment = consumer.book_at(service, person, slot, description=form.description.data or None)
     except ValueError:
-        return _page(422, problem="Choose a slot from the list.", booking_for=booking_for)
+        return _page(422, problem=_("Choose a slot from the list."), booking_for=booking_for)
     except consumer.RemoteSlotTaken as exc:
         return _slots_page(form, booking_for, 409,
-                           message=f"Not booked: {str(exc).rstrip('.')}. The list below is fresh.")
+                           message=_("Not booked: %(reason)s. The list below is fresh.", reason=str(exc).rstrip(".")))
     except (consumer.PersonNotFound, consumer.ServiceNotFound):
-        return _page(422, problem="The patient or the service is no longer known to the directories.",
+        return _page(422, problem=_("The patient or the service is no longer known to the directories."),
                      booking_for=booking_for)
     except consumer.ExternalSystemError as exc:
         return _unavailable(exc, booking_for=booking_for)

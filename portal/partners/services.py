@@ -6,6 +6,7 @@ partner id from `policy.partner_scope(user)`, so a user of one partner never rea
 
 import logging
 
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -43,15 +44,15 @@ def invite_user(partner_id: int, *, email: str, role: str, name: str | None = No
     """An invited user signs in later; the first sign-in with this e-mail links their identity."""
     email = (email or "").strip().lower()
     if role not in PARTNER_ROLES:
-        raise InvalidInput("Choose a role.")
+        raise InvalidInput(_("Choose a role."))
     if "@" not in email or len(email) > 254:
-        raise InvalidInput("Enter an e-mail address.")
+        raise InvalidInput(_("Enter an e-mail address."))
     user = PartnerUser(partner_id=partner_id, email=email, role=role, name=name)
     try:
         with db.session.begin_nested():
             db.session.add(user)
     except IntegrityError:
-        raise InvalidInput("That e-mail address is already invited.") from None
+        raise InvalidInput(_("That e-mail address is already invited.")) from None
     audit.record("partner_user.invite", subject=user, partner_id=partner_id)
     db.session.commit()
     return user
@@ -101,7 +102,7 @@ def _change_user(partner_id: int, user_id: int, values: dict, keep_admin: bool) 
     db.session.rollback()
     if get_user(partner_id, user_id) is None:
         raise NotFound(user_id)
-    raise LastAdmin("This is the last partner admin of your organisation. Make someone else partner admin first.")
+    raise LastAdmin(_("This is the last partner admin of your organisation. Make someone else partner admin first."))
 
 
 def end_sessions_of_users(user_ids) -> None:
@@ -116,7 +117,7 @@ def end_sessions_of_users(user_ids) -> None:
 def change_role(partner_id: int, user_id: int, role: str) -> None:
     """A new role ends the user's sessions: they sign in again with it."""
     if role not in PARTNER_ROLES:
-        raise InvalidInput("Choose a role.")
+        raise InvalidInput(_("Choose a role."))
     user = get_user(partner_id, user_id)
     if user is not None and user.role == role:
         return  # nothing changes, so nobody is signed out

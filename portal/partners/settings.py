@@ -3,6 +3,7 @@ self-scheduling and eligibility rules. What a valid rule is lives here once. No 
 
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -45,33 +46,33 @@ def check_eligibility_rules(rules) -> dict:
     `triage_min_age`: patients this old or older go to triage; `triage_max_age`: this young or younger.
     """
     if not isinstance(rules, dict):
-        raise InvalidSetting("rules", "Eligibility rules must be an object.")
+        raise InvalidSetting("rules", _("Eligibility rules must be an object."))
     unknown = sorted(set(rules) - set(RULE_KEYS))
     if unknown:
-        raise InvalidSetting("rules", f"Unknown eligibility rule: {unknown[0]}.")
+        raise InvalidSetting("rules", _("Unknown eligibility rule: %(rule)s.", rule=unknown[0]))
     symptoms = rules.get("triage_symptoms") or []
     if not isinstance(symptoms, list) or not all(isinstance(s, str) for s in symptoms):
-        raise InvalidSetting("triage_symptoms", "Symptoms must be text, one per line.")
+        raise InvalidSetting("triage_symptoms", _("Symptoms must be text, one per line."))
     try:
         symptoms = list(dict.fromkeys(clean_text(s, max_length=MAX_STRING_CHARS).lower() for s in symptoms
                                       if s.strip()))
     except TextRejected as exc:
-        raise InvalidSetting("triage_symptoms", f"A symptom: {exc.message}.") from None
+        raise InvalidSetting("triage_symptoms", _("A symptom: %(problem)s.", problem=exc.message)) from None
     if len(symptoms) > MAX_SYMPTOMS:
-        raise InvalidSetting("triage_symptoms", f"Give at most {MAX_SYMPTOMS} symptoms.")
+        raise InvalidSetting("triage_symptoms", _("Give at most %(n)d symptoms.", n=MAX_SYMPTOMS))
     if any(len(s) > MAX_SYMPTOM_LENGTH for s in symptoms):
-        raise InvalidSetting("triage_symptoms", f"Keep each symptom under {MAX_SYMPTOM_LENGTH} characters.")
+        raise InvalidSetting("triage_symptoms", _("Keep each symptom under %(n)d characters.", n=MAX_SYMPTOM_LENGTH))
     checked: dict = {"triage_symptoms": symptoms} if symptoms else {}
     for key in ("triage_min_age", "triage_max_age"):
         value = rules.get(key)
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AGE:
-            raise InvalidSetting(key, f"Enter an age from 0 to {MAX_AGE}.")
+            raise InvalidSetting(key, _("Enter an age from 0 to %(max)d.", max=MAX_AGE))
         checked[key] = value
     oldest, youngest = checked.get("triage_min_age"), checked.get("triage_max_age")
     if oldest is not None and youngest is not None and youngest >= oldest:
-        raise InvalidSetting("triage_max_age", "With these two ages every patient would go to triage.")
+        raise InvalidSetting("triage_max_age", _("With these two ages every patient would go to triage."))
     return checked
 
 
@@ -84,9 +85,9 @@ def check_issuer(issuer: str) -> str:
     except ValueError:
         host = None
     if host is None or parts.query or parts.fragment or len(issuer) > 500:
-        raise InvalidSetting("idp_issuer", "Enter the provider's issuer URL, e.g. https://login.example.org/.")
+        raise InvalidSetting("idp_issuer", _("Enter the provider's issuer URL, e.g. %(example)s.", example="https://login.example.org/"))
     if parts.scheme != "https" and not (parts.scheme == "http" and host in LOOPBACK_HOSTS):
-        raise InvalidSetting("idp_issuer", "The issuer URL must start with https://.")
+        raise InvalidSetting("idp_issuer", _("The issuer URL must start with %(scheme)s.", scheme="https://"))
     return issuer
 
 
@@ -108,7 +109,7 @@ def _setting_text(field: str, value) -> str:
     try:
         return clean_text(value or "", max_length=200)
     except TextRejected as exc:
-        raise InvalidSetting(field, "This field is required." if not (value or "").strip()
+        raise InvalidSetting(field, _("This field is required.") if not (value or "").strip()
                              else exc.message[0].upper() + exc.message[1:] + ".") from None
 
 
@@ -122,7 +123,7 @@ def save_partner(partner_id: int | None, *, name: str, tenant: str, idp_issuer: 
     """
     tenant = (tenant or "").strip()
     if not TENANT_PATTERN.fullmatch(tenant):
-        raise InvalidSetting("tenant", "Use lower-case letters, digits and hyphens (e.g. north-care).")
+        raise InvalidSetting("tenant", _("Use lower-case letters, digits and hyphens (e.g. north-care)."))
     settings = {"name": _setting_text("name", name), "tenant": tenant, "idp_issuer": check_issuer(idp_issuer),
                 "idp_client_id": _setting_text("idp_client_id", idp_client_id),
                 "self_scheduling": bool(self_scheduling),
@@ -130,7 +131,7 @@ def save_partner(partner_id: int | None, *, name: str, tenant: str, idp_issuer: 
     if idp_client_secret:
         settings["idp_client_secret"] = idp_client_secret
     elif partner_id is None:
-        raise InvalidSetting("idp_client_secret", "Enter the client secret.")
+        raise InvalidSetting("idp_client_secret", _("Enter the client secret."))
     partner = Partner() if partner_id is None else db.session.get(Partner, partner_id)
     if partner is None:
         raise NotFound(partner_id)
@@ -145,7 +146,7 @@ def save_partner(partner_id: int | None, *, name: str, tenant: str, idp_issuer: 
         db.session.flush()
     except IntegrityError:  # the unique tenant: another admin saved the same slug first
         db.session.rollback()
-        raise InvalidSetting("tenant", "Another partner has this tenant slug.") from None
+        raise InvalidSetting("tenant", _("Another partner has this tenant slug.")) from None
     unlinked = 0
     if issuer_changed:
         unlinked = db.session.execute(update(PartnerUser).where(PartnerUser.partner_id == partner.id)

@@ -49,7 +49,8 @@ def create():
     if form.validate_on_submit():
         partner = _save(None, form)
         if partner is not None:
-            flash(f"Partner {partner.name} added. Its users sign in at /p/{partner.tenant}/login.")
+            flash(_("Partner %(name)s added. Its users sign in at %(address)s.", name=partner.name,
+                    address="/p/" + partner.tenant + "/login"))
             return redirect(url_for(".index"))
     return _form_page(form)
 
@@ -66,7 +67,7 @@ def edit(partner_id):
         form.show_rules(partner.eligibility_rules)
     if form.validate_on_submit():
         if _save(partner_id, form) is not None:
-            flash(f"Settings of {form.name.data} saved.")
+            flash(_("Settings of %(name)s saved.", name=form.name.data))
             return redirect(url_for(".index"))
     return _form_page(form, partner)
 

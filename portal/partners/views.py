@@ -99,7 +99,7 @@ def where_to_sign_in():
 def logout():
     tenant = getattr(getattr(current_user, "partner", None), "tenant", None)
     auth.end_session("partner.logout")
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("partners.login", tenant=tenant, signed_out=1) if tenant
                     else url_for("partners.where_to_sign_in"))
 
@@ -115,7 +115,7 @@ def users():
     if form.validate_on_submit():
         try:
             services.invite_user(partner_id, email=form.email.data, role=form.role.data)
-            flash("Invitation saved: they can sign in with their organisation account.")
+            flash(_("Invitation saved: they can sign in with their organisation account."))
             return redirect(url_for("partners.users"))
         except services.InvalidInput as error:
             form.email.errors.append(str(error))
@@ -149,7 +149,7 @@ def change_role(user_id):
         # Stepping down: their other browsers are signed out; this one goes on, with the new role.
         db.session.refresh(user)
         auth.begin_session(user)
-    flash("Role changed.")
+    flash(_("Role changed."))
     return redirect(url_for("partners.users"))
 
 
@@ -160,14 +160,14 @@ def deactivate(user_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
     if user.id == current_user.id:
-        flash("You cannot deactivate yourself.")
+        flash(_("You cannot deactivate yourself."))
         return redirect(url_for("partners.users"))
     try:
         services.deactivate_user(user.partner_id, user.id)
     except services.LastAdmin as refusal:
         flash(str(refusal))
         return redirect(url_for("partners.users"))
-    flash("User deactivated.")
+    flash(_("User deactivated."))
     return redirect(url_for("partners.users"))
 
 
@@ -176,11 +176,11 @@ def deactivate(user_id):
 def profile():
     partner_scope(current_user)
     form = ProfileForm(obj=current_user if request.method == "GET" else None)
-    form.default_service_id.choices = [(0, "None")] + services.service_choices()
+    form.default_service_id.choices = [(0, _("None"))] + services.service_choices()
     if form.validate_on_submit():
         services.update_profile(current_user, name=form.name.data, notification_email=form.notification_email.data,
                                 default_service_id=form.default_service_id.data or None)
-        flash("Profile saved.")
+        flash(_("Profile saved."))
         return redirect(url_for("partners.profile"))
     # A partner admin sees (not edits) the settings that shape their users' work; staff admins edit them.
     partner = current_user.partner if can(current_user, "partner.settings.view") else None
