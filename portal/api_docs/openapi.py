@@ -33,19 +33,39 @@ EXAMPLE_REFERRAL = {
 EXAMPLE_BODY = json.dumps(EXAMPLE_REFERRAL, separators=(",", ":"))
 
 
+class Text(str):
+    """English text of the document, as the JSON says it, that the readable page (views.py) says in the reader's
+    language: it keeps its message id and its values (a value may be Text or Code itself)."""
+
+    def __new__(cls, msgid: str, **params):
+        text = super().__new__(cls, msgid % params if params else msgid)
+        text.msgid, text.params = msgid, params
+        return text
+
+
+class Code(str):
+    """A name or value the readable page shows as code, never translated."""
+
+
+def N_(msgid: str, **params) -> Text:
+    """Marks the document's English for translation (extracted like _()); the JSON keeps the English."""
+    return Text(msgid, **params)
+
+
 def signing_example() -> dict:
     return {"secret": EXAMPLE_SECRET, "timestamp": EXAMPLE_TIMESTAMP, "body": EXAMPLE_BODY,
             "signed_text": f"{EXAMPLE_TIMESTAMP}.{EXAMPLE_BODY}",
             "signature": intake.sign(EXAMPLE_SECRET, EXAMPLE_TIMESTAMP, EXAMPLE_BODY.encode())}
 
 
-TEXT_RULES = ("Text is normalised to Unicode NFC and trimmed. Refused with 422 naming the field: control "
-              "characters (line breaks only in free text), text-direction controls (U+202A-U+202E, "
-              "U+2066-U+2069), U+FFFD, noncharacters, and values made only of invisible characters.")
-BODY_RULES = (f"Every JSON body: UTF-8; at most {input_rules.MAX_DEPTH} levels deep; integers of at most "
-              f"{input_rules.MAX_INTEGER_DIGITS} digits; decimals that fit a 64-bit float (no NaN or Infinity); "
-              f"strings of at most {input_rules.MAX_STRING_CHARS} characters with no lone surrogates; objects "
-              f"of at most {input_rules.MAX_KEYS} keys, each key once. Breaking one is 400 naming where.")
+TEXT_RULES = N_("Text is normalised to Unicode NFC and trimmed. Refused with 422 naming the field: control "
+                "characters (line breaks only in free text), text-direction controls (U+202A-U+202E, "
+                "U+2066-U+2069), U+FFFD, noncharacters, and values made only of invisible characters.")
+BODY_RULES = N_("Every JSON body: UTF-8; at most %(depth)s levels deep; integers of at most %(digits)s digits; "
+                "decimals that fit a 64-bit float (no NaN or Infinity); strings of at most %(chars)s characters "
+                "with no lone surrogates; objects of at most %(keys)s keys, each key once. Breaking one is 400 "
+                "naming where.", depth=input_rules.MAX_DEPTH, digits=input_rules.MAX_INTEGER_DIGITS,
+                chars=input_rules.MAX_STRING_CHARS, keys=input_rules.MAX_KEYS)
 
 
 def _ref(name: str) -> dict:
@@ -73,71 +93,72 @@ def _outcome(description: str, headers: dict | None = None) -> dict:
 
 def _fhir_errors(*statuses: int) -> dict:
     texts = {
-        400: "The request is malformed: a malformed value of a known parameter (an unknown one is ignored, "
+        400: N_("The request is malformed: a malformed value of a known parameter (an unknown one is ignored, "
              "or a 400 under Prefer: handling=strict), a body that is not JSON or breaks the body rules. "
-             "The OperationOutcome's expression names the element.",
-        403: "No valid bearer token (missing, expired, malformed, of a disabled client) or one lacking the "
-             "scope this interaction needs: 403, as the NHS Booking API asks.",
-        404: "Not known to this client (a client sees only the appointments it booked).",
-        406: "_format asked for XML (we serve JSON only).",
-        409: "If-Match names a version that is no longer the current one: read the appointment again.",
-        412: "No If-Match header: send the version you read (W/\"<versionId>\").",
-        413: f"The body is larger than {parsing.MAX_BODY_BYTES} bytes.",
-        415: "The body is not sent as application/fhir+json.",
-        422: "The resource is well-formed but not acceptable (a business rule, or an element other than "
-             "status changed by a cancel); each issue names its element.",
+             "The OperationOutcome's expression names the element."),
+        403: N_("No valid bearer token (missing, expired, malformed, of a disabled client) or one lacking the "
+             "scope this interaction needs: 403, as the NHS Booking API asks."),
+        404: N_("Not known to this client (a client sees only the appointments it booked)."),
+        406: N_("_format asked for XML (we serve JSON only)."),
+        409: N_("If-Match names a version that is no longer the current one: read the appointment again."),
+        412: N_("No If-Match header: send the version you read (`W/\"<versionId>\"`)."),
+        413: N_("The body is larger than %(bytes)s bytes.", bytes=parsing.MAX_BODY_BYTES),
+        415: N_("The body is not sent as application/fhir+json."),
+        422: N_("The resource is well-formed but not acceptable (a business rule, or an element other than "
+             "status changed by a cancel); each issue names its element."),
     }
     return {str(s): _outcome(texts[s]) for s in statuses}
 
 
 FORMAT_PARAMETER = {"name": "_format", "in": "query", "required": False,
                     "schema": {"type": "string", "enum": list(fhir_search.JSON_FORMATS)},
-                    "description": "FHIR's format override; JSON only (XML is 406, anything else 400)."}
+                    "description": N_("FHIR's format override; JSON only (XML is 406, anything else 400).")}
 
 
 def _schemas() -> dict:
     text = {"type": "string", "minLength": 1}
     return {
         "Problem": {
-            "type": "object", "description": "RFC 9457 problem details.",
+            "type": "object", "description": N_("RFC 9457 problem details."),
             "required": ["type", "title", "status", "detail"],
             "properties": {
                 "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                 "detail": {"type": "string"},
-                "errors": {"type": "array", "description": "One entry per refused field; field is null for "
+                "errors": {"type": "array", "description": N_("One entry per refused field; field is null for "
                                                            "the body as a whole, else a path such as PID or "
-                                                           "Firstname[0].",
+                                                           "Firstname[0]."),
                            "items": {"type": "object", "required": ["field", "message"],
                                      "properties": {"field": {"type": ["string", "null"]},
                                                     "message": {"type": "string"}}}},
-                "referral_id": {"type": "integer", "description": "409: the referral already stored."},
+                "referral_id": {"type": "integer", "description": N_("409: the referral already stored.")},
             },
         },
         "Referral": {
             "type": "object",
-            "description": "A referral from the referral system. Other fields are kept with the referral. "
-                           + BODY_RULES,
+            "description": N_("A referral from the referral system. Other fields are kept with the referral. "
+                              "%(rules)s", rules=BODY_RULES),
             "required": list(intake.REQUIRED),
             "properties": {
                 "JournalGuid": {"type": "string", "format": "uuid",
-                                "description": "The referral's id at the sender: the same id with the same "
+                                "description": N_("The referral's id at the sender: the same id with the same "
                                                "content again is a replay (200), with other content a "
-                                               "conflict (409)."},
+                                               "conflict (409).")},
                 "PID": {"type": "string", "pattern": "^[0-9]{11}$",
-                        "description": "Fødselsnummer: 11 digits, check digits and birth date verified."},
+                        "description": N_("Fødselsnummer: 11 digits, check digits and birth date verified.")},
                 "FormatId": {**text, "maxLength": intake.NAME_MAX},
                 "MessageTimestamp": {
                     "type": "string", "format": "date-time", "maxLength": 64,
-                    "description": "ISO 8601 with Z or ±hh:mm; up to 12 fraction digits (past six are "
-                                   f"dropped); a moment {input_rules.RANGE_TEXT} in UTC."},
+                    "description": N_("ISO 8601 with Z or ±hh:mm; up to 12 fraction digits (past six are "
+                                      "dropped); a moment between the years %(first)s and %(last)s in UTC.",
+                                      first=input_rules.EARLIEST.year, last=input_rules.LATEST.year)},
                 "Firstname": {**text, "maxLength": intake.NAME_MAX, "description": TEXT_RULES},
                 "Lastname": {**text, "maxLength": intake.NAME_MAX, "description": TEXT_RULES},
                 "PhoneNumber": {**text, "maxLength": 32,
-                                "description": "A possible phone number (Norway when no +country code). "
+                                "description": N_("A possible phone number (Norway when no +country code). "
                                                "A number no operator would route is accepted and flagged "
-                                               "for the secretary to check."},
+                                               "for the secretary to check.")},
                 "Email": {"type": ["string", "null"], "maxLength": 254,
-                          "description": "Optional; empty or null for none."},
+                          "description": N_("Optional; empty or null for none.")},
             },
             "example": EXAMPLE_REFERRAL,
         },
@@ -167,9 +188,9 @@ def _schemas() -> dict:
             "type": "object", "required": ["grant_type"],
             "properties": {
                 "grant_type": {"type": "string", "enum": ["client_credentials"]},
-                "scope": {"type": "string", "description": "Space-separated; of: " + " ".join(oauth.SCOPES)
-                                                           + ". Omitted: every scope of the client."},
-                "client_id": {"type": "string", "description": "With client_secret, instead of HTTP Basic."},
+                "scope": {"type": "string", "description": N_("Space-separated; of: %(scopes)s. Omitted: every scope "
+                                                              "of the client.", scopes=Code(" ".join(oauth.SCOPES)))},
+                "client_id": {"type": "string", "description": N_("With client_secret, instead of HTTP Basic.")},
                 "client_secret": {"type": "string"},
             },
         },
@@ -180,8 +201,8 @@ def _schemas() -> dict:
         },
         "OAuthError": {
             "type": "object", "required": ["error"],
-            "description": "RFC 6749 section 5.2: invalid_request, invalid_client, invalid_grant, "
-                           "unauthorized_client, unsupported_grant_type or invalid_scope.",
+            "description": N_("RFC 6749 section 5.2: invalid_request, invalid_client, invalid_grant, "
+                           "unauthorized_client, unsupported_grant_type or invalid_scope."),
             "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
         },
         "OperationOutcome": {
@@ -206,49 +227,52 @@ def _schemas() -> dict:
         "AppointmentIn": {
             "type": "object", "required": ["resourceType", "status", "start", "end", "slot", "participant",
                                            "contained"],
-            "description": "A booked Appointment for a free slot, the patient contained. " + BODY_RULES,
+            "description": N_("A booked Appointment for a free slot, the patient contained. %(rules)s",
+                              rules=BODY_RULES),
             "properties": {
                 "resourceType": {"const": "Appointment"},
                 "status": {"const": "booked"},
                 "start": {"type": "string", "format": "date-time",
-                          "description": f"The slot's start; a moment {input_rules.RANGE_TEXT}."},
+                          "description": N_("The slot's start; a moment between the years %(first)s and %(last)s.",
+                                            first=input_rules.EARLIEST.year, last=input_rules.LATEST.year)},
                 "end": {"type": "string", "format": "date-time"},
                 "slot": {"type": "array", "minItems": 1, "maxItems": 1,
                          "items": {"type": "object", "required": ["reference"],
                                    "properties": {"reference": {
                                        "type": "string", "pattern": "^(#.+|(.*/)?Slot/[0-9]{1,10})$",
-                                       "description": "#<contained Slot with the slot's UUID identifier> "
-                                                      "(the NHS Booking API's form) or Slot/<id>"}}}},
+                                       "description": N_("#<contained Slot with the slot's UUID identifier> "
+                                                      "(the NHS Booking API's form) or Slot/<id>")}}}},
                 "description": {"type": "string", "maxLength": 500, "description": TEXT_RULES},
-                "comment": {"type": "string", "maxLength": 1000, "description": "Free text: line breaks kept."},
+                "comment": {"type": "string", "maxLength": 1000, "description": N_("Free text: line breaks kept.")},
                 "participant": {"type": "array", "minItems": 1, "items": {
                     "type": "object", "properties": {"actor": {"type": "object", "properties": {
-                        "reference": {"type": "string", "description": "#<id of the contained Patient>"}}},
+                        "reference": {"type": "string", "description": N_("#<id of the contained Patient>")}}},
                         "status": {"type": "string"}}}},
                 "contained": {"type": "array", "minItems": 1, "items": {"type": "object"},
-                              "description": "The Patient (see PatientIn), the Slot (identifier, start, end, "
-                                             "schedule) when referenced as #id, a DocumentReference if any."},
+                              "description": N_("The Patient (see PatientIn), the Slot (identifier, start, end, "
+                                             "schedule) when referenced as #id, a DocumentReference if any.")},
             },
         },
         "PatientIn": {
             "type": "object", "required": ["resourceType", "id", "name"],
-            "description": "Without an NHS number identifier the patient gets our local one (birthDate needed).",
+            "description": N_("Without an NHS number identifier the patient gets our local one (birthDate needed)."),
             "properties": {
                 "resourceType": {"const": "Patient"}, "id": {"type": "string"},
                 "identifier": {"type": "array", "items": {"type": "object", "properties": {
                     "system": {"type": "string", "enum": [NHS_NUMBER_SYSTEM]},
-                    "value": {"type": "string", "description": "10 digits, modulus 11 check digit verified"}}}},
+                    "value": {"type": "string", "description": N_("10 digits, modulus 11 check digit verified")}}}},
                 "name": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {
                     "family": {"type": "string", "maxLength": parsing.NAME_MAX, "description": TEXT_RULES},
                     "given": {"type": "array", "items": {"type": "string", "maxLength": parsing.NAME_MAX}}}}},
                 "birthDate": {"type": "string", "format": "date",
-                              "description": f"YYYY-MM-DD, {input_rules.RANGE_TEXT}"},
+                              "description": N_("YYYY-MM-DD, between the years %(first)s and %(last)s",
+                                                first=input_rules.EARLIEST.year, last=input_rules.LATEST.year)},
             },
         },
         "AppointmentUpdate": {
             "type": "object", "required": ["resourceType", "status"],
-            "description": "The Appointment as read, sent back with status=cancelled (it frees the slot); "
-                           "any other change is a 422, the same status again answers the appointment as it is.",
+            "description": N_("The Appointment as read, sent back with status=cancelled (it frees the slot); "
+                           "any other change is a 422, the same status again answers the appointment as it is."),
             "properties": {"resourceType": {"const": "Appointment"}, "id": {"type": "string"},
                            "status": {"type": "string", "enum": ["cancelled", "booked"]}},
         },
@@ -269,11 +293,11 @@ def _id_parameter(description: str) -> dict:
 
 def _fhir_read(kind: str, scope: str) -> dict:
     return {"get": {
-        "operationId": f"read{kind}", "tags": ["FHIR STU3"], "summary": f"Read a {kind}",
+        "operationId": f"read{kind}", "tags": ["FHIR STU3"], "summary": N_("Read a %(kind)s", kind=Code(kind)),
         "security": [{"fhirToken": [scope]}],
-        "parameters": [_id_parameter(f"The {kind}'s id"), FORMAT_PARAMETER],
+        "parameters": [_id_parameter(N_("The %(kind)s's id", kind=Code(kind))), FORMAT_PARAMETER],
         "responses": {
-            "200": _answer(f"The {kind}.", "FhirResource", FHIR_JSON,
+            "200": _answer(N_("The %(kind)s.", kind=Code(kind)), "FhirResource", FHIR_JSON,
                            {"ETag": {"schema": {"type": "string"}, "description": 'W/"<version>"'}}),
             **_fhir_errors(400, 403, 404, 406),
         },
@@ -285,155 +309,159 @@ def _paths() -> dict:
     return {
         "/api/referrals": {"post": {
             "operationId": "receiveReferral", "tags": ["Referral webhook"],
-            "summary": "Receive a referral from the referral system",
-            "description": (
+            "summary": N_("Receive a referral from the referral system"),
+            "description": N_(
                 "Signed with HMAC-SHA256 over `<X-Referral-Timestamp>.<raw body>` with the shared secret "
-                "(REFERRAL_WEBHOOK_SECRET); the signature is sent as `sha256=<hex>`. The timestamp is unix "
-                f"seconds and may differ from our clock by at most REFERRAL_MAX_SKEW_SECONDS (300). "
-                f"The body may be at most {intake.MAX_BODY_BYTES} bytes. The same JournalGuid with the same "
-                "content again is answered 200 with the same id and stores nothing new."),
+                "(`REFERRAL_WEBHOOK_SECRET`); the signature is sent as `sha256=<hex>`. The timestamp is unix "
+                "seconds and may differ from our clock by at most `REFERRAL_MAX_SKEW_SECONDS` (300). "
+                "The body may be at most %(bytes)s bytes. The same `JournalGuid` with the same "
+                "content again is answered 200 with the same id and stores nothing new.", bytes=intake.MAX_BODY_BYTES),
             "security": [{"referralSignature": []}],
             "parameters": [
                 {"name": "X-Referral-Timestamp", "in": "header", "required": True,
                  "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}, "example": example["timestamp"],
-                 "description": "Unix seconds, ASCII digits only."},
+                 "description": N_("Unix seconds, ASCII digits only.")},
             ],
             "requestBody": {"required": True, **_json(_ref("Referral"))},
             "responses": {
-                "201": {"description": "Stored; awaiting screening.", **_json(_ref("ReferralAccepted"))},
-                "200": {"description": "A replay of a referral already stored: nothing new is stored.",
+                "201": {"description": N_("Stored; awaiting screening."), **_json(_ref("ReferralAccepted"))},
+                "200": {"description": N_("A replay of a referral already stored: nothing new is stored."),
                         **_json(_ref("ReferralAccepted"))},
-                "400": _problem("The body cannot be read: not UTF-8, not JSON, not an object, or a body "
-                                "rule broken. `errors[0].field` names where (null: the whole body)."),
-                "401": _problem("Missing, stale or wrong signature headers; nothing else was looked at."),
-                "409": _problem("This JournalGuid was received before with different content."),
-                "413": _problem(f"The body is larger than {intake.MAX_BODY_BYTES} bytes."),
-                "422": _problem("Fields are missing or not acceptable; `errors` names each one."),
+                "400": _problem(N_("The body cannot be read: not UTF-8, not JSON, not an object, or a body "
+                                "rule broken. `errors[0].field` names where (null: the whole body).")),
+                "401": _problem(N_("Missing, stale or wrong signature headers; nothing else was looked at.")),
+                "409": _problem(N_("This JournalGuid was received before with different content.")),
+                "413": _problem(N_("The body is larger than %(bytes)s bytes.", bytes=intake.MAX_BODY_BYTES)),
+                "422": _problem(N_("Fields are missing or not acceptable; `errors` names each one.")),
             },
         }},
         "/api/consultations/{id}": {"get": {
             "operationId": "readConsultation", "tags": ["Consultations"],
-            "summary": "The consultation document for its doctor or its patient",
-            "description": "With the assigned doctor's staff session or the patient's session after the "
-                           "identity check; anyone else gets 404, as for a consultation that does not exist.",
+            "summary": N_("The consultation document for its doctor or its patient"),
+            "description": N_("With the assigned doctor's staff session or the patient's session after the "
+                           "identity check; anyone else gets 404, as for a consultation that does not exist."),
             "security": [{"portalSession": []}, {}],
-            "parameters": [_id_parameter("The consultation's id")],
-            "responses": {"200": {"description": "The consultation.", **_json(_ref("Consultation"))},
-                          "404": _problem("Not found, or not yours.")},
+            "parameters": [_id_parameter(N_("The consultation's id"))],
+            "responses": {"200": {"description": N_("The consultation."), **_json(_ref("Consultation"))},
+                          "404": _problem(N_("Not found, or not yours."))},
         }},
         "/oauth/token": {"post": {
             "operationId": "issueToken", "tags": ["OAuth2"],
-            "summary": "Client credentials grant: an access token for the FHIR API",
-            "description": "Authenticate with HTTP Basic (client id and secret) or with client_id and "
+            "summary": N_("Client credentials grant: an access token for the FHIR API"),
+            "description": N_("Authenticate with HTTP Basic (client id and secret) or with client_id and "
                            "client_secret in the form. The token is a JWT (HS256) valid API_TOKEN_TTL_SECONDS "
-                           "(3600). At most 60 requests a minute per address.",
+                           "(3600). At most 60 requests a minute per address."),
             "security": [{"clientBasic": []}, {}],
             "requestBody": {"required": True, **_json(_ref("TokenRequest"), "application/x-www-form-urlencoded")},
             "responses": {
-                "200": {"description": "The access token.", **_json(_ref("Token"))},
-                "400": {"description": "Not a client credentials request, or a scope the client lacks.",
+                "200": {"description": N_("The access token."), **_json(_ref("Token"))},
+                "400": {"description": N_("Not a client credentials request, or a scope the client lacks."),
                         **_json(_ref("OAuthError"))},
-                "401": {"description": "Unknown client, wrong secret or a disabled client.",
+                "401": {"description": N_("Unknown client, wrong secret or a disabled client."),
                         **_json(_ref("OAuthError"))},
-                "429": _problem("Too many token requests from this address; wait a minute."),
+                "429": _problem(N_("Too many token requests from this address; wait a minute.")),
             },
         }},
         "/fhir/stu3/metadata": {"get": {
-            "operationId": "capabilities", "tags": ["FHIR STU3"], "summary": "The CapabilityStatement",
+            "operationId": "capabilities", "tags": ["FHIR STU3"], "summary": N_("The CapabilityStatement"),
             "security": [{}],
             "parameters": [FORMAT_PARAMETER],
-            "responses": {"200": _answer("What this server supports.", "FhirResource", FHIR_JSON),
+            "responses": {"200": _answer(N_("What this server supports."), "FhirResource", FHIR_JSON),
                           **_fhir_errors(400, 406)},
         }},
         "/fhir/stu3/Slot": {"get": {
-            "operationId": "searchSlots", "tags": ["FHIR STU3"], "summary": "Search slots (NHS Booking API)",
+            "operationId": "searchSlots", "tags": ["FHIR STU3"], "summary": N_("Search slots (NHS Booking API)"),
             "security": [{"fhirToken": ["slot/*.read"]}],
             "parameters": [
                 *({"name": name, "in": "query", "schema": {"type": "string"},
-                   "description": "The healthcare service's id (or HealthcareService/<id>); optional."}
+                   "description": N_("The healthcare service's id (or `HealthcareService/<id>`); optional.")}
                   for name in fhir_search.SERVICE_PARAMS),
                 {"name": "start", "in": "query", "style": "form", "explode": True,
                  "schema": {"type": "array", "items": {"type": "string"}},
-                 "description": "Any number of times (all hold): a prefix (eq ne gt lt ge le sa eb ap) then a "
-                                "date or dateTime with an offset; at the value's precision; years "
-                                f"{fhir_search.EARLIEST_YEAR}-{fhir_search.LATEST_YEAR}."},
+                 "description": N_("Any number of times (all hold): a prefix (%(prefixes)s) then a date or "
+                                   "dateTime with an offset; at the value's precision; years %(first)s-%(last)s.",
+                                   prefixes=Code("eq ne gt lt ge le sa eb ap"), first=fhir_search.EARLIEST_YEAR,
+                                   last=fhir_search.LATEST_YEAR)},
                 {"name": "status", "in": "query", "schema": {"type": "string"},
-                 "description": f"One or more of {', '.join(SLOT_STATUSES)}, comma-separated."},
+                 "description": N_("One or more of %(statuses)s, comma-separated.",
+                                   statuses=Code(", ".join(SLOT_STATUSES)))},
                 *({"name": form, "in": "query", "style": "form", "explode": True,
                    "schema": {"type": "array", "items": {"type": "string"}},
-                   "description": "Any of " + ", ".join(fhir_search.SLOT_INCLUDES) + " (':' or '.', any case); "
-                                  "others are ignored."} for form in fhir_search.INCLUDE_PARAMS),
+                   "description": N_("Any of %(includes)s (':' or '.', any case); others are ignored.",
+                                     includes=Code(", ".join(fhir_search.SLOT_INCLUDES)))}
+                  for form in fhir_search.INCLUDE_PARAMS),
                 FORMAT_PARAMETER,
             ],
-            "responses": {"200": _answer("A searchset Bundle of the slots, with what was included, once each.",
+            "responses": {"200": _answer(N_("A searchset Bundle of the slots, with what was included, once each."),
                                          "Bundle", FHIR_JSON),
                           **_fhir_errors(400, 403, 406)},
         }},
         "/fhir/stu3/Appointment": {
             "post": {
-                "operationId": "bookAppointment", "tags": ["FHIR STU3"], "summary": "Book a free slot",
+                "operationId": "bookAppointment", "tags": ["FHIR STU3"], "summary": N_("Book a free slot"),
                 "security": [{"fhirToken": ["appointment/*.write"]}],
                 "parameters": [FORMAT_PARAMETER],
                 "requestBody": {"required": True, **_json(_ref("AppointmentIn"), FHIR_JSON)},
                 "responses": {
-                    "201": _answer("Booked: the stored Appointment.", "FhirResource", FHIR_JSON, VERSION_HEADERS),
+                    "201": _answer(N_("Booked: the stored Appointment."), "FhirResource", FHIR_JSON, VERSION_HEADERS),
                     **_fhir_errors(400, 403, 406, 413, 415, 422),
                 },
             },
             "get": {
                 "operationId": "searchAppointments", "tags": ["FHIR STU3"],
-                "summary": "A patient's appointments you booked that have not ended",
+                "summary": N_("A patient's appointments you booked that have not ended"),
                 "security": [{"fhirToken": ["appointment/*.write"]}],
                 "parameters": [
                     *({"name": name, "in": "query", "schema": {"type": "string"},
-                       "description": "The patient as system|value (NHS number or our local identifier)."}
+                       "description": N_("The patient as system|value (NHS number or our local identifier).")}
                       for name in fhir_search.PATIENT_PARAMS),
                     {"name": "_id", "in": "query", "schema": {"type": "string"}},
                     FORMAT_PARAMETER,
                 ],
-                "responses": {"200": _answer("A searchset Bundle, not paged.", "Bundle", FHIR_JSON),
+                "responses": {"200": _answer(N_("A searchset Bundle, not paged."), "Bundle", FHIR_JSON),
                               **_fhir_errors(400, 403, 406)},
             },
         },
         "/fhir/stu3/Appointment/{id}": {
             "get": {
-                "operationId": "readAppointment", "tags": ["FHIR STU3"], "summary": "Read an appointment you booked",
+                "operationId": "readAppointment", "tags": ["FHIR STU3"],
+                "summary": N_("Read an appointment you booked"),
                 "security": [{"fhirToken": ["appointment/*.write"]}],
-                "parameters": [_id_parameter("The appointment's id"), FORMAT_PARAMETER],
-                "responses": {"200": _answer("The Appointment.", "FhirResource", FHIR_JSON, VERSION_HEADERS),
+                "parameters": [_id_parameter(N_("The appointment's id")), FORMAT_PARAMETER],
+                "responses": {"200": _answer(N_("The Appointment."), "FhirResource", FHIR_JSON, VERSION_HEADERS),
                               **_fhir_errors(400, 403, 404, 406)},
             },
             "put": {
                 "operationId": "updateAppointment", "tags": ["FHIR STU3"],
-                "summary": "Cancel an appointment you booked (the Appointment as read, status=cancelled)",
+                "summary": N_("Cancel an appointment you booked (the Appointment as read, status=cancelled)"),
                 "security": [{"fhirToken": ["appointment/*.write"]}],
-                "parameters": [_id_parameter("The appointment's id"), FORMAT_PARAMETER,
+                "parameters": [_id_parameter(N_("The appointment's id")), FORMAT_PARAMETER,
                                {"name": "If-Match", "in": "header", "required": False,
                                 "schema": {"type": "string"},
-                                "description": 'W/"<versionId>" as read; without it the answer is 412, as the '
-                                               'NHS Booking API asks (so it is not marked required here)'}],
+                                "description": N_('`W/"<versionId>"` as read; without it the answer is 412, as the '
+                                               'NHS Booking API asks (so it is not marked required here)')}],
                 "requestBody": {"required": True, **_json(_ref("AppointmentUpdate"), FHIR_JSON)},
-                "responses": {"200": _answer("The Appointment as it now is.", "FhirResource", FHIR_JSON,
+                "responses": {"200": _answer(N_("The Appointment as it now is."), "FhirResource", FHIR_JSON,
                                              VERSION_HEADERS),
                               **_fhir_errors(400, 403, 404, 406, 409, 412, 413, 415, 422)},
             },
         },
         "/fhir/stu3/Appointment/{id}/_history/{vid}": {"get": {
-            "operationId": "readAppointmentVersion", "tags": ["FHIR STU3"], "summary": "Read one version",
+            "operationId": "readAppointmentVersion", "tags": ["FHIR STU3"], "summary": N_("Read one version"),
             "security": [{"fhirToken": ["appointment/*.write"]}],
-            "parameters": [_id_parameter("The appointment's id"),
+            "parameters": [_id_parameter(N_("The appointment's id")),
                            {"name": "vid", "in": "path", "required": True,
                             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}, FORMAT_PARAMETER],
-            "responses": {"200": _answer("That version.", "FhirResource", FHIR_JSON, VERSION_HEADERS),
+            "responses": {"200": _answer(N_("That version."), "FhirResource", FHIR_JSON, VERSION_HEADERS),
                           **_fhir_errors(400, 403, 404, 406)},
         }},
         "/fhir/stu3/PractitionerRole/{id}": _fhir_read("PractitionerRole", "schedule/*.read"),
         "/fhir/stu3/Organization/{id}": {"get": {
-            "operationId": "readOrganization", "tags": ["FHIR STU3"], "summary": "Read an Organization (ODS code)",
+            "operationId": "readOrganization", "tags": ["FHIR STU3"], "summary": N_("Read an Organization (ODS code)"),
             "security": [{"fhirToken": ["organization/*.read"]}],
             "parameters": [{"name": "id", "in": "path", "required": True,
                             "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{1,20}$"}}, FORMAT_PARAMETER],
-            "responses": {"200": _answer("The Organization.", "FhirResource", FHIR_JSON),
+            "responses": {"200": _answer(N_("The Organization."), "FhirResource", FHIR_JSON),
                           **_fhir_errors(400, 403, 404, 406)},
         }},
         "/fhir/stu3/Schedule/{id}": _fhir_read("Schedule", "schedule/*.read"),
@@ -448,7 +476,7 @@ def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "Care Portal APIs",
+            "title": N_("Care Portal APIs"),
             "version": "1",
             "description": (
                 "The JSON APIs of Care Portal: the referral webhook, the consultation document, the OAuth2 "
@@ -469,13 +497,13 @@ def openapi_document() -> dict:
                     "type": "apiKey", "in": "header", "name": "X-Referral-Signature",
                     "description": "sha256=<hex of HMAC-SHA256(secret, '<X-Referral-Timestamp>.<raw body>')>"},
                 "fhirToken": {
-                    "type": "oauth2", "description": "A bearer JWT from POST /oauth/token.",
+                    "type": "oauth2", "description": N_("A bearer JWT from POST /oauth/token."),
                     "flows": {"clientCredentials": {"tokenUrl": "/oauth/token",
                                                     "scopes": {s: s for s in oauth.SCOPES}}}},
                 "clientBasic": {"type": "http", "scheme": "basic",
-                                "description": "The API client's id and secret."},
+                                "description": N_("The API client's id and secret.")},
                 "portalSession": {"type": "apiKey", "in": "cookie", "name": "session",
-                                  "description": "A signed-in doctor's or an identified patient's session."},
+                                  "description": N_("A signed-in doctor's or an identified patient's session.")},
             },
         },
     }

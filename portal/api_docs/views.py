@@ -1,11 +1,14 @@
 """GET /api/openapi.json (the machine-readable contract) and GET /api/docs (the same, to read)."""
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
 from flask import Blueprint, render_template
+from flask_babel import gettext, lazy_gettext as _l
+from markupsafe import Markup, escape
 
-from portal.api_docs.openapi import BODY_RULES, TEXT_RULES, openapi_document, signing_example
+from portal.api_docs.openapi import BODY_RULES, TEXT_RULES, Code, Text, openapi_document, signing_example
 from portal.extensions import limiter
 
 bp = Blueprint("api_docs", __name__, url_prefix="/api")
@@ -26,9 +29,9 @@ def openapi_json():
 class Field:
     name: str
     required: bool
-    kind: str
-    limits: str
-    description: str
+    kind: Markup
+    limits: Markup
+    description: Markup
 
 
 @dataclass
@@ -36,13 +39,32 @@ class Operation:
     anchor: str
     method: str
     path: str
-    summary: str
-    description: str
-    security: list[str]
+    summary: Markup
+    description: Markup
+    security: list[Markup]
     parameters: list[Field]
-    body_type: str | None
+    body_type: Markup | None
     body: list[Field]
-    responses: list[tuple[str, str, str]]  # status, media type, description
+    responses: list[tuple[str, str, Markup]]  # status, media type, description
+
+
+_BACKTICKS = re.compile(r"`([^`<>]+)`")
+
+
+def _code(value) -> Markup:
+    return Markup('<code translate="no">%s</code>') % value
+
+
+def say(text) -> Markup:
+    """The document's English (openapi.Text) in the reader's language; its values and `quoted` parts as code."""
+    if isinstance(text, Code):
+        return _code(text)
+    if isinstance(text, Text):
+        said = escape(gettext(text.msgid))
+        if text.params:
+            said = said % {name: say(value) for name, value in text.params.items()}
+        return Markup(_BACKTICKS.sub(r'<code translate="no">\1</code>', str(said)))
+    return escape(text)
 
 
 def _schema_name(content: dict) -> tuple[str | None, str | None]:
@@ -51,33 +73,39 @@ def _schema_name(content: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _kind(schema: dict) -> str:
-    kind = schema.get("type") or ("constant" if "const" in schema else "object")
-    kind = " or ".join(kind) if isinstance(kind, list) else kind
+def _kind(schema: dict) -> Markup:
+    """The JSON type (code) in the reader's words: 'string or null', 'array of integer', 'constant'."""
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        kind = _code(types[0])
+        for other in types[1:]:
+            kind = escape(gettext("%(one)s or %(other)s")) % {"one": kind, "other": _code(other)}
+    else:
+        kind = escape(gettext("constant")) if "const" in schema else _code("object")
     if schema.get("format"):
-        kind += f" ({schema['format']})"
-    if kind == "array" and isinstance(schema.get("items"), dict):
-        kind = f"array of {_kind(schema['items'])}"
+        kind += Markup(" (%s)") % _code(schema["format"])
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        kind = escape(gettext("array of %(kind)s")) % {"kind": _kind(schema["items"])}
     return kind
 
 
-def _limits(schema: dict) -> str:
-    parts = []
-    for key, text in (("minLength", "at least {} characters"), ("maxLength", "at most {} characters"),
-                      ("minimum", "≥ {}"), ("maximum", "≤ {}"), ("pattern", "matches {}"),
-                      ("maxItems", "at most {} items")):
-        if key in schema:
-            parts.append(text.format(schema[key]))
+def _limits(schema: dict) -> Markup:
+    texts = {"minLength": _l("at least %(value)s characters"), "maxLength": _l("at most %(value)s characters"),
+             "minimum": _l("≥ %(value)s"), "maximum": _l("≤ %(value)s"), "pattern": _l("matches %(value)s"),
+             "maxItems": _l("at most %(value)s items")}
+    parts = [escape(str(text)) % {"value": _code(schema[key]) if key == "pattern" else schema[key]}
+             for key, text in texts.items() if key in schema]
     if "enum" in schema:
-        parts.append("one of " + ", ".join(str(v) for v in schema["enum"]))
+        values = _code(", ".join(str(value) for value in schema["enum"]))
+        parts.append(escape(gettext("one of %(values)s")) % {"values": values})
     if "const" in schema:
-        parts.append(f"exactly {schema['const']}")
-    return "; ".join(parts)
+        parts.append(escape(gettext("exactly %(value)s")) % {"value": _code(schema["const"])})
+    return Markup("; ").join(parts)
 
 
 def _fields(schema: dict) -> list[Field]:
     required = set(schema.get("required", []))
-    return [Field(name, name in required, _kind(spec), _limits(spec), spec.get("description", ""))
+    return [Field(name, name in required, _kind(spec), _limits(spec), say(spec.get("description", "")))
             for name, spec in schema.get("properties", {}).items()]
 
 
@@ -87,20 +115,22 @@ def _operations(document: dict) -> list[Operation]:
     for path, methods in document["paths"].items():
         for method, spec in methods.items():
             body_type, body_name = _schema_name(spec.get("requestBody", {}).get("content", {}))
-            parameters = [Field(p["name"], p.get("required", False), f"{p['in']}: {_kind(p['schema'])}",
-                                _limits(p["schema"].get("items", p["schema"])), p.get("description", ""))
+            parameters = [Field(p["name"], p.get("required", False),
+                                Markup("%s: %s") % (_code(p["in"]), _kind(p["schema"])),
+                                _limits(p["schema"].get("items", p["schema"])), say(p.get("description", "")))
                           for p in spec.get("parameters", [])]
             responses = []
             for status, answer in spec["responses"].items():
                 media_type, _ = _schema_name(answer.get("content", {}))
-                responses.append((status, media_type or "", answer["description"]))
-            security = [" + ".join(f"{name} ({', '.join(scopes)})" if scopes else name
-                                   for name, scopes in choice.items()) or "none"
+                responses.append((status, media_type or "", say(answer["description"])))
+            security = [Markup(" + ").join(_code(f"{name} ({', '.join(scopes)})" if scopes else name)
+                                           for name, scopes in choice.items()) or escape(gettext("none"))
                         for choice in spec.get("security", [])]
             operations.append(Operation(
-                anchor=spec["operationId"], method=method.upper(), path=path, summary=spec["summary"],
-                description=spec.get("description", ""), security=security, parameters=parameters,
-                body_type=body_type, body=_fields(schemas[body_name]) if body_name else [],
+                anchor=spec["operationId"], method=method.upper(), path=path, summary=say(spec["summary"]),
+                description=say(spec.get("description", "")), security=security, parameters=parameters,
+                body_type=_code(body_type) if body_type else None,
+                body=_fields(schemas[body_name]) if body_name else [],
                 responses=responses))
     return operations
 
@@ -110,4 +140,5 @@ def _operations(document: dict) -> list[Operation]:
 def docs():
     document = _document()
     return render_template("api_docs/index.html", document=document, operations=_operations(document),
-                           example=signing_example(), rules=[BODY_RULES, TEXT_RULES])
+                           example=signing_example(), rules=[say(BODY_RULES), say(TEXT_RULES)],
+                           title=say(document["info"]["title"]))

@@ -167,3 +167,20 @@ def test_malformed_eligibility_rules_never_break_scheduling(app, partners):
         partner.eligibility_rules = {"triage_min_age": "old", "triage_symptoms": [None, 3, ""]}
         patient = db.session.get(Patient, partners["northside"]["patient_id"])
         assert services.triage_reason(partner, patient, "cough", datetime(2030, 1, 1).date()) is None
+
+
+def test_users_and_profile_pages_and_their_refusals_read_in_bokmal(app, partners, partner_client):
+    nb = {"Accept-Language": "nb-NO,nb;q=0.9"}
+    client = partner_client("northside", "partner_admin")
+    users = client.get("/partner/users", headers=nb).get_data(as_text=True)
+    assert "Inviter en bruker" in users and "timebestiller" in users and ">Partneradministrator</option>" in users
+    invite = {"email": "ny@northside.example", "role": "viewer", "csrf_token": client.csrf}
+    assert client.post("/partner/users", headers=nb, data=invite).status_code == 302
+    taken = client.post("/partner/users", headers=nb, data=invite)
+    assert taken.status_code == 422 and "Den e-postadressen er allerede invitert." in taken.get_data(as_text=True)
+    me = partners["northside"]["users"]["partner_admin"]
+    last = client.post(f"/partner/users/{me}/role", headers=nb, follow_redirects=True,
+                       data={"role": "viewer", "csrf_token": client.csrf}).get_data(as_text=True)
+    assert "Dette er den siste partneradministratoren i organisasjonen deres." in last
+    profile = client.get("/partner/profile", headers=nb).get_data(as_text=True)
+    assert "Din profil" in profile and "partneradministrator hos Northside" in profile

@@ -217,3 +217,24 @@ def test_a_partner_admin_sees_their_own_settings_read_only(app, partners, partne
     for role in ("scheduler", "viewer"):
         assert "Self-scheduling" not in partner_client("northside", role).get("/partner/profile").get_data(
             as_text=True)
+
+
+NB = {"Accept-Language": "nb-NO,nb;q=0.9"}
+
+
+def test_the_settings_screen_and_its_objections_read_in_bokmal(app, admin, partners):
+    """The form's own checks (WTForms) and the service's (issuer, rules) both answer in the reader's language."""
+    listing = admin.get("/admin/partners", headers=NB).get_data(as_text=True)
+    assert "Legg til en samarbeidspartner" in listing and "Identitetsleverandør" in listing
+    assert 'translate="no">/p/northside/login' in listing
+    bad = admin.post("/admin/partners/new", headers=NB, data=dict(
+        GOOD, tenant="Bay Care", idp_issuer="http://login.bay.example/", csrf_token=admin.csrf))
+    body = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "Bruk små bokstaver, sifre og bindestrek" in body and "lower-case" not in body
+    rules = admin.post("/admin/partners/new", headers=NB, data=dict(
+        GOOD, idp_issuer="http://login.bay.example/", csrf_token=admin.csrf)).get_data(as_text=True)
+    assert "Utsteder-URL-en må begynne med https://." in rules
+    saved = admin.post(f"/admin/partners/{partners['harbour']['id']}", headers=NB, follow_redirects=True,
+                       data=dict(GOOD, tenant="harbour", name="Harbour", csrf_token=admin.csrf))
+    assert "Innstillingene for Harbour er lagret." in saved.get_data(as_text=True)
