@@ -84,7 +84,10 @@ def _load_partner_user(user_id: int):
     # One query, partner included. A deactivated user, a user of a deactivated partner, and a cookie from
     # before a role change (older epoch) are signed out at their next request, even if Redis failed when
     # their sessions were ended.
-    user = db.session.scalar(select(PartnerUser).join(PartnerUser.partner).options(contains_eager(PartnerUser.partner))
+    # The partner's sealed client secret is left unread (deferred): no request of a signed-in user needs it,
+    # and decrypting it on every request was a measurable part of a partner page.
+    user = db.session.scalar(select(PartnerUser).join(PartnerUser.partner)
+                             .options(contains_eager(PartnerUser.partner).defer(Partner.idp_client_secret))
                              .where(PartnerUser.id == user_id, PartnerUser.active.is_(True),
                                     Partner.active.is_(True)))
     if user is None or session.get("epoch") != user.session_epoch:
