@@ -13,21 +13,21 @@ class OrderFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    insurer = SelectField("Insurer", coerce=str, validators=[Optional()])
-    since = DateField("Served from", validators=[Optional()])
-    until = DateField("Served to", validators=[Optional()])
-    page = BoundedIntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100_000)])
+    insurer = SelectField(_l("Insurer"), coerce=str, validators=[Optional()])
+    since = DateField(_l("Served from"), validators=[Optional()])
+    until = DateField(_l("Served to"), validators=[Optional()])
+    page = BoundedIntegerField(_l("Page"), validators=[Optional(), NumberRange(min=1, max=100_000)])
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:
-            raise ValidationError("Must not be before the start date.")
+            raise ValidationError(_l("Must not be before the start date."))
 
 
 class DiscountForm(FlaskForm):
     line_id = BoundedIntegerField(validators=[InputRequired(), NumberRange(min=1, max=MAX_ID)])
-    percent = DecimalField("Discount (%)", places=2, validators=[
-        InputRequired(message="Enter a discount in per cent, 0 to 100."),
-        NumberRange(min=0, max=100, message="The discount must be between 0 %% and 100 %%.")])
+    percent = DecimalField(_l("Discount (%)"), places=2, validators=[
+        InputRequired(message=_l("Enter a discount in per cent, 0 to 100.")),
+        NumberRange(min=0, max=100, message=_l("The discount must be between 0 %% and 100 %%."))])
 
 
 class InsurerForm(FlaskForm):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -153,11 +154,11 @@ def add_line(order: Order, *, description: str, unit_price: Decimal, quantity: i
 def check_discount(discount: Decimal) -> None:
     """A discount is a fraction of the line's price: 0 (none) to 1 (free), at most four places."""
     if not isinstance(discount, Decimal) or not discount.is_finite():
-        raise InvalidDiscount("The discount must be a number.")
+        raise InvalidDiscount(_l("The discount must be a number."))
     if discount < 0 or discount > 1:
-        raise InvalidDiscount("The discount must be between 0 % and 100 %.")
+        raise InvalidDiscount(_l("The discount must be between 0 % and 100 %."))
     if discount != discount.quantize(Decimal(1).scaleb(-MAX_DISCOUNT_PLACES)):
-        raise InvalidDiscount("The discount may have at most two decimals in per cent.")
+        raise InvalidDiscount(_l("The discount may have at most two decimals in per cent."))
 
 
 def discount_from_percent(percent) -> Decimal:
@@ -165,7 +166,7 @@ def discount_from_percent(percent) -> Decimal:
     try:
         fraction = Decimal(str(percent).strip()) / 100
     except (InvalidOperation, ValueError):
-        raise InvalidDiscount("The discount must be a number.") from None
+        raise InvalidDiscount(_l("The discount must be a number.")) from None
     check_discount(fraction)
     return fraction
 

@@ -1,6 +1,7 @@
 """Admin pages for orders: the list per insurer and period, and an order with its lines."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -15,7 +16,7 @@ bp = Blueprint("orders", __name__)
 @requires("order.view")
 def order_list():
     form = OrderFilterForm(formdata=MultiDict(request.args) if request.args else None)
-    form.insurer.choices = [("", "All insurers")] + [(str(i.id), i.name) for i in services.insurers()]
+    form.insurer.choices = [("", _("All insurers"))] + [(str(i.id), i.name) for i in services.insurers()]
     if request.args and not form.validate():
         return render_template("orders/list.html", form=form, result=None), 400
     result = services.list_orders(insurer_id=int(form.insurer.data) if form.insurer.data else None,
@@ -52,9 +53,9 @@ def change_discount(order_id: int):
             form.percent.errors = [str(exc)]
         else:
             services.change_line_discount(order, form.line_id.data, discount, by_id=current_user.id)
-            flash("Discount changed; the order's totals are updated.")
+            flash(_("Discount changed; the order's totals are updated."))
             return redirect(url_for("orders.order_detail", order_id=order.id))
     elif form.line_id.data not in line_ids:
-        form.percent.errors = list(form.percent.errors) + ["Choose a line of this order."]
+        form.percent.errors = list(form.percent.errors) + [_("Choose a line of this order.")]
     order = services.get_order(order_id)
     return render_template("orders/detail.html", order=order, form=form, error_line=form.line_id.data), 400

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -397,11 +398,11 @@ def get_schedule(schedule_id: int) -> Schedule | None:
 def add_weekly_template(schedule_id: int, *, weekday: int, start_time: time, end_time: time,
                         slot_minutes: int) -> WeeklyTemplate:
     if not 0 <= weekday <= 6:
-        raise InvalidSchedule("weekday must be 0 (Monday) to 6 (Sunday)")
+        raise InvalidSchedule(_l("weekday must be 0 (Monday) to 6 (Sunday)"))
     if not 5 <= slot_minutes <= 480:
-        raise InvalidSchedule("slots must be 5 to 480 minutes long")
+        raise InvalidSchedule(_l("slots must be 5 to 480 minutes long"))
     if end_time <= start_time:
-        raise InvalidSchedule("the end must be after the start")
+        raise InvalidSchedule(_l("the end must be after the start"))
     template = WeeklyTemplate(schedule_id=schedule_id, weekday=weekday, start_time=start_time, end_time=end_time,
                               slot_minutes=slot_minutes)
     db.session.add(template)
@@ -460,9 +461,9 @@ def generate_slots(schedule_id: int, first_day: date, last_day: date) -> int:
     if schedule is None:
         raise InvalidSchedule("unknown schedule")
     if last_day < first_day:
-        raise InvalidSchedule("the last day must not be before the first")
+        raise InvalidSchedule(_l("the last day must not be before the first"))
     if (last_day - first_day).days >= MAX_GENERATION_DAYS:
-        raise InvalidSchedule(f"generate at most {MAX_GENERATION_DAYS} days at a time")
+        raise InvalidSchedule(_l("generate at most %(num)d days at a time", num=MAX_GENERATION_DAYS))
     rows = [{"schedule_id": schedule.id, "healthcare_service_id": schedule.healthcare_service_id, "start": start,
              "end": end, "status": FREE, "version": 1} for start, end in planned_slots(schedule, first_day, last_day)]
     if not rows:

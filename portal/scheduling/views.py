@@ -3,15 +3,16 @@
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal import sqlite_writer
+from portal.i18n.formatting import slot
 from portal.pages import htmx_wants
 from portal.patients.services import InvalidPatient
 from portal.scheduling import services
-from portal.scheduling.forms import GenerateForm, ScheduleForm, StaffBookingForm, TemplateForm
+from portal.scheduling.forms import WEEKDAYS, GenerateForm, ScheduleForm, StaffBookingForm, TemplateForm
 from portal.scheduling.models import FREE
 from portal.security import audit
 from portal.security.policy import authorize, requires
@@ -59,11 +60,11 @@ def _slot_changed(slot_id: int, change, done: str):
     if entry is None:
         abort(404)
     authorize("slot.block", entry.slot)
-    message, status = done, 200
+    message, status = str(done), 200
     try:
         change(slot_id)
     except services.SlotNotChangeable:
-        message, status = "Not changed: the slot was booked or changed by someone else first.", 409
+        message, status = _("Not changed: the slot was booked or changed by someone else first."), 409
     entry = services.diary_entry(slot_id)
     if htmx_wants():
         return render_block(DIARY_TEMPLATE, "slot_row", entry=entry, message=message), status
@@ -75,13 +76,13 @@ def _slot_changed(slot_id: int, change, done: str):
 @bp.post("/slots/<int:slot_id>/block")
 @requires("slot.block")
 def block(slot_id: int):
-    return _slot_changed(slot_id, services.block_slot, "Slot blocked.")
+    return _slot_changed(slot_id, services.block_slot, _l("Slot blocked."))
 
 
 @bp.post("/slots/<int:slot_id>/unblock")
 @requires("slot.block")
 def unblock(slot_id: int):
-    return _slot_changed(slot_id, services.unblock_slot, "Slot free again.")
+    return _slot_changed(slot_id, services.unblock_slot, _l("Slot free again."))
 
 
 def _staff_actor() -> tuple[str, str]:
@@ -110,8 +111,8 @@ def book(slot_id: int):
         appointment = services.book_for_patient(slot_id, national_id=form.national_id.data, new_patient=new_patient,
                                                 actor=_staff_actor(), description=form.description.data or None)
     except services.UnknownPatient:
-        form.national_id.errors.append("No patient with this national id is known here. To add a new patient, "
-                                       "fill in their details below.")
+        form.national_id.errors.append(_("No patient with this national id is known here. To add a new patient, "
+                                         "fill in their details below."))
         return render_template("scheduling/book.html", entry=entry, form=form, new_patient=True), 422
     except InvalidPatient as exc:
         for name, message in exc.errors.items():
@@ -120,8 +121,9 @@ def book(slot_id: int):
     except (services.SlotTaken, services.SlotInPast):
         entry = services.diary_entry(slot_id)
         return render_template("scheduling/book.html", entry=entry, form=form,
-                               problem="This slot is no longer free. Choose another one in the diary."), 409
-    flash(f"Booked {appointment.patient.full_name} at {entry.local_start.strftime('%A %d %B %H:%M')}.")
+                               problem=_("This slot is no longer free. Choose another one in the diary.")), 409
+    flash(_("Booked %(name)s at %(slot)s.", name=appointment.patient.full_name,
+            slot=slot(entry.slot.start, entry.local_start.tzinfo)))
     return redirect(_diary_url(entry))
 
 
@@ -132,11 +134,11 @@ def cancel(appointment_id: int):
     if appointment is None:
         abort(404)
     authorize("appointment.cancel", appointment)
-    message, status = "Appointment cancelled; the slot is free again.", 200
+    message, status = _("Appointment cancelled; the slot is free again."), 200
     try:
         services.cancel_appointment(appointment_id, actor=_staff_actor())
     except services.AlreadyCancelled:
-        message, status = "Already cancelled.", 409
+        message, status = _("Already cancelled."), 409
     entry = services.diary_entry(appointment.slot_id)
     if htmx_wants():
         return render_block(DIARY_TEMPLATE, "slot_row", entry=entry, message=message), status
@@ -163,6 +165,7 @@ def _admin_page(status: int = 200, schedule_form=None, failed=None):
         template_form, generate_form = forms[schedule_id]
         forms[schedule_id] = (form, generate_form) if isinstance(form, TemplateForm) else (template_form, form)
     return render_template(ADMIN_TEMPLATE, schedules=schedules, forms=forms,
+                           weekday_names=[name for value, name in WEEKDAYS],
                            schedule_form=schedule_form or ScheduleForm(formdata=None)), status
 
 
@@ -183,7 +186,7 @@ def create_schedule():
         location_name=form.location_name.data or None, practitioner_given=form.practitioner_given.data or None,
         practitioner_family=form.practitioner_family.data or None, timezone_name=form.timezone.data,
     )
-    flash(f"Schedule “{schedule.name}” created. Add its weekly hours, then generate slots.")
+    flash(_("Schedule “%(name)s” created. Add its weekly hours, then generate slots.", name=schedule.name))
     return redirect(url_for("scheduling.admin"))
 
 
@@ -200,7 +203,7 @@ def add_template(schedule_id: int):
     except services.InvalidSchedule as exc:
         form.slot_minutes.errors.append(str(exc))
         return _admin_page(422, failed=(schedule.id, form))
-    flash("Weekly hours added.")
+    flash(_("Weekly hours added."))
     return redirect(url_for("scheduling.admin"))
 
 
@@ -208,7 +211,7 @@ def add_template(schedule_id: int):
 @requires("schedule.manage")
 def remove_template(template_id: int):
     services.remove_weekly_template(template_id)
-    flash("Weekly hours removed; slots already generated are kept.")
+    flash(_("Weekly hours removed; slots already generated are kept."))
     return redirect(url_for("scheduling.admin"))
 
 
@@ -224,5 +227,6 @@ def generate(schedule_id: int):
     except services.InvalidSchedule as exc:
         form.last_day.errors.append(str(exc))
         return _admin_page(422, failed=(schedule.id, form))
-    flash(f"{created} new slot{'' if created == 1 else 's'} for “{schedule.name}”.")
+    flash(ngettext("%(num)d new slot for “%(name)s”.", "%(num)d new slots for “%(name)s”.", created,
+                   name=schedule.name))
     return redirect(url_for("scheduling.admin"))

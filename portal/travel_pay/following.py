@@ -11,8 +11,10 @@ that is due, in batches, and writes it:
   tell the patient, however many followers overlap;
 - any other status is stored and asked again later; after `follow_until` the claim is no longer followed
   (staff see its last status and when it was asked);
-- a failure counts for the breaker, and the claim is asked again at the next interval. While the breaker
-  is open the follower does not call out at all.
+- a claim the answer left out is asked again at the next interval; a call that failed (answered for no
+  claim) counts for the breaker, and a call that answered starts its count again, call by call, so
+  failures spread over a batch with answers between them are not "in a row". While the breaker is open
+  the follower does not call out at all.
 
 Batches of one transaction each: one commit for up to `batch` claims, and the outcome texts of a batch
 are dispatched in one pipelined round trip. Claims filed with the single POST are asked STATUS_BATCH at a
@@ -103,7 +105,7 @@ def _follow_batch(rows, counts: dict) -> bool:
         breaker.record_failure()
         db.session.rollback()
         return False
-    told, checked, ask_again, opened, worked = [], [], [], False, False
+    told, checked, ask_again, opened = [], [], [], False
     connection = db.session.connection()
     for group in _groups(rows):
         if opened:
@@ -116,15 +118,19 @@ def _follow_batch(rows, counts: dict) -> bool:
                 redis_client().delete(services.TOKEN_KEY)
             statuses = {}
         unanswered = [row[0] for row in group if row[0].id not in statuses]
-        if unanswered:  # the call failed, or left these out: one failure for the breaker, asked again later
+        if unanswered:  # the call failed, or left these out: asked again later
             counts["failed"] += len(unanswered)
-            opened = breaker.record_failure()
             ask_again += [{"claim_id": claim.id, "b_next": now + every, "b_now": now} for claim in unanswered]
+        # The breaker counts calls in a row, call by call (a batch makes many): one that answered for any claim
+        # starts the count again, one that answered for none adds a failure.
+        if statuses:
+            breaker.record_success()
+        elif unanswered:
+            opened = breaker.record_failure()
         for claim, _start, _location, phone, email, language in group:
             status = statuses.get(claim.id)
             if status is None:
                 continue
-            worked = True
             counts["checked"] += 1
             if status in DECISIONS:
                 # One by one: only the run whose UPDATE changed the claim tells the patient.
@@ -142,8 +148,6 @@ def _follow_batch(rows, counts: dict) -> bool:
         connection.execute(_CHECKED, checked)
     if ask_again:
         connection.execute(_ASK_AGAIN, ask_again)
-    if worked:
-        breaker.record_success()
     db.session.commit()
     outbox.dispatch(told)
     return not opened

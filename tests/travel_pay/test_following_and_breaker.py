@@ -317,3 +317,28 @@ def test_a_claim_the_claims_api_leaves_out_of_a_status_answer_is_asked_again_and
     assert left_out.status == "filed" and left_out.next_status_check_at > utcnow()
     with app.app_context():
         assert redis_client().get(breaker.FAILURES_KEY) is None  # a success in the same run clears the count
+
+
+def test_the_breaker_counts_failures_in_a_row_call_by_call_not_per_batch(app, clinic, travel_sandbox):
+    """One batch makes several calls (here: a claim filed in steps, asked by its id, then the single-POST
+    claims in one request). An answered call starts the count again at once: a failure before the batch
+    and one after an answered call are not two in a row."""
+    travel_sandbox.set_mode(mode="succeed", decide_after_seconds=3600)
+    with settings(app, TRAVEL_CLAIMS_ADAPTER="steps"):
+        in_steps = filed_claim(app, clinic, make_checkin_patient(app, fnr="01018012371", last_name="Nordmann"),
+                               travel_sandbox)
+    single = filed_claim(app, clinic, make_checkin_patient(app, fnr="15076500565", last_name="Hansen"),
+                         travel_sandbox, minutes_from_now=25)
+    with app.app_context():
+        assert claim(app, in_steps).external_claim_id and not claim(app, single).external_claim_id
+        db.session.execute(update(TravelClaim).where(TravelClaim.id == single).values(claim_number="TC-9999999"))
+        db.session.commit()
+        redis_client().set(breaker.FAILURES_KEY, 1)  # a failed call just before this run
+    make_due(app, in_steps)
+    make_due(app, single)
+    with settings(app, TRAVEL_CLAIM_BREAKER_FAILURES=2):
+        counts = follow(app)
+    assert counts["checked"] == 1 and counts["failed"] == 1 and not counts["paused"]
+    with app.app_context():
+        assert breaker.open_until() is None, "an answered call between two failures left the breaker counting"
+        assert redis_client().get(breaker.FAILURES_KEY) == b"1"  # the call that answered for no claim
