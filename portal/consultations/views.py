@@ -14,6 +14,7 @@ from portal.consultations.chat_views import chat_news, post_chat
 from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatForm, ReportForm
 from portal.consultations.models import CATEGORY_LABELS, CHANNEL_LABELS, SOURCE_LABELS
 from portal.extensions import limiter
+from portal.i18n.formatting import durations
 from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.security import audit
 from portal.security.auth import background
@@ -50,12 +51,38 @@ def _queue_context():
                                   per_page=current_app.config["CONSULTATION_PAGE_SIZE"])
     audit.record_read("consultation.queue_viewed", consultation_ids=[c.id for c in queue.consultations])
     user = current_user._get_current_object()
-    # Secretaries work the same list: the forms to assign or cancel sit in a panel beside it. The policy's
-    # answers for the rows are bound once per page: same user, same kind of row.
-    return {"queue": queue, "version": version, "desk": can(user, "consultation.assign"),
-            "may_pick": rule_for_rows(user, "consultation.pick"), "may_view": rule_for_rows(user, "consultation.view"),
-            "pick_url": url_per_id("consultations.pick", "consultation_id"),
-            "detail_url": url_per_id("consultations.detail", "consultation_id")}
+    # Secretaries work the same list: the forms to assign or cancel sit in a panel beside it.
+    desk = can(user, "consultation.assign")
+    return {"queue": queue, "version": version, "desk": desk, "rows": _queue_rows(queue.consultations, user, desk)}
+
+
+def _queue_rows(consultations, user, desk: bool) -> list[tuple]:
+    """Each row's cells, worked out once in Python: (id, created ISO, waiting, urgent, patient, code, channel,
+    state, doctor, action, url), action "pick", "handle" (the desk's panel), "open" or None. The template
+    unpacks the tuples: no attribute lookups, filter or function calls per row. The policy's answers are
+    bound once per page (same user, same kind of row); the words are looked up once per page."""
+    may_pick, may_view = rule_for_rows(user, "consultation.pick"), rule_for_rows(user, "consultation.view")
+    pick_url = url_per_id("consultations.pick", "consultation_id")
+    detail_url = url_per_id("consultations.detail", "consultation_id")
+    channels = {key: str(label) for key, label in CHANNEL_LABELS.items()}
+    states: dict[str, str] = {}
+    waited = durations()
+    rows = []
+    for c in consultations:
+        if c.state == "ready_for_pickup" and may_pick(c):
+            action, url = "pick", pick_url(c.id)
+        elif may_view(c):
+            action, url = ("handle" if desk and c.state in ("ready_for_pickup", "pending_sp")
+                           else "desk" if desk else "open"), detail_url(c.id)
+        else:
+            action, url = None, None
+        state = states.get(c.state)
+        if state is None:
+            state = states[c.state] = str(c.state_label)
+        rows.append((c.id, c.created_at.isoformat(), waited(c.waiting_time), bool(c.options.get("urgent")),
+                     c.patient_name, c.code, channels.get(c.primary_channel, c.primary_channel), state,
+                     c.doctor_name or "—", action, url))
+    return rows
 
 
 @bp.get("/consultations")

@@ -135,7 +135,27 @@ def age(moment: datetime | None) -> str:
     """'3 min ago', '2 h 5 min ago', '4 days ago'."""
     if moment is None:
         return ""
-    minutes = int((utcnow() - moment).total_seconds() // 60)
+    return _age_text(int((utcnow() - moment).total_seconds() // 60))
+
+
+def ages():
+    """`age` for the rows of one list: the clock read once, each minute's text made once (a list's rows
+    share many; every text is a catalog lookup and a format)."""
+    now, made = utcnow(), {}
+
+    def age_of(moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        minutes = int((now - moment).total_seconds() // 60)
+        text = made.get(minutes)
+        if text is None:
+            text = made[minutes] = _age_text(minutes)
+        return text
+
+    return age_of
+
+
+def _age_text(minutes: int) -> str:
     if minutes < 1:
         return _("just now")
     if minutes < 60:
@@ -150,7 +170,26 @@ def duration(span: timedelta | None) -> str:
     """'under a minute', '12 min', '1 h 5 min', '2 days 3 h'."""
     if span is None:
         return ""
-    minutes = max(int(span.total_seconds() // 60), 0)
+    return _duration_text(max(int(span.total_seconds() // 60), 0))
+
+
+def durations():
+    """`duration` for the rows of one list: each minute's text made once."""
+    made = {}
+
+    def duration_of(span: timedelta | None) -> str:
+        if span is None:
+            return ""
+        minutes = max(int(span.total_seconds() // 60), 0)
+        text = made.get(minutes)
+        if text is None:
+            text = made[minutes] = _duration_text(minutes)
+        return text
+
+    return duration_of
+
+
+def _duration_text(minutes: int) -> str:
     if minutes < 1:
         return _("under a minute")
     if minutes < 60:

@@ -9,13 +9,14 @@ from jinja2_fragments.flask import render_block
 
 from portal import live, sqlite_writer
 from portal.extensions import limiter
+from portal.i18n.formatting import ages
 from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.referrals import api_views, services
 from portal.referrals.forms import CallAttemptForm, ConsultationForm, DeclineForm, DuplicateForm, SentDetailForm
 from portal.referrals.models import STATUS_LABELS
 from portal.security import audit
 from portal.security.auth import background
-from portal.security.policy import authorize, requires
+from portal.security.policy import authorize, may_open_records_by_id, requires
 
 bp = Blueprint("referrals", __name__)
 bp.register_blueprint(api_views.bp)
@@ -42,8 +43,22 @@ def _queue_context():
         [r.patient_id for r in queue.referrals if r.open_for_patient > 1])
     audit.record_read("referral.queue_viewed", referral_ids=[r.id for r in queue.referrals])
     others = {r.id: [o for o in open_by_patient[r.patient_id] if o.id != r.id] for r in queue.referrals}
-    return {"queue": queue, "search": search, "version": version, "others": others,
-            "detail_url": url_per_id("referrals.detail", "referral_id")}
+    detail_url = url_per_id("referrals.detail", "referral_id")
+    return {"queue": queue, "search": search, "version": version, "others": others, "detail_url": detail_url,
+            "rows": _queue_rows(queue.referrals, detail_url)}
+
+
+def _queue_rows(referrals, detail_url) -> list[tuple]:
+    """Each row's cells, worked out once in Python: (id, received ISO, waited, patient, record URL or None,
+    phone, phone needs a check, calls, screen URL). The template unpacks the tuples: no attribute lookups,
+    filter or function calls per row. The name links to the patient's record when this viewer may open
+    records by id (the policy's answer, once per list: the same as templates' `patient_record_urls()`)."""
+    record_url = (url_per_id("patient_record.record", "patient_id")
+                  if may_open_records_by_id(current_user._get_current_object()) else None)
+    waited = ages()
+    return [(r.id, r.received_at.isoformat(), waited(r.received_at), r.patient_name,
+             record_url(r.patient_id) if record_url else None, r.phone, r.phone_needs_check, r.call_attempt_count,
+             detail_url(r.id)) for r in referrals]
 
 
 @bp.route("/queue", methods=["GET", "POST"])
