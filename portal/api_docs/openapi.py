@@ -471,7 +471,22 @@ def _paths() -> dict:
     }
 
 
-def openapi_document() -> dict:
+def _plain(value):
+    """The document as plain JSON values: Text and Code are str subclasses only the readable page needs."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, str) else value
+
+
+def openapi_document(texts: bool = False) -> dict:
+    """The document; with `texts`, its English stays openapi.Text (for the readable page to translate)."""
+    document = _document()
+    return document if texts else _plain(document)
+
+
+def _document() -> dict:
     example = signing_example()
     return {
         "openapi": "3.1.0",

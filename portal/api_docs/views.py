@@ -19,6 +19,11 @@ def _document() -> dict:
     return openapi_document()
 
 
+@cache
+def _document_with_texts() -> dict:
+    return openapi_document(texts=True)
+
+
 @bp.get("/openapi.json")
 @limiter.exempt
 def openapi_json():
@@ -138,7 +143,7 @@ def _operations(document: dict) -> list[Operation]:
 @bp.get("/docs")
 @limiter.exempt
 def docs():
-    document = _document()
+    document = _document_with_texts()
     return render_template("api_docs/index.html", document=document, operations=_operations(document),
                            example=signing_example(), rules=[say(BODY_RULES), say(TEXT_RULES)],
                            title=say(document["info"]["title"]))
