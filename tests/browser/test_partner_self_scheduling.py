@@ -216,7 +216,7 @@ def test_partner_admin_sees_own_settings_on_the_profile_page(app, browser, live_
     page = _partner_page(browser, live_server, "northside", "Alice Admin")
     page.set_viewport_size({"width": 390, "height": 844})
     page.get_by_role("link", name="Profile").click()
-    page.get_by_role("heading", name="Northside settings").wait_for()
+    page.get_by_role("heading", name="Settings of Northside").wait_for()
     assert page.evaluate(OVERFLOW) <= 0
     _shot(page, "partner-profile-settings-phone.png")
     results = Axe().run(page)
