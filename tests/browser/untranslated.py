@@ -35,6 +35,9 @@ TEXTS_JS = """() => {
 WORD = re.compile(r"(?<![\w\u00c0-\u024f\u1e00-\u1eff])[A-Za-z]{2,}(?![\w\u00c0-\u024f\u1e00-\u1eff])")
 # Tokens that are addresses, not words: URLs, e-mail addresses, paths, file names, host names.
 ADDRESS = re.compile(r"\S*(?:://|@|^/|\.[a-z]{2,4}\b)\S*")
+# Random identifiers (RQ's job ids): a group of one, such as the "bbbf" of 3d5249c1-9e2f-4b7b-bbbf-…, reads
+# like a word, so a page showing a job id failed now and then.
+UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 # Written by Babel from CLDR, not by us: month and day names, AM/PM, and time-zone abbreviations.
 CLDR_WORDS = {"AM", "PM", "UTC", "GMT", "BST", "CET", "CEST", "EST", "EDT"}
 
@@ -83,7 +86,7 @@ def untranslated(page, allowed: set[str]) -> list[str]:
     """The texts of the page that hold a plain word which is neither data nor written by Babel."""
     found = []
     for text in page.evaluate(TEXTS_JS):
-        words = [w for w in WORD.findall(ADDRESS.sub(" ", text)) if w not in allowed]
+        words = [w for w in WORD.findall(ADDRESS.sub(" ", UUID.sub(" ", text))) if w not in allowed]
         if words:
             found.append(f"{text[:80]!r} ({', '.join(words[:5])})")
     return found
