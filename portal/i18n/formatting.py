@@ -10,7 +10,7 @@ something else where the reader is.
 
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton, format_time, get_date_format, get_datetime_format, get_time_format
@@ -141,16 +141,10 @@ def age(moment: datetime | None) -> str:
 def ages():
     """`age` for the rows of one list: the clock read once, each minute's text made once (a list's rows
     share many; every text is a catalog lookup and a format)."""
-    now, made = utcnow(), {}
+    now, text = utcnow(), cache(_age_text)
 
     def age_of(moment: datetime | None) -> str:
-        if moment is None:
-            return ""
-        minutes = int((now - moment).total_seconds() // 60)
-        text = made.get(minutes)
-        if text is None:
-            text = made[minutes] = _age_text(minutes)
-        return text
+        return "" if moment is None else text(int((now - moment).total_seconds() // 60))
 
     return age_of
 
@@ -175,16 +169,10 @@ def duration(span: timedelta | None) -> str:
 
 def durations():
     """`duration` for the rows of one list: each minute's text made once."""
-    made = {}
+    text = cache(_duration_text)
 
     def duration_of(span: timedelta | None) -> str:
-        if span is None:
-            return ""
-        minutes = max(int(span.total_seconds() // 60), 0)
-        text = made.get(minutes)
-        if text is None:
-            text = made[minutes] = _duration_text(minutes)
-        return text
+        return "" if span is None else text(max(int(span.total_seconds() // 60), 0))
 
     return duration_of
 
