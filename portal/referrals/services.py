@@ -188,7 +188,7 @@ def get_referral(referral_id: int) -> Referral | None:
 
 def log_call_attempt(referral: Referral, *, outcome: str, note: str | None, by_id: int) -> CallAttempt:
     if outcome not in CALL_OUTCOMES:
-        raise InvalidAction("choose what happened on the call")
+        raise InvalidAction(_("choose what happened on the call"))
     counted = db.session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.status == AWAITING)
         .values(call_attempt_count=Referral.call_attempt_count + 1)
@@ -245,7 +245,7 @@ def convert_to_consultation(referral: Referral, *, enabled_channels: list[str], 
 def decline_referral(referral: Referral, *, reason: str, by_id: int) -> None:
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidAction("give a reason for declining")
+        raise InvalidAction(_("give a reason for declining"))
     _take(referral, DECLINED, by_id, decline_reason=reason[:500])
     audit.record("referral.declined", subject=referral, patient_id=referral.patient_id)
     db.session.commit()
