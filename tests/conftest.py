@@ -303,6 +303,20 @@ def diary_set_up(app):
         return ids
 
 
+def service_in_zone(zone: str, code: str) -> int:
+    """A healthcare service whose clinic is in `zone` (one Monday hour of slots, 3 June 2030), inside the
+    caller's app context: lists show its times in that zone, not the install's."""
+    from datetime import date, time
+
+    from portal.scheduling import services
+
+    schedule = services.set_up_schedule(name=f"Diary {code}", service_name=f"Service {code}",
+                                        organisation_code=code, location_name=f"Clinic {code}", timezone_name=zone)
+    services.add_weekly_template(schedule.id, weekday=0, start_time=time(9), end_time=time(10), slot_minutes=30)
+    services.generate_slots(schedule.id, date(2030, 6, 3), date(2030, 6, 3))
+    return schedule.healthcare_service_id
+
+
 def slot_ids(app, service_id: int | None = None) -> list[int]:
     from sqlalchemy import select
 

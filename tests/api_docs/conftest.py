@@ -3,7 +3,7 @@ import pytest
 from portal.extensions import limiter
 from tests.api_docs import fuzzing
 from tests.conftest import make_consultation, make_staff, sign_in, slot_ids
-from tests.fhir.conftest import appointment_body
+from tests.fhir.conftest import VALID_NHS_NUMBER, appointment_body
 
 
 @pytest.fixture
@@ -35,6 +35,7 @@ def fuzz_world(app, diary_set_up):
         "/fhir/stu3/Location/{id}": diary_set_up["location_id"],
         "/fhir/stu3/HealthcareService/{id}": diary_set_up["service_id"],
         "service": diary_set_up["service_id"],
+        "patient": f"https://fhir.nhs.uk/Id/nhs-number|{VALID_NHS_NUMBER}",
     }
     limiter_was = limiter.enabled
     limiter.enabled = False  # 60 token requests a minute would make most of them 429s

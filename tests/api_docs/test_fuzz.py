@@ -49,3 +49,11 @@ def test_each_operation_met_its_budget_of_generated_requests():
     assert not short, short
     server_errors = {label: counts for label, counts in fuzzing.TALLY.items() if any(s >= 500 for s in counts)}
     assert not server_errors, server_errors
+    # The hooks steer part of the generated reads and searches to real records, so their success paths
+    # are fuzzed too, not only their refusals.
+    never_found = [label for label in REACH_SUCCESS if not any(200 <= s < 300 for s in fuzzing.TALLY[label])]
+    assert not never_found, never_found
+
+
+REACH_SUCCESS = ("GET /api/consultations/{id}", "GET /fhir/stu3/Appointment", "GET /fhir/stu3/Appointment/{id}",
+                 "GET /fhir/stu3/Slot", "GET /fhir/stu3/Schedule/{id}", "GET /fhir/stu3/Location/{id}")

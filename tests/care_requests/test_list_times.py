@@ -4,7 +4,7 @@ import re
 from datetime import datetime
 
 from portal.extensions import db
-from tests.triage.test_queue_times import _service_in
+from tests.conftest import service_in_zone
 
 
 def test_the_partner_list_and_page_show_times_in_the_services_zone(app, partners, partner_client):
@@ -13,7 +13,7 @@ def test_the_partner_list_and_page_show_times_in_the_services_zone(app, partners
     care_request_id = partners["northside"]["care_request_id"]
     with app.app_context():
         care_request = db.session.get(CareRequest, care_request_id)
-        care_request.healthcare_service_id = _service_in("Europe/Oslo", "NO003")
+        care_request.healthcare_service_id = service_in_zone("Europe/Oslo", "NO003")
         care_request.created_at = datetime(2030, 6, 4, 23, 30)  # 01:30 on 5 June in Oslo, 00:30 in London
         care_request.handled_at = datetime(2030, 6, 5, 6, 0)    # 08:00 in Oslo
         care_request.status = "declined"

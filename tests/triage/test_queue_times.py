@@ -1,20 +1,10 @@
 """The triage list shows when each request came in where its care happens: the service's clinic zone."""
 
 import re
-from datetime import date, datetime, time
+from datetime import datetime
 
 from portal.extensions import db
-
-
-def _service_in(zone: str, code: str) -> int:
-    from portal.scheduling import services as scheduling
-
-    schedule = scheduling.set_up_schedule(name=f"Diary {code}", service_name=f"Service {code}",
-                                          organisation_code=code, location_name=f"Clinic {code}",
-                                          timezone_name=zone)
-    scheduling.add_weekly_template(schedule.id, weekday=0, start_time=time(9), end_time=time(10), slot_minutes=30)
-    scheduling.generate_slots(schedule.id, date(2030, 6, 3), date(2030, 6, 3))
-    return schedule.healthcare_service_id
+from tests.conftest import service_in_zone
 
 
 def test_a_triage_request_time_is_shown_in_its_services_zone(app, partners, staff_client):
@@ -23,7 +13,7 @@ def test_a_triage_request_time_is_shown_in_its_services_zone(app, partners, staf
     care_request_id = partners["northside"]["care_request_id"]
     with app.app_context():
         care_request = db.session.get(CareRequest, care_request_id)
-        care_request.healthcare_service_id = _service_in("Europe/Oslo", "NO002")
+        care_request.healthcare_service_id = service_in_zone("Europe/Oslo", "NO002")
         care_request.created_at = datetime(2030, 6, 4, 23, 30)  # 01:30 on 5 June in Oslo, 00:30 in London
         db.session.commit()
     html = staff_client("secretary").get("/triage").get_data(as_text=True)
