@@ -1,13 +1,14 @@
-"""Referral intake and screening-queue benchmark. Prints figures; never fails on timing.
+"""Referral intake and the two queues (secretary and doctor) benchmark. Prints figures; never fails on timing.
 
     .venv/bin/python bench/referrals.py            # 100k consultations, 10k open referrals, 10 s runs
     .venv/bin/python bench/referrals.py --quick    # 5k consultations, 1k open referrals, 3 s runs
 
 One run, on a fresh temporary instance folder (its own SQLite file and embedded Redis):
 
-1. migrate, bulk-load consultations with their patients and open referrals, add a secretary;
+1. migrate, bulk-load consultations with their patients and open referrals, add a secretary and a doctor;
 2. start gunicorn (sync workers) on a free loopback port, with rate limiting off;
-3. measure `/healthz` (the hello-world floor), `GET /queue` signed in as the secretary, and the
+3. measure `/healthz` (the hello-world floor), `GET /queue` signed in as the secretary, `GET /consultations`
+   (the doctors' queue) signed in as the doctor, and the
    webhook `POST /api/referrals` with a NEW validly signed referral per request;
 4. stop gunicorn and the embedded Redis and remove the folder.
 
@@ -39,6 +40,7 @@ from harness import Gunicorn, run_wrk, with_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETARY = "secretary@bench.example"
+DOCTOR = "doctor@bench.example"
 PASSWORD = "bench-password-1"
 USER_AGENT = "care-portal-bench/1"  # the same for requests and wrk: sessions are bound to it
 
@@ -92,6 +94,7 @@ def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: ran
         t1 = time.perf_counter()
         secretary = create_or_update_user(SECRETARY, PASSWORD, "secretary", "Bench Secretary")
         secretary_id = secretary.id
+        create_or_update_user(DOCTOR, PASSWORD, "doctor", "Bench Doctor")
         # A small pool of sealed national ids (AES-GCM with the instance's key), reused across rows;
         # every row still gets its own blind index, which is UNIQUE.
         sealed_pool = [(encrypt(f, "patient.national_id"), birth_date_from_fodselsnummer(f)) for f in fnrs[:500]]
@@ -286,7 +289,8 @@ def split(requests: list[bytes], clients: int) -> list[list[bytes]]:
 # --------------------------------------------------------------------------- session
 
 
-def sign_in(port: int) -> str:
+def sign_in(port: int, email: str = SECRETARY, check_path: str = "/queue") -> str:
+    """A session cookie for `email`, checked by opening `check_path` with it."""
     import requests
 
     base = f"http://127.0.0.1:{port}"
@@ -297,15 +301,15 @@ def sign_in(port: int) -> str:
             re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         if not match:
             raise RuntimeError("login page has no csrf_token field")
-        response = s.post(f"{base}/login", data={"email": SECRETARY, "password": PASSWORD,
+        response = s.post(f"{base}/login", data={"email": email, "password": PASSWORD,
                                                  "csrf_token": match.group(1)},
                           allow_redirects=False, timeout=10)
         if response.status_code != 302:
             raise RuntimeError(f"sign-in failed: {response.status_code} {response.text[:300]}")
         cookie = s.cookies.get("session")
-        check = s.get(f"{base}/queue", allow_redirects=False, timeout=10)
+        check = s.get(f"{base}{check_path}", allow_redirects=False, timeout=10)
         if check.status_code != 200:
-            raise RuntimeError(f"/queue answered {check.status_code} for the signed-in secretary")
+            raise RuntimeError(f"{check_path} answered {check.status_code} for the signed-in {email}")
         return cookie
 
 
@@ -355,6 +359,8 @@ def main() -> int:
         os.environ.pop(name, None)
     os.environ["INSTANCE_PATH"] = instance
     os.environ["RATELIMIT_ENABLED"] = "0"
+    # The bench users sign in with the password only (two-factor has its own tests; it is not what is measured).
+    os.environ["TWO_FACTOR_REQUIRED_ROLES"] = ""
     sys.path.insert(0, str(ROOT))
 
     from portal import create_app
@@ -373,7 +379,7 @@ def main() -> int:
         secret = app.config["REFERRAL_WEBHOOK_SECRET"]
         timings = load_data(app, consultations, referrals, fnrs, rng)
         print(f"loaded {consultations:,} consultations + {consultations + referrals:,} patients + "
-              f"{referrals:,} open referrals + 1 secretary in {time.perf_counter() - t:.1f} s "
+              f"{referrals:,} open referrals + 1 secretary + 1 doctor in {time.perf_counter() - t:.1f} s "
               f"(migrate {timings['migrate']:.1f}, patients {timings['patients']:.1f}, "
               f"consultations {timings['consultations']:.1f}, referrals {timings['referrals']:.1f})")
 
@@ -412,6 +418,10 @@ def main() -> int:
         wrk("/queue", 4, warmup, queue_headers)
         measure("queue c4", lambda: wrk("/queue", 4, seconds, queue_headers))
         measure("queue c32", lambda: wrk("/queue", 32, seconds, queue_headers))
+        print("measuring GET /consultations (the doctors' queue) ...", flush=True)
+        doctor_headers = {**ua, "Cookie": f"session={sign_in(port, DOCTOR, '/consultations')}"}
+        wrk("/consultations", 4, warmup, doctor_headers)
+        measure("doctors c4", lambda: wrk("/consultations", 4, seconds, doctor_headers))
 
         # 3. the webhook: every request a new signed referral
         print("measuring POST /api/referrals ...", flush=True)
@@ -439,7 +449,7 @@ def main() -> int:
 
 def print_report(results: dict, args, consultations: int, referrals: int, waiting: str, seconds: float) -> None:
     hello, hello4, hello_py = results["hello c32"], results["hello c4"], results["hello py c32"]
-    queue4, queue32 = results["queue c4"], results["queue c32"]
+    queue4, queue32, doctors4 = results["queue c4"], results["queue c32"], results["doctors c4"]
     intake32, intake4 = results["intake c32"], results["intake c4"]
 
     def target(ok: bool) -> str:
@@ -449,7 +459,7 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
     print(f"Results: {consultations:,} consultations, {referrals:,} open referrals loaded "
           f"({waiting} waiting when the queue was measured); gunicorn {args.workers} sync workers; "
           f"{os.cpu_count()} CPUs; {seconds:g} s per run; RATELIMIT_ENABLED=0")
-    header = (f"{'endpoint':<26} {'driver':<7} {'conc':>4} {'req/s':>8} {'p50':>9} {'p99':>9} {'max':>9} "
+    header = (f"{'endpoint':<27} {'driver':<7} {'conc':>4} {'req/s':>8} {'p50':>9} {'p99':>9} {'max':>9} "
               f"{'srv CPU':>7} {'ms/req':>6} {'gen CPU':>7} {'other':>5}  target")
     print(header)
     print("-" * (len(header) + 24))
@@ -460,12 +470,14 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
         ("GET /queue (secretary)", "wrk", 32, queue32, ""),
         ("GET /queue (secretary)", "wrk", 4, queue4,
          f"p99 <= {QUEUE_TARGET_P99_MS:.0f} ms: {target(queue4['p99_ms'] <= QUEUE_TARGET_P99_MS)}"),
+        ("GET /consultations (doctor)", "wrk", 4, doctors4,
+         f"p99 <= {QUEUE_TARGET_P99_MS:.0f} ms: {target(doctors4['p99_ms'] <= QUEUE_TARGET_P99_MS)}"),
         ("POST /api/referrals", "python", 32, intake32,
          f">= {INTAKE_TARGET_RPS}/s: {target(intake32['rps'] >= INTAKE_TARGET_RPS)}"),
         ("POST /api/referrals", "python", 4, intake4, ""),
     ]
     for name, driver, conc, r, note in rows:
-        print(f"{name:<26} {driver:<7} {conc:>4} {_fmt(r['rps'], '', 0):>8} {_fmt(r['p50_ms'], ' ms', 2):>9} "
+        print(f"{name:<27} {driver:<7} {conc:>4} {_fmt(r['rps'], '', 0):>8} {_fmt(r['p50_ms'], ' ms', 2):>9} "
               f"{_fmt(r['p99_ms'], ' ms', 2):>9} {_fmt(r['max_ms'], ' ms', 1):>9} {_fmt(r['server_cpu'], '', 2):>7} "
               f"{_fmt(r['server_cpu_ms_per_req'], '', 2):>6} {_fmt(r['loadgen_cpu'], '', 2):>7} "
               f"{_fmt(r['other_cpu'], '', 2):>5}  {note}")

@@ -18,7 +18,7 @@ from portal.i18n.formatting import durations
 from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.security import audit
 from portal.security.auth import background
-from portal.security.policy import PatientRelation, authorize, can, requires, rule_for_rows
+from portal.security.policy import PatientRelation, authorize_found, can, requires, rule_for_rows
 
 bp = Blueprint("consultations", __name__)
 for child in (patient_views.bp, direct_views.bp, api_views.bp):
@@ -106,19 +106,11 @@ def queue_poll():
 
 
 def _load(consultation_id: int, action: str, *, with_patient: bool = True):
-    consultation = services.get_consultation(consultation_id, with_patient=with_patient)
-    if consultation is None:
-        abort(404)
-    authorize(action, consultation)
-    return consultation
+    return authorize_found(action, services.get_consultation(consultation_id, with_patient=with_patient))
 
 
 def _load_for_chat(consultation_id: int):
-    consultation = services.chat_consultation(consultation_id)
-    if consultation is None:
-        abort(404)
-    authorize("consultation.conduct", consultation)
-    return consultation
+    return authorize_found("consultation.conduct", services.chat_consultation(consultation_id))
 
 
 def _detail_context(consultation, **forms):

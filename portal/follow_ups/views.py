@@ -15,7 +15,7 @@ from portal.consultations import events, services as consultations
 from portal.follow_ups import services
 from portal.follow_ups.forms import FindSlotsForm, FollowUpAppointmentForm, FollowUpConsultationForm
 from portal.scheduling import services as scheduling
-from portal.security.policy import authorize, can, requires
+from portal.security.policy import authorize_found, can, requires
 
 bp = Blueprint("follow_ups", __name__, url_prefix="/consultations")
 
@@ -23,11 +23,7 @@ TEMPLATE = "follow_ups/book.html"
 
 
 def _origin(consultation_id: int):
-    consultation = consultations.get_consultation(consultation_id)
-    if consultation is None:
-        abort(404)
-    authorize("consultation.follow_up", consultation)
-    return consultation
+    return authorize_found("consultation.follow_up", consultations.get_consultation(consultation_id))
 
 
 def _slot_search(find: FindSlotsForm):

@@ -1,13 +1,13 @@
 """Admin pages for orders: the list per insurer and period, and an order with its lines."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from portal.orders import services
 from portal.orders.forms import DiscountForm, OrderFilterForm
-from portal.security.policy import authorize, requires
+from portal.security.policy import authorize_found, requires
 
 bp = Blueprint("orders", __name__)
 
@@ -26,11 +26,7 @@ def order_list():
 
 
 def _order_or_404(order_id: int):
-    order = services.get_order(order_id)
-    if order is None:
-        abort(404)
-    authorize("order.view", order)
-    return order
+    return authorize_found("order.view", services.get_order(order_id))
 
 
 @bp.get("/admin/orders/<int:order_id>")

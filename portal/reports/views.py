@@ -18,7 +18,7 @@ from portal.reports import charts, dashboards, insurer_report
 from portal.reports.forms import AuditFilterForm, DashboardFilterForm, InsurerReportForm
 from portal.security import audit, audit_log
 from portal.security.models import utcnow
-from portal.security.policy import authorize, requires
+from portal.security.policy import authorize_found, requires
 
 bp = Blueprint("reports", __name__)
 
@@ -86,11 +86,7 @@ def request_insurer_report():
 
 
 def _run_or_404(run_id: int):
-    run = insurer_report.get_run(run_id)
-    if run is None:
-        abort(404)
-    authorize("insurer_report.request", run)
-    return run
+    return authorize_found("insurer_report.request", insurer_report.get_run(run_id))
 
 
 @bp.get("/reports/insurer/runs/<int:run_id>")

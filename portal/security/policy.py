@@ -203,6 +203,15 @@ def authorize(action: str, obj=None) -> None:
         abort(404)
 
 
+def authorize_found(action: str, obj):
+    """`obj` if it exists and the signed-in user may do `action` to it; 404 for a missing record, so a
+    loader reads `return authorize_found("order.view", services.get_order(order_id))`."""
+    if obj is None:
+        abort(404)
+    authorize(action, obj)
+    return obj
+
+
 def requires(action: str):
     """View decorator: the signed-in user's role must allow `action`."""
 

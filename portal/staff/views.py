@@ -8,7 +8,7 @@ from portal.extensions import db
 from portal.pages import page_or_block
 from portal.security import audit, sessions, two_factor
 from portal.security.forms import EmptyForm
-from portal.security.policy import authorize, requires
+from portal.security.policy import authorize_found, requires
 from portal.staff import services as staff
 from portal.staff.forms import InviteForm, RoleForm, StaffSearchForm
 
@@ -40,11 +40,7 @@ def staff_list():
 
 
 def _user_or_404(user_id: int):
-    user = staff.get_staff(user_id)
-    if user is None:
-        abort(404)
-    authorize("staff.manage", user)
-    return user
+    return authorize_found("staff.manage", staff.get_staff(user_id))
 
 
 @bp.get("/<int:user_id>")
