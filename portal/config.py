@@ -494,6 +494,8 @@ def _checkin_settings(env, secret_key: str) -> dict:
         "TRAVEL_CLAIM_STUCK_SECONDS": int(env.get("TRAVEL_CLAIM_STUCK_SECONDS", "300")),
         "TRAVEL_CLAIM_SWEEP_SECONDS": int(env.get("TRAVEL_CLAIM_SWEEP_SECONDS", "300")),
         "TRAVEL_CLAIM_JOB_TIMEOUT": int(env.get("TRAVEL_CLAIM_JOB_TIMEOUT", "120")),
+        # The sweep hands due claims to jobs this many at a time (a backlog); 1: a job per claim.
+        "TRAVEL_CLAIM_BATCH_SIZE": max(1, int(env.get("TRAVEL_CLAIM_BATCH_SIZE", "50"))),
         # The claims system takes a claim this many days after the appointment (told to patients who file later).
         "TRAVEL_CLAIM_FILE_WITHIN_DAYS": int(env.get("TRAVEL_CLAIM_FILE_WITHIN_DAYS", "30")),
         # Following a filed claim to its decision: its status is asked every STATUS_EVERY seconds (the

@@ -27,6 +27,7 @@ import logging
 import time
 from datetime import timedelta
 
+import redis
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, update
@@ -79,7 +80,13 @@ def follow_claims(batch: int = 500, budget_seconds: float = 60) -> dict:
     counts = {"checked": 0, "decided": 0, "stopped": 0, "failed": 0, "paused": False}
     deadline = time.monotonic() + budget_seconds
     while time.monotonic() < deadline:
-        if breaker.open_until() is not None:
+        # One round trip for the breaker's state and the cached token, as the filing job reads them.
+        try:
+            token, paused_until, failures = redis_client().mget(services.TOKEN_KEY, breaker.OPEN_KEY,
+                                                                breaker.FAILURES_KEY)
+        except redis.RedisError:  # without Redis the breaker stays closed
+            token, paused_until, failures = None, None, None
+        if breaker.reopens_at(paused_until) is not None:
             counts["paused"] = True
             break
         rows = db.session.execute(_DUE, {"now": utcnow(), "batch": batch}).all()
@@ -88,18 +95,19 @@ def follow_claims(batch: int = 500, budget_seconds: float = 60) -> dict:
             break
         for row in rows:
             db.session.expunge(row[0])
-        done = _follow_batch(rows, counts)
+        done = _follow_batch(rows, counts, token, failures=int(failures or 0))
         if not done or len(rows) < batch:
             break
     return counts
 
 
-def _follow_batch(rows, counts: dict) -> bool:
-    """One batch in one transaction; False when the breaker opened on the way (the rest waits)."""
+def _follow_batch(rows, counts: dict, cached_token: bytes | None, failures: int) -> bool:
+    """One batch in one transaction; False when the breaker opened on the way (the rest waits).
+    `failures` is the breaker's count when the batch began: a success clears it only when there is one."""
     cfg = current_app.config
     every = timedelta(seconds=cfg["TRAVEL_CLAIM_STATUS_EVERY_SECONDS"])
     try:
-        token = services.access_token()
+        token = services.access_token(cached_token)
     except ClaimsApiUnavailable:  # the token service is down: this run stops, the claims stay due
         counts["failed"] += 1
         breaker.record_failure()
@@ -124,9 +132,12 @@ def _follow_batch(rows, counts: dict) -> bool:
         # The breaker counts calls in a row, call by call (a batch makes many): one that answered for any claim
         # starts the count again, one that answered for none adds a failure.
         if statuses:
-            breaker.record_success()
+            if failures:
+                breaker.record_success()
+                failures = 0
         elif unanswered:
             opened = breaker.record_failure()
+            failures += 1
         for claim, _start, _location, phone, email, language in group:
             status = statuses.get(claim.id)
             if status is None:

@@ -11,6 +11,11 @@ def submit_travel_claim(claim_id: int) -> str:
     return services.submit_claim(claim_id)
 
 
+def file_travel_claims(claim_ids: list[int]) -> dict:
+    """File a batch of due claims that the sweep found without a job (a backlog), one after another."""
+    return services.submit_claims(claim_ids)
+
+
 def sweep_travel_claims() -> dict:
     """The periodic sweep: runs, then schedules its next run."""
     try:

@@ -18,6 +18,7 @@ import redis
 from flask import current_app
 from flask_babel import gettext as _, lazy_gettext as _l
 from rq import Queue
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -49,6 +50,10 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "claims"
 SUBMIT_JOB = "portal.travel_pay.jobs.submit_travel_claim"
+BATCH_JOB = "portal.travel_pay.jobs.file_travel_claims"
+# Which batch job holds a claim's attempt that the sweep handed to one: claim id → "<batch's job id>
+# <the attempt's job id>" (see enqueue_batch): a later attempt of the claim (a retry, a pause) is not held.
+BATCHED_KEY = "travel-claims:batched"
 TOKEN_KEY = "travel-claims:token"
 # A job may start a little before next_attempt_at (clock skew between hosts); not more.
 EARLY_START = timedelta(seconds=60)
@@ -112,14 +117,38 @@ def _queue() -> Queue:
     return Queue(QUEUE_NAME, connection=redis_client())
 
 
+_LIVE = {b"queued", b"scheduled", b"started", b"deferred"}
+
+
 def _live_jobs(job_ids: list[str]) -> set[str]:
-    """Which of these jobs Redis still holds as waiting or running (one round trip)."""
-    pipe = redis_client().pipeline()
+    """Which of these claim jobs (`job_id(...)`) Redis still holds as waiting or running, by itself or
+    inside a waiting or running batch job (one round trip; two when batches hold some)."""
+    if not job_ids:
+        return set()
+    pipe = redis_client().pipeline(transaction=False)
     for jid in job_ids:
         pipe.hget(f"rq:job:{jid}", "status")
-    statuses = pipe.execute()
-    live = {b"queued", b"scheduled", b"started", b"deferred"}
-    return {jid for jid, status in zip(job_ids, statuses) if status in live}
+    claim_ids = [_claim_of(jid) for jid in job_ids]
+    pipe.hmget(BATCHED_KEY, claim_ids)
+    *statuses, batches = pipe.execute()
+    live = {jid for jid, status in zip(job_ids, statuses) if status in _LIVE}
+    held = {jid: batch.decode().partition(" ")[0] for jid, batch in zip(job_ids, batches)
+            if batch and jid not in live and batch.decode().partition(" ")[2] == jid}
+    if not held:
+        return live
+    batch_ids = sorted(set(held.values()))
+    pipe = redis_client().pipeline(transaction=False)
+    for batch_id in batch_ids:
+        pipe.hget(f"rq:job:{batch_id}", "status")
+    live_batches = {batch_id for batch_id, status in zip(batch_ids, pipe.execute()) if status in _LIVE}
+    gone = [_claim_of(jid) for jid, batch_id in held.items() if batch_id not in live_batches]
+    if gone:  # a batch job that died (or expired) without clearing its claims
+        redis_client().hdel(BATCHED_KEY, *gone)
+    return live | {jid for jid, batch_id in held.items() if batch_id in live_batches}
+
+
+def _claim_of(jid: str) -> str:
+    return jid.split("-")[2]  # travel-claim-<claim id>-<attempt>[-p<pauses>]
 
 
 def enqueue_claim(claim_id: int, attempt: int, due: datetime, pauses: int = 0) -> bool:
@@ -143,6 +172,30 @@ def enqueue_claim(claim_id: int, attempt: int, due: datetime, pauses: int = 0) -
         log.warning("could not queue travel claim %s; the sweep will", claim_id)
         return False
     db.session.execute(update(TravelClaim).where(TravelClaim.id == claim_id, TravelClaim.status == NOT_QUEUED)
+                       .values(status=QUEUED, updated_at=utcnow()))
+    db.session.commit()
+    return True
+
+
+def enqueue_batch(attempts: list[tuple[int, str]]) -> bool:
+    """Hand due claims to one job that files them one after another (the sweep's backlog), recording in
+    BATCHED_KEY which job holds each, so that a later sweep does not queue them again. Each claim is still
+    taken by its own conditional UPDATE when its turn comes. `attempts`: (claim id, its attempt's job id).
+    Never raises (Redis down: the sweep retries)."""
+    batch_id = f"travel-claims-batch-{uuid.uuid4().hex}"
+    claim_ids = [claim_id for claim_id, _ in attempts]
+    cfg = current_app.config
+    try:
+        with redis_client().pipeline() as pipe:
+            _queue().enqueue(BATCH_JOB, claim_ids, job_id=batch_id, pipeline=pipe,
+                             job_timeout=cfg["TRAVEL_CLAIM_JOB_TIMEOUT"] * len(claim_ids),
+                             result_ttl=60, failure_ttl=30 * 24 * 3600)
+            pipe.hset(BATCHED_KEY, mapping={str(claim_id): f"{batch_id} {jid}" for claim_id, jid in attempts})
+            pipe.execute()
+    except redis.RedisError:
+        log.warning("could not queue %s travel claims; the sweep will", len(claim_ids))
+        return False
+    db.session.execute(update(TravelClaim).where(TravelClaim.id.in_(claim_ids), TravelClaim.status == NOT_QUEUED)
                        .values(status=QUEUED, updated_at=utcnow()))
     db.session.commit()
     return True
@@ -282,6 +335,34 @@ def _finish(filing: _Filing, statement=None, **values) -> bool:
     if done != 1:
         db.session.rollback()
     return done == 1
+
+
+def submit_claims(claim_ids: list[int]) -> dict[str, int]:
+    """File a batch of claims one after another, each exactly as its own job would (`submit_claim`: its
+    own conditional UPDATE, commits and texts). A claim that raises does not stop the others (one claim that
+    always fails must not hold up the rest of every batch it lands in); the first such error is raised at
+    the end, so RQ records the job as failed. Returns how many had each outcome."""
+    outcomes: dict[str, int] = {}
+    error = None
+    try:
+        for claim_id in claim_ids:
+            try:
+                outcome = submit_claim(claim_id)
+            except JobTimeoutException:
+                raise  # the batch's time is up: the rest stay queued for the sweep
+            except Exception as exc:  # noqa: BLE001 — logged, and raised after the rest are filed
+                db.session.rollback()
+                log.exception("travel claim %s failed in a batch", claim_id)
+                error, outcome = error or exc, "error"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    finally:
+        try:
+            redis_client().hdel(BATCHED_KEY, *claim_ids)
+        except redis.RedisError:
+            pass  # the sweep clears what a finished batch left
+    if error is not None:
+        raise error
+    return outcomes
 
 
 def submit_claim(claim_id: int) -> str:
@@ -424,18 +505,22 @@ def _day(filing: _Filing) -> str:
 
 
 def _tell_patient(filing: _Filing, kind: str, text: str, outcome: str, **details) -> str:
-    """The outcome's SMS (e-mail when the patient has no phone) and audit event, in one commit."""
+    """The outcome's SMS (e-mail when the patient has no phone) and audit event, in one commit.
+
+    Both are Core INSERTs (the event chained as every event is): the outcome was written with an UPDATE,
+    so the ORM's unit of work had nothing else to do but cost a flush per claim."""
     patient_id = filing.claim.patient_id
     queued = []
     if filing.phone:
-        queued.append(outbox.queue_sms(to=filing.phone, text=text, kind=kind, patient_id=patient_id))
+        queued.append(outbox.add_message(channel="sms", to=filing.phone, text=text, kind=kind,
+                                         patient_id=patient_id))
     elif filing.email:
         with speaking(filing.language):
             subject = _("Your travel claim")
-        queued.append(outbox.queue_email(to=filing.email, subject=subject, text=text, kind=kind,
+        queued.append(outbox.add_message(channel="email", to=filing.email, subject=subject, text=text, kind=kind,
                                          patient_id=patient_id))
-    audit.record(f"travel_claim.{outcome}", subject=filing.claim, patient_id=patient_id, **details)
-    db.session.commit()
+    audit.record_and_commit(f"travel_claim.{outcome}", subject=("TravelClaim", filing.claim.id),
+                            patient_id=patient_id, **details)
     outbox.dispatch(queued)
     return outcome
 
@@ -475,10 +560,22 @@ def sweep_travel_claims(stuck_after_seconds: int | None = None, batch: int = 500
         live = _live_jobs([job_id(cid, attempts + 1, pauses) for cid, attempts, pauses, _ in rows])
     except redis.RedisError:
         return {"recovered": recovered, "queued": 0}
-    queued = 0
+    queued, due_now, now = 0, [], utcnow()
+    batch_size = current_app.config["TRAVEL_CLAIM_BATCH_SIZE"]
     for claim_id, attempts, pauses, due in rows:
-        if job_id(claim_id, attempts + 1, pauses) not in live and enqueue_claim(claim_id, attempts + 1, due, pauses):
+        jid = job_id(claim_id, attempts + 1, pauses)
+        if jid in live:
+            continue
+        if batch_size > 1 and due <= now:
+            due_now.append((claim_id, jid))
+        elif enqueue_claim(claim_id, attempts + 1, due, pauses):
             queued += 1
+    # Due claims that no job holds are a backlog (Redis or the workers were down, a breaker pause ended, a
+    # bulk import): one job per `batch_size` of them instead of one each, in the order they fell due.
+    for first in range(0, len(due_now), batch_size):
+        batch = due_now[first:first + batch_size]
+        if enqueue_batch(batch):
+            queued += len(batch)
     return {"recovered": recovered, "queued": queued}
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from portal.extensions import db, worker_redis
 from portal.ops.workers import InProcessWorker
 from portal.sandbox.referral_system import random_fodselsnummer
+from portal.travel_pay import services
 from portal.travel_pay.models import TravelClaim
 from tests.checkin.conftest import make_checkin_patient
 from tests.ops.test_workers import counting_round_trips
@@ -91,3 +92,30 @@ def test_following_asks_a_batch_of_claims_in_one_request_and_writes_the_undecide
     assert decided.statements <= 1 + 3 * 3 + 2 and decided.commits == 1, decided.sql
     with app.app_context():
         assert set(db.session.scalars(select(TravelClaim.status).where(TravelClaim.id.in_(claim_ids)))) == {"decided"}
+
+
+# In a batch (the sweep's backlog) a claim pays no RQ bookkeeping of its own: the token and the breaker's
+# state in one MGET, and the outcome SMS's job in one pipeline. The same SQL as a claim job of its own.
+BATCHED_ROUND_TRIPS = 2
+
+
+def test_in_a_batch_a_filed_claim_costs_two_redis_round_trips_and_the_same_sql(
+        app, clinic, travel_sandbox, monkeypatch):
+    from tests.travel_pay.test_backlog_batches import lost_jobs
+    from tests.travel_pay.test_claim_job import settings
+
+    rng = random.Random(23)
+    due_claims(app, clinic, rng, [20])
+    burst(app, monkeypatch)  # the first fetches the token
+    counts = []
+    for minutes in ([25], [30, 35, 40]):
+        lost_jobs(app, due_claims(app, clinic, rng, minutes))
+        with settings(app, TRAVEL_CLAIM_BATCH_SIZE=10), app.app_context():
+            assert services.sweep_travel_claims()["queued"] == len(minutes)
+            db.session.remove()
+        counts.append(burst(app, monkeypatch))
+    (one, one_sent), (three, three_sent) = counts
+    assert travel_sandbox.counters()["filings"] == 5 and travel_sandbox.counters()["duplicates"] == 0
+    assert (three.statements - one.statements) / 2 <= FILING_SQL, three.sql
+    assert (three.commits - one.commits) / 2 == FILING_COMMITS, three.sql
+    assert (three_sent - one_sent) / 2 <= BATCHED_ROUND_TRIPS
