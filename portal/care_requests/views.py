@@ -19,7 +19,8 @@ from portal.care_requests import services
 from portal.care_requests.forms import EmptyForm, PatientForm, SearchForm, SlotForm, VisitForm
 from portal.care_requests.models import NO_FREE_SLOT, STATUS_LABELS, triage_reason_text
 from portal.extensions import limiter
-from portal.i18n.formatting import time_tag
+from portal.i18n.formatting import time_tags
+from portal.i18n.languages import labels_in_language
 from portal.pages import page_or_block, url_per_id
 from portal.partners import services as partner_services
 from portal.partners.sign_in import partner_pages
@@ -61,9 +62,10 @@ def _list_context(partner_id: int) -> dict:
 def _list_rows(rows, zones) -> list[tuple]:
     """Each row's cells, worked out once in Python: (id, detail URL, created <time>, status, patient, service,
     appointment <time> or None). The template unpacks the tuples: no attribute lookups, filter or function
-    calls per row. The statuses are translated once per page rather than once per row."""
+    calls per row. The statuses are translated once per catalog (process-wide), not per page or row."""
     detail_url = url_per_id("care_requests.detail", "care_request_id")
-    statuses = {status: str(label) for status, label in STATUS_LABELS.items()}
+    statuses = labels_in_language(STATUS_LABELS)
+    time_tag = time_tags()
     cells = []
     for row in rows:
         zone = zones.get(row.service_id)

@@ -15,6 +15,7 @@ from portal.consultations.forms import ActionForm, AssignForm, CancelForm, ChatF
 from portal.consultations.models import CATEGORY_LABELS, CHANNEL_LABELS, SOURCE_LABELS
 from portal.extensions import limiter
 from portal.i18n.formatting import durations
+from portal.i18n.languages import labels_in_language
 from portal.pages import htmx_wants, page_or_block, url_per_id
 from portal.security import audit
 from portal.security.auth import background
@@ -60,11 +61,12 @@ def _queue_rows(consultations, user, desk: bool) -> list[tuple]:
     """Each row's cells, worked out once in Python: (id, created ISO, waiting, urgent, patient, code, channel,
     state, doctor, action, url), action "pick", "handle" (the desk's panel), "open" or None. The template
     unpacks the tuples: no attribute lookups, filter or function calls per row. The policy's answers are
-    bound once per page (same user, same kind of row); the words are looked up once per page."""
+    bound once per page (same user, same kind of row); the words are looked up once per page (the
+    channels' once per catalog)."""
     may_pick, may_view = rule_for_rows(user, "consultation.pick"), rule_for_rows(user, "consultation.view")
     pick_url = url_per_id("consultations.pick", "consultation_id")
     detail_url = url_per_id("consultations.detail", "consultation_id")
-    channels = {key: str(label) for key, label in CHANNEL_LABELS.items()}
+    channels = labels_in_language(CHANNEL_LABELS)
     states: dict[str, str] = {}
     waited = durations()
     rows = []
@@ -79,7 +81,7 @@ def _queue_rows(consultations, user, desk: bool) -> list[tuple]:
         state = states.get(c.state)
         if state is None:
             state = states[c.state] = str(c.state_label)
-        rows.append((c.id, c.created_at.isoformat(), waited(c.waiting_time), bool(c.options.get("urgent")),
+        rows.append((c.id, c.created_at.isoformat(), waited(c.waiting_time), bool(c.urgent),
                      c.patient_name, c.code, channels.get(c.primary_channel, c.primary_channel), state,
                      c.doctor_name or "—", action, url))
     return rows

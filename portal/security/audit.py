@@ -86,10 +86,23 @@ def record_and_commit(action: str, *, subject=None, patient_id: int | None = Non
     _store_and_commit(_event(action, subject, patient_id, actor, details))
 
 
-def _store_and_commit(event: SimpleNamespace) -> None:
-    audit_chain.chain(db.session, [event])
-    db.session.execute(_INSERT_EVENT, vars(event))
+def pending(action: str, *, subject=None, patient_id: int | None = None,
+            actor: tuple[str, str | None] | None = None, **details) -> SimpleNamespace:
+    """An event to store with `commit_with` (for a job that writes many in one commit without the ORM)."""
+    return _event(action, subject, patient_id, actor, details)
+
+
+def commit_with(events: list[SimpleNamespace]) -> None:
+    """Chain `events` (from `pending`, in order), insert them with one statement and commit the caller's
+    (writing) transaction with them."""
+    if events:
+        audit_chain.chain(db.session, events)
+        db.session.execute(_INSERT_EVENT, [vars(event) for event in events])
     db.session.commit()
+
+
+def _store_and_commit(event: SimpleNamespace) -> None:
+    commit_with([event])
 
 
 def _transaction_may_write() -> bool:

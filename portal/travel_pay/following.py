@@ -95,6 +95,7 @@ def follow_claims(batch: int = 500, budget_seconds: float = 60) -> dict:
             break
         for row in rows:
             db.session.expunge(row[0])
+        db.session.commit()  # the read is done: no transaction (on SQLite, the write lock) waits on the claims API
         done = _follow_batch(rows, counts, token, failures=int(failures or 0))
         if not done or len(rows) < batch:
             break
@@ -102,8 +103,9 @@ def follow_claims(batch: int = 500, budget_seconds: float = 60) -> dict:
 
 
 def _follow_batch(rows, counts: dict, cached_token: bytes | None, failures: int) -> bool:
-    """One batch in one transaction; False when the breaker opened on the way (the rest waits).
-    `failures` is the breaker's count when the batch began: a success clears it only when there is one."""
+    """One batch: ask (no transaction open), then write in one transaction; False when the breaker opened on
+    the way (the rest waits). `failures` is the breaker's count when the batch began: a success clears it
+    only when there is one."""
     cfg = current_app.config
     every = timedelta(seconds=cfg["TRAVEL_CLAIM_STATUS_EVERY_SECONDS"])
     try:
@@ -111,10 +113,8 @@ def _follow_batch(rows, counts: dict, cached_token: bytes | None, failures: int)
     except ClaimsApiUnavailable:  # the token service is down: this run stops, the claims stay due
         counts["failed"] += 1
         breaker.record_failure()
-        db.session.rollback()
         return False
-    told, checked, ask_again, opened = [], [], [], False
-    connection = db.session.connection()
+    answers, opened = [], False
     for group in _groups(rows):
         if opened:
             break
@@ -125,43 +125,52 @@ def _follow_batch(rows, counts: dict, cached_token: bytes | None, failures: int)
             if isinstance(exc, TokenRejected):
                 redis_client().delete(services.TOKEN_KEY)
             statuses = {}
-        unanswered = [row[0] for row in group if row[0].id not in statuses]
-        if unanswered:  # the call failed, or left these out: asked again later
-            counts["failed"] += len(unanswered)
-            ask_again += [{"claim_id": claim.id, "b_next": now + every, "b_now": now} for claim in unanswered]
+        answers.append((group, statuses, now))
         # The breaker counts calls in a row, call by call (a batch makes many): one that answered for any claim
         # starts the count again, one that answered for none adds a failure.
         if statuses:
             if failures:
                 breaker.record_success()
                 failures = 0
-        elif unanswered:
+        elif any(row[0].id not in statuses for row in group):
             opened = breaker.record_failure()
             failures += 1
+    _write_answers(answers, counts, every)
+    return not opened
+
+
+def _write_answers(answers, counts: dict, every: timedelta) -> None:
+    """What the claims system answered, in one transaction: each decision by itself (only the run whose
+    UPDATE changed the claim texts the patient, with its audit event), the undecided and the unanswered
+    with one executemany each."""
+    told, events, checked, ask_again = [], [], [], []
+    connection = db.session.connection()
+    for group, statuses, now in answers:
         for claim, _start, _location, phone, email, language in group:
             status = statuses.get(claim.id)
-            if status is None:
+            if status is None:  # the call failed, or left this one out: asked again later
+                counts["failed"] += 1
+                ask_again.append({"claim_id": claim.id, "b_next": now + every, "b_now": now})
                 continue
             counts["checked"] += 1
             if status in DECISIONS:
-                # One by one: only the run whose UPDATE changed the claim tells the patient.
                 if connection.execute(_DECIDE, {"claim_id": claim.id, "b_status": status, "b_now": now}).rowcount:
                     counts["decided"] += 1
                     with speaking(language):  # the patient's, in the worker
                         told += _tell_decision(claim, status, phone, email)
+                    events.append(audit.pending("travel_claim.decided", subject=("TravelClaim", claim.id),
+                                                patient_id=claim.patient_id, claim_status=status))
                 continue
             stop = claim.follow_until is not None and now >= claim.follow_until
             counts["stopped"] += stop
             checked.append({"claim_id": claim.id, "b_status": status, "b_now": now,
                             "b_next": None if stop else now + every})
-    # The claims still undecided (most of them) and those to ask again: one executemany each.
     if checked:
         connection.execute(_CHECKED, checked)
     if ask_again:
         connection.execute(_ASK_AGAIN, ask_again)
-    db.session.commit()
+    audit.commit_with(events)
     outbox.dispatch(told)
-    return not opened
 
 
 def _groups(rows):
@@ -195,14 +204,13 @@ def decision_text(claim: TravelClaim, status: str) -> str:
              url=services.claims_portal_url())
 
 
-def _tell_decision(claim: TravelClaim, status: str, phone: str | None, email: str | None) -> list:
-    """The decision's SMS (e-mail without a phone) and audit event, in the batch's transaction."""
+def _tell_decision(claim: TravelClaim, status: str, phone: str | None, email: str | None) -> list[int]:
+    """The decision's SMS (e-mail without a phone), in the batch's transaction (one INSERT, no ORM flush)."""
     text = decision_text(claim, status)
-    queued = []
     if phone:
-        queued.append(outbox.queue_sms(to=phone, text=text, kind="travel_claim.decided", patient_id=claim.patient_id))
-    elif email:
-        queued.append(outbox.queue_email(to=email, subject=_("Your travel claim"), text=text,
-                                         kind="travel_claim.decided", patient_id=claim.patient_id))
-    audit.record("travel_claim.decided", subject=claim, patient_id=claim.patient_id, claim_status=status)
-    return queued
+        return [outbox.add_message(channel="sms", to=phone, text=text, kind="travel_claim.decided",
+                                   patient_id=claim.patient_id)]
+    if email:
+        return [outbox.add_message(channel="email", to=email, subject=_("Your travel claim"), text=text,
+                                   kind="travel_claim.decided", patient_id=claim.patient_id)]
+    return []

@@ -19,7 +19,7 @@ from flask import current_app
 from flask_babel import gettext as _, lazy_gettext as _l
 from rq import Queue
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db, redis_client
@@ -246,7 +246,7 @@ def access_token(cached: bytes | None = None) -> str:
 @dataclass(frozen=True)
 class _Filing:
     """What one attempt needs, read once when the job takes the claim (no lazy loads later)."""
-    claim: TravelClaim  # detached: the outcome is written with UPDATEs, never through this copy
+    claim: Row  # the claim's columns as read when taken: the outcome is written with UPDATEs
     attempt: int
     appointment_start: datetime
     location_id: int | None
@@ -271,17 +271,21 @@ _TAKE = (update(_claims)
          .values(status=SUBMITTING, attempts=_claims.c.attempts + 1, attempt_started_at=bindparam("now"),
                  updated_at=bindparam("now")))
 
-# The claim with exactly what its payload and message need, in one statement.
+# The claim with exactly what its payload and message need, in one statement, as a Core row (no ORM
+# instance to build, identity-map and expunge per claim): its attributes are the claim's column names.
 _READ_FILING = (
-    select(TravelClaim, Appointment.start, Location.id, Location.name, Patient.phone, Patient.email,
-           Patient.language)
-    .join(Appointment, Appointment.id == TravelClaim.appointment_id)
+    select(_claims.c.id, _claims.c.patient_id, _claims.c.appointment_id, _claims.c.appointment_date,
+           _claims.c.answers, _claims.c.attempts, _claims.c.max_attempts, _claims.c.idempotency_key,
+           _claims.c.outcome_unknown, _claims.c.pauses, _claims.c.external_appointment_id,
+           _claims.c.external_claim_id, _claims.c.steps_done,
+           Appointment.start.label("appointment_start"), Location.id.label("location_id"),
+           Location.name.label("location_name"), Patient.phone, Patient.email, Patient.language)
+    .join(Appointment, Appointment.id == _claims.c.appointment_id)
     .join(Slot, Slot.id == Appointment.slot_id)
     .join(Schedule, Schedule.id == Slot.schedule_id)
     .outerjoin(Location, Location.id == Schedule.location_id)
-    .join(Patient, Patient.id == TravelClaim.patient_id)
-    .where(TravelClaim.id == bindparam("claim_id"))
-    .execution_options(populate_existing=True))
+    .join(Patient, Patient.id == _claims.c.patient_id)
+    .where(_claims.c.id == bindparam("claim_id")))
 
 # An outcome is written only while the row is still this attempt's (a recovered re-run may own it).
 _FINISH = update(_claims).where(_claims.c.id == bindparam("claim_id"), _claims.c.status == SUBMITTING,
@@ -319,10 +323,9 @@ def _take_for_attempt(claim_id: int) -> bool:
 
 
 def _read_filing(claim_id: int) -> _Filing:
-    claim, start, location_id, location_name, phone, email, language = db.session.execute(
-        _READ_FILING, {"claim_id": claim_id}).one()
-    db.session.expunge(claim)  # a snapshot: no stale copy stays in the worker's long-lived session
-    return _Filing(claim, claim.attempts, start, location_id, location_name, phone, email, language)
+    row = db.session.connection().execute(_READ_FILING, {"claim_id": claim_id}).one()
+    return _Filing(row, row.attempts, row.appointment_start, row.location_id, row.location_name, row.phone,
+                   row.email, row.language)
 
 
 def _finish(filing: _Filing, statement=None, **values) -> bool:
@@ -418,7 +421,7 @@ def _file(filing: _Filing, token: str) -> FiledClaim:
     return client.submit(token, claim.idempotency_key, _claim_payload(filing))
 
 
-def step_filing(claim: TravelClaim, appointment_start: datetime, location_id: int | None) -> StepFiling:
+def step_filing(claim: "TravelClaim | Row", appointment_start: datetime, location_id: int | None) -> StepFiling:
     """What the step adapter needs from a claim (also for following a claim filed in steps)."""
     return StepFiling(claim_id=claim.id, patient_ref=str(claim.patient_id),
                       appointment_time=_iso_utc(appointment_start),

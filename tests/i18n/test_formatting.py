@@ -109,6 +109,19 @@ def test_a_time_tag_carries_utc_for_machines_and_local_words_for_people(in_reque
             '<time datetime="2030-02-07T08:05:00Z">7. feb. 2030, 09:05</time>'
 
 
+def test_a_list_s_time_tags_read_as_time_tag_does(in_request, region):
+    region("NO")
+    for language in ("nb", "en"):
+        with speaking(language):
+            tag = formatting.time_tags()
+            for where in ("Europe/Oslo", "Europe/London", None):
+                assert tag(MOMENT, where) == formatting.time_tag(MOMENT, where)
+            assert str(tag(MOMENT, "Europe/London")) == (
+                '<time datetime="2030-02-07T08:05:00Z">7. feb. 2030, 08:05 GMT</time>' if language == "nb" else
+                '<time datetime="2030-02-07T08:05:00Z">7 Feb 2030, 08:05 GMT</time>')
+            assert tag(None) == ""
+
+
 def test_a_page_speaking_one_language_writes_a_message_in_another(app, region):
     region("GB")
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
