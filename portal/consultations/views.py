@@ -81,7 +81,7 @@ def _queue_rows(consultations, user, desk: bool) -> list[tuple]:
         state = states.get(c.state)
         if state is None:
             state = states[c.state] = str(c.state_label)
-        rows.append((c.id, c.created_at.isoformat(), waited(c.waiting_time), bool(c.options.get("urgent")),
+        rows.append((c.id, c.created_at.isoformat(), waited(c.waiting_time), bool(c.urgent),
                      c.patient_name, c.code, channels.get(c.primary_channel, c.primary_channel), state,
                      c.doctor_name or "—", action, url))
     return rows

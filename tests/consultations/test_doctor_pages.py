@@ -37,6 +37,16 @@ def test_doctor_lands_on_the_queue_oldest_first_with_waiting_time(app, staff_cli
     assert 'href="/consultations"' in doctor.get("/consultations").get_data(as_text=True)  # nav link
 
 
+def test_an_urgent_consultation_is_marked_in_the_queue(app, staff_client):
+    plain, urgent = make_consultation(app), make_consultation(app)
+    with app.app_context():
+        db.session.get(Consultation, urgent).options = {"urgent": True, "interpreterLanguage": "Polish"}
+        db.session.commit()
+    page = staff_client("doctor").get("/consultations").get_data(as_text=True)
+    row = {cid: page.split(f'consultation-row-{cid}"')[1].split("</tr>")[0] for cid in (plain, urgent)}
+    assert 'class="badge warn"' in row[urgent] and 'class="badge warn"' not in row[plain]
+
+
 def test_mine_and_unassigned_views(app, staff_client):
     a, b = make_consultation(app), make_consultation(app)
     doctor = staff_client("doctor")
