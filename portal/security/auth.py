@@ -18,7 +18,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, logout_user
 from sqlalchemy import bindparam, select
 
@@ -49,7 +49,8 @@ def content_security_policy() -> str:
 SERVER_SIDE_KINDS = ("staff:", "partner:")
 # How stale `last_active` may grow before a request writes it again (and so re-sends the cookie).
 ACTIVITY_STEP_SECONDS = 60
-SESSION_STORE_DOWN = "Sign-in is unavailable for a moment (the session store cannot be reached). Try again shortly."
+SESSION_STORE_DOWN = _l("Sign-in is unavailable for a moment (the session store cannot be reached). "
+                        "Try again shortly.")
 
 
 def background(view):

@@ -166,6 +166,14 @@ def test_signed_in_requests_fail_closed_when_the_session_store_is_unreachable(ap
     assert client.get("/queue").status_code == 200  # back when Redis is
 
 
+def test_the_session_store_outage_is_explained_in_the_readers_language(app):
+    client = _signed_in(app)
+    with redis_unreachable(app):
+        response = client.get("/queue", headers={"Accept-Language": "nb"})
+    assert response.status_code == 503
+    assert "øktlageret kan ikke nås" in response.get_data(as_text=True)
+
+
 def test_background_polls_do_not_move_last_seen(app):
     client = _signed_in(app)
     with app.app_context():
