@@ -398,14 +398,19 @@ def load_settings(env=None) -> dict:
         "METRICS_TOKEN": secret("METRICS_TOKEN"),
         # reports: the longest period a dashboard covers in one view.
         "DASHBOARD_MAX_DAYS": int(env.get("DASHBOARD_MAX_DAYS", "366")),
-        **_region_settings(env, production),
-        **_follow_up_settings(env),
+        **(region := _region_settings(env, production)),
+        **_follow_up_settings(env, region["PORTAL_TIME_ZONE"]),
     }
 
 
-def _follow_up_settings(env) -> dict:
-    """Follow-ups booked from a consultation. A not-before day begins at midnight in the clinic's time zone."""
-    zone = env.get("CLINIC_TIME_ZONE", "Europe/Oslo")
+def _follow_up_settings(env, install_zone: str) -> dict:
+    """Follow-ups booked from a consultation, and the days the install counts by.
+
+    CLINIC_TIME_ZONE is the zone whose calendar days the install counts by: a follow-up's not-before day
+    begins at its midnight, the dashboards' days and the insurer report's wall clock are its. Unset, it is the
+    install's zone (PORTAL_TIME_ZONE, itself the region's), so one setting serves an install in one zone;
+    before, it was Europe/Oslo whatever the region, and a London install counted Oslo's days."""
+    zone = (env.get("CLINIC_TIME_ZONE") or install_zone).strip()
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -27,6 +27,10 @@ os.environ["INSTANCE_PATH"] = _instance
 # The suite uses generated secrets and the embedded Redis, also on CI's PostgreSQL (which alone would
 # choose the production profile); processes the tests start inherit it. tests/test_config.py checks production.
 os.environ["PORTAL_ENV"] = "development"
+# The suite's clinic is in Oslo (fødselsnummer, ICPC-2, Oslo's days in follow-ups and reports) while the install's
+# region is the default GB; CLINIC_TIME_ZONE alone would follow PORTAL_TIME_ZONE (London). tests/test_config.py
+# checks that default.
+os.environ.setdefault("CLINIC_TIME_ZONE", "Europe/Oslo")
 
 import time_machine  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402

@@ -241,3 +241,16 @@ def test_the_development_profile_still_takes_seconds_of_lifetime_for_tests(tmp_p
     settings = load_settings({"PORTAL_ENV": "development", "INSTANCE_PATH": str(tmp_path),
                               "REDIS_URL": "redis://127.0.0.1:1/0", "SESSION_MAX_HOURS": "0.003"})
     assert settings["SESSION_MAX_HOURS"] == 0.003
+
+
+@pytest.mark.parametrize("env, zone", [
+    ({"PORTAL_REGION": "GB"}, "Europe/London"),
+    ({"PORTAL_REGION": "US"}, "America/New_York"),
+    ({"PORTAL_REGION": "NO"}, "Europe/Oslo"),
+    ({"PORTAL_REGION": "GB", "PORTAL_TIME_ZONE": "Europe/Oslo"}, "Europe/Oslo"),
+    ({"PORTAL_REGION": "GB", "CLINIC_TIME_ZONE": "Europe/Oslo"}, "Europe/Oslo"),
+])
+def test_the_clinics_days_are_the_installs_zone_unless_set_apart(tmp_path, env, zone):
+    settings = load_settings({"PORTAL_ENV": "development", "INSTANCE_PATH": str(tmp_path),
+                              "REDIS_URL": "redis://127.0.0.1:1/0", **env})
+    assert settings["CLINIC_TIME_ZONE"] == zone

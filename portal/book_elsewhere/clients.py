@@ -105,6 +105,11 @@ INTERACTIONS = {  # the NHS Booking API's Spine interaction ids, sent as Ssp-Int
 }
 
 
+# The NHS Booking API's answers that refuse this booking (invalid, duplicate/conflict, unprocessable): the
+# secretary is told nothing was booked and why, not that the provider is down.
+BOOKING_REFUSALS = (400, 409, 422)
+
+
 class RemoteProviderClient:
     """A provider's FHIR STU3 booking API (the NHS Booking API), with a client-credentials token from its
     token URL. Every request carries the headers the specification asks a consumer for: a fresh
@@ -186,12 +191,18 @@ class RemoteProviderClient:
         return _json(self.system, response)
 
     def book(self, appointment: dict) -> tuple[int, dict]:
-        """(status, body): 201 and the Appointment, or 422 and an OperationOutcome."""
+        """(status, body): 201 and the Appointment, or the provider's refusal of this booking (400, 409, 422)
+        and its OperationOutcome. Any other answer is this system failing, not a refusal."""
         response = self._authorised("book", "POST", f"{self.endpoint}/Appointment", json=appointment,
                                     headers={"Content-Type": FHIR_JSON})
-        if response.status_code not in (201, 422):
+        if response.status_code not in (201, *BOOKING_REFUSALS):
             raise ExternalSystemError(self.system, f"refused the booking ({response.status_code})")
-        return response.status_code, _json(self.system, response)
+        if response.status_code == 201:
+            return 201, _json(self.system, response)
+        try:  # a refusal stands even when its OperationOutcome cannot be read
+            return response.status_code, _json(self.system, response)
+        except ExternalSystemError:
+            return response.status_code, {}
 
     def read(self, appointment_id: str) -> tuple[dict, str]:
         """The Appointment as the provider holds it, and its ETag (the version a cancel must name)."""

@@ -5,6 +5,7 @@ service, then search free slots and book one at that provider. No Flask request 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.book_elsewhere import clients
@@ -28,7 +29,12 @@ class ServiceNotFound(Exception):
     pass
 
 
-class RemoteSlotTaken(Exception):
+class RemoteBookingRefused(Exception):
+    """Nothing was booked: the provider said no, or answered without a booked appointment. The message is
+    why: the provider's own diagnostics, else ours in the reader's language."""
+
+
+class RemoteSlotTaken(RemoteBookingRefused):
     """The provider answered 422: the slot is gone (or the booking was not acceptable)."""
 
 
@@ -195,15 +201,27 @@ def appointment_for(person: Person, slot: RemoteSlot, description: str | None) -
             "participant": [{"actor": {"reference": "#P1"}, "status": "accepted"}]}
 
 
+def _diagnostics(body: dict) -> str | None:
+    """The first issue's diagnostics of an OperationOutcome: the provider's own words for what went wrong."""
+    issues = body.get("issue") if isinstance(body.get("issue"), list) else []
+    first = issues[0] if issues and isinstance(issues[0], dict) else {}
+    text = first.get("diagnostics")
+    return text if isinstance(text, str) and text.strip() else None
+
+
 def book_at(service: RemoteService, person: Person, slot: RemoteSlot, description: str | None = None) -> dict:
     """Book the slot at the provider; returns its Appointment. RemoteSlotTaken says why on a 422, or at
     once when the slot has started meanwhile (the list was read before; the provider would refuse it)."""
     if slot.start <= utcnow():
-        raise RemoteSlotTaken("that slot has already started")
+        raise RemoteSlotTaken(_l("that slot has already started"))
     status, body = service.client().book(appointment_for(person, slot, description))
     if status == 422:
-        issues = body.get("issue") or [{}]
-        raise RemoteSlotTaken(issues[0].get("diagnostics") or "the provider did not accept the booking")
+        raise RemoteSlotTaken(_diagnostics(body) or _l("the provider did not accept the booking"))
+    if status != 201:
+        raise RemoteBookingRefused(_diagnostics(body) or _l("the provider refused the booking"))
+    # A 201 is a booking only when it carries one: a booked Appointment with the provider's id.
+    if body.get("resourceType") != "Appointment" or body.get("status") != "booked" or not body.get("id"):
+        raise RemoteBookingRefused(_diagnostics(body) or _l("the provider did not confirm the booking"))
     audit.record("appointment.booked_elsewhere", provider=service.ods_code, service=service.directory_id,
                  remote_appointment_id=str(body.get("id")))
     db.session.commit()
@@ -217,13 +235,13 @@ def cancel_at(service: RemoteService, remote_appointment_id: str) -> dict:
     try:
         appointment, etag = client.read(remote_appointment_id)
     except clients.NotFound:
-        raise RemoteChangeRefused("the provider does not know this appointment") from None
+        raise RemoteChangeRefused(_l("the provider does not know this appointment")) from None
     if appointment.get("status") == "cancelled":
         return appointment
     status, body = client.update({**appointment, "status": "cancelled"}, etag)
     if status != 200:
-        issues = body.get("issue") or [{}]
-        raise RemoteChangeRefused(issues[0].get("diagnostics") or f"the provider refused ({status})")
+        raise RemoteChangeRefused(_diagnostics(body) or _l("the provider refused the change (%(status)s)",
+                                                            status=status))
     audit.record("appointment.cancelled_elsewhere", provider=service.ods_code, service=service.directory_id,
                  remote_appointment_id=str(remote_appointment_id))
     db.session.commit()

@@ -205,7 +205,7 @@ def book():
         appointment = consumer.book_at(service, person, slot, description=form.description.data or None)
     except ValueError:
         return _page(422, problem=_("Choose a slot from the list."), booking_for=booking_for)
-    except consumer.RemoteSlotTaken as exc:
+    except consumer.RemoteBookingRefused as exc:
         return _slots_page(form, booking_for, 409,
                            message=_("Not booked: %(reason)s. The list below is fresh.", reason=str(exc).rstrip(".")))
     except (consumer.PersonNotFound, consumer.ServiceNotFound):

@@ -31,6 +31,24 @@ STATUS_LABELS = {
     CANCELLED: _l("cancelled"),
     BOOKED_ELSEWHERE: _l("booked at another service"),
 }
+# Why a visit went to triage. The English is what `triage_reason` stores (older rows hold it too); the pages
+# say it in the reader's language (`triage_reason_text`), and show any other stored reason as it is.
+SELF_SCHEDULING_OFF = "Self-scheduling is off for this partner"
+SYMPTOM_NEEDS_TRIAGE = "Symptom needs triage"
+AGE_NEEDS_TRIAGE = "Age needs triage"
+NO_FREE_SLOT = "No free slot"
+TRIAGE_REASONS = {
+    SELF_SCHEDULING_OFF: _l("Self-scheduling is off for this partner"),
+    SYMPTOM_NEEDS_TRIAGE: _l("Symptom needs triage"),
+    AGE_NEEDS_TRIAGE: _l("Age needs triage"),
+    NO_FREE_SLOT: _l("No free slot"),
+}
+
+
+def triage_reason_text(reason: str | None) -> str:
+    return "" if reason is None else str(TRIAGE_REASONS.get(reason, reason))
+
+
 # "Current" tab: still waiting for something to happen; the rest are "past".
 CURRENT_STATUSES = (DRAFT, TRIAGE, SCHEDULED, BOOKED)
 

@@ -16,12 +16,15 @@ from sqlalchemy import bindparam, func, or_, select, update
 
 from portal import live
 from portal.care_requests.models import (
+    AGE_NEEDS_TRIAGE,
     BOOKED,
     BOOKED_ELSEWHERE,
     CANCELLED,
     CURRENT_STATUSES,
     DECLINED,
     SCHEDULED,
+    SELF_SCHEDULING_OFF,
+    SYMPTOM_NEEDS_TRIAGE,
     TRIAGE,
     CareRequest,
     CareRequestUser,
@@ -202,20 +205,20 @@ def age_on(birth_date: date | None, today: date) -> int | None:
 def triage_reason(partner: Partner, patient: Patient, reason: str, today: date) -> str | None:
     """Why this visit must go to triage under the partner's rules, or None when it may be self-scheduled."""
     if not partner.self_scheduling:
-        return "Self-scheduling is off for this partner"
+        return SELF_SCHEDULING_OFF
     rules = partner.eligibility_rules or {}
     text = (reason or "").lower()
     for symptom in rules.get("triage_symptoms") or []:
         if isinstance(symptom, str) and symptom and symptom.lower() in text:
-            return "Symptom needs triage"
+            return SYMPTOM_NEEDS_TRIAGE
     age = age_on(patient.birth_date, today)
     oldest, youngest = rules.get("triage_min_age"), rules.get("triage_max_age")
     if age is not None:
         # Rules are data an operator typed: a value that is not a number is ignored, never a 500.
         if isinstance(oldest, int) and age >= oldest:
-            return "Age needs triage"
+            return AGE_NEEDS_TRIAGE
         if isinstance(youngest, int) and age <= youngest:
-            return "Age needs triage"
+            return AGE_NEEDS_TRIAGE
     return None
 
 

@@ -17,7 +17,7 @@ from jinja2_fragments.flask import render_block
 from portal import live, sqlite_writer
 from portal.care_requests import services
 from portal.care_requests.forms import EmptyForm, PatientForm, SearchForm, SlotForm, VisitForm
-from portal.care_requests.models import STATUS_LABELS
+from portal.care_requests.models import NO_FREE_SLOT, STATUS_LABELS, triage_reason_text
 from portal.extensions import limiter
 from portal.i18n.formatting import time_tags
 from portal.i18n.languages import labels_in_language
@@ -32,6 +32,9 @@ from portal.security.policy import authorize, partner_scope, requires
 bp = partner_pages(Blueprint("care_requests", __name__), home="care_requests.index")
 
 HANDOFF_SESSION_KEY = "handoff"
+
+
+bp.add_app_template_global(triage_reason_text, "triage_reason")
 
 
 @bp.app_template_global()
@@ -215,7 +218,7 @@ def _to_triage(patient, form, why: str):
                                            callback_phone=form.callback_phone.data, why=why)
     session.pop(HANDOFF_SESSION_KEY, None)
     flash(_("Care request %(id)s went to triage (%(why)s); the clinic will call back.", id=care_request.id,
-            why=why.lower()))
+            why=triage_reason_text(why).lower()))
     return redirect(url_for(".index"))
 
 
@@ -225,7 +228,7 @@ def _after_visit_form(patient, form, slot_error: str | None = None):
         return _to_triage(patient, form, why)
     slots = services.free_slots(form.service_id.data, form.available_from.data)
     if not slots:
-        return _to_triage(patient, form, "No free slot")
+        return _to_triage(patient, form, NO_FREE_SLOT)
     audit.record_read("care_request.slots", patient_id=patient.id)
     return render_template("care_requests/slots.html", form=form, patient=patient, slots=slots,
                            zones=scheduling.zones_of_schedules(slot.schedule_id for slot in slots),

@@ -83,7 +83,7 @@ def open_direct_consultation(identity: dict, *, policy_number: str, need: str, c
     """
     need = (need or "").strip()
     if not need:
-        raise services.InvalidConsultation("describe what you need help with")
+        raise services.InvalidConsultation(_("describe what you need help with"))
     patient, reused = fetch_or_create_direct_patient(
         email=identity["email"], first_name=identity["first_name"], last_name=identity["last_name"],
         birth_date=date.fromisoformat(identity["birth_date"]), phone=identity.get("phone"), language=language)

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
@@ -60,10 +60,10 @@ def validate_report(report: ReportIn) -> dict[str, str]:
 def file_report(consultation: Consultation, report: ReportIn, *, author_id: int) -> ConsultationResult:
     """Store the report of a completed consultation, once."""
     if consultation.state != COMPLETED:
-        raise NotAllowedNow("The report is filed after the consultation is finished.")
+        raise NotAllowedNow(_("The report is filed after the consultation is finished."))
     errors = validate_report(report)
     if errors:
-        raise InvalidConsultation("; ".join(errors.values()))
+        raise InvalidConsultation("; ".join(map(str, errors.values())))
 
     def clean(value):
         return (value or "").strip() or None
@@ -81,7 +81,7 @@ def file_report(consultation: Consultation, report: ReportIn, *, author_id: int)
             db.session.add(result)
     except IntegrityError:
         db.session.rollback()
-        raise NotAllowedNow("A report for this consultation has already been filed.") from None
+        raise NotAllowedNow(_("A report for this consultation has already been filed.")) from None
     audit.record("consultation_result.filed", subject=result, patient_id=consultation.patient_id,
                  consultation_id=consultation.id, actor=("staff", str(author_id)))
     db.session.commit()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -94,9 +94,9 @@ def create_consultation(*, patient_id: int, source: str, enabled_channels: list[
     """
     channels = [c for c in CHANNELS if c in set(enabled_channels)]
     if not channels:
-        raise InvalidConsultation("choose at least one channel")
+        raise InvalidConsultation(_("choose at least one channel"))
     if primary_channel not in channels:
-        raise InvalidConsultation("the primary channel must be one of the enabled channels")
+        raise InvalidConsultation(_("the primary channel must be one of the enabled channels"))
     if category not in CATEGORIES:
         raise InvalidConsultation("unknown category")
     if source not in SOURCES:
@@ -137,22 +137,35 @@ def get_consultation(consultation_id: int, *, with_patient: bool = True) -> Cons
 
 # -- state changes ---------------------------------------------------------------------------
 
+# Why a change of state is refused, by the state the consultation is in now: the end of a sentence that
+# starts with what was refused (_CANNOT).
 _REFUSALS = {
-    SCHEDULED: "it is booked for later and not in the queue yet",
-    READY: "it is waiting in the queue and has no doctor yet",
-    PENDING: "it has been taken by a doctor but not started",
-    IN_PROGRESS: "it is already in progress",
-    COMPLETED: "it is already completed",
-    CANCELLED: "it was cancelled",
+    SCHEDULED: _l("it is booked for later and not in the queue yet"),
+    READY: _l("it is waiting in the queue and has no doctor yet"),
+    PENDING: _l("it has been taken by a doctor but not started"),
+    IN_PROGRESS: _l("it is already in progress"),
+    COMPLETED: _l("it is already completed"),
+    CANCELLED: _l("it was cancelled"),
 }
+_CANNOT = {
+    "assigned": _l("This consultation cannot be assigned"),
+    "picked": _l("This consultation cannot be picked"),
+    "started": _l("This consultation cannot be started"),
+    "finished": _l("This consultation cannot be finished"),
+    "cancelled": _l("This consultation cannot be cancelled"),
+}
+
+
+def _cannot(action: str, why) -> str:
+    return _("%(refused)s: %(why)s.", refused=_CANNOT[action], why=why)
 
 
 def _refuse(consultation_id: int, action: str, lost_race: bool = False):
     db.session.rollback()
     current = db.session.get(Consultation, consultation_id, populate_existing=True)
-    why = _REFUSALS.get(current.state, current.state) if current else "it no longer exists"
+    why = _REFUSALS.get(current.state, current.state) if current else _("it no longer exists")
     error = AlreadyTaken if lost_race else NotAllowedNow
-    raise error(f"This consultation cannot be {action}: {why}.")
+    raise error(_cannot(action, why))
 
 
 def _transition(consultation: Consultation, from_states, action: str, *, doctor_id: int | None = None,
@@ -167,7 +180,7 @@ def _transition(consultation: Consultation, from_states, action: str, *, doctor_
         current = db.session.get(Consultation, consultation.id, populate_existing=True)
         if current is not None and current.state in from_states and doctor_id is not None:
             db.session.rollback()
-            raise NotAllowedNow(f"This consultation cannot be {action}: it is assigned to another doctor.")
+            raise NotAllowedNow(_cannot(action, _("it is assigned to another doctor")))
         _refuse(consultation.id, action, lost_race=unassigned)
 
 
@@ -182,7 +195,7 @@ def _after_change(consultation: Consultation, notifications=()) -> None:
 def _doctor(doctor_id: int) -> StaffUser:
     doctor = db.session.get(StaffUser, doctor_id)
     if doctor is None or doctor.role != "doctor" or not doctor.active:
-        raise InvalidConsultation("choose an active doctor")
+        raise InvalidConsultation(_("choose an active doctor"))
     return doctor
 
 
@@ -215,9 +228,9 @@ def _refuse_assignment(consultation_id: int):
     db.session.rollback()
     current = db.session.get(Consultation, consultation_id, populate_existing=True)
     if current is not None and current.state in (READY, PENDING):
-        holder = current.service_provider.name if current.service_provider else "nobody"
-        raise AlreadyTaken("This consultation cannot be assigned: someone else changed it a moment ago and it is "
-                           f"now with {holder}. Look again before you change it.")
+        holder = current.service_provider.name if current.service_provider else _("nobody")
+        raise AlreadyTaken(_("This consultation cannot be assigned: someone else changed it a moment ago and it "
+                             "is now with %(holder)s. Look again before you change it.", holder=holder))
     _refuse(consultation_id, "assigned")
 
 
@@ -349,7 +362,7 @@ def cancel_consultation(consultation: Consultation, *, reason: str, by_id: int) 
     """Cancel an open consultation with a reason; the patient is told."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidConsultation("give a reason for cancelling")
+        raise InvalidConsultation(_("give a reason for cancelling"))
     _transition(consultation, (*OPEN_STATES, SCHEDULED), "cancelled", state=CANCELLED, cancelled_at=utcnow(),
                 cancel_reason=reason[:500])
     with speaking(consultation.patient.language):

@@ -24,12 +24,17 @@ from portal.security.models import utcnow
 DAY_FORMS = ("short", "medium", "long", "full")
 
 
-@lru_cache(maxsize=128)
 def zone(name: str | ZoneInfo | None) -> ZoneInfo:
     """An IANA zone by name (the install's zone for None); ZoneInfo objects are passed through."""
     if isinstance(name, ZoneInfo):
         return name
-    return ZoneInfo(name or current_app.config["PORTAL_TIME_ZONE"])
+    # None is looked up each time: cached, it kept the zone of the first call's install for the process.
+    return _zone_named(name or current_app.config["PORTAL_TIME_ZONE"])
+
+
+@lru_cache(maxsize=128)
+def _zone_named(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def viewer_zone() -> ZoneInfo:

@@ -4,13 +4,15 @@ from dataclasses import dataclass
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
 from stdnum import exceptions as stdnum_errors
 from stdnum.gb import nhs
 from stdnum.no import fodselsnummer
 
 
 class InvalidIdentifier(ValueError):
-    pass
+    """What is wrong, as the end of a sentence about the value ("must be 11 digits"), in the language of
+    whoever reads it: the message is lazy, so a page, a form error or an API answer says it in its own."""
 
 
 def normalise_fodselsnummer(value: str) -> str:
@@ -18,15 +20,15 @@ def normalise_fodselsnummer(value: str) -> str:
     try:
         return fodselsnummer.validate(value)
     except stdnum_errors.InvalidLength:
-        raise InvalidIdentifier("must be 11 digits") from None
+        raise InvalidIdentifier(_l("must be 11 digits")) from None
     except stdnum_errors.InvalidFormat:
-        raise InvalidIdentifier("must contain only digits") from None
+        raise InvalidIdentifier(_l("must contain only digits")) from None
     except stdnum_errors.InvalidChecksum:
-        raise InvalidIdentifier("fails the fødselsnummer checksum") from None
+        raise InvalidIdentifier(_l("fails the fødselsnummer checksum")) from None
     except stdnum_errors.InvalidComponent:
-        raise InvalidIdentifier("does not encode a valid birth date") from None
+        raise InvalidIdentifier(_l("does not encode a valid birth date")) from None
     except stdnum_errors.ValidationError:
-        raise InvalidIdentifier("is not a valid fødselsnummer") from None
+        raise InvalidIdentifier(_l("is not a valid fødselsnummer")) from None
 
 
 def normalise_nhs_number(value: str) -> str:
@@ -34,13 +36,13 @@ def normalise_nhs_number(value: str) -> str:
     try:
         return nhs.validate(value)
     except stdnum_errors.InvalidLength:
-        raise InvalidIdentifier("an NHS number has 10 digits") from None
+        raise InvalidIdentifier(_l("an NHS number has 10 digits")) from None
     except stdnum_errors.InvalidFormat:
-        raise InvalidIdentifier("an NHS number contains only digits") from None
+        raise InvalidIdentifier(_l("an NHS number contains only digits")) from None
     except stdnum_errors.InvalidChecksum:
-        raise InvalidIdentifier("the NHS number fails its check digit") from None
+        raise InvalidIdentifier(_l("the NHS number fails its check digit")) from None
     except stdnum_errors.ValidationError:
-        raise InvalidIdentifier("is not a valid NHS number") from None
+        raise InvalidIdentifier(_l("is not a valid NHS number")) from None
 
 
 def birth_date_from_fodselsnummer(value: str):
@@ -61,9 +63,9 @@ def parse_phone(value: str, default_region: str = "NO") -> Phone:
     try:
         number = phonenumbers.parse(value, default_region)
     except phonenumbers.NumberParseException:
-        raise InvalidIdentifier("is not a phone number") from None
+        raise InvalidIdentifier(_l("is not a phone number")) from None
     if not phonenumbers.is_possible_number(number):
-        raise InvalidIdentifier("is not a phone number (wrong number of digits)")
+        raise InvalidIdentifier(_l("is not a phone number (wrong number of digits)"))
     needs_check = not phonenumbers.is_valid_number(number)
     return Phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), needs_check)
 
@@ -71,5 +73,5 @@ def parse_phone(value: str, default_region: str = "NO") -> Phone:
 def normalise_email(value: str) -> str:
     try:
         return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise InvalidIdentifier(str(exc)) from None
+    except EmailNotValidError:
+        raise InvalidIdentifier(_l("is not an e-mail address")) from None

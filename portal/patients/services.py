@@ -1,5 +1,6 @@
 """Finding and creating patients."""
 
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -139,7 +140,7 @@ def national_id_of(value: str) -> tuple[str, str]:
         return "fnr", normalise_fodselsnummer(digits)
     if len(digits) == 10:
         return "nhs", normalise_nhs_number(digits)
-    raise InvalidIdentifier("must be a fødselsnummer (11 digits) or an NHS number (10 digits)")
+    raise InvalidIdentifier(_l("must be a fødselsnummer (11 digits) or an NHS number (10 digits)"))
 
 
 def add_patient(*, national_id: str, first_name: str, last_name: str, birth_date, phone: str | None) -> Patient:
@@ -154,22 +155,22 @@ def add_patient(*, national_id: str, first_name: str, last_name: str, birth_date
     try:
         kind, normalised = national_id_of(national_id)
     except InvalidIdentifier as exc:
-        errors["national_id"] = f"The national id {exc}."
+        errors["national_id"] = _("The national id %(problem)s.", problem=exc)
     first_name, last_name = " ".join((first_name or "").split()), " ".join((last_name or "").split())
     if not first_name:
-        errors["first_name"] = "Enter the patient's first name."
+        errors["first_name"] = _("Enter the patient's first name.")
     if not last_name:
-        errors["last_name"] = "Enter the patient's last name."
+        errors["last_name"] = _("Enter the patient's last name.")
     if birth_date is None:
-        errors["birth_date"] = "Enter the patient's date of birth."
+        errors["birth_date"] = _("Enter the patient's date of birth.")
     elif kind == "fnr" and birth_date_from_fodselsnummer(normalised) != birth_date:
-        errors["birth_date"] = "The date of birth does not match the fødselsnummer."
+        errors["birth_date"] = _("The date of birth does not match the fødselsnummer.")
     parsed_phone = None
     if phone and phone.strip():
         try:
             parsed_phone = parse_phone(phone.strip(), "NO" if kind == "fnr" else "GB")
         except InvalidIdentifier as exc:
-            errors["phone"] = f"The phone {exc}."
+            errors["phone"] = _("The phone %(problem)s.", problem=exc)
     if errors:
         raise InvalidPatient(errors)
     index = blind_index(kind, normalised)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased, joinedload
 from portal import live
 from portal.consultations.services import QUEUE_TOPIC as CONSULTATION_QUEUE_TOPIC, create_consultation
 from portal.extensions import db, insert_unless_taken
+from portal.i18n import formatting
 from portal.patients.models import Patient, full_name
 from portal.patients.services import fetch_or_create_patient_from_referral
 from portal.referrals import intake
@@ -23,6 +24,7 @@ from portal.referrals.models import (
     DECLINED,
     DUPLICATE,
     KEPT,
+    STATUS_LABELS,
     UPDATED,
     CallAttempt,
     Referral,
@@ -186,7 +188,7 @@ def get_referral(referral_id: int) -> Referral | None:
 
 def log_call_attempt(referral: Referral, *, outcome: str, note: str | None, by_id: int) -> CallAttempt:
     if outcome not in CALL_OUTCOMES:
-        raise InvalidAction("choose what happened on the call")
+        raise InvalidAction(_("choose what happened on the call"))
     counted = db.session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.status == AWAITING)
         .values(call_attempt_count=Referral.call_attempt_count + 1)
@@ -243,7 +245,7 @@ def convert_to_consultation(referral: Referral, *, enabled_channels: list[str], 
 def decline_referral(referral: Referral, *, reason: str, by_id: int) -> None:
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidAction("give a reason for declining")
+        raise InvalidAction(_("give a reason for declining"))
     _take(referral, DECLINED, by_id, decline_reason=reason[:500])
     audit.record("referral.declined", subject=referral, patient_id=referral.patient_id)
     db.session.commit()
@@ -336,8 +338,9 @@ class OtherReferral:
 
     @property
     def label(self) -> str:
-        return _("Referral %(id)s, received %(at)s UTC (%(status)s)", id=self.id,
-                 at=f"{self.received_at:%d %b %Y %H:%M}", status=self.status.replace("_", " "))
+        """'Referral 7, received 7 Feb 2030, 09:05 (awaiting screening)': the install's zone, as the queue's times."""
+        return _("Referral %(id)s, received %(at)s (%(status)s)", id=self.id, at=formatting.when(self.received_at),
+                 status=STATUS_LABELS.get(self.status, self.status))
 
 
 def open_referrals_by_patient(patient_ids: list[int]) -> dict[int, list[OtherReferral]]:

@@ -97,7 +97,7 @@ def commit_with(events: list[SimpleNamespace]) -> None:
     (writing) transaction with them."""
     if events:
         audit_chain.chain(db.session, events)
-        db.session.execute(_INSERT_EVENT, [vars(event) for event in events])
+        db.session.connection().execute(_INSERT_EVENT, [vars(event) for event in events])
     db.session.commit()
 
 

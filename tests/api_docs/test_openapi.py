@@ -71,3 +71,10 @@ def test_the_integrators_page_needs_no_sign_in_and_shows_every_operation(client)
     for path in client.get("/api/openapi.json").json["paths"]:
         assert path.replace("{", "").replace("}", "") in html.replace("{", "").replace("}", ""), path
     assert "<script>" not in html and not re.search(r"\sstyle=", html)
+
+
+def test_in_bokmal_the_pages_operations_are_api_operations_not_the_ops_teams_drift(client):
+    html = client.get("/api/docs", headers={"Accept-Language": "nb"}).get_data(as_text=True)
+    assert '<html lang="nb' in html
+    assert "<h2>Operasjoner</h2>" in html and 'aria-label="Operasjoner"' in html
+    assert ">Drift<" not in html

@@ -129,3 +129,10 @@ def test_a_page_speaking_one_language_writes_a_message_in_another(app, region):
             assert formatting.duration(timedelta(minutes=3)) == "3 min"
             assert formatting.age(formatting.utcnow()) == "akkurat nå"
         assert formatting.age(formatting.utcnow()) == "just now"
+
+
+def test_the_installs_zone_is_read_from_the_settings_every_time(in_request, region):
+    region("NO")
+    assert formatting.zone(None).key == "Europe/Oslo"
+    region("GB")
+    assert formatting.zone(None).key == "Europe/London"  # not the first answer, kept

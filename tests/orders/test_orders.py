@@ -1,5 +1,6 @@
 """Orders: one per consultation served for an insurer, priced from its deal, discounts and totals."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -149,7 +150,8 @@ def test_admin_lists_orders_per_insurer_and_period_with_totals(app, staff_client
     first, second, march, april = two_insurers_with_orders(app)
     admin = staff_client("admin")
     html = admin.get(f"/admin/orders?insurer={first}&since=2026-03-01&until=2026-03-31").get_data(as_text=True)
-    assert html.count("/admin/orders/") == 2 and "1300.00" in html and "OTHER001" not in html
+    # Babel's money for the language and the install's currency (GBP in a GB install): never a bare '1300.00'.
+    assert html.count("/admin/orders/") == 2 and "£1,300.00" in html and "OTHER001" not in html
     html = admin.get("/admin/orders?since=2026-03-01&until=2026-03-31").get_data(as_text=True)
     assert html.count("/admin/orders/") == 3 and "OTHER001" in html
     html = admin.get(f"/admin/orders?insurer={second}").get_data(as_text=True)
@@ -293,3 +295,21 @@ def test_a_direct_consultation_is_served_for_the_insurer_behind_the_coverage_che
         consultation = direct.open_direct_consultation(identity, policy_number="POL-42", need="Sore throat",
                                                        channel="CHAT")
         assert consultation.insurer_id == insurer_id
+
+
+@pytest.mark.parametrize("language, region, currency, total", [
+    ("nb", "NO", "NOK", "1\xa0300,00\xa0kr"), ("en", "NO", "NOK", "1\xa0300,00\xa0kr"),
+    ("en", "GB", "NOK", "NOK1,300.00"), ("en", "GB", "GBP", "£1,300.00")])
+def test_prices_are_money_in_the_readers_language_and_the_installs_currency(
+        app, staff_client, monkeypatch, language, region, currency, total):
+    first, _second, march, _april = two_insurers_with_orders(app)
+    monkeypatch.setitem(app.config, "PORTAL_REGION", region)
+    monkeypatch.setitem(app.config, "PORTAL_CURRENCY", currency)
+    admin = staff_client("admin")
+    headers = {"Accept-Language": language}
+    listing = admin.get(f"/admin/orders?insurer={first}&since=2026-03-01&until=2026-03-31", headers=headers)
+    html = listing.get_data(as_text=True)
+    assert total in html and "1300.00" not in html
+    order_id = re.search(r'href="/admin/orders/(\d+)"', html).group(1)
+    detail = admin.get(f"/admin/orders/{order_id}", headers=headers).get_data(as_text=True)
+    assert not re.search(r">\s*\d+\.\d\d\s*<", detail), "a price written as a bare '%.2f'"

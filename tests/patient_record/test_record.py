@@ -251,3 +251,11 @@ def test_a_doctor_who_may_not_open_the_record_is_not_offered_a_link_to_it(app, s
     assert cancelled.status_code == 200 and "Cancelled" in cancelled.get_data(as_text=True)
     assert "/patients/" not in cancelled.get_data(as_text=True)
     assert other.get(f"/patients/{history['patient_id']}").status_code == 404
+
+
+def test_the_check_in_time_is_the_appointments_own_clock_not_utc(app, staff_client, history):
+    html = staff_client("secretary").get(f"/patients/{history['patient_id']}").get_data(as_text=True)
+    start = re.search(r"<time datetime=\"[^\"]+Z\">[^<]*, (\d\d):(\d\d) \([A-Za-z_/]+\)</time>", html)
+    hour, minute = divmod(int(start[1]) * 60 + int(start[2]) - 10, 60)  # checked in ten minutes before
+    assert f"checked in {hour:02d}:{minute:02d}" in html
+    assert not re.search(r"checked in \d\d:\d\d UTC", html)

@@ -3,11 +3,14 @@ secretary chooses per detail; several open referrals for one patient are flagged
 duplicates without losing them."""
 
 import re
+from datetime import datetime
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select, text
 
 from portal.extensions import db
+from portal.i18n import formatting
 from portal.patients.models import Patient
 from portal.referrals.models import AWAITING, DUPLICATE, Referral
 from portal.security.models import AuditEvent
@@ -229,3 +232,22 @@ def test_a_referral_whose_payload_is_not_a_referral_shows_its_panel_without_a_co
     assert page.status_code == 200 and "Sent with this referral" not in page.get_data(as_text=True)
     assert choose(secretary, referral_id, "phone:updated").status_code == 422
     assert patient(app).phone == "+4791234567"
+
+
+@pytest.mark.parametrize("language, status", [("nb", "venter på vurdering"), ("en", "awaiting screening")])
+def test_the_duplicate_choice_says_when_the_other_arrived_in_the_readers_language_and_the_installs_zone(
+        app, staff_client, two_referrals, monkeypatch, language, status):
+    first, second = two_referrals
+    with app.app_context():
+        db.session.execute(text("UPDATE referrals SET received_at = :at WHERE id = :id"),
+                           {"at": datetime(2030, 7, 8, 8, 5), "id": first})  # summer: 09:05 in London
+        db.session.commit()
+    html = staff_client("secretary").get(f"/referrals/{second}", headers={"Accept-Language": language}) \
+        .get_data(as_text=True)
+    [label] = re.findall(rf'<option value="{first}">([^<]*)</option>', html)
+    assert "UTC" not in label and "awaiting_screening" not in label
+    with app.test_request_context(headers={"Accept-Language": language}):
+        received = formatting.when(datetime(2030, 7, 8, 8, 5))
+    assert "09:05" in received
+    word = {"nb": "Henvisning", "en": "Referral"}[language]
+    assert label == escape(f"{word} {first}, {'mottatt' if language == 'nb' else 'received'} {received} ({status})")

@@ -113,3 +113,22 @@ def test_a_known_patient_is_booked_as_known_and_not_overwritten(app, staff_clien
         assert patient.first_name == "Line" and patient.phone == "+4791234567"
         assert db.session.scalar(select(Appointment.patient_id)) == known
     assert counts(app) == (1, 1)
+
+
+def test_in_bokmal_the_details_objections_read_in_bokmal(app, staff_client, diary_set_up):
+    slot_id = slot_ids(app)[0]
+    secretary = staff_client("secretary")
+    cases = [
+        ({"national_id": "13116900217"}, "Fødselsnummeret: har feil kontrollsiffer."),
+        ({"national_id": "9434765918"}, "NHS-nummeret har feil kontrollsiffer"),
+        ({"national_id": "12345"}, "må være et fødselsnummer (11 sifre) eller et NHS-nummer (10 sifre)"),
+        ({"birth_date": "1970-01-01"}, "Fødselsdatoen stemmer ikke med fødselsnummeret."),
+        ({"phone": "12"}, "Telefonnummeret: er ikke et telefonnummer (feil antall sifre)."),
+        ({"first_name": "   "}, "Skriv inn pasientens fornavn."),
+    ]
+    for change, words in cases:
+        response = secretary.post(f"/slots/{slot_id}/book", headers={"Accept-Language": "nb"},
+                                  data={"csrf_token": secretary.csrf, **NEW, **change})
+        html = response.get_data(as_text=True).replace("&#39;", "'")
+        assert response.status_code == 422 and words in html, (change, words)
+    assert counts(app) == (0, 0)
