@@ -241,6 +241,10 @@ def init_app(app, babel) -> None:
         ngettext=lambda s, p, n: domain.get_translations().ungettext(s, p, n), newstyle=True,
         pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n))
+    # `_` is that gettext itself rather than Jinja's alias, which looks `gettext` up in the template's context
+    # on every call so that a context could bring its own (none here does): one context call less for each of
+    # the ~25 words of a list page (~150 fewer Python calls a request).
+    app.jinja_env.globals["_"] = app.jinja_env.globals["gettext"]
     app.before_request(_offer_wtforms_messages)
     app.extensions["babel"].locale_selector = select_locale
     app.jinja_env.globals.update(language_tag=language_tag, current_language=current_language,
