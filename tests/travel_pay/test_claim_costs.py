@@ -16,7 +16,7 @@ from portal.sandbox.referral_system import random_fodselsnummer
 from portal.travel_pay import services
 from portal.travel_pay.models import TravelClaim
 from tests.checkin.conftest import make_checkin_patient
-from tests.ops.test_workers import counting_round_trips
+from tests.ops.test_workers import counting_round_trips, without_clock_driven_round_trips
 from tests.test_hot_path_budgets import counting
 from tests.travel_pay.test_claim_job import checked_in_claim
 from tests.travel_pay.test_following_and_breaker import follow, make_due
@@ -41,6 +41,7 @@ def burst(app, monkeypatch) -> tuple:
     """Work the claims queue until it is empty; returns the SQL counts and the Redis round trips."""
     with app.app_context():
         connection = worker_redis()
+        without_clock_driven_round_trips(monkeypatch)
         with counting(app) as counted, counting_round_trips(monkeypatch) as sent:
             InProcessWorker([Queue("claims", connection=connection)], connection=connection).work(burst=True)
         db.session.remove()
