@@ -52,7 +52,7 @@ def test_admin_filters_orders_and_changes_a_discount_by_keyboard(open_page, sign
     page.get_by_role("button", name="Filter").press("Enter")
     first_order = page.get_by_role("link", name=re.compile(r"^#\d+$")).last  # newest first: the 2 March one
     expect(first_order).to_be_visible()
-    expect(page.locator(".totals")).to_contain_text("1950.00")
+    expect(page.locator(".totals")).to_contain_text("£1,950.00")  # the install's currency, formatted by Babel
     assert page.evaluate(OVERFLOW) <= 0
     assert_no_axe_violations(page, "orders list")
     screenshot(page, screens / f"orders-list-{name}.png", full_page=True)
@@ -68,7 +68,7 @@ def test_admin_filters_orders_and_changes_a_discount_by_keyboard(open_page, sign
     page.get_by_label("Discount (%)").fill("10")
     page.get_by_label("Discount (%)").press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Discount changed")
-    expect(page.locator(".totals")).to_contain_text("585.00")
+    expect(page.locator(".totals")).to_contain_text("£585.00")
     assert page.evaluate(OVERFLOW) <= 0
     assert_no_axe_violations(page, "order detail")
     screenshot(page, screens / f"orders-detail-{name}.png", full_page=True)
