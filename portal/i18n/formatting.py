@@ -55,6 +55,11 @@ def _locale():
     return getattr(babel_context, "babel_locale", None) or get_locale()
 
 
+def _locale_name() -> str | None:
+    locale = _locale()
+    return None if locale is None else str(locale)
+
+
 def _zone_suffix(local: datetime, where, show_zone: bool | None) -> str:
     if show_zone is None:
         show_zone = zone(where).key != viewer_zone().key
@@ -66,11 +71,14 @@ def clock(moment: datetime | None, where=None, show_zone: bool | None = None) ->
     if moment is None:
         return ""
     local = in_zone(moment, where)
-    return _minute_text(local.hour, local.minute, _locale()) + _zone_suffix(local, where, show_zone)
+    return _minute_text(local.hour, local.minute, _locale_name()) + _zone_suffix(local, where, show_zone)
 
 
+# The caches below are keyed by the locale's name ('nb_NO'), not by Babel's Locale: Flask-Babel makes a new
+# Locale each request, and looking one up in a cache ran Locale.__hash__ and __eq__ (Python, ~12 calls) for
+# every time on a page, more than the rest of the look-up.
 @lru_cache(maxsize=32)
-def _when_patterns(locale) -> tuple:
+def _when_patterns(locale: str) -> tuple:
     # A list writes 25 of these a page: the locale's patterns are looked up once, not three times a row.
     return (get_datetime_format("medium", locale=locale), get_date_format("medium", locale=locale),
             get_time_format("short", locale=locale))
@@ -79,12 +87,12 @@ def _when_patterns(locale) -> tuple:
 # A list's rows share days and minutes, and Babel's pattern formatting is most of a time's cost: each day's
 # and each minute's text is made once per locale. (The short time patterns show hours and minutes only.)
 @lru_cache(maxsize=2048)
-def _day_text(day: date, locale) -> str:
+def _day_text(day: date, locale: str) -> str:
     return format_date(day, _when_patterns(locale)[1], locale=locale)
 
 
 @lru_cache(maxsize=4096)
-def _minute_text(hour: int, minute: int, locale) -> str:
+def _minute_text(hour: int, minute: int, locale: str) -> str:
     return format_time(time(hour, minute), _when_patterns(locale)[2], locale=locale)
 
 
@@ -92,13 +100,19 @@ def when(moment: datetime | None, where=None, show_zone: bool | None = None) -> 
     """'7. feb. 2030, 09:05' / '7 Feb 2030, 09:05' / 'Feb 7, 2030, 9:05 AM', where it happens (+ zone, as `clock`)."""
     if moment is None:
         return ""
-    local, locale = in_zone(moment, where), _locale()
-    return _when_text(local, locale) + _zone_suffix(local, where, show_zone)
+    local = in_zone(moment, where)
+    return _when_text(local.date(), local.hour, local.minute, _locale_name()) + _zone_suffix(local, where, show_zone)
 
 
-def _when_text(local: datetime, locale) -> str:
-    return _when_patterns(locale)[0].replace("{1}", _day_text(local.date(), locale)) \
-        .replace("{0}", _minute_text(local.hour, local.minute, locale))
+def _when_text(day: date, hour: int, minute: int, locale: str) -> str:
+    return _when_patterns(locale)[0].replace("{1}", _day_text(day, locale)) \
+        .replace("{0}", _minute_text(hour, minute, locale))
+
+
+@lru_cache(maxsize=4096)
+def _when_html(day: date, hour: int, minute: int, locale: str) -> str:
+    """`_when_text` escaped for a page, made once per day, minute and locale."""
+    return str(escape(_when_text(day, hour, minute, locale)))
 
 
 def slot(moment: datetime | None, where=None, show_zone: bool | None = None) -> str:
@@ -201,31 +215,44 @@ def time_tag(moment: datetime | None, where=None, form: str = "when", show_zone:
     """<time datetime="2030-02-07T08:05:00Z">7 Feb 2030, 09:05</time>: machine-readable UTC, people's words."""
     if moment is None:
         return Markup("")
-    return _time_element(moment, {"when": when, "clock": clock, "slot": slot}[form](moment, where, show_zone))
+    shown = {"when": when, "clock": clock, "slot": slot}[form](moment, where, show_zone)
+    return _time_element(moment, str(escape(shown)))
 
 
 def time_tags():
     """`time_tag` (as `when`, zone shown where it is not the viewer's) for the cells of one list: the
-    locale and the viewer's zone are looked up once per list, not in every cell (a partner's list has
-    up to two times a row; the look-ups were about half of each cell's cost)."""
-    locale, viewer = _locale(), viewer_zone().key
+    locale, the viewer's zone and each place's zone are looked up once per list, not in every cell, and
+    each minute's words come escaped from a cache (a partner's list has up to two times a row; the
+    look-ups and the escaping were most of each cell's cost)."""
+    locale, viewer = _locale_name(), viewer_zone().key
+    places: dict = {}
 
     def tag(moment: datetime | None, where=None) -> Markup:
         if moment is None:
             return Markup("")
-        place = zone(where)
-        local = in_zone(moment, place)
-        suffix = f" {local.tzname()}" if place.key != viewer else ""
-        return _time_element(moment, _when_text(local, locale) + suffix)
+        place = places.get(where)
+        if place is None:
+            place = places[where] = zone(where)
+        local = (moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment).astimezone(place)
+        html = _when_html(local.date(), local.hour, local.minute, locale)
+        if place.key != viewer:
+            html += _zone_html(local.tzname())
+        return _time_element(moment, html)
 
     return tag
 
 
-def _time_element(moment: datetime, shown: str) -> Markup:
+@lru_cache(maxsize=256)
+def _zone_html(abbreviation: str) -> str:
+    return f" {escape(abbreviation)}"
+
+
+def _time_element(moment: datetime, html: str) -> Markup:
+    """The <time> element around `html`, text already escaped."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     utc = moment.isoformat(timespec="seconds")  # digits and separators only: nothing to escape
-    return Markup(f'<time datetime="{utc}Z">{escape(shown)}</time>')
+    return Markup(f'<time datetime="{utc}Z">{html}</time>')
 
 
 def init_app(app) -> None:

@@ -11,7 +11,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import current_app, g, request, session, url_for
 from joserfc.errors import JoseError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager
 
 from portal.extensions import db
@@ -80,16 +80,19 @@ def init_app(app) -> None:
     app.add_template_global(partner_home_url)
 
 
+# One query, partner included. A deactivated user, a user of a deactivated partner, and a cookie from before a
+# role change (older epoch) are signed out at their next request, even if Redis failed when their sessions were
+# ended. The partner's sealed client secret is left unread (deferred): no request of a signed-in user needs it,
+# and decrypting it on every request was a measurable part of a partner page. Built once: building it and its
+# cache key on every request cost ~200 Python calls of each partner page.
+_PARTNER_USER_BY_ID = (select(PartnerUser).join(PartnerUser.partner)
+                       .options(contains_eager(PartnerUser.partner).defer(Partner.idp_client_secret))
+                       .where(PartnerUser.id == bindparam("id"), PartnerUser.active.is_(True),
+                              Partner.active.is_(True)))
+
+
 def _load_partner_user(user_id: int):
-    # One query, partner included. A deactivated user, a user of a deactivated partner, and a cookie from
-    # before a role change (older epoch) are signed out at their next request, even if Redis failed when
-    # their sessions were ended.
-    # The partner's sealed client secret is left unread (deferred): no request of a signed-in user needs it,
-    # and decrypting it on every request was a measurable part of a partner page.
-    user = db.session.scalar(select(PartnerUser).join(PartnerUser.partner)
-                             .options(contains_eager(PartnerUser.partner).defer(Partner.idp_client_secret))
-                             .where(PartnerUser.id == user_id, PartnerUser.active.is_(True),
-                                    Partner.active.is_(True)))
+    user = db.session.scalar(_PARTNER_USER_BY_ID, {"id": user_id})
     if user is None or session.get("epoch") != user.session_epoch:
         return None
     return user
