@@ -199,6 +199,13 @@ def clean_text(value, *, max_length: int, multiline: bool = False, required: boo
         if required:
             raise TextRejected(_("must not be empty"))
         return value
+    # Most names and messages are printable ASCII (U+0020-U+007E), which holds none of the characters refused
+    # below, and, stripped and not empty, begins with a visible one: the loop's checks (a few Python calls
+    # a character, most of a referral's intake) have nothing to find.
+    if value.isascii() and value.isprintable():
+        if len(value) > max_length:
+            raise TextRejected(_("use at most %(n)d characters", n=max_length))
+        return value
     visible = False
     for ch in value:
         code = ord(ch)

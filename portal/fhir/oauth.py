@@ -45,13 +45,13 @@ def _query_client(client_id: str) -> ApiClient | None:
 
 
 # Checked on every API call (a disabled client's tokens stop at once), so one column, no entity, and a Core
-# statement built once: no ORM layers on the way.
+# statement built once, run on the session's connection: no ORM layers on the way.
 _ACTIVE_CLIENT = select(ApiClient.__table__.c.id).where(ApiClient.__table__.c.client_id == bindparam("client_id"),
                                                          ApiClient.__table__.c.active)
 
 
 def _client_is_active(client_id: str) -> bool:
-    return db.session.scalar(_ACTIVE_CLIENT, {"client_id": client_id}) is not None
+    return db.session.connection().scalar(_ACTIVE_CLIENT, {"client_id": client_id}) is not None
 
 
 def _save_token(token: dict, request) -> None:

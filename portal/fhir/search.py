@@ -11,6 +11,7 @@ accepted and read as one.
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from portal.ids import MAX_ID
@@ -180,7 +181,14 @@ class SlotSearch:
     ignored: list[str] = field(default_factory=list)
 
     def self_query(self) -> str:
-        return urlencode(self.used, safe=":")
+        return _encoded(tuple(self.used))
+
+
+# Consumers repeat the same few searches (a service and week): the self link's query is encoded once per
+# search, not on every answer (urlencode quotes each name and value in Python: ~340 calls a slot search).
+@lru_cache(maxsize=512)
+def _encoded(pairs: tuple[tuple[str, str], ...]) -> str:
+    return urlencode(pairs, safe=":")
 
 
 def _read_service(name: str, value: str, search: SlotSearch, issues: list[dict]) -> None:
