@@ -7,6 +7,7 @@ counter is unchanged the answer is an empty 204, so polling costs one Redis GET.
 import logging
 
 import redis
+from flask import current_app
 
 from portal.extensions import redis_client
 
@@ -20,6 +21,32 @@ def bump(topic: str) -> int | None:
         return redis_client().incr(f"live:{topic}")
     except redis.RedisError:
         log.warning("could not bump live topic %s; pages refresh on the next change", topic)
+        return None
+
+
+# The counter raised to a value unless it is already there or past it, in one round trip.
+_RAISE_TO = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local value = tonumber(ARGV[1])
+if value > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return value
+end
+return current
+"""
+
+
+def raise_to(topic: str, value: int) -> int | None:
+    """Tell live pages on `topic` that it has reached `value` (a counter that only goes up, such as the id of
+    the last message stored); the counter after, or None when Redis did not answer (an outage only delays
+    the pages)."""
+    scripts = current_app.extensions.setdefault("portal_live_scripts", {})
+    if "raise_to" not in scripts:
+        scripts["raise_to"] = redis_client().register_script(_RAISE_TO)
+    try:
+        return int(scripts["raise_to"](keys=[f"live:{topic}"], args=[value]))
+    except redis.RedisError:
+        log.warning("could not raise live topic %s; pages refresh on the next change", topic)
         return None
 
 

@@ -1,10 +1,12 @@
 """The patient's side: link, identity check, waiting room, chat, review."""
 
 import re
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
 
+from portal import live
 from portal.consultations import services
 from portal.consultations.models import Consultation, PatientLink, Review
 from portal.extensions import db
@@ -305,3 +307,26 @@ def test_chat_answers_carry_only_the_messages_the_page_does_not_have(app, client
     whole = client.get("/c/room/chat?after=-5", headers=HX).get_data(as_text=True)
     assert whole.index("I have a cough") < whole.index("Since when?") < whole.index("Two days")
     assert client.get(f"/c/room/chat?after={2**40}", headers=HX).status_code == 200
+
+
+def test_a_sent_message_s_answer_polls_from_that_message_s_id(app, client, sandbox, staff_client):
+    cid, room, doctor_client = in_progress_chat(app, client, staff_client)
+    token, csrf = re.search(r'name="chat_token" value="([^"]+)"', room).group(1), csrf_token_from(room)
+    sent = client.post("/c/room/chat", data={"csrf_token": csrf, "chat_token": token, "message": "I have a cough",
+                                             "after": "0"}, headers=HX).get_data(as_text=True)
+    message_id = re.search(r'id="chat-msg-(\d+)"', sent).group(1)
+    # The chat's counter is the id of the last message announced: the page holds its own message's id.
+    assert chat_cursor(sent) == (message_id, message_id)
+    with app.app_context():
+        assert live.version(services.chat_topic(cid)) == int(message_id)
+
+
+def test_the_chat_counter_never_goes_back_when_an_earlier_message_is_announced_late(app):
+    # Posts commit in id order, but each raises the counter after its commit: message 11's raise may come
+    # after message 12's. Lowering the counter to 11 would leave a page holding 11 blind to message 12.
+    with app.app_context():
+        topic = f"chat-counter-test-{uuid.uuid4().hex}"
+        assert live.raise_to(topic, 12) == 12
+        assert live.raise_to(topic, 11) == 12
+        assert live.version(topic) == 12
+        assert live.raise_to(topic, 13) == 13
