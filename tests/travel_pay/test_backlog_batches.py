@@ -88,3 +88,26 @@ def test_a_batch_job_that_died_leaves_its_claims_to_the_next_sweep(app, clinic, 
     with app.app_context():
         statuses = db.session.scalars(select(TravelClaim.status).where(TravelClaim.id.in_(claim_ids))).all()
     assert statuses == ["filed", "filed"] and travel_sandbox.counters()["filings"] == 2
+
+
+def test_a_batch_hands_every_claim_text_to_the_notifications_queue_at_once(app, clinic, travel_sandbox, monkeypatch):
+    from portal.notifications import services as outbox
+    from portal.notifications.models import Notification
+
+    dispatched = []
+    real_dispatch = outbox.dispatch
+    monkeypatch.setattr(outbox, "dispatch", lambda ids: (dispatched.append(list(ids)), real_dispatch(ids)))
+    claim_ids = backlog(app, clinic, 3, seed=11)
+    with settings(app, TRAVEL_CLAIM_BATCH_SIZE=10), app.app_context():
+        assert services.sweep_travel_claims()["queued"] == 3
+    run_claim_jobs(app)
+    assert [claim(app, claim_id).status for claim_id in claim_ids] == ["filed"] * 3
+    with app.app_context():
+        texts = db.session.scalars(select(Notification.id).where(Notification.kind == "travel_claim.filed",
+                                                                 Notification.patient_id.in_(
+                                                                     [claim(app, c).patient_id for c in claim_ids]))
+                                   ).all()
+        assert len(texts) == 3
+        assert [sorted(batch) for batch in dispatched if batch] == [sorted(texts)]
+        queued = Queue("notifications", connection=redis_client()).job_ids
+        assert {f"notification-{text}" for text in texts} <= set(queued)
