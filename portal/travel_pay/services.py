@@ -276,7 +276,7 @@ _TAKE = (update(_claims)
 
 # The claim with exactly what its payload and message need, in one statement, as a Core row (no ORM
 # instance to build, identity-map and expunge per claim): its attributes are the claim's column names.
-_READ_FILING = (
+_READ_CLAIM = (
     select(_claims.c.id, _claims.c.patient_id, _claims.c.appointment_id, _claims.c.appointment_date,
            _claims.c.answers, _claims.c.attempts, _claims.c.max_attempts, _claims.c.idempotency_key,
            _claims.c.outcome_unknown, _claims.c.pauses, _claims.c.external_appointment_id,
@@ -287,8 +287,9 @@ _READ_FILING = (
     .join(Slot, Slot.id == Appointment.slot_id)
     .join(Schedule, Schedule.id == Slot.schedule_id)
     .outerjoin(Location, Location.id == Schedule.location_id)
-    .join(Patient, Patient.id == _claims.c.patient_id)
-    .where(_claims.c.id == bindparam("claim_id")))
+    .join(Patient, Patient.id == _claims.c.patient_id))
+_READ_FILING = _READ_CLAIM.where(_claims.c.id == bindparam("claim_id"))
+_READ_FILINGS = _READ_CLAIM.where(_claims.c.id.in_(bindparam("claim_ids", expanding=True)))
 
 # An outcome is written only while the row is still this attempt's (a recovered re-run may own it).
 _FINISH = update(_claims).where(_claims.c.id == bindparam("claim_id"), _claims.c.status == SUBMITTING,
@@ -331,6 +332,32 @@ def _read_filing(claim_id: int, held_texts: list[int] | None) -> _Filing:
                    row.email, row.language, held_texts)
 
 
+_TAKE_TOGETHER = (update(_claims)
+                  .where(_claims.c.id.in_(bindparam("claim_ids", expanding=True)),
+                         _claims.c.status.in_((QUEUED, NOT_QUEUED)), _claims.c.next_attempt_at <= bindparam("due_by"))
+                  .values(status=SUBMITTING, attempts=_claims.c.attempts + 1, attempt_started_at=bindparam("now"),
+                          updated_at=bindparam("now"))
+                  .returning(_claims.c.id))
+# How many claims of a batch are taken in one transaction. Taken claims wait `submitting` while the ones
+# before them are filed: 10 single POSTs (at most two timed-out calls each) stay far inside
+# TRAVEL_CLAIM_STUCK_SECONDS, after which the sweep would count them as cut off. Steps (up to six calls
+# each) take one at a time.
+TAKEN_TOGETHER = 10
+
+
+def _take_together(claim_ids: list[int], held_texts: list[int] | None) -> dict[int, _Filing]:
+    """Take the attempts of those of `claim_ids` that are due and free (one conditional UPDATE, as
+    `_take_for_attempt` does for one), read them (one SELECT) and commit: the attempts are ours."""
+    now = utcnow()
+    connection = db.session.connection()
+    taken = connection.execute(_TAKE_TOGETHER, {"claim_ids": claim_ids, "due_by": now + EARLY_START,
+                                                "now": now}).scalars().all()
+    rows = connection.execute(_READ_FILINGS, {"claim_ids": taken}).all() if taken else []
+    db.session.commit()
+    return {row.id: _Filing(row, row.attempts, row.appointment_start, row.location_id, row.location_name,
+                            row.phone, row.email, row.language, held_texts) for row in rows}
+
+
 def _finish(filing: _Filing, statement=None, **values) -> bool:
     """Write an attempt's outcome only if the row is still this attempt's (a recovered re-run may own it):
     `statement` with its parameters in `values`, or _FINISH setting `values`."""
@@ -356,26 +383,42 @@ def submit_claims(claim_ids: list[int]) -> dict[str, int]:
     The texts (committed in the outbox with each outcome) are dispatched together, in one pipeline, at most
     TEXTS_HELD_SECONDS after the first of them and at the end: a pipeline per claim was ~15% of a filing's
     worker CPU. A worker that dies before it dispatches leaves them pending in the outbox, which every
-    worker's start sweeps (as after a Redis outage)."""
+    worker's start sweeps (as after a Redis outage).
+
+    The claims are taken TAKEN_TOGETHER at a time (`_take_together`): one conditional UPDATE, one SELECT and
+    one commit for them, instead of each for every claim. Each is still filed by itself after that commit."""
     outcomes: dict[str, int] = {}
     error, texts, held_since = None, [], None
+    together = 1 if in_steps() else TAKEN_TOGETHER
     try:
-        for claim_id in claim_ids:
+        for first in range(0, len(claim_ids), together):
+            chunk = claim_ids[first:first + together]
             try:
-                outcome = submit_claim(claim_id, held_texts=texts)
+                taken = _take_together(chunk, texts)
             except JobTimeoutException:
-                raise  # the batch's time is up: the rest stay queued for the sweep
-            except Exception as exc:  # noqa: BLE001 — logged, and raised after the rest are filed
+                raise
+            except Exception as exc:  # noqa: BLE001 — as a claim's error below: the sweep queues them again
                 db.session.rollback()
-                log.exception("travel claim %s failed in a batch", claim_id)
-                error, outcome = error or exc, "error"
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            if texts and held_since is None:
-                held_since = time.monotonic()
-            if held_since is not None and time.monotonic() - held_since >= TEXTS_HELD_SECONDS:
-                outbox.dispatch(texts)
-                texts.clear()
-                held_since = None
+                log.exception("travel claims %s could not be taken in a batch", chunk)
+                error, outcomes["error"] = error or exc, outcomes.get("error", 0) + len(chunk)
+                continue
+            for claim_id in chunk:
+                try:
+                    filing = taken.get(claim_id)
+                    outcome = "nothing to do" if filing is None else _submit_taken(filing)
+                except JobTimeoutException:
+                    raise  # the batch's time is up: the rest stay queued for the sweep
+                except Exception as exc:  # noqa: BLE001 — logged, and raised after the rest are filed
+                    db.session.rollback()
+                    log.exception("travel claim %s failed in a batch", claim_id)
+                    error, outcome = error or exc, "error"
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                if texts and held_since is None:
+                    held_since = time.monotonic()
+                if held_since is not None and time.monotonic() - held_since >= TEXTS_HELD_SECONDS:
+                    outbox.dispatch(texts)
+                    texts.clear()
+                    held_since = None
     finally:
         outbox.dispatch(texts)
         try:
@@ -399,6 +442,25 @@ def submit_claim(claim_id: int, held_texts: list[int] | None = None) -> str:
         return "nothing to do"
     filing = _read_filing(claim_id, held_texts)
     db.session.commit()  # the attempt is ours; no transaction is held while the claims API answers
+    return _file_taken(filing, token, failures)
+
+
+def _submit_taken(filing: _Filing) -> str:
+    """File a claim `_take_together` took. The breaker may have opened since: then the attempt is given
+    back unused and waits for the breaker like any paused claim."""
+    token, paused_until, failures = redis_client().mget(TOKEN_KEY, breaker.OPEN_KEY, breaker.FAILURES_KEY)
+    if not paused_until:
+        return _file_taken(filing, token, failures)
+    until, pauses = breaker.reopens_at(paused_until) or utcnow(), filing.claim.pauses + 1
+    if not _finish(filing, status=QUEUED, attempts=filing.attempt - 1, pauses=pauses, next_attempt_at=until):
+        return "superseded"
+    db.session.commit()
+    enqueue_claim(filing.claim.id, filing.attempt, until, pauses=pauses)
+    return "paused"
+
+
+def _file_taken(filing: _Filing, token: bytes | None, failures: bytes | None) -> str:
+    """File an attempt that is ours (taken and committed), and write its outcome."""
     try:
         filed = _file(filing, access_token(token))
     except _Superseded:

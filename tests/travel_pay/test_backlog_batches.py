@@ -111,3 +111,19 @@ def test_a_batch_hands_every_claim_text_to_the_notifications_queue_at_once(app, 
         assert [sorted(batch) for batch in dispatched if batch] == [sorted(texts)]
         queued = Queue("notifications", connection=redis_client()).job_ids
         assert {f"notification-{text}" for text in texts} <= set(queued)
+
+
+def test_claims_a_batch_took_together_wait_unattempted_when_the_breaker_opens_before_their_turn(
+        app, clinic, travel_sandbox):
+    claim_ids = backlog(app, clinic, 4, seed=12)
+    travel_sandbox.set_mode(mode="fail", failures=100)
+    with settings(app, TRAVEL_CLAIM_BATCH_SIZE=10, TRAVEL_CLAIM_BREAKER_FAILURES=2), app.app_context():
+        assert services.sweep_travel_claims()["queued"] == 4
+        run_claim_jobs(app)
+        first, second, *waiting = (claim(app, claim_id) for claim_id in claim_ids)
+        assert travel_sandbox.counters()["failures_served"] == 2  # then the breaker opened: nobody called out
+        assert (first.attempts, second.attempts) == (1, 1)
+        for paused in waiting:  # taken with the first two, given back without using an attempt
+            assert (paused.status, paused.attempts, paused.pauses) == ("queued", 0, 1)
+            job = Job.fetch(services.job_id(paused.id, 1, pauses=1), connection=redis_client())
+            assert job.get_status() == "scheduled" and job.args == (paused.id,)
