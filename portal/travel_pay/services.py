@@ -326,7 +326,7 @@ def _take_for_attempt(claim_id: int) -> bool:
         _TAKE, {"claim_id": claim_id, "due_by": now + EARLY_START, "now": now}).rowcount == 1
 
 
-def _read_filing(claim_id: int, held_texts: list[int] | None) -> _Filing:
+def _read_filing(claim_id: int, held_texts: list[int] | None = None) -> _Filing:
     row = db.session.connection().execute(_READ_FILING, {"claim_id": claim_id}).one()
     return _Filing(row, row.attempts, row.appointment_start, row.location_id, row.location_name, row.phone,
                    row.email, row.language, held_texts)
