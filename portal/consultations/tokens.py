@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import jwt
 
+from portal.security import verified_tokens
+
 PATIENT_CHAT_TTL = 24 * 3600
 DOCTOR_CHAT_TTL = 14 * 24 * 3600
 
@@ -52,8 +54,8 @@ class ChatSender:
 def verify_chat_jwt(token: str, consultation, chat_room) -> ChatSender:
     """Who may post with this token in this consultation's room; raises InvalidChatToken otherwise."""
     try:
-        claims = jwt.decode(token, chat_room.shared_secret, algorithms=["HS256"], issuer=chat_room.shared_secret_id,
-                            options={"require": ["iat", "exp", "iss", "jti", "owner", "recipients"]})
+        claims = verified_tokens.decode_hs256(token, chat_room.shared_secret, issuer=chat_room.shared_secret_id,
+                                              options={"require": ["iat", "exp", "iss", "jti", "owner", "recipients"]})
     except jwt.PyJWTError as exc:
         raise InvalidChatToken(type(exc).__name__) from None
     recipients = claims.get("recipients")

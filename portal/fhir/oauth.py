@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select
 
 from portal.extensions import csrf, db, limiter
 from portal.fhir.models import ApiClient
-from portal.security import audit
+from portal.security import audit, verified_tokens
 
 SCOPES = ("appointment/*.write", "slot/*.read", "schedule/*.read", "location/*.read", "organization/*.read",
           "healthcareservice/*.read")
@@ -145,8 +145,8 @@ def caller_from_authorization(header: str | None) -> Caller:
     if scheme.lower() != "bearer" or not value.strip():
         raise TokenRejected("a bearer access token is required")
     try:
-        claims = jwt.decode(value.strip(), current_app.config["API_TOKEN_KEY"], algorithms=["HS256"],
-                            audience=AUDIENCE, issuer=ISSUER, options={"require": ["exp", "sub", "scope"]})
+        claims = verified_tokens.decode_hs256(value.strip(), current_app.config["API_TOKEN_KEY"], audience=AUDIENCE,
+                                              issuer=ISSUER, options={"require": ["exp", "sub", "scope"]})
     except jwt.ExpiredSignatureError:
         raise TokenRejected("the access token has expired") from None
     except jwt.InvalidTokenError:

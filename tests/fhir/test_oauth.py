@@ -3,6 +3,7 @@
 import time
 
 import jwt
+import time_machine
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -78,6 +79,19 @@ def test_expired_forged_and_garbage_tokens_are_403(app, client, api_client):
         assert valid_stu3(response)["issue"][0]["code"] == "login"
     assert "expired" in client.get(SLOT_SEARCH, headers={"Authorization": f"Bearer {expired}"}).json[
         "issue"][0]["diagnostics"]
+
+
+def test_a_token_that_worked_stops_at_its_expiry(app, client, api_client):
+    # Verified tokens are remembered (security/verified_tokens.py); the expiry is checked on every use.
+    client_id, _ = api_client(["slot/*.read"])
+    now = int(time.time())
+    claims = {"iss": "care-portal", "aud": "care-portal-fhir", "sub": client_id, "scope": "slot/*.read",
+              "iat": now, "exp": now + 60}
+    headers = {"Authorization": f"Bearer {jwt.encode(claims, app.config['API_TOKEN_KEY'], algorithm='HS256')}"}
+    assert client.get(SLOT_SEARCH, headers=headers).status_code == 200
+    with time_machine.travel(now + 61, tick=False):
+        response = client.get(SLOT_SEARCH, headers=headers)
+    assert response.status_code == 403 and "expired" in response.json["issue"][0]["diagnostics"]
 
 
 def test_a_deactivated_clients_token_stops_working(app, client, bearer):
