@@ -40,8 +40,7 @@ os.environ.update(INSTANCE_PATH=INSTANCE, RATELIMIT_ENABLED="0", SESSION_IDLE_MI
                   TWO_FACTOR_REQUIRED_ROLES="")
 
 import requests  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from harness import Gunicorn, percentile, run_wrk, with_cpu  # noqa: E402
+from harness import Gunicorn, csrf_field, fresh_schema, percentile, run_wrk, with_cpu  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
@@ -59,11 +58,7 @@ def build(app, consultations: int, conversations: int):
     from portal.security.staff_users import create_or_update_user
 
     with app.app_context():
-        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
+        fresh_schema(app)
         doctor = create_or_update_user("bench-doctor@example.org", PASSWORD, "doctor", "Dr. Bench")
         now = utcnow()
         db.session.execute(insert(Patient), [
@@ -105,7 +100,7 @@ def csrf_of(html: str) -> str:
 def sign_in(base: str) -> requests.Session:
     s = requests.Session()
     page = s.get(f"{base}/login").text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_field(page)
     r = s.post(f"{base}/login", data={"email": "bench-doctor@example.org", "password": PASSWORD, "csrf_token": token},
                allow_redirects=False)
     assert r.status_code == 302, r.status_code

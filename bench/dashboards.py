@@ -23,6 +23,7 @@ os.environ.setdefault("RATELIMIT_ENABLED", "false")
 os.environ.setdefault("TWO_FACTOR_REQUIRED_ROLES", "")  # the bench admin signs in with the password only
 
 from flask_migrate import upgrade  # noqa: E402
+from harness import csrf_field  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
@@ -97,7 +98,7 @@ def main():
     print(f"built {args.consultations} consultations and referrals in {time.perf_counter() - started:.1f} s")
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = csrf_field(page)
     client.post("/login", data={"email": "bench-admin@example.org", "password": PASSWORD, "csrf_token": token})
     times = []
     for _ in range(args.runs):

@@ -18,7 +18,6 @@ across runs; it is printed as a ratio to hello world's.
 import argparse
 import os
 import random
-import re
 import sys
 import tempfile
 import time
@@ -35,9 +34,8 @@ os.environ.update(INSTANCE_PATH=INSTANCE, RATELIMIT_ENABLED="0", SESSION_IDLE_MI
                   TWO_FACTOR_REQUIRED_ROLES="")
 
 import requests  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from harness import Gunicorn, run_wrk, with_cpu, wrk_line  # noqa: E402
-from sqlalchemy import event, insert, select, text  # noqa: E402
+from harness import Gunicorn, csrf_field, fresh_schema, run_wrk, with_cpu, wrk_line  # noqa: E402
+from sqlalchemy import event, insert, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.care_requests.models import CareRequest, PartnerPatient  # noqa: E402
@@ -67,11 +65,7 @@ def _batches(rows_of, total: int):
 def build(app, patients: int) -> int:
     """Returns the id of the patient with 500 history entries."""
     with app.app_context():
-        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
+        fresh_schema(app)
         doctor = create_or_update_user(DOCTOR, PASSWORD, "doctor", "Dr. Bench")
         other_doctor = create_or_update_user("bench-other@example.org", PASSWORD, "doctor", "Dr. Other")
         secretary = create_or_update_user("bench-secretary@example.org", PASSWORD, "secretary", "Bench Secretary")
@@ -180,7 +174,7 @@ def _the_patient(doctor_id: int, secretary_id: int, patient_id: int) -> int:
 def sign_in(base: str) -> dict:
     session = requests.Session()
     page = session.get(f"{base}/login").text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_field(page)
     answer = session.post(f"{base}/login", data={"email": DOCTOR, "password": PASSWORD, "csrf_token": token},
                           allow_redirects=False)
     assert answer.status_code == 302, answer.status_code
@@ -191,7 +185,7 @@ def statements_per_page(app, patient_id: int) -> int:
     """SQL statements of one record page, in process (the test suite holds the same figure constant)."""
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_field(page)
     client.post("/login", data={"email": DOCTOR, "password": PASSWORD, "csrf_token": token})
     client.get(f"/patients/{patient_id}")
     counted = []

@@ -40,7 +40,7 @@ if "--child" not in sys.argv:
     os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="care-portal-bench-")
 os.environ.update(RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING")
 
-from flask_migrate import upgrade  # noqa: E402
+from harness import fresh_schema  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
@@ -61,11 +61,7 @@ def seed(app, n: int) -> int:
     from portal.security.staff_users import create_or_update_user
 
     with app.app_context():
-        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
+        fresh_schema(app)
         doctor = create_or_update_user("bench-doctor@example.org", "bench-password-1", "doctor", "Dr. Bench")
         load_demo_insurer()
         insurer_id = db.session.scalar(text("SELECT id FROM insurers"))

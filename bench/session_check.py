@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     n = parser.parse_args().n
     from flask_migrate import upgrade
+    from harness import csrf_field
 
     from portal import create_app
     from portal.extensions import redis_client
@@ -46,7 +47,7 @@ def main() -> None:
         create_or_update_user("bench@example.org", "bench session passphrase", "secretary", "Bench")
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = csrf_field(page)
     client.post("/login", data={"email": "bench@example.org", "password": "bench session passphrase",
                                 "csrf_token": token})
     with client.session_transaction() as cookie:

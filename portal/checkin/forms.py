@@ -1,18 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, RadioField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length
-
-from portal.input_rules import PlainText
-
-
-class IdentityForm(FlaskForm):
-    last_name = StringField(_l("Your last name"), validators=[DataRequired(message=_l("Enter your last name.")),
-                                                          Length(max=200), PlainText(200)],
-                            render_kw={"autocomplete": "family-name"})
-    birth_date = DateField(_l("Your date of birth"),
-                           validators=[InputRequired(message=_l("Enter your date of birth."))],
-                           render_kw={"autocomplete": "bday"})
+from wtforms import BooleanField, RadioField
+from wtforms.validators import InputRequired
 
 
 class YesNoForm(FlaskForm):

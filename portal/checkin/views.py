@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 
 from portal import sqlite_writer
 from portal.checkin import services
-from portal.checkin.forms import CheckInForm, FileNowForm, IdentityForm, ReviewForm, YesNoForm
+from portal.checkin.forms import CheckInForm, FileNowForm, ReviewForm, YesNoForm
 from portal.extensions import limiter
 from portal.i18n import languages
-from portal.patients.services import language_of
+from portal.patient_links import identity_step
 from portal.security import audit
 from portal.security.policy import patient_may_check_in
 from portal.travel_pay.agreement import current_agreement
@@ -34,24 +34,9 @@ def identity_check(token: str):
     if link is None:
         return _message(_("This link does not work"),
                         _("The link is unknown or has expired. Contact the clinic for a new one."), 404)
-    record_language = language_of(link.patient_id)
-    languages.speak_patients_language(record_language)
-    form = IdentityForm()
-    locked = services.identity_locked(link)
-    if not locked and form.validate_on_submit():
-        try:
-            if services.check_identity(link, last_name=form.last_name.data, birth_date=form.birth_date.data):
-                chosen = languages.session_choice()
-                session.clear()
-                session.permanent = True
-                session["checkin_access"] = {"patient_id": link.patient_id}
-                languages.start_patient_session(link.patient_id, record_language, chosen)
-                return redirect(url_for("checkin.appointments"))
-            form.last_name.errors.append(_("The last name or date of birth does not match what we have."))
-        except services.IdentityLocked:
-            locked = True
-    status = 429 if locked else (422 if form.errors else 200)
-    return render_template("checkin/identity.html", form=form, locked=locked), status
+    return identity_step(link, locked=services.identity_locked, check=services.check_identity,
+                         access_key="checkin_access", access={"patient_id": link.patient_id},
+                         next_url=lambda: url_for("checkin.appointments"), template="checkin/identity.html")
 
 
 def _patient_id() -> int:

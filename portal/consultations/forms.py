@@ -50,14 +50,6 @@ class ChatForm(FlaskForm):
     chat_token = HiddenField(validators=[DataRequired()])
 
 
-class IdentityForm(FlaskForm):
-    last_name = StringField(_l("Your last name"), validators=[DataRequired(), Length(max=200), PlainText(200)],
-                            render_kw={"autocomplete": "family-name"})
-    birth_date = DateField(_l("Your date of birth"),
-                           validators=[InputRequired(message=_l("Enter your date of birth."))],
-                           render_kw={"autocomplete": "bday"})
-
-
 class DirectStartForm(FlaskForm):
     first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=200), PlainText(200)],
                              render_kw={"autocomplete": "given-name"})

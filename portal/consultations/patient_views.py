@@ -12,11 +12,10 @@ from jinja2_fragments.flask import render_block
 from portal import live, sqlite_writer
 from portal.consultations import services
 from portal.consultations.chat_views import chat_news, post_chat
-from portal.consultations.forms import ChatForm, IdentityForm, ReviewForm
+from portal.consultations.forms import ChatForm, ReviewForm
 from portal.consultations.models import CANCELLED, COMPLETED, IN_PROGRESS
 from portal.extensions import limiter
-from portal.i18n import languages
-from portal.patients.services import language_of
+from portal.patient_links import identity_step
 from portal.security import audit
 from portal.security.policy import patient_may
 
@@ -33,24 +32,10 @@ def identity_check(token: str):
     if link is None:
         return render_template("consultations/patient_message.html", title=_("This link does not work"),
                                text=_("The link is unknown or has expired. Contact the clinic for a new one.")), 404
-    record_language = language_of(link.patient_id)
-    languages.speak_patients_language(record_language)
-    form = IdentityForm()
-    locked = services.identity_locked(link)
-    if not locked and form.validate_on_submit():
-        try:
-            if services.check_patient_identity(link, last_name=form.last_name.data, birth_date=form.birth_date.data):
-                chosen = languages.session_choice()
-                session.clear()
-                session.permanent = True
-                session["patient_access"] = {"consultation_id": link.consultation_id, "patient_id": link.patient_id}
-                languages.start_patient_session(link.patient_id, record_language, chosen)
-                return redirect(url_for(".room"))
-            form.last_name.errors.append(_("The last name or date of birth does not match what we have."))
-        except services.IdentityLocked:
-            locked = True
-    status = 429 if locked else (422 if form.errors else 200)
-    return render_template("consultations/patient_check.html", form=form, locked=locked), status
+    return identity_step(link, locked=services.identity_locked, check=services.check_patient_identity,
+                         access_key="patient_access",
+                         access={"consultation_id": link.consultation_id, "patient_id": link.patient_id},
+                         next_url=lambda: url_for(".room"), template="consultations/patient_check.html")
 
 
 def _patient_consultation(action: str = "consultation.view", *, with_patient: bool = True):

@@ -2,11 +2,9 @@
 directory and demographics service; the remote provider is this portal's own FHIR API."""
 
 import re
-import threading
 from datetime import datetime
 
 import pytest
-from werkzeug.serving import make_server
 
 from portal.care_requests.models import CareRequest
 from portal.extensions import db
@@ -15,7 +13,7 @@ from portal.partners.models import Partner, PartnerUser
 from portal.patients.services import fetch_or_create_patient_by_nhs_number
 from portal.referrals.models import Referral
 from portal.scheduling import services
-from tests.conftest import VALID_NHS_NUMBER
+from tests.conftest import VALID_NHS_NUMBER, serve_on_loopback
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +22,8 @@ def sandbox(live_server):
 
     sandbox_app = create_sandbox()
     sandbox_app.config.update(PORTAL_URL=live_server, SANDBOX_SLOW_SECONDS=2)
-    server = make_server("127.0.0.1", 0, sandbox_app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield sandbox_app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serve_on_loopback(sandbox_app) as url:
+        yield sandbox_app, url
 
 
 @pytest.fixture

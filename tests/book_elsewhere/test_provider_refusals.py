@@ -2,15 +2,14 @@
 here is a stand-in on loopback (the directories are the sandbox's, pointed at it), because this portal's own
 FHIR API never answers these ways; it answers what the NHS Booking API allows a provider to."""
 
-import threading
 
 import pytest
 from flask import Flask, request
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from portal.extensions import db
 from portal.security.models import AuditEvent
+from tests.conftest import serve_on_loopback
 
 OFFER = {"slot_id": "77", "start": "2039-03-01T09:00:00Z", "end": "2039-03-01T09:15:00Z"}
 OUTCOME = {"resourceType": "OperationOutcome",
@@ -36,10 +35,8 @@ def stand_in():
         status, body = provider.config["ANSWER"]
         return (body, status) if body is not None else ("", status)
 
-    server = make_server("127.0.0.1", 0, provider, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield provider, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serve_on_loopback(provider) as url:
+        yield provider, url
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ def test_link_needs_last_name_and_birth_date(app, client, sandbox):
     assert 'for="last_name"' in page and 'for="birth_date"' in page
     assert check(client, path, last_name="Someone").status_code == 422
     assert check(client, path, birth="1970-01-01").status_code == 422
+    blank = check(client, path, last_name="  ")
+    assert blank.status_code == 422 and "Enter your last name." in blank.get_data(as_text=True)  # as on check-in's
     assert client.get("/c/room").status_code == 404
     response = check(client, path, last_name="  danser ")
     assert response.status_code == 302 and response.headers["Location"].endswith("/c/room")

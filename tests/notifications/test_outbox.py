@@ -118,3 +118,20 @@ def test_message_content_is_sealed_at_rest(app):
 
         row = db.session.execute(text("SELECT recipient, body FROM notifications WHERE channel = 'sms'")).one()
         assert "+4791234567" not in row.recipient and "/c/abc" not in row.body
+
+
+def test_messages_dispatched_together_go_in_one_batch_job_that_the_sweep_counts_as_holding_them(app, sandbox):
+    sms_id, mail_id = queue_both(app)
+    with app.app_context():
+        queue = Queue("notifications", connection=redis_client())
+        assert queue.count == 1 and queue.jobs[0].args == ([sms_id, mail_id],)
+        assert services.sweep_pending(older_than_seconds=0) == 0  # the batch holds both
+        # The batch job is lost (Redis flushed, its worker died): the sweep queues the messages again.
+        redis_client().delete(f"rq:job:{queue.job_ids[0]}", "rq:queue:notifications")
+        assert services.sweep_pending(older_than_seconds=0) == 2
+        assert queue.count == 1  # in one new batch job
+    run_notification_jobs(app)
+    assert statuses(app) == {"sms": ("sent", 1, None), "email": ("sent", 1, None)}
+    assert len(sandbox.sms) == 1
+    with app.app_context():
+        assert redis_client().hlen(services.BATCHED_KEY) == 0  # the batch cleared its messages when done

@@ -1,15 +1,14 @@
 """Partner fixtures: the sandbox identity provider on loopback, two partners (tenants) with users
 of every role, and test clients signed in through the real OIDC flow."""
 
-import threading
 from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from portal.extensions import db
+from tests.conftest import serve_on_loopback
 
 ROLES = ("partner_admin", "scheduler", "viewer")
 TENANTS = ("northside", "harbour")
@@ -21,11 +20,8 @@ def idp():
     from portal.sandbox import create_app as create_sandbox
 
     sandbox_app = create_sandbox()
-    server = make_server("127.0.0.1", 0, sandbox_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serve_on_loopback(sandbox_app) as url:
+        yield url
 
 
 def demo_users(tenant):

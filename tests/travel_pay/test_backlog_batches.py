@@ -88,3 +88,42 @@ def test_a_batch_job_that_died_leaves_its_claims_to_the_next_sweep(app, clinic, 
     with app.app_context():
         statuses = db.session.scalars(select(TravelClaim.status).where(TravelClaim.id.in_(claim_ids))).all()
     assert statuses == ["filed", "filed"] and travel_sandbox.counters()["filings"] == 2
+
+
+def test_a_batch_hands_every_claim_text_to_the_notifications_queue_at_once(app, clinic, travel_sandbox, monkeypatch):
+    from portal.notifications import services as outbox
+    from portal.notifications.models import Notification
+
+    dispatched = []
+    real_dispatch = outbox.dispatch
+    monkeypatch.setattr(outbox, "dispatch", lambda ids: (dispatched.append(list(ids)), real_dispatch(ids)))
+    claim_ids = backlog(app, clinic, 3, seed=11)
+    with settings(app, TRAVEL_CLAIM_BATCH_SIZE=10), app.app_context():
+        assert services.sweep_travel_claims()["queued"] == 3
+    run_claim_jobs(app)
+    assert [claim(app, claim_id).status for claim_id in claim_ids] == ["filed"] * 3
+    with app.app_context():
+        texts = db.session.scalars(select(Notification.id).where(Notification.kind == "travel_claim.filed",
+                                                                 Notification.patient_id.in_(
+                                                                     [claim(app, c).patient_id for c in claim_ids]))
+                                   ).all()
+        assert len(texts) == 3
+        assert [sorted(batch) for batch in dispatched if batch] == [sorted(texts)]
+        queued = Queue("notifications", connection=redis_client()).jobs
+        assert [sorted(job.args[0]) for job in queued] == [sorted(texts)]  # one job sends the three
+
+
+def test_claims_a_batch_took_together_wait_unattempted_when_the_breaker_opens_before_their_turn(
+        app, clinic, travel_sandbox):
+    claim_ids = backlog(app, clinic, 4, seed=12)
+    travel_sandbox.set_mode(mode="fail", failures=100)
+    with settings(app, TRAVEL_CLAIM_BATCH_SIZE=10, TRAVEL_CLAIM_BREAKER_FAILURES=2), app.app_context():
+        assert services.sweep_travel_claims()["queued"] == 4
+        run_claim_jobs(app)
+        first, second, *waiting = (claim(app, claim_id) for claim_id in claim_ids)
+        assert travel_sandbox.counters()["failures_served"] == 2  # then the breaker opened: nobody called out
+        assert (first.attempts, second.attempts) == (1, 1)
+        for paused in waiting:  # taken with the first two, given back without using an attempt
+            assert (paused.status, paused.attempts, paused.pauses) == ("queued", 0, 1)
+            job = Job.fetch(services.job_id(paused.id, 1, pauses=1), connection=redis_client())
+            assert job.get_status() == "scheduled" and job.args == (paused.id,)

@@ -4,26 +4,18 @@ what the NHS Booking API pages print; every body sent or answered parses as STU3
 
 import io
 import json
-import threading
 from datetime import date, time, timedelta
 
 import pytest
 from fhir.resources.STU3 import construct_fhir_element
 from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
 from portal.book_elsewhere import services as consumer
 from portal.book_elsewhere.clients import INTERACTIONS
 from portal.extensions import db
 from portal.fhir.oauth import SCOPES, ensure_api_client
-from tests.conftest import _free_port
+from tests.conftest import _free_port, serve_on_loopback
 from tests.fhir.conformance import examples
-
-
-def serve(wsgi_app):
-    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
 
 
 class Recorder:
@@ -68,16 +60,13 @@ def portal_b(app, tmp_path, monkeypatch):
         db.session.remove()
     recorder = Recorder(b.wsgi_app)
     b.wsgi_app = recorder
-    server, url = serve(b)
-    b.config["PORTAL_URL"] = url
     sandbox = create_sandbox(smtp_port=_free_port())
-    sandbox.config.update(PORTAL_URL=url, SQLALCHEMY_DATABASE_URI=database, FAILURE_MODES={})
-    sandbox_server, sandbox_url = serve(sandbox)
-    for name, path in (("DOS_URL", "dos"), ("SDS_URL", "sds"), ("PDS_URL", "pds")):
-        monkeypatch.setitem(app.config, name, f"{sandbox_url}/{path}")
-    yield b, recorder
-    server.shutdown()
-    sandbox_server.shutdown()
+    with serve_on_loopback(b) as url, serve_on_loopback(sandbox) as sandbox_url:
+        b.config["PORTAL_URL"] = url
+        sandbox.config.update(PORTAL_URL=url, SQLALCHEMY_DATABASE_URI=database, FAILURE_MODES={})
+        for name, path in (("DOS_URL", "dos"), ("SDS_URL", "sds"), ("PDS_URL", "pds")):
+            monkeypatch.setitem(app.config, name, f"{sandbox_url}/{path}")
+        yield b, recorder
     sandbox.extensions["sandbox_smtp"].stop()
 
 
