@@ -13,6 +13,7 @@ from portal.extensions import db, worker_redis
 from portal.fhir.commands import create_api_client_command
 from portal.follow_ups.jobs import release_follow_ups
 from portal.input_rules import TextRejected, clean_text
+from portal.notifications.jobs import schedule_sweep as schedule_notification_sweep
 from portal.notifications.services import sweep_pending
 from portal.ops.metrics import record_job_failure
 from portal.ops.readiness import JOB_MONITORING_SECONDS, WORKER_TTL_SECONDS
@@ -87,6 +88,7 @@ def worker_command(queues, burst, simple):
     schedule_sweep()
     schedule_follower()
     schedule_link_sender()
+    schedule_notification_sweep()
     # Follow-ups whose day came while no worker ran go into the queue now; the sweep keeps itself scheduled.
     click.echo(f"follow-ups: {release_follow_ups()} moved into the queue")
     if "reports" in queues.split(","):
