@@ -81,8 +81,10 @@ def demo_data_command():
 def worker_command(queues, burst, simple):
     """Run an RQ worker with the scheduler, inside the app context."""
     connection = worker_redis()
-    # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up.
-    click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
+    # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up. Not the
+    # last seconds': a claim batch holds its committed texts up to a second before it dispatches them, and a
+    # second job for a message could send it twice.
+    click.echo(f"{sweep_pending(older_than_seconds=10)} pending notification(s) enqueued")
     swept = sweep_travel_claims()
     click.echo(f"travel claims: {swept['recovered']} recovered, {swept['queued']} queued")
     schedule_sweep()
