@@ -1,4 +1,5 @@
-"""How templates are compiled: Jinja's own code generator, with two pieces of its output made cheaper.
+"""How templates are compiled: Jinja's own code generator, with two pieces of its output made cheaper
+(and one look-up of `{% from ... import %}` made cheaper: `PortalTemplate`).
 
 A compiled template is a chain of generators: the page's root, the layout's root, the block `content`,
 the block inside it. Jinja hands each piece of output (a run of HTML, an escaped value) up that whole
@@ -17,6 +18,7 @@ before; blocks there, templates whose autoescaping changes as they go, and async
 """
 
 import markupsafe
+from jinja2 import Template
 from jinja2.compiler import CodeGenerator
 from markupsafe import Markup, escape
 
@@ -50,6 +52,20 @@ class PortalCodeGenerator(CodeGenerator):
             self.write(finalize.src)
 
 
+class PortalTemplate(Template):
+    def _get_default_module(self, ctx=None):
+        """`{% from "x.html" import m %}`: the same module as Jinja's, found with one set difference in C.
+
+        Jinja asks which of the importing context's globals the imported template lacks with
+        `set - ChainMap.keys()`, a Python-level membership test through the ChainMap per global
+        (~490 Python calls an import, with ~50 globals); nearly always none is lacking, and then the
+        module rendered once is reused. When some are, Jinja's own way builds the module with them."""
+        if ctx is not None and not ctx.globals_keys.difference(self.globals):
+            ctx = None
+        return super()._get_default_module(ctx)
+
+
 def init_app(app) -> None:
     app.jinja_env.code_generator_class = PortalCodeGenerator
+    app.jinja_env.template_class = PortalTemplate
     app.jinja_env.escape_to_text = escape_to_text
