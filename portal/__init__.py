@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from portal import compression, sqlite_writer, static_files
+from portal import compression, sqlite_writer, static_files, templating
 from portal.config import PROJECT_ROOT, load_settings
 from portal.extensions import babel, connect_redis, csrf, db, htmx, limiter, migrate
 from portal.ids import IdConverter
@@ -22,6 +22,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(settings)
+    templating.init_app(app)  # before any template is compiled
     # Ids in URLs are database integers: one past 32 bits is simply not found, never a 500.
     app.url_map.converters["int"] = IdConverter
 

@@ -13,6 +13,7 @@ from portal.extensions import db, worker_redis
 from portal.fhir.commands import create_api_client_command
 from portal.follow_ups.jobs import release_follow_ups
 from portal.input_rules import TextRejected, clean_text
+from portal.notifications.jobs import schedule_sweep as schedule_notification_sweep
 from portal.notifications.services import sweep_pending
 from portal.ops.metrics import record_job_failure
 from portal.ops.readiness import JOB_MONITORING_SECONDS, WORKER_TTL_SECONDS
@@ -80,13 +81,16 @@ def demo_data_command():
 def worker_command(queues, burst, simple):
     """Run an RQ worker with the scheduler, inside the app context."""
     connection = worker_redis()
-    # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up.
-    click.echo(f"{sweep_pending(older_than_seconds=0)} pending notification(s) enqueued")
+    # Messages whose enqueue failed (Redis was down) are still pending in the outbox: pick them up. Not the
+    # last seconds': a claim batch holds its committed texts up to a second before it dispatches them, and a
+    # second job for a message could send it twice.
+    click.echo(f"{sweep_pending(older_than_seconds=10)} pending notification(s) enqueued")
     swept = sweep_travel_claims()
     click.echo(f"travel claims: {swept['recovered']} recovered, {swept['queued']} queued")
     schedule_sweep()
     schedule_follower()
     schedule_link_sender()
+    schedule_notification_sweep()
     # Follow-ups whose day came while no worker ran go into the queue now; the sweep keeps itself scheduled.
     click.echo(f"follow-ups: {release_follow_ups()} moved into the queue")
     if "reports" in queues.split(","):

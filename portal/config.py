@@ -498,6 +498,8 @@ def _checkin_settings(env, secret_key: str) -> dict:
         # A claim `submitting` for longer than this lost its worker (kill -9): the sweep runs it again.
         "TRAVEL_CLAIM_STUCK_SECONDS": int(env.get("TRAVEL_CLAIM_STUCK_SECONDS", "300")),
         "TRAVEL_CLAIM_SWEEP_SECONDS": int(env.get("TRAVEL_CLAIM_SWEEP_SECONDS", "300")),
+        # The outbox sweep: every this many seconds, messages pending at least this long that no job holds.
+        "NOTIFICATION_SWEEP_SECONDS": int(env.get("NOTIFICATION_SWEEP_SECONDS", "60")),
         "TRAVEL_CLAIM_JOB_TIMEOUT": int(env.get("TRAVEL_CLAIM_JOB_TIMEOUT", "120")),
         # The sweep hands due claims to jobs this many at a time (a backlog); 1: a job per claim.
         "TRAVEL_CLAIM_BATCH_SIZE": max(1, int(env.get("TRAVEL_CLAIM_BATCH_SIZE", "50"))),

@@ -20,6 +20,8 @@ from babel import localedata, support
 from flask import current_app, g, has_app_context, has_request_context, request, session
 from flask_babel import Domain, force_locale, get_locale, get_translations, lazy_gettext as _l, refresh
 from flask_login import current_user
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 from wtforms.i18n import messages_path
 
 from portal.extensions import db
@@ -232,19 +234,53 @@ def this_page() -> str:
     return request.full_path.rstrip("?") if request.method == "GET" else request.path
 
 
+def _template_gettext(domain: PortalDomain) -> dict:
+    """Templates' gettext, ngettext, pgettext and npgettext, as Jinja's newstyle i18n defines them."""
+
+    def formatted(eval_ctx, text: str, variables: dict) -> str:
+        if eval_ctx.autoescape:
+            text = Markup(text)
+        # Always a format string ('%%' is '%'), as Jinja's; without variables or '%' it is the text itself.
+        return text % variables if variables or "%" in text else text
+
+    @pass_eval_context
+    def gettext(eval_ctx, string: str, **variables) -> str:
+        return formatted(eval_ctx, domain.get_translations().ugettext(string), variables)
+
+    @pass_eval_context
+    def ngettext(eval_ctx, singular: str, plural: str, num: int, **variables) -> str:
+        variables.setdefault("num", num)
+        return formatted(eval_ctx, domain.get_translations().ungettext(singular, plural, num), variables)
+
+    @pass_eval_context
+    def pgettext(eval_ctx, context: str, string: str, **variables) -> str:
+        variables.setdefault("context", context)
+        return formatted(eval_ctx, domain.get_translations().upgettext(context, string), variables)
+
+    @pass_eval_context
+    def npgettext(eval_ctx, context: str, singular: str, plural: str, num: int, **variables) -> str:
+        variables.setdefault("context", context)
+        variables.setdefault("num", num)
+        return formatted(eval_ctx, domain.get_translations().unpgettext(context, singular, plural, num), variables)
+
+    return {"gettext": gettext, "ngettext": ngettext, "pgettext": pgettext, "npgettext": npgettext}
+
+
 def init_app(app, babel) -> None:
     domain = babel.domain_instance = PortalDomain()
-    # Templates translate through the one domain directly: Flask-Babel's own callables first look the domain
-    # up in the request's context, through three more proxies for every word of every page.
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: domain.get_translations().ugettext(s),
         ngettext=lambda s, p, n: domain.get_translations().ungettext(s, p, n), newstyle=True,
         pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n))
-    # `_` is that gettext itself rather than Jinja's alias, which looks `gettext` up in the template's context
-    # on every call so that a context could bring its own (none here does): one context call less for each of
-    # the ~25 words of a list page (~150 fewer Python calls a request).
-    app.jinja_env.globals["_"] = app.jinja_env.globals["gettext"]
+    # Then the callables themselves are replaced by ones that do what Jinja's newstyle ones do (the catalog's
+    # text is trusted as markup when autoescaping, and always a %-format whose variables are escaped) straight
+    # from the one domain: Jinja's are context functions calling ours through the template's context (a
+    # context call more for each of the ~25 words of a list page, and a new derived context for each word
+    # after a block's `{% set %}`); Flask-Babel's own first look the domain up through three more proxies.
+    # `_` is that gettext too, not Jinja's alias that looks `gettext` up in the context on every call.
+    words = _template_gettext(domain)
+    app.jinja_env.globals.update(words, _=words["gettext"])
     app.before_request(_offer_wtforms_messages)
     app.extensions["babel"].locale_selector = select_locale
     app.jinja_env.globals.update(language_tag=language_tag, current_language=current_language,

@@ -135,3 +135,28 @@ def test_messages_dispatched_together_go_in_one_batch_job_that_the_sweep_counts_
     assert len(sandbox.sms) == 1
     with app.app_context():
         assert redis_client().hlen(services.BATCHED_KEY) == 0  # the batch cleared its messages when done
+
+
+def test_the_periodic_sweep_queues_messages_left_pending_and_schedules_its_next_run(app, sandbox):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from portal.notifications import jobs
+    from portal.security.models import utcnow
+
+    sms_id, mail_id = queue_both(app)  # both held by a live batch job
+    pid = make_patient(app)
+    with app.app_context():
+        # A worker died after its batch committed this text and before it dispatched it.
+        lost = services.queue_sms(to="+4790000001", text="Your claim is filed", kind="test", patient_id=pid)
+        db.session.commit()
+        db.session.execute(update(Notification).values(created_at=utcnow() - timedelta(minutes=2)))
+        db.session.commit()
+        assert jobs.sweep_notifications() == 1  # the lost one only: the batch still holds the other two
+        queue = Queue("notifications", connection=redis_client())
+        assert queue.count == 2 and f"notification-{lost.id}" in queue.job_ids
+        scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
+        assert any(job_id.startswith("notifications-sweep-") for job_id in scheduled)
+    run_notification_jobs(app)
+    assert sorted(m["to"] for m in sandbox.sms) == ["+4790000001", "+4791234567"]
