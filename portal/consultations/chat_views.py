@@ -2,7 +2,7 @@
 room) send and poll through these two, each with its own URLs and checks. `consultation` is what
 `services.chat_consultation` reads (a row of ids and state), not an ORM instance."""
 
-from flask import current_app, flash, g, redirect, render_template, request
+from flask import flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from portal import live
@@ -60,15 +60,8 @@ def _after() -> int:
     return min(max(request.values.get("after", 0, type=int) or 0, 0), MAX_ID)
 
 
-def _chat_parts():
-    """_chat_parts.html's macros: the module Jinja keeps for that template. `{% from ... import %}` in the answer's
-    template found this same module on every render, but only after comparing the page's globals with that
-    template's one by one in Python (Jinja's Template._get_default_module: ~490 calls, an answer's largest cost)."""
-    return current_app.jinja_env.get_template("consultations/_chat_parts.html").module
-
-
 def _news(messages, viewer: str, poll_url: str, version: int, after: int, *, sent: bool = False,
           error: str | None = None, status: int = 200):
-    return render_template("consultations/_chat_news.html", parts=_chat_parts(), messages=messages, viewer=viewer,
-                           after=after, last_id=messages[-1].id if messages else after, chat_version=version,
+    return render_template("consultations/_chat_news.html", messages=messages, viewer=viewer, after=after,
+                           last_id=messages[-1].id if messages else after, chat_version=version,
                            poll_url=poll_url, sent=sent, error=error), status
