@@ -67,5 +67,31 @@ def main_menu() -> list[tuple[str, str, bool]]:
     return [(url, label, here in exact or here.startswith(prefixes)) for url, label, exact, prefixes in _links(role)]
 
 
+# base.html's other fixed addresses: name -> (endpoint, values).
+HEADER_ADDRESSES = {
+    "home": ("main.home", {}),
+    "staff_sign_out": ("security.logout", {}),
+    "partner_sign_out": ("partners.logout", {}),
+    "language": ("languages.choose", {}),
+    "favicon": ("static", {"filename": "img/favicon.svg"}),
+    "stylesheet": ("static", {"filename": "css/portal.css"}),
+    "htmx": ("static", {"filename": "vendor/htmx-2.0.11/htmx.min.js"}),
+    "script": ("static", {"filename": "js/portal.js"}),
+}
+
+
+def header_address(name: str) -> str:
+    """One of base.html's fixed addresses, built by url_for once per process and script root: every page
+    needs the same seven (~250 Python calls of url_for a page), and static files' names are fixed for the
+    life of the process (their content hashes)."""
+    built = current_app.extensions.setdefault("header_addresses", {})
+    key = (name, request.script_root)
+    address = built.get(key)
+    if address is None:
+        endpoint, values = HEADER_ADDRESSES[name]
+        address = built[key] = url_for(endpoint, **values)
+    return address
+
+
 def init_app(app) -> None:
-    app.jinja_env.globals["main_menu"] = main_menu
+    app.jinja_env.globals.update(main_menu=main_menu, header_address=header_address)
