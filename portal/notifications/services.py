@@ -61,6 +61,16 @@ def add_message(*, channel: str, to: str, text: str, kind: str, subject: str | N
                                                      "patient_id": patient_id}).scalar_one()
 
 
+def add_messages(messages: list[dict]) -> list[int]:
+    """`add_message` for many (each a dict of its keyword arguments): one INSERT … RETURNING for all of them,
+    in the caller's transaction. Returns their ids for `dispatch` after the commit."""
+    if not messages:
+        return []
+    rows = [{"channel": m["channel"], "kind": m["kind"], "recipient": m["to"], "subject": m.get("subject"),
+             "body": m["text"], "patient_id": m.get("patient_id")} for m in messages]
+    return list(db.session.connection().execute(_INSERT, rows).scalars())
+
+
 def _queue() -> Queue:
     return Queue(QUEUE_NAME, connection=redis_client())
 

@@ -157,7 +157,7 @@ def _write_answers(answers, counts: dict, every: timedelta) -> None:
                 if connection.execute(_DECIDE, {"claim_id": claim.id, "b_status": status, "b_now": now}).rowcount:
                     counts["decided"] += 1
                     with speaking(language):  # the patient's, in the worker
-                        told += _tell_decision(claim, status, phone, email)
+                        told += _decision_message(claim, status, phone, email)
                     events.append(audit.pending("travel_claim.decided", subject=("TravelClaim", claim.id),
                                                 patient_id=claim.patient_id, claim_status=status))
                 continue
@@ -169,8 +169,9 @@ def _write_answers(answers, counts: dict, every: timedelta) -> None:
         connection.execute(_CHECKED, checked)
     if ask_again:
         connection.execute(_ASK_AGAIN, ask_again)
+    texts = outbox.add_messages(told)  # the decisions' texts in one INSERT
     audit.commit_with(events)
-    outbox.dispatch(told)
+    outbox.dispatch(texts)
 
 
 def _groups(rows):
@@ -204,13 +205,13 @@ def decision_text(claim: TravelClaim, status: str) -> str:
              url=services.claims_portal_url())
 
 
-def _tell_decision(claim: TravelClaim, status: str, phone: str | None, email: str | None) -> list[int]:
-    """The decision's SMS (e-mail without a phone), in the batch's transaction (one INSERT, no ORM flush)."""
+def _decision_message(claim: TravelClaim, status: str, phone: str | None, email: str | None) -> list[dict]:
+    """The decision's SMS (e-mail without a phone), for `outbox.add_messages` in the batch's transaction."""
     text = decision_text(claim, status)
     if phone:
-        return [outbox.add_message(channel="sms", to=phone, text=text, kind="travel_claim.decided",
-                                   patient_id=claim.patient_id)]
+        return [{"channel": "sms", "to": phone, "text": text, "kind": "travel_claim.decided",
+                 "patient_id": claim.patient_id}]
     if email:
-        return [outbox.add_message(channel="email", to=email, subject=_("Your travel claim"), text=text,
-                                   kind="travel_claim.decided", patient_id=claim.patient_id)]
+        return [{"channel": "email", "to": email, "subject": _("Your travel claim"), "text": text,
+                 "kind": "travel_claim.decided", "patient_id": claim.patient_id}]
     return []
