@@ -3,7 +3,7 @@ status follower running alongside.
 
     .venv/bin/python bench/claims.py                   # 10,000 claims, SQLite in a temporary folder
     .venv/bin/python bench/claims.py --claims 500      # a short smoke run
-    DATABASE_URL=postgresql+psycopg://… .venv/bin/python bench/claims.py   # an EMPTY database of yours
+    DATABASE_URL=postgresql+psycopg://… .venv/bin/python bench/claims.py   # a database of yours: its schema is replaced
 
 Bulk-inserts patients, appointments and `not_queued` claims with SQLAlchemy Core (fixture rows, like
 bench/slots.py; real bookings go through `book_slot`), serves the sandbox with gunicorn (one process,
@@ -33,14 +33,14 @@ os.environ.setdefault("PORTAL_ENV", "development")  # generated secrets, embedde
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-if not os.environ.get("DATABASE_URL"):
-    os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="care-portal-bench-")
+# A fresh instance folder on either database: its embedded Redis must not hold an earlier run's jobs, paused
+# claims or cached token (on PostgreSQL the schema is replaced, so claim ids and job ids start again at 1).
+os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="care-portal-bench-")
 os.environ.setdefault("RATELIMIT_ENABLED", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import requests  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from harness import free_port  # noqa: E402
+from harness import free_port, fresh_schema  # noqa: E402
 from rq import Queue, Worker  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
@@ -188,7 +188,7 @@ def main() -> None:
     hello = None
     try:
         with app.app_context():
-            upgrade()
+            fresh_schema(app)  # on PostgreSQL: an earlier run's claims would be swept and filed too
             env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"],
                        TRAVEL_CLAIM_STATUS_EVERY_SECONDS=str(args.follow_every),
                        TRAVEL_CLAIM_STATUS_SWEEP_SECONDS=str(args.follow_every))

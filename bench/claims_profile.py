@@ -5,7 +5,7 @@ no-op RQ job through the same worker and queue.
     .venv/bin/python bench/claims_profile.py                    # 1,000 claims, SQLite in a temporary folder
     .venv/bin/python bench/claims_profile.py --cprofile 25      # and each phase's 25 costliest functions (CPU)
     .venv/bin/python bench/claims_profile.py --claims 2 --sql   # every SQL statement and commit of two claims
-    DATABASE_URL=postgresql+psycopg://… .venv/bin/python bench/claims_profile.py   # an EMPTY database of yours
+    DATABASE_URL=postgresql+psycopg://… .venv/bin/python bench/claims_profile.py   # a database of yours: its schema is replaced
 
 The sandbox runs under gunicorn as in bench/claims.py; the worker is RQ's SimpleWorker in burst mode in
 this process, so its counts are exact and the CPU is the worker's own (process time), not the sandbox's.
@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import claims as claim_bench  # noqa: E402  (sets the bench's environment and INSTANCE_PATH first)
 import redis  # noqa: E402
 import requests  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from harness import free_port, process_cpu_seconds, worker_pids  # noqa: E402
+from harness import free_port, fresh_schema, process_cpu_seconds, worker_pids  # noqa: E402
 from rq import Queue  # noqa: E402
 from sqlalchemy import event, func, select, update  # noqa: E402
 
@@ -131,7 +130,7 @@ def main() -> None:
     processes = []
     try:
         with app.app_context():
-            upgrade()
+            fresh_schema(app)  # on PostgreSQL: an earlier run's claims would be swept and filed too
             processes.append(claim_bench.start_sandbox(port))
             claim_bench.wait_healthy(sandbox_url)
             counts = Counts(db.engine, processes[0].pid)
