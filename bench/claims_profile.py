@@ -5,7 +5,7 @@ no-op RQ job through the same worker and queue.
     .venv/bin/python bench/claims_profile.py                    # 1,000 claims, SQLite in a temporary folder
     .venv/bin/python bench/claims_profile.py --cprofile 25      # and each phase's 25 costliest functions (CPU)
     .venv/bin/python bench/claims_profile.py --claims 2 --sql   # every SQL statement and commit of two claims
-    DATABASE_URL=postgresql+psycopg://… .venv/bin/python bench/claims_profile.py   # a database of yours: its schema is replaced
+    DATABASE_URL=postgresql+psycopg://… .venv/bin/python bench/claims_profile.py   # its schema is replaced
 
 The sandbox runs under gunicorn as in bench/claims.py; the worker is RQ's SimpleWorker in burst mode in
 this process, so its counts are exact and the CPU is the worker's own (process time), not the sandbox's.
