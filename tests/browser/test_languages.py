@@ -37,7 +37,8 @@ def clean(page, where: str) -> None:
 
 
 def test_a_norwegian_patient_checks_in_in_bokmal_and_switches_to_english_keeping_the_answers(
-        app, open_page, sandbox, screens, monkeypatch):
+        app, open_page, sandbox, screens, monkeypatch, clinic_morning):
+    # In the clinic's morning: in the last 20 minutes before its midnight the appointment below is tomorrow's.
     from portal.checkin.services import send_checkin_links
 
     clinic = set_up_clinic(app)
