@@ -129,7 +129,7 @@ def _record_misspelt_htmx(response):
 @pytest.fixture(scope="session")
 def app():
     catalogs.compile_all()  # `make test` compiled them already; a bare `pytest` after a .po change needs it
-    app = create_app({"TESTING": True, "SERVER_NAME": None})
+    app = create_app({"TESTING": True, "SERVER_NAME": None, "PASSWORD_HASHING": "cheapest"})
     app.after_request(_record_misspelt_htmx)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         _reset_postgres_schema(app)

@@ -1,8 +1,9 @@
 from datetime import datetime, timezone
 from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -14,24 +15,34 @@ from portal.security.crypto import EncryptedText
 # Defined in config, which checks TWO_FACTOR_REQUIRED_ROLES against them before the app loads.
 STAFF_ROLES = config.STAFF_ROLES
 
-_hasher = PasswordHasher()
+# argon2-cffi's default (RFC 9106's low-memory choice: 64 MiB, three passes), 0.3–1 s a hash on a small
+# machine. A test app (TESTING, with PASSWORD_HASHING = "cheapest") hashes with argon2's cheapest
+# parameters instead: the suite signs hundreds of users in, and at the real cost that was minutes of every
+# CI run. A hash carries its parameters, so either hasher verifies the other's hashes.
+_HASHERS = {"standard": PasswordHasher(), "cheapest": PasswordHasher.from_parameters(profiles.CHEAPEST)}
+
+
+def _hasher() -> PasswordHasher:
+    if has_app_context() and current_app.testing and current_app.config.get("PASSWORD_HASHING") == "cheapest":
+        return _HASHERS["cheapest"]
+    return _HASHERS["standard"]
 
 
 @cache
-def _dummy_hash() -> str:
+def _dummy_hash(hasher: PasswordHasher) -> str:
     """Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
     Made on first use, not at import: argon2 takes 64 MiB and ~0.1 s, which workers and commands never need."""
-    return _hasher.hash("not a password")
+    return hasher.hash("not a password")
 
 
 def hash_secret(secret: str) -> str:
     """Argon2 hash of a password or an API client secret."""
-    return _hasher.hash(secret)
+    return _hasher().hash(secret)
 
 
 def verify_secret(secret_hash: str, secret: str) -> bool:
     try:
-        return _hasher.verify(secret_hash, secret)
+        return _hasher().verify(secret_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -90,7 +101,8 @@ class StaffUser(UserMixin, db.Model):
     @staticmethod
     def burn_password_check(password: str) -> None:
         try:
-            _hasher.verify(_dummy_hash(), password)
+            hasher = _hasher()
+            hasher.verify(_dummy_hash(hasher), password)
         except VerificationError:
             pass
 
