@@ -40,7 +40,7 @@ os.environ.setdefault("RATELIMIT_ENABLED", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import requests  # noqa: E402
-from harness import free_port, fresh_schema  # noqa: E402
+from harness import free_port, fresh_schema, machine_busy_seconds, process_cpu_seconds, worker_pids  # noqa: E402
 from rq import Queue, Worker  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
@@ -206,6 +206,8 @@ def main() -> None:
             swept = sweep_travel_claims(batch=args.claims)
             print(f"queued {swept['queued']} claims in {time.monotonic() - started:.1f} s")
 
+            sandbox_pids = [processes[0].pid, *worker_pids(processes[0].pid)]
+            busy, sandbox_cpu = machine_busy_seconds(), sum(process_cpu_seconds(pid) for pid in sandbox_pids)
             workers.extend(start_workers(args.workers, env))
 
             def filed_so_far() -> int:
@@ -215,6 +217,11 @@ def main() -> None:
                 return filed
 
             claims = drain(args.claims, args.workers, filed_so_far, args.timeout)
+            # CPU of the claims phase: the workers' whole lives (start-up included), the sandbox's, and the
+            # machine's (everything on it: PostgreSQL and Redis too, and anything else that ran meanwhile).
+            cpu = {"workers": sum(process_cpu_seconds(worker.pid) for worker in workers),
+                   "sandbox": sum(process_cpu_seconds(pid) for pid in sandbox_pids) - sandbox_cpu,
+                   "machine": machine_busy_seconds() - busy}
             counters = requests.get(f"{sandbox_url}/travel/counters", timeout=10).json()
             decided = db.session.scalar(select(func.count()).select_from(TravelClaim)
                                         .where(TravelClaim.status == DECIDED))
@@ -226,12 +233,17 @@ def main() -> None:
             stop_embedded_redis(app.config["INSTANCE_PATH"])
 
     database = "PostgreSQL" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "SQLite"
-    print(f"{database}, {args.workers} SimpleWorkers, sandbox under gunicorn (1 process, 16 threads), "
+    print(f"{database}, {args.workers} SimpleWorkers; the sandbox claims API on this machine's CPUs, under gunicorn: "
+          f"1 process, gthread worker with 16 threads, keep-alive (gunicorn.conf.py's 5 s), no access log; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"claims: filed {claims['done']} of {args.claims} in {claims['elapsed']:.1f} s (worker start-up "
           f"included): {claims['overall']:.0f} claims/s")
     print(f"claims with every worker up: {claims['steady']:.0f} claims/s, "
           f"{claims['steady'] / args.workers:.0f} per worker")
+    done = max(claims["done"], 1)
+    print(f"CPU per filed claim: workers {cpu['workers'] * 1000 / done:.2f} ms (their start-up included), "
+          f"sandbox {cpu['sandbox'] * 1000 / done:.2f} ms, the whole machine {cpu['machine'] * 1000 / done:.2f} ms "
+          f"(everything that ran on it meanwhile)")
     exactly_once = counters["filings"] == args.claims and counters["duplicates"] == 0
     print(f"sandbox: filings {counters['filings']}, replays {counters['replays']}, "
           f"duplicates {counters['duplicates']}, tokens issued {counters['tokens_issued']}; "

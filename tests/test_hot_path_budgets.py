@@ -34,7 +34,7 @@ BUDGETS = {
     "chat poll": (4, 1),
     "partner list": (4, 1),
     "slot search": (3, 0),
-    "webhook intake": (5, 1),
+    "webhook intake": (4, 1),  # the patient (nothing when known), the referral (its patient found inside), the event
 }
 
 

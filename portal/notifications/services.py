@@ -50,24 +50,16 @@ def queue_email(*, to: str, subject: str, text: str, kind: str, patient_id: int 
 _INSERT = insert(Notification.__table__).returning(Notification.__table__.c.id)
 
 
-def add_message(*, channel: str, to: str, text: str, kind: str, subject: str | None = None,
-                patient_id: int | None = None) -> int:
-    """`queue_sms`/`queue_email` for a hot path: one INSERT in the caller's transaction, without an ORM
-    instance or a flush of the session (a job that writes nothing else through the ORM). Returns the
-    message's id for `dispatch` after the commit."""
-    # Through the session's connection: Session.execute's ORM dispatch costs more than the INSERT itself.
-    return db.session.connection().execute(_INSERT, {"channel": channel, "kind": kind, "recipient": to,
-                                                     "subject": subject, "body": text,
-                                                     "patient_id": patient_id}).scalar_one()
-
-
 def add_messages(messages: list[dict]) -> list[int]:
-    """`add_message` for many (each a dict of its keyword arguments): one INSERT … RETURNING for all of them,
-    in the caller's transaction. Returns their ids for `dispatch` after the commit."""
+    """`queue_sms`/`queue_email` for a hot path: the messages (each a dict of channel, to, text, kind and
+    optionally subject and patient_id) in one INSERT … RETURNING, in the caller's transaction, without ORM
+    instances or a flush of the session (a job that writes nothing else through the ORM). Returns their ids
+    for `dispatch` after the commit."""
     if not messages:
         return []
     rows = [{"channel": m["channel"], "kind": m["kind"], "recipient": m["to"], "subject": m.get("subject"),
              "body": m["text"], "patient_id": m.get("patient_id")} for m in messages]
+    # Through the session's connection: Session.execute's ORM dispatch costs more than the INSERT itself.
     return list(db.session.connection().execute(_INSERT, rows).scalars())
 
 

@@ -1,10 +1,13 @@
 """Finding and creating patients."""
 
+from functools import lru_cache
+
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import Text, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from portal.extensions import db, insert_unless_taken
+from portal.extensions import db
 from portal.patients.identifiers import (
     InvalidIdentifier,
     birth_date_from_fodselsnummer,
@@ -14,7 +17,8 @@ from portal.patients.identifiers import (
 )
 from portal.patients.models import Patient
 from portal.security import audit
-from portal.security.crypto import blind_index
+from portal.security.crypto import blind_index, encrypt
+from portal.security.models import utcnow
 
 
 def fodselsnummer_index(normalised: str) -> str:
@@ -25,18 +29,13 @@ def find_patient_by_fodselsnummer(normalised: str) -> Patient | None:
     return db.session.scalar(select(Patient).where(Patient.national_id_index == fodselsnummer_index(normalised)))
 
 
-def fetch_or_create_patient_from_referral(*, fodselsnummer: str, first_name: str, last_name: str,
-                                          email: str | None, phone: str | None, phone_needs_check: bool) -> int:
-    """The id of the patient with this national id, created on first sight. Safe against a concurrent
-    create: the unique blind index decides who was first, and the other uses that row."""
-    index = fodselsnummer_index(fodselsnummer)
-    known = select(Patient.id).where(Patient.national_id_index == index)  # the id only: nothing to decrypt
-    found = db.session.scalar(known)
-    if found is not None:
-        return found
-    created = insert_unless_taken(Patient.__table__, {
-        "national_id": fodselsnummer,  # sealed by the column's type, as the ORM would
-        "national_id_index": index,
+def referral_patient_row(*, fodselsnummer: str, first_name: str, last_name: str, email: str | None,
+                         phone: str | None, phone_needs_check: bool) -> dict:
+    """The row of a patient the referral system names, sealed, indexed and stamped already: the webhook
+    builds it before its transaction takes SQLite's writer's turn, which every other writer waits for."""
+    return {
+        "national_id": encrypt(fodselsnummer, _NATIONAL_ID_PURPOSE),
+        "national_id_index": fodselsnummer_index(fodselsnummer),
         "national_id_kind": "fnr",
         "first_name": first_name,
         "last_name": last_name,
@@ -47,8 +46,37 @@ def fetch_or_create_patient_from_referral(*, fodselsnummer: str, first_name: str
         "from_insurer_referral": True,
         "marketing_allowed": False,
         "language": "nb",  # the referral system is the Norwegian insurers': its patients are spoken to in bokmål
-    })
-    return created if created is not None else db.session.scalar(known)
+        "created_at": utcnow(),
+    }
+
+
+def add_unless_known(row: dict) -> None:
+    """Insert a `referral_patient_row` unless a patient with its national id exists (then nothing changes:
+    what a referral says never overwrites the record). The unique blind index decides, also against a
+    concurrent insert; the caller finds the patient by `row["national_id_index"]`."""
+    db.session.connection().execute(_insert_sealed_patient(db.session.get_bind().dialect.name), row)
+
+
+_NATIONAL_ID_PURPOSE = Patient.__table__.c.national_id.type.purpose
+
+
+@lru_cache(maxsize=2)
+def _insert_sealed_patient(dialect_name: str):
+    # The national id arrives sealed (referral_patient_row), so it is bound as plain text, not through
+    # the column's EncryptedText, which would seal it again.
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (dialect.insert(Patient.__table__).values(national_id=bindparam("national_id", type_=Text()))
+            .on_conflict_do_nothing())
+
+
+def fetch_or_create_patient_from_referral(*, fodselsnummer: str, first_name: str, last_name: str,
+                                          email: str | None, phone: str | None, phone_needs_check: bool) -> int:
+    """The id of the patient with this national id, created on first sight. Safe against a concurrent
+    create: the unique blind index decides who was first, and the other uses that row."""
+    row = referral_patient_row(fodselsnummer=fodselsnummer, first_name=first_name, last_name=last_name,
+                               email=email, phone=phone, phone_needs_check=phone_needs_check)
+    add_unless_known(row)
+    return db.session.scalar(select(Patient.id).where(Patient.national_id_index == row["national_id_index"]))
 
 
 def nhs_number_index(normalised: str) -> str:

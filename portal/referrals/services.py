@@ -3,18 +3,20 @@
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Text, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
 from portal import live
 from portal.consultations.services import QUEUE_TOPIC as CONSULTATION_QUEUE_TOPIC, create_consultation
-from portal.extensions import db, insert_unless_taken
+from portal.extensions import db
 from portal.i18n import formatting
 from portal.patients.models import Patient, full_name
-from portal.patients.services import fetch_or_create_patient_from_referral
+from portal.patients.services import add_unless_known, referral_patient_row
 from portal.referrals import intake
 from portal.referrals.intake import ReferralIn
 from portal.referrals.models import (
@@ -30,7 +32,7 @@ from portal.referrals.models import (
     Referral,
 )
 from portal.security import audit
-from portal.security.crypto import blind_index
+from portal.security.crypto import blind_index, encrypt
 from portal.security.models import utcnow
 
 QUEUE_TOPIC = "referral-queue"
@@ -70,26 +72,49 @@ def _replay_or_conflict(existing: Referral, incoming: ReferralIn) -> tuple[int, 
 def receive_referral(incoming: ReferralIn) -> tuple[int, bool]:
     """Store a referral, or recognise a replay of one. Returns (referral id, created).
 
-    Most referrals are new, so the JournalGuid is not looked up first: its unique key refuses a replay
-    at the INSERT, and only then is the stored one read (a patient this request created for a replay
-    with other content is rolled back with the request's transaction)."""
-    patient_id = fetch_or_create_patient_from_referral(
+    On SQLite every writer waits for the one holding the writer's turn, so the rows are built first
+    (sealed, indexed, stamped) and the transaction, which takes the turn, only runs the statements: the
+    patient's INSERT (nothing when known), the referral's, the audit event, the commit. The referral
+    finds its patient by national-id index inside its own INSERT, new or known, so there is no look-up.
+    Most referrals are new, so the JournalGuid is not looked up first either: its unique key refuses a
+    replay at the INSERT, and only then is the stored one read (a patient this request created for a
+    replay with other content is rolled back with the request's transaction)."""
+    patient = referral_patient_row(
         fodselsnummer=incoming.fodselsnummer, first_name=incoming.first_name, last_name=incoming.last_name,
         email=incoming.email, phone=incoming.phone, phone_needs_check=incoming.phone_needs_check,
     )
-    referral_id = insert_unless_taken(Referral.__table__, {
-        "journal_guid": incoming.journal_guid, "patient_id": patient_id, "format_id": incoming.format_id,
-        "message_timestamp": incoming.message_timestamp, "payload": incoming.canonical,  # sealed by its type
-        "payload_fingerprint": _fingerprint(incoming), "phone_needs_check": incoming.phone_needs_check,
-    })
-    if referral_id is None:
+    referral = {
+        "journal_guid": incoming.journal_guid, "patient_index": patient["national_id_index"],
+        "format_id": incoming.format_id, "message_timestamp": incoming.message_timestamp,
+        "payload": encrypt(incoming.canonical, _PAYLOAD_PURPOSE), "payload_fingerprint": _fingerprint(incoming),
+        "phone_needs_check": incoming.phone_needs_check, "status": AWAITING, "received_at": patient["created_at"],
+        "call_attempt_count": 0,
+    }
+    add_unless_known(patient)
+    stored = db.session.connection().execute(_insert_referral(db.session.get_bind().dialect.name), referral).first()
+    if stored is None:
         # A replay, or the same JournalGuid stored by a concurrent request: the first one wins (this
         # request's transaction, with any patient it created, is rolled back when it ends).
         return _replay_or_conflict(_existing(incoming.journal_guid), incoming)
+    referral_id, patient_id = stored
     audit.record_and_commit("referral.received", subject=("Referral", referral_id), patient_id=patient_id,
                             actor=WEBHOOK_ACTOR)
     live.bump(QUEUE_TOPIC)
     return referral_id, True
+
+
+_PAYLOAD_PURPOSE = Referral.__table__.c.payload.type.purpose
+
+
+@lru_cache(maxsize=2)
+def _insert_referral(dialect_name: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING (id, patient_id), the patient found by its index in the same
+    statement; the payload arrives sealed and is bound as plain text (its EncryptedText would seal it again)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    patient_id = select(Patient.id).where(Patient.national_id_index == bindparam("patient_index")).scalar_subquery()
+    return (dialect.insert(Referral.__table__)
+            .values(patient_id=patient_id, payload=bindparam("payload", type_=Text()))
+            .on_conflict_do_nothing().returning(Referral.id, Referral.patient_id))
 
 
 @dataclass(frozen=True)

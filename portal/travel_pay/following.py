@@ -20,7 +20,8 @@ Batches of one transaction each: one commit for up to `batch` claims, and the ou
 are dispatched in one pipelined round trip. Claims filed with the single POST are asked STATUS_BATCH at a
 time (one request for 100 claims instead of 100 requests: per claim, the request cost the worker and the
 claims system more than everything else the follower does); claims filed in steps one by one, by claim id,
-as the VA's API asks. The undecided claims of a batch are written with one executemany.
+as the VA's API asks. The undecided claims of a batch are written with one executemany, and so are its
+decisions when no overlapping run decided one of them first.
 """
 
 import logging
@@ -140,13 +141,13 @@ def _follow_batch(rows, counts: dict, cached_token: bytes | None, failures: int)
 
 
 def _write_answers(answers, counts: dict, every: timedelta) -> None:
-    """What the claims system answered, in one transaction: each decision by itself (only the run whose
-    UPDATE changed the claim texts the patient, with its audit event), the undecided and the unanswered
-    with one executemany each."""
-    told, events, checked, ask_again = [], [], [], []
-    connection = db.session.connection()
+    """What the claims system answered, in one transaction: the decisions (`_decide`: only the run whose
+    UPDATE changed a claim texts the patient, with its audit event), the undecided and the unanswered with
+    one executemany each."""
+    decisions, checked, ask_again = [], [], []
     for group, statuses, now in answers:
-        for claim, _start, _location, phone, email, language in group:
+        for row in group:
+            claim = row[0]
             status = statuses.get(claim.id)
             if status is None:  # the call failed, or left this one out: asked again later
                 counts["failed"] += 1
@@ -154,17 +155,20 @@ def _write_answers(answers, counts: dict, every: timedelta) -> None:
                 continue
             counts["checked"] += 1
             if status in DECISIONS:
-                if connection.execute(_DECIDE, {"claim_id": claim.id, "b_status": status, "b_now": now}).rowcount:
-                    counts["decided"] += 1
-                    with speaking(language):  # the patient's, in the worker
-                        told += _decision_message(claim, status, phone, email)
-                    events.append(audit.pending("travel_claim.decided", subject=("TravelClaim", claim.id),
-                                                patient_id=claim.patient_id, claim_status=status))
+                decisions.append((row, status, now))
                 continue
             stop = claim.follow_until is not None and now >= claim.follow_until
             counts["stopped"] += stop
             checked.append({"claim_id": claim.id, "b_status": status, "b_now": now,
                             "b_next": None if stop else now + every})
+    told, events = [], []
+    for (claim, _start, _location, phone, email, language), status, _now in _decide(decisions):
+        counts["decided"] += 1
+        with speaking(language):  # the patient's, in the worker
+            told += _decision_message(claim, status, phone, email)
+        events.append(audit.pending("travel_claim.decided", subject=("TravelClaim", claim.id),
+                                    patient_id=claim.patient_id, claim_status=status))
+    connection = db.session.connection()
     if checked:
         connection.execute(_CHECKED, checked)
     if ask_again:
@@ -172,6 +176,24 @@ def _write_answers(answers, counts: dict, every: timedelta) -> None:
     texts = outbox.add_messages(told)  # the decisions' texts in one INSERT
     audit.commit_with(events)
     outbox.dispatch(texts)
+
+
+def _decide(decisions: list) -> list:
+    """Write the decisions, first in the batch's transaction, and return those this run made: a claim is
+    decided only while it is still filed (a decision an overlapping run wrote first stands, and only that
+    run texts the patient). One executemany when it changed every claim — the usual case; else (an
+    overlapping run decided some) it is rolled back and each is written by itself, to learn which."""
+    if not decisions:
+        return []
+    connection = db.session.connection()
+    if len(decisions) > 1 and connection.dialect.supports_sane_multi_rowcount:
+        rows = [{"claim_id": row[0].id, "b_status": status, "b_now": now} for row, status, now in decisions]
+        if connection.execute(_DECIDE, rows).rowcount == len(rows):
+            return decisions
+        db.session.rollback()
+        connection = db.session.connection()
+    return [(row, status, now) for row, status, now in decisions
+            if connection.execute(_DECIDE, {"claim_id": row[0].id, "b_status": status, "b_now": now}).rowcount]
 
 
 def _groups(rows):

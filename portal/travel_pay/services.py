@@ -233,12 +233,12 @@ def claims_portal_url() -> str:
     return cfg["CLAIMS_PORTAL_URL"] or f"{cfg['SANDBOX_URL']}/travel/portal"
 
 
-def access_token(cached: bytes | None = None) -> str:
+def access_token(cached: bytes | str | None = None) -> str:
     """The token service's JWT, cached in Redis (shared by all workers) until a minute before it expires.
     `cached` is the value the caller already read from TOKEN_KEY (it saves a round trip)."""
     cached = cached or redis_client().get(TOKEN_KEY)
     if cached:
-        return cached.decode()
+        return cached.decode() if isinstance(cached, bytes) else cached
     issued = _token_client().fetch_token()
     redis_client().set(TOKEN_KEY, issued.access_token, ex=max(issued.expires_in - 60, 1))
     return issued.access_token
@@ -326,10 +326,10 @@ def _take_for_attempt(claim_id: int) -> bool:
         _TAKE, {"claim_id": claim_id, "due_by": now + EARLY_START, "now": now}).rowcount == 1
 
 
-def _read_filing(claim_id: int, held_texts: list[int] | None = None) -> _Filing:
+def _read_filing(claim_id: int) -> _Filing:
     row = db.session.connection().execute(_READ_FILING, {"claim_id": claim_id}).one()
     return _Filing(row, row.attempts, row.appointment_start, row.location_id, row.location_name, row.phone,
-                   row.email, row.language, held_texts)
+                   row.email, row.language)
 
 
 _TAKE_TOGETHER = (update(_claims)
@@ -374,19 +374,44 @@ def _finish(filing: _Filing, statement=None, **values) -> bool:
 TEXTS_HELD_SECONDS = 1.0
 
 
+class _Shared:
+    """What one claim job, or the claims a batch took together, read from Redis in one MGET: the cached
+    token and the breaker's state. A batch reads them when it files the first of the claims it took
+    together, and again after a system failure (which may have opened the breaker or dropped a refused
+    token); a token fetched or a count cleared on the way is kept here, so the next claim does not ask
+    again. So a breaker that another worker opened stops this batch at its next claims taken together
+    (at most TAKEN_TOGETHER - 1 claims later) unless this batch fails first — those claims were all
+    answered meanwhile — instead of at its next claim."""
+
+    def __init__(self):
+        self.read()
+
+    def read(self) -> None:
+        self.token, self.paused_until, self.failures = redis_client().mget(TOKEN_KEY, breaker.OPEN_KEY,
+                                                                           breaker.FAILURES_KEY)
+        self.stale = False
+
+
 def submit_claims(claim_ids: list[int]) -> dict[str, int]:
-    """File a batch of claims one after another, each exactly as its own job would (`submit_claim`: its
-    own conditional UPDATE, commits and text). A claim that raises does not stop the others (one claim that
-    always fails must not hold up the rest of every batch it lands in); the first such error is raised at
-    the end, so RQ records the job as failed. Returns how many had each outcome.
+    """File a batch of claims one after another, each exactly as its own job would (`submit_claim`: the
+    attempt taken by a conditional UPDATE, no transaction held while the claims API answers, the outcome
+    written only while the row is its attempt's, with its text and audit event in the same commit). A claim
+    that raises does not stop the others (one claim that always fails must not hold up the rest of every
+    batch it lands in); the first such error is raised at the end, so RQ records the job as failed. Returns
+    how many had each outcome.
+
+    The claims are taken TAKEN_TOGETHER at a time (`_take_together`: one conditional UPDATE, one SELECT and
+    one commit for them), the token and the breaker's state read once for them (`_Shared`), and their filed
+    outcomes written together once the last of them has answered (`_write_filed`: one transaction for their
+    UPDATEs, texts and audit events, instead of one each) — the rarer outcomes (rejected, exists, a retry,
+    a pause) are written at once, as a claim job writes them. A worker that dies before the filed outcomes
+    are written leaves those claims `submitting`: the sweep recovers them with their outcome unknown, and
+    their next attempt finds the filing under its Idempotency-Key instead of filing again.
 
     The texts (committed in the outbox with each outcome) are dispatched together, in one pipeline, at most
     TEXTS_HELD_SECONDS after the first of them and at the end: a pipeline per claim was ~15% of a filing's
-    worker CPU. A worker that dies before it dispatches leaves them pending in the outbox, which every
-    worker's start sweeps (as after a Redis outage).
-
-    The claims are taken TAKEN_TOGETHER at a time (`_take_together`): one conditional UPDATE, one SELECT and
-    one commit for them, instead of each for every claim. Each is still filed by itself after that commit."""
+    worker CPU. A worker that dies before it dispatches leaves them pending in the outbox, which the outbox's
+    sweep sends."""
     outcomes: dict[str, int] = {}
     error, texts, held_since = None, [], None
     together = 1 if in_steps() else TAKEN_TOGETHER
@@ -402,23 +427,42 @@ def submit_claims(claim_ids: list[int]) -> dict[str, int]:
                 log.exception("travel claims %s could not be taken in a batch", chunk)
                 error, outcomes["error"] = error or exc, outcomes.get("error", 0) + len(chunk)
                 continue
+            shared, filed = None, []
             for claim_id in chunk:
                 try:
                     filing = taken.get(claim_id)
-                    outcome = "nothing to do" if filing is None else _submit_taken(filing)
+                    if filing is None:
+                        outcome = "nothing to do"
+                    else:
+                        if shared is None:
+                            shared = _Shared()
+                        elif shared.stale:
+                            shared.read()
+                        outcome = _submit_taken(filing, shared, filed)
                 except JobTimeoutException:
                     raise  # the batch's time is up: the rest stay queued for the sweep
                 except Exception as exc:  # noqa: BLE001 — logged, and raised after the rest are filed
                     db.session.rollback()
                     log.exception("travel claim %s failed in a batch", claim_id)
                     error, outcome = error or exc, "error"
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-                if texts and held_since is None:
-                    held_since = time.monotonic()
-                if held_since is not None and time.monotonic() - held_since >= TEXTS_HELD_SECONDS:
-                    outbox.dispatch(texts)
-                    texts.clear()
-                    held_since = None
+                if outcome != "held":
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            try:
+                for outcome, count in _write_filed(filed, texts).items():
+                    outcomes[outcome] = outcomes.get(outcome, 0) + count
+            except JobTimeoutException:
+                raise
+            except Exception as exc:  # noqa: BLE001 — the claims stay `submitting`: the sweep recovers them
+                db.session.rollback()
+                log.exception("travel claims %s were filed but their outcomes not written",
+                              [filing.claim.id for filing, _ in filed])
+                error, outcomes["error"] = error or exc, outcomes.get("error", 0) + len(filed)
+            if texts and held_since is None:
+                held_since = time.monotonic()
+            if held_since is not None and time.monotonic() - held_since >= TEXTS_HELD_SECONDS:
+                outbox.dispatch(texts)
+                texts.clear()
+                held_since = None
     finally:
         outbox.dispatch(texts)
         try:
@@ -430,28 +474,26 @@ def submit_claims(claim_ids: list[int]) -> dict[str, int]:
     return outcomes
 
 
-def submit_claim(claim_id: int, held_texts: list[int] | None = None) -> str:
-    """File one claim with the claims API; safe to run twice. Returns what happened. With `held_texts`
-    the outcome's text is committed but its id appended there for the caller to dispatch."""
-    # One round trip for the cached token and the breaker's state.
-    token, paused_until, failures = redis_client().mget(TOKEN_KEY, breaker.OPEN_KEY, breaker.FAILURES_KEY)
-    if paused_until:
-        return pause_claim(claim_id, breaker.reopens_at(paused_until))
+def submit_claim(claim_id: int) -> str:
+    """File one claim with the claims API; safe to run twice. Returns what happened."""
+    shared = _Shared()  # one round trip for the cached token and the breaker's state
+    if shared.paused_until:
+        return pause_claim(claim_id, breaker.reopens_at(shared.paused_until))
     if not _take_for_attempt(claim_id):
         db.session.rollback()
         return "nothing to do"
-    filing = _read_filing(claim_id, held_texts)
+    filing = _read_filing(claim_id)
     db.session.commit()  # the attempt is ours; no transaction is held while the claims API answers
-    return _file_taken(filing, token, failures)
+    return _file_taken(filing, shared)
 
 
-def _submit_taken(filing: _Filing) -> str:
-    """File a claim `_take_together` took. The breaker may have opened since: then the attempt is given
-    back unused and waits for the breaker like any paused claim."""
-    token, paused_until, failures = redis_client().mget(TOKEN_KEY, breaker.OPEN_KEY, breaker.FAILURES_KEY)
-    if not paused_until:
-        return _file_taken(filing, token, failures)
-    until, pauses = breaker.reopens_at(paused_until) or utcnow(), filing.claim.pauses + 1
+def _submit_taken(filing: _Filing, shared: _Shared, filed: list) -> str:
+    """File a claim `_take_together` took; a filed one is appended to `filed` ("held") for `_write_filed`.
+    The breaker may have opened since: then the attempt is given back unused and waits for the breaker like
+    any paused claim."""
+    if not shared.paused_until:
+        return _file_taken(filing, shared, filed)
+    until, pauses = breaker.reopens_at(shared.paused_until) or utcnow(), filing.claim.pauses + 1
     if not _finish(filing, status=QUEUED, attempts=filing.attempt - 1, pauses=pauses, next_attempt_at=until):
         return "superseded"
     db.session.commit()
@@ -459,10 +501,12 @@ def _submit_taken(filing: _Filing) -> str:
     return "paused"
 
 
-def _file_taken(filing: _Filing, token: bytes | None, failures: bytes | None) -> str:
-    """File an attempt that is ours (taken and committed), and write its outcome."""
+def _file_taken(filing: _Filing, shared: _Shared, filed: list | None = None) -> str:
+    """File an attempt that is ours (taken and committed), and write its outcome — or, with `filed`, append
+    a filed claim there for `_write_filed` and return "held"."""
     try:
-        filed = _file(filing, access_token(token))
+        shared.token = access_token(shared.token)
+        answer = _file(filing, shared.token)
     except _Superseded:
         return "superseded"
     except ClaimAlreadyExists as exc:
@@ -473,19 +517,65 @@ def _file_taken(filing: _Filing, token: bytes | None, failures: bytes | None) ->
         if isinstance(exc, TokenRejected):
             redis_client().delete(TOKEN_KEY)
         breaker.record_failure()
+        shared.stale = True  # the next claim reads the breaker's state (and the token) again
         return _system_error(filing, str(exc), outcome_unknown=isinstance(exc, ClaimOutcomeUnknown))
-    if failures:
+    if shared.failures:
         breaker.record_success()
-    cfg, now = current_app.config, utcnow()
-    if not _finish(filing, _FILED, b_number=filed.claim_number, b_status=filed.status, b_now=now,
-                   b_next_check=now + timedelta(seconds=cfg["TRAVEL_CLAIM_STATUS_EVERY_SECONDS"]),
-                   b_follow_until=now + timedelta(hours=cfg["TRAVEL_CLAIM_FOLLOW_HOURS"])):
+        shared.failures = None
+    if filed is not None:
+        filed.append((filing, answer))
+        return "held"
+    if not _finish(filing, _FILED, **_filed_values(filing, answer, utcnow())):
         return "superseded"
+    return _tell_patient(filing, "travel_claim.filed", _filed_text(filing, answer), "filed", attempt=filing.attempt)
+
+
+def _filed_values(filing: _Filing, answer: FiledClaim, now: datetime) -> dict:
+    """_FILED's parameters for one claim."""
+    cfg = current_app.config
+    return {"claim_id": filing.claim.id, "attempt": filing.attempt, "b_number": answer.claim_number,
+            "b_status": answer.status, "b_now": now,
+            "b_next_check": now + timedelta(seconds=cfg["TRAVEL_CLAIM_STATUS_EVERY_SECONDS"]),
+            "b_follow_until": now + timedelta(hours=cfg["TRAVEL_CLAIM_FOLLOW_HOURS"])}
+
+
+def _filed_text(filing: _Filing, answer: FiledClaim) -> str:
     with speaking(filing.language):
-        text = _("Your travel claim for your appointment on %(day)s is filed. Claim number %(number)s. "
+        return _("Your travel claim for your appointment on %(day)s is filed. Claim number %(number)s. "
                  "We will text you when it is decided. Follow it up at %(url)s",
-                 day=_day(filing), number=filed.claim_number, url=claims_portal_url())
-    return _tell_patient(filing, "travel_claim.filed", text, "filed", attempt=filing.attempt)
+                 day=_day(filing), number=answer.claim_number, url=claims_portal_url())
+
+
+def _write_filed(filed: list[tuple[_Filing, FiledClaim]], texts: list[int]) -> dict[str, int]:
+    """The filed outcomes of claims taken together, in one transaction: their UPDATEs (one executemany),
+    their texts (one INSERT) and their audit events (chained once, one INSERT) — each claim's outcome, text
+    and event still in one commit. Their texts' ids go to `texts` for the batch's dispatch. Every UPDATE
+    must have found its row still this attempt's; if one did not (a recovered re-run took the claim
+    meanwhile: rare), that transaction is rolled back and each is written by itself, as a claim job would."""
+    if not filed:
+        return {}
+    now, connection = utcnow(), db.session.connection()
+    if len(filed) > 1 and connection.dialect.supports_sane_multi_rowcount:
+        rows = [_filed_values(filing, answer, now) for filing, answer in filed]
+        if connection.execute(_FILED, rows).rowcount == len(rows):
+            messages, events = [], []
+            for filing, answer in filed:
+                messages += _messages(filing, "travel_claim.filed", _filed_text(filing, answer))
+                events.append(audit.pending("travel_claim.filed", subject=("TravelClaim", filing.claim.id),
+                                            patient_id=filing.claim.patient_id, attempt=filing.attempt))
+            texts.extend(outbox.add_messages(messages))
+            audit.commit_with(events)
+            return {"filed": len(filed)}
+        db.session.rollback()
+    outcomes: dict[str, int] = {}
+    for filing, answer in filed:
+        if _finish(filing, _FILED, **_filed_values(filing, answer, now)):
+            outcome = _tell_patient(filing, "travel_claim.filed", _filed_text(filing, answer), "filed",
+                                    attempt=filing.attempt)
+        else:
+            outcome = "superseded"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 def _file(filing: _Filing, token: str) -> FiledClaim:
@@ -589,23 +679,28 @@ def _day(filing: _Filing) -> str:
     return day(filing.day, form="medium")
 
 
+def _messages(filing: _Filing, kind: str, text: str) -> list[dict]:
+    """The outcome's SMS (e-mail when the patient has no phone; nothing without either), for
+    `outbox.add_messages`."""
+    if filing.phone:
+        return [{"channel": "sms", "to": filing.phone, "text": text, "kind": kind,
+                 "patient_id": filing.claim.patient_id}]
+    if filing.email:
+        with speaking(filing.language):
+            subject = _("Your travel claim")
+        return [{"channel": "email", "to": filing.email, "subject": subject, "text": text, "kind": kind,
+                 "patient_id": filing.claim.patient_id}]
+    return []
+
+
 def _tell_patient(filing: _Filing, kind: str, text: str, outcome: str, **details) -> str:
     """The outcome's SMS (e-mail when the patient has no phone) and audit event, in one commit.
 
     Both are Core INSERTs (the event chained as every event is): the outcome was written with an UPDATE,
     so the ORM's unit of work had nothing else to do but cost a flush per claim."""
-    patient_id = filing.claim.patient_id
-    queued = []
-    if filing.phone:
-        queued.append(outbox.add_message(channel="sms", to=filing.phone, text=text, kind=kind,
-                                         patient_id=patient_id))
-    elif filing.email:
-        with speaking(filing.language):
-            subject = _("Your travel claim")
-        queued.append(outbox.add_message(channel="email", to=filing.email, subject=subject, text=text, kind=kind,
-                                         patient_id=patient_id))
+    queued = outbox.add_messages(_messages(filing, kind, text))
     audit.record_and_commit(f"travel_claim.{outcome}", subject=("TravelClaim", filing.claim.id),
-                            patient_id=patient_id, **details)
+                            patient_id=filing.claim.patient_id, **details)
     if filing.held_texts is not None:
         filing.held_texts.extend(queued)
     else:

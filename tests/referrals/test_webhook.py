@@ -86,6 +86,26 @@ def test_a_second_referral_for_the_same_person_reuses_the_patient(post_referral,
     assert count(Referral) == 2 and count(Patient) == 1
 
 
+def test_a_later_referral_does_not_change_a_known_patients_record(post_referral, seed_referral, app_ctx):
+    post_referral(seed_referral)
+    renamed = dict(seed_referral, JournalGuid="6b0f9d4e-2f9e-4b8e-9d7c-0a1b2c3d4e5f", Firstname="Lina",
+                   PhoneNumber="+4798765432", Email="lina@example.com")
+    response = post_referral(renamed)
+    assert response.status_code == 201
+    db.session.rollback()
+    patient = db.session.get(Referral, response.json["referral_id"]).patient
+    assert (patient.first_name, patient.phone, patient.email) == ("Line", "+4712345678", "line.danser@example.com")
+    assert count(Patient) == 1
+
+
+def test_the_stored_payload_opens_to_what_was_sent(post_referral, seed_referral, app_ctx):
+    """The payload is sealed before the transaction begins and bound as plain text: sealed once, not twice."""
+    response = post_referral(seed_referral)
+    referral = db.session.get(Referral, response.json["referral_id"])
+    assert json.loads(referral.payload) == seed_referral
+    assert referral.received_at == referral.patient.created_at
+
+
 def test_email_may_be_missing(post_referral, seed_referral, app_ctx):
     del seed_referral["Email"]
     response = post_referral(seed_referral)

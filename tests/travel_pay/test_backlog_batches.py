@@ -2,12 +2,14 @@
 each claim in a batch is still taken by its own conditional UPDATE, so it is filed exactly once."""
 
 import random
+from datetime import timedelta
 
 from rq import Queue
 from rq.job import Job
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.extensions import db, redis_client
+from portal.security.models import AuditEvent, utcnow
 from portal.travel_pay import services
 from portal.travel_pay.models import TravelClaim
 from tests.checkin.conftest import run_claim_jobs
@@ -127,3 +129,35 @@ def test_claims_a_batch_took_together_wait_unattempted_when_the_breaker_opens_be
             assert (paused.status, paused.attempts, paused.pauses) == ("queued", 0, 1)
             job = Job.fetch(services.job_id(paused.id, 1, pauses=1), connection=redis_client())
             assert job.get_status() == "scheduled" and job.args == (paused.id,)
+
+
+def test_a_claim_a_recovered_run_took_before_its_batch_wrote_the_outcomes_is_left_to_that_run(
+        app, clinic, travel_sandbox):
+    """The filed outcomes of claims taken together are written together once the last of them has answered.
+    If the sweep took one of them back meanwhile (as cut off: its worker looked dead), that one is not
+    overwritten: the others are filed with their texts and events, and its own re-run finds the filing
+    under its Idempotency-Key instead of filing it again."""
+    first, *others = claim_ids = backlog(app, clinic, 3, seed=13)
+    with app.app_context():
+        texts, filed = [], []
+        taken = services._take_together(claim_ids, texts)
+        shared = services._Shared()
+        assert [services._submit_taken(taken[claim_id], shared, filed) for claim_id in claim_ids] == ["held"] * 3
+        db.session.execute(update(TravelClaim).where(TravelClaim.id == first)
+                           .values(attempt_started_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+        assert services._recover_stuck(stuck_after_seconds=300) == 1
+
+        assert services._write_filed(filed, texts) == {"superseded": 1, "filed": 2}
+        assert len(texts) == 2
+        assert sorted(int(subject) for subject in db.session.scalars(select(AuditEvent.subject_id).where(
+            AuditEvent.action == "travel_claim.filed"))) == sorted(others)
+    recovered = claim(app, first)
+    assert (recovered.status, recovered.outcome_unknown, recovered.claim_number) == ("queued", True, None)
+    assert [claim(app, claim_id).status for claim_id in others] == ["filed"] * 2
+
+    with app.app_context():
+        assert services.submit_claim(first) == "filed"
+    assert claim(app, first).claim_number == filed[0][1].claim_number  # the first filing's number
+    counters = travel_sandbox.counters()
+    assert counters["filings"] == 3 and counters["duplicates"] == 0 and counters["lookups"] == 1

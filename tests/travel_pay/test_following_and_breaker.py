@@ -1,6 +1,7 @@
 """After filing: the claim is followed to its decision, "claim already exists" has its own message, a
 timeout is followed by a status check, and the breaker pauses filing while the claims API keeps failing."""
 
+import random
 import time
 from datetime import timedelta
 
@@ -342,3 +343,34 @@ def test_the_breaker_counts_failures_in_a_row_call_by_call_not_per_batch(app, cl
     with app.app_context():
         assert breaker.open_until() is None, "an answered call between two failures left the breaker counting"
         assert redis_client().get(breaker.FAILURES_KEY) == b"1"  # the call that answered for no claim
+
+
+def test_overlapping_followers_decide_each_claim_once_and_text_each_patient_once(app, clinic, travel_sandbox):
+    """Two runs read the same due claims; the quicker one decides the first claim before the other writes.
+    The other's batch, whose decisions are one statement when every claim is still filed, then decides the
+    two left and texts only their patients."""
+    from portal.sandbox.referral_system import random_fodselsnummer
+    from portal.travel_pay import following
+
+    travel_sandbox.set_mode(mode="succeed", decide_after_seconds=0, decision="ApprovedForPayment")
+    rng = random.Random(31)
+    claim_ids = [filed_claim(app, clinic, make_checkin_patient(app, fnr=random_fodselsnummer(rng),
+                                                               last_name=f"Overlap{i}"),
+                             travel_sandbox, minutes_from_now=20 + 5 * i) for i in range(3)]
+    for claim_id in claim_ids:
+        make_due(app, claim_id)
+    with app.app_context():
+        rows = db.session.execute(following._DUE, {"now": utcnow(), "batch": 500}).all()
+        for row in rows:
+            db.session.expunge(row[0])
+        db.session.commit()
+        assert sorted(row[0].id for row in rows) == sorted(claim_ids)
+        quicker, slower = ({"checked": 0, "decided": 0, "stopped": 0, "failed": 0} for _ in range(2))
+        assert following._follow_batch([row for row in rows if row[0].id == claim_ids[0]], quicker, None, 0)
+        assert following._follow_batch(rows, slower, None, 0)
+    assert (quicker["decided"], slower["decided"], slower["checked"]) == (1, 2, 3)
+    assert {claim(app, claim_id).status for claim_id in claim_ids} == {"decided"}
+    assert len(decision_messages(app)) == 3
+    with app.app_context():
+        assert sorted(int(subject) for subject in db.session.scalars(select(AuditEvent.subject_id).where(
+            AuditEvent.action == "travel_claim.decided"))) == sorted(claim_ids)
