@@ -10,13 +10,13 @@ something else where the reader is.
 
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton, format_time, get_date_format, get_datetime_format, get_time_format
 from babel.numbers import format_currency, format_decimal, format_percent
 from flask import current_app, g, has_app_context
-from flask_babel import get_locale, gettext as _, ngettext
+from flask_babel import get_locale, get_translations, gettext as _, ngettext
 from markupsafe import Markup, escape
 
 from portal.security.models import utcnow
@@ -157,13 +157,14 @@ def age(moment: datetime | None) -> str:
     """'3 min ago', '2 h 5 min ago', '4 days ago'."""
     if moment is None:
         return ""
-    return _age_text(int((utcnow() - moment).total_seconds() // 60))
+    return _age_text(_, ngettext, int((utcnow() - moment).total_seconds() // 60))
 
 
 def ages():
-    """`age` for the rows of one list: the clock read once, each minute's text made once (a list's rows
-    share many; every text is a catalog lookup and a format)."""
-    now, text = utcnow(), cache(_age_text)
+    """`age` for the rows of one list: the clock read once, the catalog found once and each minute's text
+    made once (a list's rows share some, but on a busy queue most rows have a minute of their own, and
+    finding the request's catalog for each was most of a row's text)."""
+    now, text = utcnow(), cache(partial(_age_text, *_catalog_words()))
 
     def age_of(moment: datetime | None) -> str:
         return "" if moment is None else text(int((now - moment).total_seconds() // 60))
@@ -171,7 +172,22 @@ def ages():
     return age_of
 
 
-def _age_text(minutes: int) -> str:
+def _catalog_words():
+    """gettext and ngettext bound to this request's catalog, formatting as Flask-Babel's do."""
+    translations = get_translations()
+
+    def gettext(string: str, **variables) -> str:
+        text = translations.ugettext(string)
+        return text % variables if variables else text
+
+    def ngettext_(singular: str, plural: str, num: int, **variables) -> str:
+        variables.setdefault("num", num)
+        return translations.ungettext(singular, plural, num) % variables
+
+    return gettext, ngettext_
+
+
+def _age_text(_, ngettext, minutes: int) -> str:
     if minutes < 1:
         return _("just now")
     if minutes < 60:
@@ -186,12 +202,12 @@ def duration(span: timedelta | None) -> str:
     """'under a minute', '12 min', '1 h 5 min', '2 days 3 h'."""
     if span is None:
         return ""
-    return _duration_text(max(int(span.total_seconds() // 60), 0))
+    return _duration_text(_, ngettext, max(int(span.total_seconds() // 60), 0))
 
 
 def durations():
     """`duration` for the rows of one list: each minute's text made once."""
-    text = cache(_duration_text)
+    text = cache(partial(_duration_text, *_catalog_words()))
 
     def duration_of(span: timedelta | None) -> str:
         return "" if span is None else text(max(int(span.total_seconds() // 60), 0))
@@ -199,7 +215,7 @@ def durations():
     return duration_of
 
 
-def _duration_text(minutes: int) -> str:
+def _duration_text(_, ngettext, minutes: int) -> str:
     if minutes < 1:
         return _("under a minute")
     if minutes < 60:

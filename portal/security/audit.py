@@ -97,7 +97,9 @@ def commit_with(events: list[SimpleNamespace]) -> None:
     (writing) transaction with them."""
     if events:
         audit_chain.chain(db.session, events)
-        db.session.connection().execute(_INSERT_EVENT, [vars(event) for event in events])
+        # One event (an audited read) as a single execute: a list of one would take executemany's path.
+        rows = vars(events[0]) if len(events) == 1 else [vars(event) for event in events]
+        db.session.connection().execute(_INSERT_EVENT, rows)
     db.session.commit()
 
 

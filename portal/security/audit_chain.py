@@ -6,7 +6,8 @@ id 1) holds the last seq and hash; an append first *updates* that row, which tak
 lock on SQLite and a row lock on PostgreSQL, so appends from any number of processes are
 serialised and the head is read only after the lock is held. The lock lasts until the caller's
 transaction ends, so audited actions serialise on their commit; events are small and rare
-enough for that.
+enough for that. The INSERT of a chained event moves the head on to it (a trigger, migration
+0019), in the same statement: the caller inserts the events `chain` linked, in that transaction.
 
 `verify()` walks the chain in seq order: an edited event no longer matches its hash, a deleted
 one leaves a gap (and a broken prev_hash), a deleted last event no longer matches the head.
@@ -56,11 +57,9 @@ def event_hash(ev: AuditEvent) -> str:
 _LOCK_HEAD = text("UPDATE audit_chain_head SET last_seq = last_seq WHERE id = 1 RETURNING last_seq, last_hash")
 _CREATE_HEAD = text("INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (1, 0, :h) "
                     "ON CONFLICT (id) DO NOTHING")
-_MOVE_HEAD = text("UPDATE audit_chain_head SET last_seq = :s, last_hash = :h WHERE id = 1")
 
 
-def _lock_head(session: Session) -> tuple[int, str]:
-    conn = session.connection()
+def _lock_head(conn) -> tuple[int, str]:
     row = conn.execute(_LOCK_HEAD).first()
     if row is None:
         # First event ever: create the head; a concurrent first writer makes this a no-op.
@@ -70,9 +69,10 @@ def _lock_head(session: Session) -> tuple[int, str]:
 
 
 def chain(session: Session, events: list[AuditEvent]) -> None:
-    """Link new `events` (in the order given) after the head and move the head on, in the session's
-    transaction: the head stays locked until it ends."""
-    seq, last = _lock_head(session)
+    """Link new `events` (in the order given) after the head, in the session's transaction: the head stays
+    locked until it ends, and their INSERT moves it on (the trigger of migration 0019)."""
+    conn = session.connection()
+    seq, last = _lock_head(conn)
     for ev in events:
         seq += 1
         if ev.at is None:
@@ -82,7 +82,6 @@ def chain(session: Session, events: list[AuditEvent]) -> None:
         ev.seq = seq
         ev.prev_hash = last
         ev.hash = last = event_hash(ev)
-    session.connection().execute(_MOVE_HEAD, {"s": seq, "h": last})
 
 
 @event.listens_for(Session, "before_flush")

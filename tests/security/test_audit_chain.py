@@ -30,6 +30,20 @@ def test_events_are_chained_in_order_each_linking_to_the_one_before(app, app_ctx
     assert verify(db.session).ok
 
 
+def test_the_chain_head_follows_the_last_event_inserted_and_never_goes_back(app, app_ctx):
+    _write_events(2)
+    audit.commit_with([audit.pending("test.read", number=3)])
+    head = db.session.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1")).one()
+    last = db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert (head.last_seq, head.last_hash) == (3, last.hash) and last.seq == 3
+    # A row inserted with a lower seq than the head's does not move the head back.
+    db.session.execute(text("INSERT INTO audit_events (at, actor_type, action, details, seq, prev_hash, hash) "
+                            "VALUES (CURRENT_TIMESTAMP, 'system', 'test.lower', '{}', 0, :p, :h)"),
+                       {"p": GENESIS, "h": "e" * 64})
+    assert db.session.execute(text("SELECT last_seq FROM audit_chain_head WHERE id = 1")).scalar() == 3
+    db.session.rollback()
+
+
 def test_several_events_in_one_transaction_chain_too(app, app_ctx):
     audit.record("test.a")
     audit.record("test.b")
