@@ -1,6 +1,7 @@
 """SQLite writers take turns (portal/sqlite_writer.py): a second writer waits for the first and
 starts the moment it commits or rolls back; readers never wait; a thread never waits for itself."""
 
+import os
 import threading
 import time
 
@@ -217,3 +218,55 @@ def test_a_waiter_that_gave_up_leaves_the_turn_free_for_the_next(app, engine):
     done = threading.Event()
     _second_writer(app, threading.Event(), done)
     assert done.wait(5)
+
+
+def _outside_a_transaction(engine, sql: str):
+    """A PRAGMA on a pooled connection's own driver connection (SQLAlchemy would begin a transaction first)."""
+    connection = engine.raw_connection()
+    try:
+        return connection.dbapi_connection.execute(sql).fetchone()
+    finally:
+        connection.close()
+
+
+def _pages_waiting(engine) -> int:
+    """Pages in the WAL not yet copied into the database, as the writers read it."""
+    fd = os.open(f"{engine.url.database}-shm", os.O_RDONLY)
+    try:
+        return sqlite_writer._pages_to_checkpoint(fd)
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def wal_filler(engine):
+    """A table of random blobs, gone again afterwards: the other tests' database is shared."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE wal_filler (x BLOB)")
+    yield
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE wal_filler")
+
+
+def test_a_writer_checkpoints_the_wal_itself_once_it_holds_a_thousand_pages(engine, wal_filler):
+    """SQLite's own checkpoint (inside COMMIT, with the turn held) waits until four times as many; the
+    writer's runs after its turn is given back."""
+    assert _outside_a_transaction(engine, "PRAGMA wal_autocheckpoint") == (sqlite_writer.BACKSTOP_PAGES,)
+    _outside_a_transaction(engine, "PRAGMA wal_checkpoint(TRUNCATE)")
+    most = 0
+    for _ in range(60):  # ~25 pages a commit: ~1,500 pages in all
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO wal_filler VALUES (randomblob(100000))")
+        most = max(most, _pages_waiting(engine))
+    assert sqlite_writer.CHECKPOINT_PAGES - 30 <= most < sqlite_writer.CHECKPOINT_PAGES + 30
+    assert _pages_waiting(engine) < sqlite_writer.CHECKPOINT_PAGES
+
+
+def test_the_pages_waiting_are_read_as_sqlite_counts_them(engine, wal_filler):
+    _outside_a_transaction(engine, "PRAGMA wal_checkpoint(TRUNCATE)")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO wal_filler VALUES (randomblob(20000))")
+    waiting = _pages_waiting(engine)
+    busy, in_wal, copied = _outside_a_transaction(engine, "PRAGMA wal_checkpoint(PASSIVE)")
+    assert busy == 0 and waiting == in_wal == copied > 5
+    assert _pages_waiting(engine) == 0
