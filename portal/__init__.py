@@ -10,6 +10,7 @@ from portal import compression, sqlite_writer, static_files, templating
 from portal.config import PROJECT_ROOT, load_settings
 from portal.extensions import babel, connect_redis, csrf, db, htmx, limiter, migrate
 from portal.ids import IdConverter
+from portal.security import csrf_tokens
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -44,6 +45,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    csrf_tokens.init_app(app)  # after CSRFProtect, whose own template global it replaces
     htmx.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, default_translation_directories=str(PROJECT_ROOT / "translations"))
