@@ -7,7 +7,7 @@ counter is unchanged the answer is an empty 204, so polling costs one Redis GET.
 import logging
 
 import redis
-from flask import current_app
+from flask import current_app, g
 
 from portal.extensions import redis_client
 
@@ -50,8 +50,23 @@ def raise_to(topic: str, value: int) -> int | None:
         return None
 
 
+def follows(topic: str):
+    """Mark a view as a live page or poll of `topic`: a signed-in user's session check reads its counter in the
+    same Redis round trip (before the view reads any data, as `version` would), and `version` answers from it."""
+
+    def mark(view):
+        view.live_key = f"live:{topic}"
+        return view
+
+    return mark
+
+
 def version(topic: str) -> int:
+    key = f"live:{topic}"
+    read = g.get("redis_read")
+    if read is not None and key in read:
+        return int(read[key] or 0)
     try:
-        return int(redis_client().get(f"live:{topic}") or 0)
+        return int(redis_client().get(key) or 0)
     except redis.RedisError:
         return -1  # never equal to what a page holds, so pages keep refreshing from the database

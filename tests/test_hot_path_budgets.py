@@ -14,8 +14,11 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
+import redis
 from sqlalchemy import event
 
+from portal import live
+from portal.consultations.services import QUEUE_TOPIC
 from portal.extensions import db, redis_client
 from portal.sandbox.referral_system import random_fodselsnummer
 from tests.conftest import DIARY_MONDAY, csrf_token_from, make_consultation
@@ -131,6 +134,41 @@ def test_doctor_queue(app, staff_client):
     doctor = staff_client("doctor")
     page = within_budget(app, "doctor queue", lambda: doctor.get("/consultations"))
     assert page.get_data(as_text=True).count('id="consultation-') >= 3
+
+
+@contextmanager
+def counting_redis_round_trips(monkeypatch):
+    """Commands sent to Redis by this process (a pipeline or a script is one), counted where redis-py sends them."""
+    sent = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(connection, command, check_health=True):
+        sent.append(command)
+        return send(connection, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    yield sent
+    monkeypatch.undo()
+
+
+def test_the_queues_read_their_live_counter_in_the_session_checks_round_trip(app, staff_client, monkeypatch):
+    make_consultation(app)
+    doctor, secretary = staff_client("doctor"), staff_client("secretary")
+    doctor.get("/consultations")
+    with counting_redis_round_trips(monkeypatch) as sent:
+        page = doctor.get("/consultations").get_data(as_text=True)
+        queue_round_trips = len(sent)
+        since = int(re.search(r"/consultations/poll\?since=(-?\d+)", page).group(1))
+        assert doctor.get(f"/consultations/poll?since={since}").status_code == 204
+        poll_round_trips = len(sent) - queue_round_trips
+        assert secretary.get("/queue").status_code == 200
+        secretary_round_trips = len(sent) - queue_round_trips - poll_round_trips
+    assert (queue_round_trips, poll_round_trips, secretary_round_trips) == (1, 1, 1)
+    with app.app_context():
+        assert since == live.version(QUEUE_TOPIC)
+        live.bump(QUEUE_TOPIC)
+    changed = doctor.get(f"/consultations/poll?since={since}")
+    assert changed.status_code == 200 and f"since={since + 1}" in changed.get_data(as_text=True)
 
 
 def test_chat_post_and_poll(app, client, sandbox, staff_client):

@@ -88,6 +88,7 @@ def _queue_rows(consultations, user, desk: bool) -> list[tuple]:
 
 
 @bp.get("/consultations")
+@live.follows(services.QUEUE_TOPIC)
 @sqlite_writer.audited_page
 @requires("consultation.queue")
 def queue():
@@ -96,6 +97,7 @@ def queue():
 
 
 @bp.get("/consultations/poll")
+@live.follows(services.QUEUE_TOPIC)
 @sqlite_writer.audited_page
 @requires("consultation.queue")
 @limiter.exempt

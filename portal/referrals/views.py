@@ -62,6 +62,7 @@ def _queue_rows(referrals, detail_url) -> list[tuple]:
 
 
 @bp.route("/queue", methods=["GET", "POST"])
+@live.follows(services.QUEUE_TOPIC)
 @sqlite_writer.audited_page
 @requires("referral.screen")
 def queue():
@@ -70,6 +71,7 @@ def queue():
 
 
 @bp.post("/queue/poll")
+@live.follows(services.QUEUE_TOPIC)
 @requires("referral.screen")
 @limiter.exempt
 @background

@@ -316,8 +316,10 @@ def _enforce_session():
     view = current_app.view_functions.get(request.endpoint)
     activity = not getattr(view, "background_poll", False)
     if user_key.startswith(SERVER_SIDE_KINDS):
+        # A live page names its change counter (`live.follows`): read in the session check's round trip.
+        counter = getattr(view, "live_key", None)
         try:
-            state = sessions.check(user_key, activity=activity)
+            state, value = sessions.check(user_key, activity=activity, also_get=counter)
         except sessions.RedisDown:
             current_app.logger.error("session check failed: the session store (Redis) is unreachable")
             abort(503, SESSION_STORE_DOWN)
@@ -325,6 +327,8 @@ def _enforce_session():
             return _signed_out("Your session reached its time limit. Please sign in again.")
         if state != sessions.GOOD:
             return _signed_out("Your session has ended. Please sign in again.")
+        if counter:
+            g.redis_read = {counter: value}
     if activity:
         _note_activity(now, idle_limit)
     return None

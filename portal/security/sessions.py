@@ -29,21 +29,27 @@ RECORD = "session:{digest}"
 USER_SESSIONS = "sessions:{user}"  # set of record digests of one user ("staff:3", "partner:7")
 
 # KEYS[1] the record; ARGV: user, now, max lifetime (s), idle (s), touch (1: activity, 0: a background poll).
-# Returns 1 (good), 0 (no such session: ended, or idle past its TTL) or -1 (past the absolute lifetime).
+# Returns {state, value}: state 1 (good), 0 (no such session: ended, or idle past its TTL) or -1 (past the
+# absolute lifetime); value that of KEYS[2] when one is given (a key the page reads anyway, such as a live
+# page's counter: read in this round trip instead of one of its own), else nil.
 _CHECK = """
+local function answer(state)
+  if KEYS[2] then return {state, redis.call('GET', KEYS[2])} end
+  return {state}
+end
 local found = redis.call('HMGET', KEYS[1], 'user', 'created')
-if not found[1] or found[1] ~= ARGV[1] then return 0 end
+if not found[1] or found[1] ~= ARGV[1] then return answer(0) end
 local now = tonumber(ARGV[2])
 local left = tonumber(found[2]) + tonumber(ARGV[3]) - now
 if left <= 0 then
   redis.call('DEL', KEYS[1])
-  return -1
+  return answer(-1)
 end
 if ARGV[5] == '1' then
   redis.call('HSET', KEYS[1], 'last_seen', ARGV[2])
   redis.call('EXPIRE', KEYS[1], math.max(1, math.ceil(math.min(tonumber(ARGV[4]), left))))
 end
-return 1
+return answer(1)
 """
 GOOD, ENDED, EXPIRED = 1, 0, -1
 
@@ -106,14 +112,16 @@ def begin(user) -> None:
     session["epoch"] = getattr(user, "session_epoch", 0)
 
 
-def check(user_key: str, *, activity: bool) -> int:
-    """GOOD, ENDED or EXPIRED for the cookie's session; one Redis command. Raises redis.RedisError."""
+def check(user_key: str, *, activity: bool, also_get: str | None = None) -> tuple[int, bytes | None]:
+    """GOOD, ENDED or EXPIRED for the cookie's session, and the value of the key `also_get` (None when not asked
+    or not set), read in the same Redis command. Raises redis.RedisError."""
     session_id = session.get(SESSION_ID)
     if not isinstance(session_id, str):
-        return ENDED
-    return int(_script()(keys=[RECORD.format(digest=_digest(session_id))],
-                         args=[user_key, repr(time.time()), int(_max_seconds()), int(_idle_seconds()),
-                               "1" if activity else "0"], client=redis_client()))
+        return ENDED, None
+    keys = [RECORD.format(digest=_digest(session_id))] + ([also_get] if also_get else [])
+    answer = _script()(keys=keys, args=[user_key, repr(time.time()), int(_max_seconds()), int(_idle_seconds()),
+                                        "1" if activity else "0"], client=redis_client())
+    return int(answer[0]), (answer[1] if len(answer) > 1 else None)
 
 
 def end_current(user_key: str) -> None:
