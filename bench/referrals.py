@@ -3,10 +3,11 @@
     .venv/bin/python bench/referrals.py            # 100k consultations, 10k open referrals, 10 s runs
     .venv/bin/python bench/referrals.py --quick    # 5k consultations, 1k open referrals, 3 s runs
 
-One run, on a fresh temporary instance folder (its own SQLite file and embedded Redis):
+One run, on a fresh temporary instance folder (its own SQLite file unless `--database-url`, and embedded Redis):
 
 1. migrate, bulk-load consultations with their patients and open referrals, add a secretary and a doctor;
-2. start gunicorn (sync workers) on a free loopback port, with rate limiting off;
+2. start gunicorn (4 workers; gunicorn.conf.py's 2 threads each, so gthread as in production, unless
+   `--threads 1`) on a free loopback port, with rate limiting off;
 3. measure `/healthz` (the hello-world floor), `GET /queue` signed in as the secretary, `GET /consultations`
    (the doctors' queue) signed in as the doctor, and the
    webhook `POST /api/referrals` with a NEW validly signed referral per request;
@@ -14,9 +15,12 @@ One run, on a fresh temporary instance folder (its own SQLite file and embedded 
 
 `wrk` drives the GETs. The webhook needs an HMAC per request, which wrk's Lua cannot compute, so
 its requests are signed beforehand in Python and fired by a multi-process Python load generator
-(one process per concurrent client, a new connection per request: gunicorn's sync worker closes
-each one). That generator costs CPU on the same machine, so `/healthz` is measured with it too and
-both intake/hello ratios are printed, with the CPU the generator itself used.
+(one process per concurrent client, a new connection per request, `Connection: close`). That generator
+costs CPU on the same machine, so `/healthz` is measured with it too and both intake/hello ratios are
+printed, with the CPU the generator itself used.
+
+`--intake-only` measures hello-world and the webhook alone (a short check of intake); `--database-url`
+runs on a PostgreSQL database of yours instead of a new SQLite file (its public schema is replaced).
 """
 
 import argparse
@@ -36,7 +40,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from harness import Gunicorn, run_wrk, with_cpu
+from harness import Gunicorn, fresh_schema, run_wrk, with_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETARY = "secretary@bench.example"
@@ -73,8 +77,7 @@ def _fnr_pool(rng: random.Random, size: int) -> list[str]:
 
 def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: random.Random) -> dict:
     """Bulk-load patients, consultations and open referrals with Core executemany, in batches."""
-    from flask_migrate import upgrade
-    from sqlalchemy import insert
+    from sqlalchemy import insert, text
 
     from portal.consultations.models import CATEGORIES, CHANNELS, STATES, Consultation
     from portal.extensions import db
@@ -88,7 +91,7 @@ def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: ran
     timings = {}
     t0 = time.perf_counter()
     with app.app_context():
-        upgrade()
+        fresh_schema(app)  # on PostgreSQL the database's public schema is dropped and made again
         timings["migrate"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()
@@ -171,12 +174,20 @@ def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: ran
                 conn.execute(insert(referrals_t), rows)
         timings["referrals"] = time.perf_counter() - t3
 
+        postgresql = db.engine.dialect.name == "postgresql"
+        if postgresql:  # the rows came with their ids: the sequences must continue after them
+            with db.engine.begin() as conn:
+                for name in ("patients", "consultations", "referrals"):
+                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                                      f"(SELECT max(id) FROM {name}))"))
+                conn.execute(text("ANALYZE"))
         db.session.remove()
         db.engine.dispose()
-        # Start from a checkpointed database, not one with the whole load still in the WAL file.
-        raw = sqlite3.connect(Path(app.instance_path) / "portal.db", isolation_level=None)
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        raw.close()
+        if not postgresql:
+            # Start from a checkpointed database, not one with the whole load still in the WAL file.
+            raw = sqlite3.connect(Path(app.instance_path) / "portal.db", isolation_level=None)
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            raw.close()
     timings["total"] = time.perf_counter() - t0
     return timings
 
@@ -345,18 +356,26 @@ def _problems(r: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="5k consultations, 1k referrals, 3 s runs")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument("--threads", type=int,
+                        help="threads per worker (default: gunicorn.conf.py's, 2: gthread; 1: sync workers)")
     parser.add_argument("--seconds", type=float, help="length of each measured run (default 10, quick 3)")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder and leave nothing running")
+    parser.add_argument("--database-url", help="a PostgreSQL database of yours (its public schema is REPLACED); "
+                        "default: a new SQLite file")
+    parser.add_argument("--intake-only", action="store_true",
+                        help="measure hello-world and the webhook only (skip the two queues): a short check of intake")
     args = parser.parse_args()
     consultations, referrals = (5_000, 1_000) if args.quick else (100_000, 10_000)
     seconds = args.seconds or (3 if args.quick else 10)
     warmup = 1 if args.quick else 2
 
     instance = tempfile.mkdtemp(prefix="care-portal-bench-")
-    # A fresh SQLite file and embedded Redis in that folder, whatever the shell had set.
+    # A fresh SQLite file (unless --database-url) and embedded Redis in that folder, whatever the shell had set.
     for name in ("DATABASE_URL", "REDIS_URL"):
         os.environ.pop(name, None)
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
     os.environ["INSTANCE_PATH"] = instance
     os.environ["RATELIMIT_ENABLED"] = "0"
     # The bench users sign in with the password only (two-factor has its own tests; it is not what is measured).
@@ -369,7 +388,8 @@ def main() -> int:
     server = None
     try:
         print(f"Care Portal benchmark ({'quick' if args.quick else 'full'}): instance {instance}")
-        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
+        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}; "
+              f"database: {'PostgreSQL (--database-url)' if args.database_url else 'SQLite'}")
         print("load average before the run: %.2f %.2f %.2f" % os.getloadavg())
         print("note: RATELIMIT_ENABLED=0 for this run (the sign-in limiter would otherwise get in the way)")
         rng = random.Random(20261123)
@@ -383,10 +403,11 @@ def main() -> int:
               f"(migrate {timings['migrate']:.1f}, patients {timings['patients']:.1f}, "
               f"consultations {timings['consultations']:.1f}, referrals {timings['referrals']:.1f})")
 
-        server = Gunicorn(dict(os.environ), workers=args.workers, worker_class="sync",
+        # gunicorn turns "sync" into gthread when gunicorn.conf.py gives more than one thread.
+        server = Gunicorn(dict(os.environ), workers=args.workers, threads=args.threads, worker_class="sync",
                           log_path=Path(instance) / "gunicorn.log").start()
         port = server.port
-        print(f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port}, serving wsgi:app")
+        print(f"gunicorn: {server_kind(args)} on 127.0.0.1:{port}, serving wsgi:app")
         ua = {"User-Agent": USER_AGENT}
 
         def wrk(path: str, connections: int, duration: float, headers: dict) -> dict:
@@ -411,17 +432,19 @@ def main() -> int:
         measure("hello py c32", lambda: run_python_load(port, hello_reqs, seconds, 200))
 
         # 2. the queue page, on the loaded data (before the webhook adds more)
-        print("measuring GET /queue ...", flush=True)
-        cookie = sign_in(port)
-        waiting = queue_total(port, cookie)
-        queue_headers = {**ua, "Cookie": f"session={cookie}"}
-        wrk("/queue", 4, warmup, queue_headers)
-        measure("queue c4", lambda: wrk("/queue", 4, seconds, queue_headers))
-        measure("queue c32", lambda: wrk("/queue", 32, seconds, queue_headers))
-        print("measuring GET /consultations (the doctors' queue) ...", flush=True)
-        doctor_headers = {**ua, "Cookie": f"session={sign_in(port, DOCTOR, '/consultations')}"}
-        wrk("/consultations", 4, warmup, doctor_headers)
-        measure("doctors c4", lambda: wrk("/consultations", 4, seconds, doctor_headers))
+        waiting = "?"
+        if not args.intake_only:
+            print("measuring GET /queue ...", flush=True)
+            cookie = sign_in(port)
+            waiting = queue_total(port, cookie)
+            queue_headers = {**ua, "Cookie": f"session={cookie}"}
+            wrk("/queue", 4, warmup, queue_headers)
+            measure("queue c4", lambda: wrk("/queue", 4, seconds, queue_headers))
+            measure("queue c32", lambda: wrk("/queue", 32, seconds, queue_headers))
+            print("measuring GET /consultations (the doctors' queue) ...", flush=True)
+            doctor_headers = {**ua, "Cookie": f"session={sign_in(port, DOCTOR, '/consultations')}"}
+            wrk("/consultations", 4, warmup, doctor_headers)
+            measure("doctors c4", lambda: wrk("/consultations", 4, seconds, doctor_headers))
 
         # 3. the webhook: every request a new signed referral
         print("measuring POST /api/referrals ...", flush=True)
@@ -447,9 +470,14 @@ def main() -> int:
     return 0
 
 
+def server_kind(args) -> str:
+    threads = args.threads or 2
+    return f"{args.workers} workers x {threads} threads ({'gthread' if threads > 1 else 'sync'})"
+
+
 def print_report(results: dict, args, consultations: int, referrals: int, waiting: str, seconds: float) -> None:
     hello, hello4, hello_py = results["hello c32"], results["hello c4"], results["hello py c32"]
-    queue4, queue32, doctors4 = results["queue c4"], results["queue c32"], results["doctors c4"]
+    queue4, queue32, doctors4 = (results.get(key) for key in ("queue c4", "queue c32", "doctors c4"))
     intake32, intake4 = results["intake c32"], results["intake c4"]
 
     def target(ok: bool) -> str:
@@ -457,7 +485,7 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
 
     print()
     print(f"Results: {consultations:,} consultations, {referrals:,} open referrals loaded "
-          f"({waiting} waiting when the queue was measured); gunicorn {args.workers} sync workers; "
+          f"({waiting} waiting when the queue was measured); gunicorn {server_kind(args)}; "
           f"{os.cpu_count()} CPUs; {seconds:g} s per run; RATELIMIT_ENABLED=0")
     header = (f"{'endpoint':<27} {'driver':<7} {'conc':>4} {'req/s':>8} {'p50':>9} {'p99':>9} {'max':>9} "
               f"{'srv CPU':>7} {'ms/req':>6} {'gen CPU':>7} {'other':>5}  target")
@@ -467,11 +495,13 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
         ("GET /healthz (hello)", "wrk", 32, hello, ""),
         ("GET /healthz (hello)", "wrk", 4, hello4, ""),
         ("GET /healthz (hello)", "python", 32, hello_py, ""),
-        ("GET /queue (secretary)", "wrk", 32, queue32, ""),
-        ("GET /queue (secretary)", "wrk", 4, queue4,
-         f"p99 <= {QUEUE_TARGET_P99_MS:.0f} ms: {target(queue4['p99_ms'] <= QUEUE_TARGET_P99_MS)}"),
-        ("GET /consultations (doctor)", "wrk", 4, doctors4,
-         f"p99 <= {QUEUE_TARGET_P99_MS:.0f} ms: {target(doctors4['p99_ms'] <= QUEUE_TARGET_P99_MS)}"),
+        *([] if queue4 is None else [
+            ("GET /queue (secretary)", "wrk", 32, queue32, ""),
+            ("GET /queue (secretary)", "wrk", 4, queue4,
+             f"p99 <= {QUEUE_TARGET_P99_MS:.0f} ms: {target(queue4['p99_ms'] <= QUEUE_TARGET_P99_MS)}"),
+            ("GET /consultations (doctor)", "wrk", 4, doctors4,
+             f"p99 <= {QUEUE_TARGET_P99_MS:.0f} ms: {target(doctors4['p99_ms'] <= QUEUE_TARGET_P99_MS)}"),
+        ]),
         ("POST /api/referrals", "python", 32, intake32,
          f">= {INTAKE_TARGET_RPS}/s: {target(intake32['rps'] >= INTAKE_TARGET_RPS)}"),
         ("POST /api/referrals", "python", 4, intake4, ""),
@@ -482,8 +512,9 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
               f"{_fmt(r['server_cpu_ms_per_req'], '', 2):>6} {_fmt(r['loadgen_cpu'], '', 2):>7} "
               f"{_fmt(r['other_cpu'], '', 2):>5}  {note}")
     print()
-    print(f"intake req/s @32 {intake32['rps']:,.0f} (target >= {INTAKE_TARGET_RPS}); "
-          f"queue p99 @4 {queue4['p99_ms']:.2f} ms (target <= {QUEUE_TARGET_P99_MS:.0f} ms)")
+    print(f"intake req/s @32 {intake32['rps']:,.0f} (target >= {INTAKE_TARGET_RPS})"
+          + ("" if queue4 is None else
+             f"; queue p99 @4 {queue4['p99_ms']:.2f} ms (target <= {QUEUE_TARGET_P99_MS:.0f} ms)"))
     print(f"intake/hello ratio: {intake32['rps'] / hello['rps']:.3f} (vs wrk hello @32), "
           f"{intake32['rps'] / hello_py['rps']:.3f} (vs hello driven by the same Python load generator)")
     print("req/s counts only successes (200; 201 for the webhook) finished inside the window; p50/p99/max are of "
