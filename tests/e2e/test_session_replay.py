@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MAX_HOURS = 0.003  # 10.8 s of absolute lifetime, so the test can outlive it
 NEW_PASSWORD = "another long staff passphrase"
 REPLAYS = 12
+# real_clock: the two gunicorn workers keep the wall clock, and the users and sessions this process writes
+# must be stamped on the same clock as the workers that read them.
+pytestmark = pytest.mark.real_clock
 
 
 def _free_port() -> int:

@@ -15,7 +15,9 @@ from portal.extensions import db
 from tests.oidc_provider.runner import start_provider
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = [pytest.mark.browser,
+# real_clock: the provider is a Node process on the wall clock; its tokens would look expired or not yet
+# valid to a test shifted by --now.
+pytestmark = [pytest.mark.browser, pytest.mark.real_clock,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
 
 CLIENT_ID = "care-portal"
