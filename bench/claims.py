@@ -114,6 +114,9 @@ def wait_healthy(url: str) -> None:
 
 
 def start_workers(count: int, env: dict) -> list[subprocess.Popen]:
+    # PYTHONPATH: the flask command imports the portal (its plugin command) before it puts the working folder
+    # on the path, so without it the workers run whatever checkout the venv's editable install names.
+    env = dict(env, PYTHONPATH=str(ROOT))
     return [subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "worker", "--simple", "--queues", "claims"],
                              cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL) for _ in range(count)]
