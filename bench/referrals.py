@@ -15,7 +15,8 @@ One run, on a fresh temporary instance folder (its own SQLite file unless `--dat
 
 `wrk` drives the GETs. The webhook needs an HMAC per request, which wrk's Lua cannot compute, so
 its requests are signed beforehand in Python and fired by a multi-process Python load generator
-(one process per concurrent client, a new connection per request, `Connection: close`). That generator
+(one process per concurrent client, each on a keep-alive connection as wrk's are; `--connection-close` for a
+new connection per request, as it did until 2026-12-02). That generator
 costs CPU on the same machine, so `/healthz` is measured with it too and both intake/hello ratios are
 printed, with the CPU the generator itself used.
 
@@ -195,29 +196,69 @@ def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: ran
 # --------------------------------------------------------------------------- Python load generator
 
 
+# Keep-alive, as wrk drives its GETs and as an HTTP/1.1 client does unless told otherwise (gunicorn's gthread
+# worker keeps connections). --connection-close sends `Connection: close` and opens a connection per request,
+# as this generator did before: then each request also pays a TCP accept that wrk's hello-world does not.
+KEEP_ALIVE = True
+def _connection_header() -> str:
+    return "" if KEEP_ALIVE else "Connection: close\r\n"
+
+
+_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)")
+
+
+def _exchange(s: socket.socket, request: bytes, buffer: bytearray) -> tuple[bytes, bool]:
+    """Send one request on `s` and read its response (by Content-Length; else until the server closes).
+    Returns the response's head and whether the connection can carry another request."""
+    s.sendall(request)
+    while b"\r\n\r\n" not in buffer:
+        data = s.recv(65536)
+        if not data:
+            raise ConnectionError("closed before the response's head")
+        buffer += data
+    end = buffer.index(b"\r\n\r\n") + 4
+    head = bytes(buffer[:end])
+    length = _LENGTH.search(head)
+    if length is None:  # no length: the body ends when the server closes
+        while s.recv(65536):
+            pass
+        buffer.clear()
+        return head, False
+    while len(buffer) < end + int(length.group(1)):
+        data = s.recv(65536)
+        if not data:
+            raise ConnectionError("closed inside the response's body")
+        buffer += data
+    del buffer[:end + int(length.group(1))]
+    return head, KEEP_ALIVE and b"connection: close" not in head.lower()
+
+
 def _fire(port: int, requests: list[bytes], barrier, seconds: float, success: int, results) -> None:
-    """One client: a fresh connection per request, until the deadline or its requests run out."""
+    """One client: one keep-alive connection (a new one whenever the server closes it), or with
+    --connection-close a fresh connection per request, until the deadline or its requests run out."""
     barrier.wait()  # every client starts together, once all are forked and ready
     deadline = time.time() + seconds
     latencies, codes, errors, late, i = [], {}, 0, 0, 0
+    s, buffer = None, bytearray()
     while i < len(requests) and time.time() < deadline:
         request = requests[i]
         i += 1
         t0 = time.perf_counter()
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-                s.sendall(request)
-                chunks = []
-                while True:
-                    data = s.recv(65536)
-                    if not data:
-                        break
-                    chunks.append(data)
+            if s is None:
+                s = socket.create_connection(("127.0.0.1", port), timeout=30)
+                buffer.clear()
+            head, reusable = _exchange(s, request, buffer)
         except OSError:
             errors += 1
+            if s is not None:
+                s.close()
+            s = None
             continue
+        if not reusable:
+            s.close()
+            s = None
         elapsed = time.perf_counter() - t0
-        head = b"".join(chunks[:1])
         code = int(head[9:12]) if head.startswith(b"HTTP/1.") else 0
         if time.time() > deadline:
             late += 1  # finished after the window closed: not counted in the rate
@@ -225,6 +266,8 @@ def _fire(port: int, requests: list[bytes], barrier, seconds: float, success: in
         codes[code] = codes.get(code, 0) + 1
         if code == success:
             latencies.append(elapsed)
+    if s is not None:
+        s.close()
     results.put({
         "latencies": latencies, "codes": codes, "errors": errors, "late": late,
         "exhausted": i >= len(requests) and time.time() < deadline,
@@ -287,7 +330,7 @@ def signed_referral_requests(port: int, secret: str, count: int, fnrs: list[str]
             f"POST /api/referrals HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {USER_AGENT}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             f"X-Referral-Timestamp: {stamp}\r\nX-Referral-Signature: {sign(secret, stamp, body)}\r\n"
-            "Connection: close\r\n\r\n"
+            f"{_connection_header()}\r\n"
         )
         out.append(head.encode() + body)
     return out
@@ -363,9 +406,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the instance folder and leave nothing running")
     parser.add_argument("--database-url", help="a PostgreSQL database of yours (its public schema is REPLACED); "
                         "default: a new SQLite file")
+    parser.add_argument("--connection-close", action="store_true",
+                        help="the Python generator opens a connection per request (Connection: close) instead of "
+                             "keeping one per client")
     parser.add_argument("--intake-only", action="store_true",
                         help="measure hello-world and the webhook only (skip the two queues): a short check of intake")
     args = parser.parse_args()
+    global KEEP_ALIVE
+    KEEP_ALIVE = not args.connection_close
     consultations, referrals = (5_000, 1_000) if args.quick else (100_000, 10_000)
     seconds = args.seconds or (3 if args.quick else 10)
     warmup = 1 if args.quick else 2
@@ -427,7 +475,7 @@ def main() -> int:
         measure("hello c32", lambda: wrk("/healthz", 32, seconds, ua))
         measure("hello c4", lambda: wrk("/healthz", 4, seconds, ua))
         hello_req = (f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {USER_AGENT}\r\n"
-                     "Connection: close\r\n\r\n").encode()
+                     f"{_connection_header()}\r\n").encode()
         hello_reqs = split([hello_req] * int(6000 * seconds), 32)
         measure("hello py c32", lambda: run_python_load(port, hello_reqs, seconds, 200))
 
@@ -487,6 +535,8 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
     print(f"Results: {consultations:,} consultations, {referrals:,} open referrals loaded "
           f"({waiting} waiting when the queue was measured); gunicorn {server_kind(args)}; "
           f"{os.cpu_count()} CPUs; {seconds:g} s per run; RATELIMIT_ENABLED=0")
+    print("the Python generator: " + ("one keep-alive connection per client" if KEEP_ALIVE
+                                      else "a new connection per request (--connection-close)"))
     header = (f"{'endpoint':<27} {'driver':<7} {'conc':>4} {'req/s':>8} {'p50':>9} {'p99':>9} {'max':>9} "
               f"{'srv CPU':>7} {'ms/req':>6} {'gen CPU':>7} {'other':>5}  target")
     print(header)
