@@ -14,7 +14,6 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
-import redis
 from sqlalchemy import event
 
 from portal import live
@@ -23,6 +22,7 @@ from portal.extensions import db, redis_client
 from portal.sandbox.referral_system import random_fodselsnummer
 from tests.conftest import DIARY_MONDAY, csrf_token_from, make_consultation
 from tests.consultations.test_patient_side import in_progress_chat
+from tests.ops.test_workers import counting_round_trips
 from tests.partners.fixtures import sign_in_partner
 
 HX = {"HX-Request": "true"}
@@ -136,26 +136,11 @@ def test_doctor_queue(app, staff_client):
     assert page.get_data(as_text=True).count('id="consultation-') >= 3
 
 
-@contextmanager
-def counting_redis_round_trips(monkeypatch):
-    """Commands sent to Redis by this process (a pipeline or a script is one), counted where redis-py sends them."""
-    sent = []
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counted(connection, command, check_health=True):
-        sent.append(command)
-        return send(connection, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
-    yield sent
-    monkeypatch.undo()
-
-
 def test_the_queues_read_their_live_counter_in_the_session_checks_round_trip(app, staff_client, monkeypatch):
     make_consultation(app)
     doctor, secretary = staff_client("doctor"), staff_client("secretary")
     doctor.get("/consultations")
-    with counting_redis_round_trips(monkeypatch) as sent:
+    with counting_round_trips(monkeypatch) as sent:
         page = doctor.get("/consultations").get_data(as_text=True)
         queue_round_trips = len(sent)
         since = int(re.search(r"/consultations/poll\?since=(-?\d+)", page).group(1))
