@@ -32,26 +32,53 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CONF_THREADS = 2  # gunicorn.conf.py's default when GUNICORN_THREADS is not set
 
-# Counts 200s and everything else per wrk thread and prints one JSON line with the figures at the end.
+# Counts the expected status (200 unless wrk's first script argument names another) and everything else per
+# wrk thread and prints one JSON line with the figures at the end.
 WRK_LUA = r"""
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) ok = 0; other = 0; codes = "" end
+function setup(thread) thread:set("slot", #threads); table.insert(threads, thread) end
+function init(args)
+  ok = 0; other = 0; codes = ""; wrapped = 0
+  success = tonumber(args[1]) or 200
+  if load_pool then load_pool(args[2] .. "." .. slot) end
+end
 function response(status, headers, body)
-  if status == 200 then ok = ok + 1 else
+  if status == success then ok = ok + 1 else
     other = other + 1
     if other <= 3 then codes = codes .. status .. " " end
   end
 end
 function done(summary, latency, requests)
-  local o, b, c = 0, 0, ""
-  for _, t in ipairs(threads) do o = o + t:get("ok"); b = b + t:get("other"); c = c .. t:get("codes") end
+  local o, b, c, w = 0, 0, "", 0
+  for _, t in ipairs(threads) do
+    o = o + t:get("ok"); b = b + t:get("other"); c = c .. t:get("codes"); w = w + t:get("wrapped")
+  end
   local e = summary.errors
   io.write(string.format(
     'BENCH {"requests":%d,"duration_us":%d,"ok":%d,"other":%d,"other_codes":"%s",' ..
-    '"socket_errors":%d,"p50_us":%d,"p90_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, o, b, c, e.connect + e.read + e.write + e.timeout,
+    '"socket_errors":%d,"wrapped":%d,"p50_us":%d,"p90_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, o, b, c, e.connect + e.read + e.write + e.timeout, w,
     latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99), latency.max))
+end
+"""
+
+# Added to WRK_LUA for run_wrk_pool: each wrk thread sends its own file of raw requests (separated by NUL),
+# one after the other, and counts how often it had to start its file again.
+WRK_POOL_LUA = r"""
+function load_pool(path)
+  local f = assert(io.open(path, "rb")); local data = f:read("*a"); f:close()
+  pool = {}; nxt = 0
+  local pos = 1
+  while true do
+    local stop = string.find(data, "\0", pos, true)
+    if not stop then break end
+    pool[#pool + 1] = string.sub(data, pos, stop - 1); pos = stop + 1
+  end
+end
+function request()
+  nxt = nxt + 1
+  if nxt > #pool then nxt = 1; wrapped = wrapped + 1 end
+  return pool[nxt]
 end
 """
 
@@ -294,16 +321,34 @@ class Browser:
 
 
 def run_wrk(url: str, *, connections: int, seconds: float, headers: dict | None = None,
-            threads: int | None = None, timeout: str = "10s") -> dict:
-    """wrk against one URL; only status 200 counts as ok. Latencies in ms, rps = ok answers per second."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_LUA)
+            threads: int | None = None, timeout: str = "10s", success: int = 200) -> dict:
+    """wrk against one URL; only status `success` counts as ok. Latencies in ms, rps = ok answers per second."""
     cmd = ["wrk", f"-t{threads or min(4, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-           "--timeout", timeout, "-s", script.name]
+           "--timeout", timeout]
     for name, value in (headers or {}).items():
         cmd += ["-H", f"{name}: {value}"]
+    return _wrk(cmd, WRK_LUA, url, [str(success)])
+
+
+def run_wrk_pool(url: str, requests: list[bytes], *, connections: int, seconds: float, success: int = 200,
+                 threads: int | None = None, timeout: str = "10s") -> dict:
+    """wrk sending pre-built raw HTTP/1.1 requests (each its own body and headers: a new signed webhook call,
+    say), split between its threads, on keep-alive connections as for run_wrk. `wrapped` counts the times a
+    thread ran out of requests and started its share again (then the figures include repeats)."""
+    threads = threads or min(4, connections)
+    with tempfile.TemporaryDirectory(prefix="wrk-pool-") as folder:
+        for slot in range(threads):
+            Path(folder, f"pool.{slot}").write_bytes(b"".join(r + b"\0" for r in requests[slot::threads]))
+        cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", timeout]
+        return _wrk(cmd, WRK_LUA + WRK_POOL_LUA, url, [str(success), f"{folder}/pool"])
+
+
+def _wrk(cmd: list[str], lua: str, url: str, script_args: list[str]) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
     try:
-        out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(cmd + ["-s", script.name, url, "--", *script_args],
+                             capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(script.name)
     raw = json.loads(next(line for line in out.splitlines() if line.startswith("BENCH "))[len("BENCH "):])
@@ -311,7 +356,7 @@ def run_wrk(url: str, *, connections: int, seconds: float, headers: dict | None 
     return {
         "rps": raw["ok"] / measured, "ok": raw["ok"], "other": raw["other"], "requests": raw["requests"],
         "other_codes": raw["other_codes"].strip(), "socket_errors": raw["socket_errors"],
-        "errors": raw["other"] + raw["socket_errors"], "seconds": measured,
+        "errors": raw["other"] + raw["socket_errors"], "seconds": measured, "wrapped": raw["wrapped"],
         **{f"{p}_ms": raw[f"{p}_us"] / 1000 for p in ("p50", "p90", "p95", "p99", "max")},
     }
 

@@ -10,15 +10,15 @@ One run, on a fresh temporary instance folder (its own SQLite file unless `--dat
    `--threads 1`) on a free loopback port, with rate limiting off;
 3. measure `/healthz` (the hello-world floor), `GET /queue` signed in as the secretary, `GET /consultations`
    (the doctors' queue) signed in as the doctor, and the
-   webhook `POST /api/referrals` with a NEW validly signed referral per request;
+   webhook `POST /api/referrals` with a NEW validly signed referral per request; at 32 clients hello-world and
+   intake alternate for `--rounds` pairs and the pair with the median ratio is reported (this machine's
+   speed drifts within a minute);
 4. stop gunicorn and the embedded Redis and remove the folder.
 
-`wrk` drives the GETs. The webhook needs an HMAC per request, which wrk's Lua cannot compute, so
-its requests are signed beforehand in Python and fired by a multi-process Python load generator
-(one process per concurrent client, each on a keep-alive connection as wrk's are; `--connection-close` for a
-new connection per request, as it did until 2026-12-02). That generator
-costs CPU on the same machine, so `/healthz` is measured with it too and both intake/hello ratios are
-printed, with the CPU the generator itself used.
+`wrk` drives everything, on keep-alive connections. The webhook needs an HMAC per request, which wrk's Lua
+cannot compute, so its requests are signed beforehand in Python and wrk sends them from files, one new referral
+per request (harness.run_wrk_pool): intake and hello-world are driven by the same client in the same run. (Until
+2026-12-03 a multi-process Python generator fired the webhook, and its own hello-world was printed beside wrk's.)
 
 `--intake-only` measures hello-world and the webhook alone (a short check of intake); `--database-url`
 runs on a PostgreSQL database of yours instead of a new SQLite file (its public schema is replaced).
@@ -27,12 +27,10 @@ runs on a PostgreSQL database of yours instead of a new SQLite file (its public 
 import argparse
 import json
 import math
-import multiprocessing as mp
 import os
 import random
 import re
 import shutil
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -41,7 +39,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from harness import Gunicorn, fresh_schema, run_wrk, with_cpu
+from harness import Gunicorn, fresh_schema, run_wrk, run_wrk_pool, with_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETARY = "secretary@bench.example"
@@ -193,122 +191,6 @@ def load_data(app, consultations: int, referrals: int, fnrs: list[str], rng: ran
     return timings
 
 
-# --------------------------------------------------------------------------- Python load generator
-
-
-# Keep-alive, as wrk drives its GETs and as an HTTP/1.1 client does unless told otherwise (gunicorn's gthread
-# worker keeps connections). --connection-close sends `Connection: close` and opens a connection per request,
-# as this generator did before: then each request also pays a TCP accept that wrk's hello-world does not.
-KEEP_ALIVE = True
-def _connection_header() -> str:
-    return "" if KEEP_ALIVE else "Connection: close\r\n"
-
-
-_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)")
-
-
-def _exchange(s: socket.socket, request: bytes, buffer: bytearray) -> tuple[bytes, bool]:
-    """Send one request on `s` and read its response (by Content-Length; else until the server closes).
-    Returns the response's head and whether the connection can carry another request."""
-    s.sendall(request)
-    while b"\r\n\r\n" not in buffer:
-        data = s.recv(65536)
-        if not data:
-            raise ConnectionError("closed before the response's head")
-        buffer += data
-    end = buffer.index(b"\r\n\r\n") + 4
-    head = bytes(buffer[:end])
-    length = _LENGTH.search(head)
-    if length is None:  # no length: the body ends when the server closes
-        while s.recv(65536):
-            pass
-        buffer.clear()
-        return head, False
-    while len(buffer) < end + int(length.group(1)):
-        data = s.recv(65536)
-        if not data:
-            raise ConnectionError("closed inside the response's body")
-        buffer += data
-    del buffer[:end + int(length.group(1))]
-    return head, KEEP_ALIVE and b"connection: close" not in head.lower()
-
-
-def _fire(port: int, requests: list[bytes], barrier, seconds: float, success: int, results) -> None:
-    """One client: one keep-alive connection (a new one whenever the server closes it), or with
-    --connection-close a fresh connection per request, until the deadline or its requests run out."""
-    barrier.wait()  # every client starts together, once all are forked and ready
-    deadline = time.time() + seconds
-    latencies, codes, errors, late, i = [], {}, 0, 0, 0
-    s, buffer = None, bytearray()
-    while i < len(requests) and time.time() < deadline:
-        request = requests[i]
-        i += 1
-        t0 = time.perf_counter()
-        try:
-            if s is None:
-                s = socket.create_connection(("127.0.0.1", port), timeout=30)
-                buffer.clear()
-            head, reusable = _exchange(s, request, buffer)
-        except OSError:
-            errors += 1
-            if s is not None:
-                s.close()
-            s = None
-            continue
-        if not reusable:
-            s.close()
-            s = None
-        elapsed = time.perf_counter() - t0
-        code = int(head[9:12]) if head.startswith(b"HTTP/1.") else 0
-        if time.time() > deadline:
-            late += 1  # finished after the window closed: not counted in the rate
-            continue
-        codes[code] = codes.get(code, 0) + 1
-        if code == success:
-            latencies.append(elapsed)
-    if s is not None:
-        s.close()
-    results.put({
-        "latencies": latencies, "codes": codes, "errors": errors, "late": late,
-        "exhausted": i >= len(requests) and time.time() < deadline,
-    })
-
-
-def run_python_load(port: int, per_client: list[list[bytes]], seconds: float, success: int) -> dict:
-    ctx = mp.get_context("fork")
-    clients = len(per_client)
-    barrier = ctx.Barrier(clients + 1)
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_fire, args=(port, reqs, barrier, seconds, success, results)) for reqs in per_client]
-    for p in procs:
-        p.start()
-    barrier.wait()
-    collected = [results.get(timeout=seconds + 120) for _ in procs]
-    for p in procs:
-        p.join()
-    latencies = sorted(x for r in collected for x in r["latencies"])
-    codes: dict = {}
-    for r in collected:
-        for code, n in r["codes"].items():
-            codes[code] = codes.get(code, 0) + n
-    ok = codes.get(success, 0)
-    other = {str(k): v for k, v in codes.items() if k != success}
-    return {
-        "rps": ok / seconds, "ok": ok, "other": sum(other.values()), "other_codes": other,
-        "socket_errors": sum(r["errors"] for r in collected),
-        "p50_ms": _percentile(latencies, 50) * 1000, "p99_ms": _percentile(latencies, 99) * 1000,
-        "max_ms": (latencies[-1] if latencies else math.nan) * 1000, "seconds": seconds,
-        "exhausted": sum(r["exhausted"] for r in collected), "late": sum(r["late"] for r in collected),
-    }
-
-
-def _percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return math.nan
-    k = max(0, min(len(sorted_values) - 1, math.ceil(pct / 100 * len(sorted_values)) - 1))
-    return sorted_values[k]
-
-
 def signed_referral_requests(port: int, secret: str, count: int, fnrs: list[str], rng: random.Random) -> list[bytes]:
     """Raw HTTP requests, each a NEW referral (fresh JournalGuid) signed like the referral system signs."""
     from portal.referrals.intake import sign
@@ -329,15 +211,10 @@ def signed_referral_requests(port: int, secret: str, count: int, fnrs: list[str]
         head = (
             f"POST /api/referrals HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {USER_AGENT}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"X-Referral-Timestamp: {stamp}\r\nX-Referral-Signature: {sign(secret, stamp, body)}\r\n"
-            f"{_connection_header()}\r\n"
+            f"X-Referral-Timestamp: {stamp}\r\nX-Referral-Signature: {sign(secret, stamp, body)}\r\n\r\n"
         )
         out.append(head.encode() + body)
     return out
-
-
-def split(requests: list[bytes], clients: int) -> list[list[bytes]]:
-    return [requests[i::clients] for i in range(clients)]
 
 
 # --------------------------------------------------------------------------- session
@@ -391,8 +268,8 @@ def _problems(r: dict) -> str:
         parts.append(f"non-success {r['other']} ({r['other_codes']})")
     if r.get("socket_errors"):
         parts.append(f"socket errors {r['socket_errors']}")
-    if r.get("exhausted"):
-        parts.append(f"{r['exhausted']} clients ran out of pre-signed requests")
+    if r.get("wrapped"):
+        parts.append(f"wrk ran out of pre-signed requests {r['wrapped']} times (repeats were sent)")
     return "; ".join(parts)
 
 
@@ -406,14 +283,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the instance folder and leave nothing running")
     parser.add_argument("--database-url", help="a PostgreSQL database of yours (its public schema is REPLACED); "
                         "default: a new SQLite file")
-    parser.add_argument("--connection-close", action="store_true",
-                        help="the Python generator opens a connection per request (Connection: close) instead of "
-                             "keeping one per client")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternated hello-world / intake pairs at 32 clients (default 5; the median is reported)")
     parser.add_argument("--intake-only", action="store_true",
                         help="measure hello-world and the webhook only (skip the two queues): a short check of intake")
     args = parser.parse_args()
-    global KEEP_ALIVE
-    KEEP_ALIVE = not args.connection_close
     consultations, referrals = (5_000, 1_000) if args.quick else (100_000, 10_000)
     seconds = args.seconds or (3 if args.quick else 10)
     warmup = 1 if args.quick else 2
@@ -452,7 +326,7 @@ def main() -> int:
               f"consultations {timings['consultations']:.1f}, referrals {timings['referrals']:.1f})")
 
         # gunicorn turns "sync" into gthread when gunicorn.conf.py gives more than one thread.
-        server = Gunicorn(dict(os.environ), workers=args.workers, threads=args.threads, worker_class="sync",
+        server = Gunicorn(dict(os.environ), workers=args.workers, threads=args.threads,
                           log_path=Path(instance) / "gunicorn.log").start()
         port = server.port
         print(f"gunicorn: {server_kind(args)} on 127.0.0.1:{port}, serving wsgi:app")
@@ -472,12 +346,7 @@ def main() -> int:
         # 1. hello world
         print("measuring /healthz ...", flush=True)
         wrk("/healthz", 32, warmup, ua)
-        measure("hello c32", lambda: wrk("/healthz", 32, seconds, ua))
         measure("hello c4", lambda: wrk("/healthz", 4, seconds, ua))
-        hello_req = (f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {USER_AGENT}\r\n"
-                     f"{_connection_header()}\r\n").encode()
-        hello_reqs = split([hello_req] * int(6000 * seconds), 32)
-        measure("hello py c32", lambda: run_python_load(port, hello_reqs, seconds, 200))
 
         # 2. the queue page, on the loaded data (before the webhook adds more)
         waiting = "?"
@@ -494,16 +363,32 @@ def main() -> int:
             wrk("/consultations", 4, warmup, doctor_headers)
             measure("doctors c4", lambda: wrk("/consultations", 4, seconds, doctor_headers))
 
-        # 3. the webhook: every request a new signed referral
+        # 3. the webhook: every request a new signed referral. At 32 clients hello-world and intake alternate,
+        # round by round, and the round with the median ratio is reported: this machine's speed drifts by
+        # tens of per cent over a minute, which a single pair of runs 10-20 s apart takes for a difference.
         print("measuring POST /api/referrals ...", flush=True)
-        budget = int(3000 * seconds)
-        warm = run_python_load(port, split(signed_referral_requests(port, secret, 400, fnrs, rng), 4), warmup, 201)
+        budget = int(2000 * seconds)
+
+        def intake(clients: int, duration: float, requests: list[bytes]) -> dict:
+            return run_wrk_pool(f"{server.url}/api/referrals", requests, connections=clients, seconds=duration,
+                                success=201)
+        warm = intake(4, warmup, signed_referral_requests(port, secret, 2000 * warmup, fnrs, rng))
         if warm["ok"] == 0:
             raise RuntimeError(f"the webhook accepted nothing in the warm-up: {warm['other_codes']}")
-        signed = split(signed_referral_requests(port, secret, budget, fnrs, rng), 32)
-        measure("intake c32", lambda: run_python_load(port, signed, seconds, 201))
-        signed = split(signed_referral_requests(port, secret, budget, fnrs, rng), 4)
-        measure("intake c4", lambda: run_python_load(port, signed, seconds, 201))
+        rounds = []
+        for n in range(1, args.rounds + 1):
+            pool = signed_referral_requests(port, secret, budget, fnrs, rng)  # signed before the clock starts
+            hello_round = with_cpu(server, lambda: wrk("/healthz", 32, seconds, ua))
+            intake_round = with_cpu(server, lambda pool=pool: intake(32, seconds, pool))
+            rounds.append((intake_round["rps"] / hello_round["rps"], hello_round, intake_round))
+            print(f"  round {n}: hello c32 {hello_round['rps']:,.0f}/s ({hello_round['server_cpu_ms_per_req']:.2f} ms "
+                  f"CPU/req), intake c32 {intake_round['rps']:,.0f}/s ({intake_round['server_cpu_ms_per_req']:.2f} "
+                  f"ms CPU/req, p99 {intake_round['p99_ms']:.1f} ms): ratio {rounds[-1][0]:.3f} "
+                  f"{_problems(hello_round)} {_problems(intake_round)}", flush=True)
+        _ratio, results["hello c32"], results["intake c32"] = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
+        results["ratios"] = [r[0] for r in rounds]
+        pool = signed_referral_requests(port, secret, budget, fnrs, rng)
+        measure("intake c4", lambda: intake(4, seconds, pool))
 
         print_report(results, args, consultations, referrals, waiting, seconds)
         print("load average after the run: %.2f %.2f %.2f" % os.getloadavg())
@@ -524,7 +409,7 @@ def server_kind(args) -> str:
 
 
 def print_report(results: dict, args, consultations: int, referrals: int, waiting: str, seconds: float) -> None:
-    hello, hello4, hello_py = results["hello c32"], results["hello c4"], results["hello py c32"]
+    hello, hello4 = results["hello c32"], results["hello c4"]
     queue4, queue32, doctors4 = (results.get(key) for key in ("queue c4", "queue c32", "doctors c4"))
     intake32, intake4 = results["intake c32"], results["intake c4"]
 
@@ -535,8 +420,6 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
     print(f"Results: {consultations:,} consultations, {referrals:,} open referrals loaded "
           f"({waiting} waiting when the queue was measured); gunicorn {server_kind(args)}; "
           f"{os.cpu_count()} CPUs; {seconds:g} s per run; RATELIMIT_ENABLED=0")
-    print("the Python generator: " + ("one keep-alive connection per client" if KEEP_ALIVE
-                                      else "a new connection per request (--connection-close)"))
     header = (f"{'endpoint':<27} {'driver':<7} {'conc':>4} {'req/s':>8} {'p50':>9} {'p99':>9} {'max':>9} "
               f"{'srv CPU':>7} {'ms/req':>6} {'gen CPU':>7} {'other':>5}  target")
     print(header)
@@ -544,7 +427,6 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
     rows = [
         ("GET /healthz (hello)", "wrk", 32, hello, ""),
         ("GET /healthz (hello)", "wrk", 4, hello4, ""),
-        ("GET /healthz (hello)", "python", 32, hello_py, ""),
         *([] if queue4 is None else [
             ("GET /queue (secretary)", "wrk", 32, queue32, ""),
             ("GET /queue (secretary)", "wrk", 4, queue4,
@@ -552,9 +434,9 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
             ("GET /consultations (doctor)", "wrk", 4, doctors4,
              f"p99 <= {QUEUE_TARGET_P99_MS:.0f} ms: {target(doctors4['p99_ms'] <= QUEUE_TARGET_P99_MS)}"),
         ]),
-        ("POST /api/referrals", "python", 32, intake32,
+        ("POST /api/referrals", "wrk", 32, intake32,
          f">= {INTAKE_TARGET_RPS}/s: {target(intake32['rps'] >= INTAKE_TARGET_RPS)}"),
-        ("POST /api/referrals", "python", 4, intake4, ""),
+        ("POST /api/referrals", "wrk", 4, intake4, ""),
     ]
     for name, driver, conc, r, note in rows:
         print(f"{name:<27} {driver:<7} {conc:>4} {_fmt(r['rps'], '', 0):>8} {_fmt(r['p50_ms'], ' ms', 2):>9} "
@@ -565,14 +447,16 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
     print(f"intake req/s @32 {intake32['rps']:,.0f} (target >= {INTAKE_TARGET_RPS})"
           + ("" if queue4 is None else
              f"; queue p99 @4 {queue4['p99_ms']:.2f} ms (target <= {QUEUE_TARGET_P99_MS:.0f} ms)"))
-    print(f"intake/hello ratio: {intake32['rps'] / hello['rps']:.3f} (vs wrk hello @32), "
-          f"{intake32['rps'] / hello_py['rps']:.3f} (vs hello driven by the same Python load generator)")
+    ratios = results["ratios"]
+    print(f"intake/hello ratio @32: {sorted(ratios)[len(ratios) // 2]:.3f}, the median of {len(ratios)} alternated "
+          f"rounds ({', '.join(f'{r:.3f}' for r in ratios)}; min {min(ratios):.3f}, max {max(ratios):.3f}); both "
+          f"driven by wrk; the table's hello and intake @32 rows are that round's")
     print("req/s counts only successes (200; 201 for the webhook) finished inside the window; p50/p99/max are of "
           "those.\nsrv CPU / gen CPU / other = CPU cores kept busy on average by gunicorn, by the load generator "
-          "(wrk or\nthe Python clients), and by everything else on this machine; ms/req = gunicorn CPU time per "
+          "(wrk),\nand by everything else on this machine; ms/req = gunicorn CPU time per "
           "successful request.")
     for name, r in results.items():
-        if _problems(r):
+        if isinstance(r, dict) and _problems(r):
             print(f"warning: {name}: {_problems(r)}")
     print("Figures only: this benchmark never fails on timing.")
 
