@@ -6,8 +6,8 @@
 One run, on a fresh temporary instance folder (its own SQLite file unless `--database-url`, and embedded Redis):
 
 1. migrate, bulk-load consultations with their patients and open referrals, add a secretary and a doctor;
-2. start gunicorn (4 workers; gunicorn.conf.py's 2 threads each, so gthread as in production, unless
-   `--threads 1`) on a free loopback port, with rate limiting off;
+2. start gunicorn (4 workers, gthread with gunicorn.conf.py's 2 threads each as in production, or `--threads`)
+   on a free loopback port, with rate limiting off;
 3. measure `/healthz` (the hello-world floor), `GET /queue` signed in as the secretary, `GET /consultations`
    (the doctors' queue) signed in as the doctor, and the
    webhook `POST /api/referrals` with a NEW validly signed referral per request; at 32 clients hello-world and
@@ -278,7 +278,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="5k consultations, 1k referrals, 3 s runs")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument("--threads", type=int,
-                        help="threads per worker (default: gunicorn.conf.py's, 2: gthread; 1: sync workers)")
+                        help="threads per gthread worker (default: gunicorn.conf.py's, 2)")
     parser.add_argument("--seconds", type=float, help="length of each measured run (default 10, quick 3)")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder and leave nothing running")
     parser.add_argument("--database-url", help="a PostgreSQL database of yours (its public schema is REPLACED); "
@@ -325,7 +325,6 @@ def main() -> int:
               f"(migrate {timings['migrate']:.1f}, patients {timings['patients']:.1f}, "
               f"consultations {timings['consultations']:.1f}, referrals {timings['referrals']:.1f})")
 
-        # gunicorn turns "sync" into gthread when gunicorn.conf.py gives more than one thread.
         server = Gunicorn(dict(os.environ), workers=args.workers, threads=args.threads,
                           log_path=Path(instance) / "gunicorn.log").start()
         port = server.port
@@ -404,8 +403,7 @@ def main() -> int:
 
 
 def server_kind(args) -> str:
-    threads = args.threads or 2
-    return f"{args.workers} workers x {threads} threads ({'gthread' if threads > 1 else 'sync'})"
+    return f"{args.workers} workers x {args.threads or 2} threads (gthread, gunicorn.conf.py's worker)"
 
 
 def print_report(results: dict, args, consultations: int, referrals: int, waiting: str, seconds: float) -> None:
