@@ -74,6 +74,7 @@ function load_pool(path)
     if not stop then break end
     pool[#pool + 1] = string.sub(data, pos, stop - 1); pos = stop + 1
   end
+  assert(#pool > 0, "no requests in " .. path .. ": give run_wrk_pool at least one per wrk thread")
 end
 function request()
   nxt = nxt + 1
