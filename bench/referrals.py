@@ -384,12 +384,12 @@ def main() -> int:
                   f"CPU/req), intake c32 {intake_round['rps']:,.0f}/s ({intake_round['server_cpu_ms_per_req']:.2f} "
                   f"ms CPU/req, p99 {intake_round['p99_ms']:.1f} ms): ratio {rounds[-1][0]:.3f} "
                   f"{_problems(hello_round)} {_problems(intake_round)}", flush=True)
-        _ratio, results["hello c32"], results["intake c32"] = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
-        results["ratios"] = [r[0] for r in rounds]
+        median_ratio, results["hello c32"], results["intake c32"] = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
+        ratios = [r[0] for r in rounds]
         pool = signed_referral_requests(port, secret, budget, fnrs, rng)
         measure("intake c4", lambda: intake(4, seconds, pool))
 
-        print_report(results, args, consultations, referrals, waiting, seconds)
+        print_report(results, median_ratio, ratios, args, consultations, referrals, waiting, seconds)
         print("load average after the run: %.2f %.2f %.2f" % os.getloadavg())
     finally:
         if server is not None:
@@ -406,7 +406,10 @@ def server_kind(args) -> str:
     return f"{args.workers} workers x {args.threads or 2} threads (gthread, gunicorn.conf.py's worker)"
 
 
-def print_report(results: dict, args, consultations: int, referrals: int, waiting: str, seconds: float) -> None:
+def print_report(results: dict, median_ratio: float, ratios: list[float], args, consultations: int, referrals: int,
+                 waiting: str, seconds: float) -> None:
+    """`ratios` are the intake/hello-world ratios of the alternated rounds at 32 clients, `median_ratio` the one of
+    the round whose hello and intake are results["hello c32"] and results["intake c32"]."""
     hello, hello4 = results["hello c32"], results["hello c4"]
     queue4, queue32, doctors4 = (results.get(key) for key in ("queue c4", "queue c32", "doctors c4"))
     intake32, intake4 = results["intake c32"], results["intake c4"]
@@ -445,8 +448,7 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
     print(f"intake req/s @32 {intake32['rps']:,.0f} (target >= {INTAKE_TARGET_RPS})"
           + ("" if queue4 is None else
              f"; queue p99 @4 {queue4['p99_ms']:.2f} ms (target <= {QUEUE_TARGET_P99_MS:.0f} ms)"))
-    ratios = results["ratios"]
-    print(f"intake/hello ratio @32: {sorted(ratios)[len(ratios) // 2]:.3f}, the median of {len(ratios)} alternated "
+    print(f"intake/hello ratio @32: {median_ratio:.3f}, the median of {len(ratios)} alternated "
           f"rounds ({', '.join(f'{r:.3f}' for r in ratios)}; min {min(ratios):.3f}, max {max(ratios):.3f}); both "
           f"driven by wrk; the table's hello and intake @32 rows are that round's")
     print("req/s counts only successes (200; 201 for the webhook) finished inside the window; p50/p99/max are of "
@@ -454,7 +456,7 @@ def print_report(results: dict, args, consultations: int, referrals: int, waitin
           "(wrk),\nand by everything else on this machine; ms/req = gunicorn CPU time per "
           "successful request.")
     for name, r in results.items():
-        if isinstance(r, dict) and _problems(r):
+        if _problems(r):
             print(f"warning: {name}: {_problems(r)}")
     print("Figures only: this benchmark never fails on timing.")
 
