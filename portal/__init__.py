@@ -33,6 +33,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         database = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
         if database and database != ":memory:" and not database.startswith("file:"):
             connect_args["factory"] = sqlite_writer.connection_class(database, wait)  # writers take turns
+            app.extensions[sqlite_writer.EXTENSION] = wait  # and requests that only write, one per process
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": connect_args})
     # queue_dashboard adds its pages to the ops blueprint, which metrics registers.
     from portal.ops import metrics, queue_dashboard, request_log  # noqa: F401

@@ -19,9 +19,18 @@ while every other writer waited, most of the commits' time. So a connection that
 turn go first and then checkpoints (PASSIVE: it waits for nobody, and writers go on meanwhile); SQLite's
 own checkpoint stays as a backstop at four times the size.
 
-Neither wait is endless: a transaction left open (a stuck request, a forgotten shell) makes the
+Within one worker process, two threads that both write gain nothing by running at once: they share one
+interpreter lock, and while one holds the writer's turn the other's Python (a webhook's parsing) holds
+up its statements, and with them every writer on the machine. A request that only computes and writes
+(no call to another system) therefore runs its work inside `one_writer_per_process()`: the process's
+other threads go on serving pages, but its next such request waits for this one to finish. The
+referral webhook at 32 clients on 4 workers x 2 threads: about a fifth more referrals per second in
+paired rounds (docs/architecture.md).
+
+No wait is endless: a transaction left open (a stuck request, a forgotten shell) makes the
 others give up after `wait_seconds` (SQLITE_WRITE_WAIT_SECONDS) with WriterTurnTimeout, which pages
-and APIs answer as 503 "busy, try again", and SQLite's own busy timeout is the same number.
+and APIs answer as 503 "busy, try again"; SQLite's own busy timeout is the same number, and so is the wait
+for the process's writer.
 """
 
 import fcntl
@@ -175,6 +184,29 @@ def take_turn(dbapi_connection) -> None:
     take = getattr(dbapi_connection, "take_turn", None)
     if take is not None:
         take()
+
+
+# -- one writing request per process -------------------------------------------------------------
+# app.extensions key: the writer's wait in seconds, set when the app's SQLite database takes turns.
+EXTENSION = "sqlite_writer"
+_process_writer = threading.RLock()  # re-entrant: a nested use in the same request does not wait for itself
+
+
+@contextmanager
+def one_writer_per_process():
+    """Run the block as this process's only writing request at a time (on a SQLite database that takes
+    turns; elsewhere it runs at once). Enter it after the request's body is read, so a slow sender cannot
+    hold it, and only around work that calls no other system."""
+    wait = current_app.extensions.get(EXTENSION)
+    if wait is None:
+        yield
+        return
+    if not _process_writer.acquire(timeout=wait):
+        raise WriterTurnTimeout(f"no writer's place in this process within {wait:g} s")
+    try:
+        yield
+    finally:
+        _process_writer.release()
 
 
 # -- which transactions of a request write ------------------------------------------------------

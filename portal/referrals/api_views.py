@@ -4,6 +4,7 @@ import time
 
 from flask import Blueprint, current_app, request
 
+from portal import sqlite_writer
 from portal.errors import problem
 from portal.extensions import csrf, limiter
 from portal.referrals import intake, services
@@ -29,15 +30,18 @@ def receive():
     )
     if why:
         return problem(401, "Signature not accepted", why)
-    try:
-        incoming = intake.parse_referral(body)
-    except intake.InvalidReferral as exc:
-        return problem(400 if exc.unreadable else 422, "Referral not accepted",
-                       "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in exc.errors), errors=exc.errors)
-    try:
-        referral_id, created = services.receive_referral(incoming)
-    except services.ReferralConflict as exc:
-        return problem(409, "Conflicting referral",
-                       "A referral with this JournalGuid was already received with different content.",
-                       referral_id=exc.referral_id)
+    # Parsing and storing only compute and write: one such request at a time per worker process.
+    with sqlite_writer.one_writer_per_process():
+        try:
+            incoming = intake.parse_referral(body)
+        except intake.InvalidReferral as exc:
+            return problem(400 if exc.unreadable else 422, "Referral not accepted",
+                           "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in exc.errors),
+                           errors=exc.errors)
+        try:
+            referral_id, created = services.receive_referral(incoming)
+        except services.ReferralConflict as exc:
+            return problem(409, "Conflicting referral",
+                           "A referral with this JournalGuid was already received with different content.",
+                           referral_id=exc.referral_id)
     return {"referral_id": referral_id}, 201 if created else 200

@@ -270,3 +270,60 @@ def test_the_pages_waiting_are_read_as_sqlite_counts_them(engine, wal_filler):
     busy, in_wal, copied = _outside_a_transaction(engine, "PRAGMA wal_checkpoint(PASSIVE)")
     assert busy == 0 and waiting == in_wal == copied > 5
     assert _pages_waiting(engine) == 0
+
+
+# -- one writing request per process: the webhook's parse-and-store waits for its sibling thread's ----------
+
+def _writer_slot_held_elsewhere(app):
+    """Another thread of this process inside `one_writer_per_process()` until the returned event is set."""
+    inside, release = threading.Event(), threading.Event()
+
+    def run():
+        with app.test_request_context("/api/referrals", method="POST"), sqlite_writer.one_writer_per_process():
+            inside.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert inside.wait(10)
+    return release, thread
+
+
+def test_a_webhook_waits_for_its_process_s_other_writing_request_on_sqlite_and_not_on_postgresql(
+        app, post_referral, seed_referral):
+    sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    release, holder = _writer_slot_held_elsewhere(app)
+    answers = []
+    sender = threading.Thread(target=lambda: answers.append(post_referral(seed_referral)), daemon=True)
+    try:
+        sender.start()
+        sender.join(0.5)
+        assert sender.is_alive() == sqlite  # SQLite: waits while its sibling writes; PostgreSQL: does not
+    finally:
+        release.set()
+        holder.join(10)
+        sender.join(10)
+    assert [a.status_code for a in answers] == [201]
+
+
+def test_a_webhook_whose_process_stays_busy_writing_answers_503_after_the_wait(
+        app, engine, monkeypatch, post_referral, seed_referral):
+    monkeypatch.setitem(app.extensions, sqlite_writer.EXTENSION, 0.3)
+    release, holder = _writer_slot_held_elsewhere(app)
+    try:
+        began = time.monotonic()
+        answer = post_referral(seed_referral)
+        waited = time.monotonic() - began
+    finally:
+        release.set()
+        holder.join(10)
+    assert answer.status_code == 503 and answer.mimetype == "application/problem+json"
+    assert "busy" in answer.json["detail"] and 0.25 <= waited < 5, waited
+    assert post_referral(seed_referral).status_code == 201  # nothing was stored by the refused one
+
+
+def test_a_request_inside_its_process_s_writer_place_does_not_wait_for_itself(app, engine):
+    with app.test_request_context("/", method="POST"), sqlite_writer.one_writer_per_process():
+        began = time.monotonic()
+        with sqlite_writer.one_writer_per_process():
+            assert time.monotonic() - began < 1
