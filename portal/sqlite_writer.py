@@ -7,8 +7,9 @@ slow tail: a 0.3 ms median wait for the lock, but 40 ms at the 99th percentile a
 
 So a transaction that will write first takes an exclusive `flock` on `<database>.writer-turn` (one
 open file per connection, so threads and processes queue alike) and gives it back right after its
-COMMIT or ROLLBACK. The kernel wakes the next waiter the moment the turn is free, and SQLite's lock
-is then free too, so its busy handler rarely runs. SQLite's own locking stays the guarantee: a
+COMMIT or ROLLBACK. A waiter sleeps until the turn file is closed (inotify, `_wait_for_turn`), so it
+wakes the moment the turn is given back, by a crash too, and SQLite's lock is then free too, so its busy
+handler rarely runs. SQLite's own locking stays the guarantee: a
 process that does not take turns (the sqlite3 shell, an old worker) is only slower, never unsafe.
 A thread that already holds a turn through another connection does not wait for a second one
 (that would wait for itself); SQLite's busy timeout then applies as before.
@@ -34,13 +35,16 @@ for the process's writer.
 """
 
 import fcntl
+import math
 import os
 import sqlite3
 import struct
 import threading
+import time
 from contextlib import contextmanager
 
 from flask import current_app, g, has_request_context, request
+from inotify_simple import INotify, flags as inotify_flags
 
 _local = threading.local()
 
@@ -49,13 +53,67 @@ class WriterTurnTimeout(sqlite3.OperationalError):
     """The writer's turn did not come within the wait: another transaction has held it that long."""
 
 
-def _wait_for_turn(fd: int, seconds: float) -> bool:
-    """Wait up to `seconds` for the flock on `fd`; True once it is held.
+# A waiter looks at the turn again at least this often: a close that raced its lock's release (a crash: the
+# kernel reports the close before it drops the lock) or a turn file replaced since costs it no more.
+RECHECK_SECONDS = 0.05
+_watches = threading.local()
 
-    flock has no timeout, so a helper thread does the blocking wait (woken by the kernel the moment
-    the turn is free, as before) while this thread waits on an event with one. After a timeout the fd
-    belongs to the helper: when the turn comes at last it closes the fd at once, giving the turn back.
-    (Only the helper closes it: a number closed here could be reused by then for another file.)
+
+def _closes_watch(turn_path: str) -> INotify | None:
+    """This thread's inotify descriptor, watching `turn_path` for closes; None where inotify is missing.
+    One per thread (two threads reading one descriptor would take each other's wake-ups) and per process
+    (a forked child must not read its parent's)."""
+    mine = getattr(_watches, "watch", None)
+    if mine is None or mine[0] != os.getpid():
+        try:
+            mine = (os.getpid(), INotify())
+        except (OSError, AttributeError):  # no inotify here (another OS, or the instances limit reached)
+            mine = (os.getpid(), None)
+        _watches.watch = mine
+    watch = mine[1]
+    if watch is None:
+        return None
+    try:
+        watch.add_watch(turn_path, inotify_flags.CLOSE_WRITE)  # the same inode: the same watch, no new one
+    except OSError:
+        return None
+    return watch
+
+
+def _wait_for_turn(fd: int, seconds: float, turn_path: str) -> bool:
+    """Wait up to `seconds` for the flock on `fd`; True once it is held. After a timeout the fd is no
+    longer the caller's (closed here, or the helper's below).
+
+    flock has no timeout. A turn is given back by closing the file (`_give_turn` unlocks first, then
+    closes), so the waiter sleeps in its own thread on an inotify descriptor that the kernel wakes at every
+    close of the turn file, then tries the lock again: one wake-up per turn given back, as a blocking
+    flock would have, but bounded. Where inotify is missing, `_wait_in_helper`."""
+    watch = _closes_watch(turn_path)
+    if watch is None:
+        return _wait_in_helper(fd, seconds)
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            try:  # again now that the watch is set: a close since the caller's try is not missed
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                pass
+            if (left := deadline - time.monotonic()) <= 0:
+                break
+            watch.read(timeout=math.ceil(min(left, RECHECK_SECONDS) * 1000))  # at once if a close came since
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return False
+
+
+def _wait_in_helper(fd: int, seconds: float) -> bool:
+    """The wait without inotify: a helper thread does the blocking flock (woken by the kernel the moment
+    the turn is free) while this thread waits on an event with a timeout; a second wake-up per wait. After
+    a timeout the fd belongs to the helper: when the turn comes at last it closes the fd at once, giving the
+    turn back. (Only the helper closes it: a number closed here could be reused by then for another file.)
     """
     acquired, decided = threading.Event(), threading.Lock()
     abandoned = []
@@ -121,7 +179,7 @@ class TurnTakingConnection(sqlite3.Connection):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: taken at once, no thread
         except BlockingIOError:
-            if not _wait_for_turn(fd, self.wait_seconds):
+            if not _wait_for_turn(fd, self.wait_seconds, self.turn_path):
                 raise WriterTurnTimeout(f"no writer's turn within {self.wait_seconds:g} s") from None
         except BaseException:
             os.close(fd)
@@ -133,7 +191,10 @@ class TurnTakingConnection(sqlite3.Connection):
         fd, self._turn = self._turn, None
         if fd is not None:
             self._holder[0] -= 1
-            os.close(fd)  # closing the file releases the flock
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)  # released before the close that wakes the waiters
+            finally:
+                os.close(fd)
 
     def commit(self) -> None:
         wrote = self._turn is not None

@@ -2,6 +2,8 @@
 starts the moment it commits or rolls back; readers never wait; a thread never waits for itself."""
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -23,6 +25,18 @@ def engine(app):
         yield db.engine
 
 
+@pytest.fixture(params=["inotify", "helper-thread"])
+def wait_mode(request, monkeypatch):
+    """Waiters sleep on inotify; where it is missing, a helper thread does a blocking flock."""
+    if request.param == "helper-thread":
+        monkeypatch.setattr(sqlite_writer, "_closes_watch", lambda turn_path: None)
+    return request.param
+
+
+def _helper_threads() -> int:
+    return sum(t.name == "sqlite-writer-turn" for t in threading.enumerate())
+
+
 def _second_writer(app, started: threading.Event, done: threading.Event):
     def run():
         with app.app_context():
@@ -37,7 +51,7 @@ def _second_writer(app, started: threading.Event, done: threading.Event):
 
 
 @pytest.mark.parametrize("finish", ["commit", "rollback"])
-def test_a_second_writer_waits_for_the_turn_and_starts_when_the_first_finishes(app, engine, finish):
+def test_a_second_writer_waits_for_the_turn_and_starts_when_the_first_finishes(app, engine, finish, wait_mode):
     first = engine.connect()
     transaction = first.begin()
     first.execute(text("UPDATE audit_chain_head SET last_seq = last_seq"))
@@ -46,6 +60,7 @@ def test_a_second_writer_waits_for_the_turn_and_starts_when_the_first_finishes(a
     thread = _second_writer(app, started, done)
     assert started.wait(5)
     assert not done.wait(0.5), "the second writer must wait while the first holds the turn"
+    assert _helper_threads() == (wait_mode == "helper-thread")  # with inotify it waits in its own thread
     began = time.monotonic()
     getattr(transaction, finish)()
     assert done.wait(5), "the second writer must start once the first has finished"
@@ -191,7 +206,30 @@ def test_a_page_that_cannot_write_says_busy_in_words(app, short_wait, client):
     assert client.post("/login", data=form).status_code == 302
 
 
-def test_a_waiter_that_gave_up_leaves_the_turn_free_for_the_next(app, engine):
+def test_a_writer_that_dies_holding_the_turn_hands_it_on_at_once(app, engine, wait_mode):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)",
+         f"{engine.url.database}.writer-turn"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started, done = threading.Event(), threading.Event()
+        thread = _second_writer(app, started, done)
+        assert started.wait(5)
+        assert not done.wait(0.5), "the turn is held by the other process"
+        began = time.monotonic()
+        holder.kill()  # no unlock, no close of its own: the kernel closes its files
+        assert done.wait(5)
+        assert time.monotonic() - began < 1
+        thread.join(5)
+    finally:
+        holder.kill()
+        holder.wait(5)
+        holder.stdout.close()
+
+
+def test_a_waiter_that_gave_up_leaves_the_turn_free_for_the_next(app, engine, wait_mode):
     holder = engine.connect()
     transaction = holder.begin()
     holder.execute(text("UPDATE audit_chain_head SET last_seq = last_seq"))
