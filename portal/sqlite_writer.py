@@ -41,7 +41,7 @@ import sqlite3
 import struct
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from flask import current_app, g, has_request_context, request
 from inotify_simple import INotify, flags as inotify_flags
@@ -59,36 +59,34 @@ RECHECK_SECONDS = 0.05
 _watches = threading.local()
 
 
-def _closes_watch(turn_path: str) -> INotify | None:
-    """This thread's inotify descriptor, watching `turn_path` for closes; None where inotify is missing.
-    One per thread (two threads reading one descriptor would take each other's wake-ups) and per process
-    (a forked child must not read its parent's)."""
-    mine = getattr(_watches, "watch", None)
+def _this_threads_inotify() -> INotify | None:
+    """This thread's inotify descriptor; None where inotify is missing. One per thread (two threads reading
+    one descriptor would take each other's wake-ups) and per process (a forked child must not read its
+    parent's)."""
+    mine = getattr(_watches, "inotify", None)
     if mine is None or mine[0] != os.getpid():
         try:
             mine = (os.getpid(), INotify())
         except (OSError, AttributeError):  # no inotify here (another OS, or the instances limit reached)
             mine = (os.getpid(), None)
-        _watches.watch = mine
-    watch = mine[1]
-    if watch is None:
-        return None
-    try:
-        watch.add_watch(turn_path, inotify_flags.CLOSE_WRITE)  # the same inode: the same watch, no new one
-    except OSError:
-        return None
-    return watch
+        _watches.inotify = mine
+    return mine[1]
 
 
 def _wait_for_turn(fd: int, seconds: float, turn_path: str) -> bool:
     """Wait up to `seconds` for the flock on `fd`; True once it is held. After a timeout the fd is no
-    longer the caller's (closed here, or the helper's below).
+    longer the caller's (closed here, or the helper's).
 
     flock has no timeout. A turn is given back by closing the file (`_give_turn` unlocks first, then
-    closes), so the waiter sleeps in its own thread on an inotify descriptor that the kernel wakes at every
-    close of the turn file, then tries the lock again: one wake-up per turn given back, as a blocking
-    flock would have, but bounded. Where inotify is missing, `_wait_in_helper`."""
-    watch = _closes_watch(turn_path)
+    closes), so the waiter watches the turn file for closes with inotify and sleeps in its own thread until
+    one comes, then tries the lock again: one wake-up per turn given back, as a blocking flock would have,
+    but bounded. The watch lasts only as long as the wait (events for nobody would pile up in the kernel).
+    Where inotify is missing, `_wait_in_helper`."""
+    inotify = _this_threads_inotify()
+    try:
+        watch = inotify.add_watch(turn_path, inotify_flags.CLOSE_WRITE) if inotify is not None else None
+    except OSError:
+        watch = None
     if watch is None:
         return _wait_in_helper(fd, seconds)
     deadline = time.monotonic() + seconds
@@ -101,10 +99,13 @@ def _wait_for_turn(fd: int, seconds: float, turn_path: str) -> bool:
                 pass
             if (left := deadline - time.monotonic()) <= 0:
                 break
-            watch.read(timeout=math.ceil(min(left, RECHECK_SECONDS) * 1000))  # at once if a close came since
+            inotify.read(timeout=math.ceil(min(left, RECHECK_SECONDS) * 1000))  # at once if a close came since
     except BaseException:
         os.close(fd)
         raise
+    finally:
+        with suppress(OSError):  # gone already if the file was deleted meanwhile
+            inotify.rm_watch(watch)
     os.close(fd)
     return False
 

@@ -29,7 +29,7 @@ def engine(app):
 def wait_mode(request, monkeypatch):
     """Waiters sleep on inotify; where it is missing, a helper thread does a blocking flock."""
     if request.param == "helper-thread":
-        monkeypatch.setattr(sqlite_writer, "_closes_watch", lambda turn_path: None)
+        monkeypatch.setattr(sqlite_writer, "_this_threads_inotify", lambda: None)
     return request.param
 
 
@@ -244,6 +244,7 @@ def test_a_waiter_that_gave_up_leaves_the_turn_free_for_the_next(app, engine, wa
         except sqlite_writer.WriterTurnTimeout:
             outcome.append("gave up")
         finally:
+            del waiter.dbapi_connection.wait_seconds  # the class's again: the pool hands this connection on
             waiter.close()
 
     thread = threading.Thread(target=impatient)
@@ -365,3 +366,23 @@ def test_a_request_inside_its_process_s_writer_place_does_not_wait_for_itself(ap
         began = time.monotonic()
         with sqlite_writer.one_writer_per_process():
             assert time.monotonic() - began < 1
+
+
+def test_a_waiter_s_watch_on_the_turn_file_lasts_only_as_long_as_its_wait(app, engine):
+    """Closes of the turn file (every commit's) must not pile up in the kernel for a thread that waited once."""
+    with app.app_context():
+        release, holder = _left_open(app, take_turn=True)  # another thread holds the turn
+    threading.Timer(0.3, release.set).start()
+    waiter = engine.raw_connection()
+    try:
+        began = time.monotonic()
+        sqlite_writer.take_turn(waiter.dbapi_connection)
+        assert waiter.dbapi_connection._turn is not None and time.monotonic() - began >= 0.2  # it did wait
+        inotify = sqlite_writer._this_threads_inotify()
+        with open(f"/proc/self/fdinfo/{inotify.fileno()}") as info:
+            assert "inotify wd:" not in info.read()
+    finally:
+        release.set()
+        waiter.rollback()
+        waiter.close()
+        holder.join(10)
