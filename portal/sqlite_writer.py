@@ -260,7 +260,9 @@ def one_writer_per_process():
     turns; elsewhere it runs at once). Enter it after the request's body is read, so a slow sender cannot
     hold it, and only around work that calls no other system."""
     wait = current_app.extensions.get(EXTENSION)
-    if wait is None:
+    if wait is None or _turns_of_this_thread()[0]:
+        # A thread that already holds the writer's turn does not wait here: the one in the place may be
+        # waiting for that turn.
         yield
         return
     if not _process_writer.acquire(timeout=wait):

@@ -386,3 +386,21 @@ def test_a_waiter_s_watch_on_the_turn_file_lasts_only_as_long_as_its_wait(app, e
         waiter.rollback()
         waiter.close()
         holder.join(10)
+
+
+def test_a_thread_holding_the_turn_does_not_wait_for_its_process_s_writer_place(app, engine):
+    """Its sibling in the place may be waiting for that very turn: waiting here would deadlock them both."""
+    release, other = _writer_slot_held_elsewhere(app)
+    holder = engine.connect()
+    transaction = holder.begin()
+    holder.execute(text("UPDATE audit_chain_head SET last_seq = last_seq"))  # this thread takes the turn
+    try:
+        with app.test_request_context("/", method="POST"):
+            began = time.monotonic()
+            with sqlite_writer.one_writer_per_process():
+                assert time.monotonic() - began < 1
+    finally:
+        transaction.rollback()
+        holder.close()
+        release.set()
+        other.join(10)
