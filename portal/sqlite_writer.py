@@ -9,8 +9,8 @@ So a transaction that will write first takes an exclusive `flock` on `<database>
 open file per connection, so threads and processes queue alike) and gives it back right after its
 COMMIT or ROLLBACK. A waiter sleeps until the turn file is closed (inotify, `_wait_for_turn`), so it
 wakes the moment the turn is given back, by a crash too, and SQLite's lock is then free too, so its busy
-handler rarely runs. SQLite's own locking stays the guarantee: a
-process that does not take turns (the sqlite3 shell, an old worker) is only slower, never unsafe.
+handler rarely runs. SQLite's own locking stays the guarantee: a process that does not take turns (the
+sqlite3 shell, an old worker) is only slower, never unsafe.
 A thread that already holds a turn through another connection does not wait for a second one
 (that would wait for itself); SQLite's busy timeout then applies as before.
 
@@ -25,8 +25,8 @@ interpreter lock, and while one holds the writer's turn the other's Python (a we
 up its statements, and with them every writer on the machine. A request that only computes and writes
 (no call to another system) therefore runs its work inside `one_writer_per_process()`: the process's
 other threads go on serving pages, but its next such request waits for this one to finish. The
-referral webhook at 32 clients on 4 workers x 2 threads: about a fifth more referrals per second in
-paired rounds (docs/architecture.md).
+referral webhook on 4 processes x 2 threads: a tenth more referrals per second in process, 4-34 % more
+in paired rounds under gunicorn at 32 clients (docs/architecture.md, Figures).
 
 No wait is endless: a transaction left open (a stuck request, a forgotten shell) makes the
 others give up after `wait_seconds` (SQLITE_WRITE_WAIT_SECONDS) with WriterTurnTimeout, which pages
