@@ -170,18 +170,23 @@ def _left_open(app, take_turn: bool):
     return release, thread
 
 
+def _post_while_held(post_referral, payload, release, holder):
+    """POST a referral while `holder` keeps writers waiting, then let it go: (the answer, seconds it took)."""
+    try:
+        began = time.monotonic()
+        answer = post_referral(payload)
+        return answer, time.monotonic() - began
+    finally:
+        release.set()
+        holder.join(10)
+
+
 @pytest.mark.parametrize("take_turn", [True, False], ids=["holding-the-turn", "holding-sqlites-lock"])
 def test_a_transaction_left_open_makes_a_write_fail_after_the_wait_with_a_clear_503(
         app, short_wait, post_referral, seed_referral, take_turn):
     with app.app_context():
         release, thread = _left_open(app, take_turn)
-    try:
-        began = time.monotonic()
-        answer = post_referral(seed_referral)
-        waited = time.monotonic() - began
-    finally:
-        release.set()
-        thread.join(10)
+    answer, waited = _post_while_held(post_referral, seed_referral, release, thread)
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
     assert answer.mimetype == "application/problem+json" and "busy" in answer.json["detail"]
     assert 0.4 <= waited < 5, waited
@@ -349,13 +354,7 @@ def test_a_webhook_whose_process_stays_busy_writing_answers_503_after_the_wait(
         app, engine, monkeypatch, post_referral, seed_referral):
     monkeypatch.setitem(app.extensions, sqlite_writer.EXTENSION, 0.3)
     release, holder = _writer_slot_held_elsewhere(app)
-    try:
-        began = time.monotonic()
-        answer = post_referral(seed_referral)
-        waited = time.monotonic() - began
-    finally:
-        release.set()
-        holder.join(10)
+    answer, waited = _post_while_held(post_referral, seed_referral, release, holder)
     assert answer.status_code == 503 and answer.mimetype == "application/problem+json"
     assert "busy" in answer.json["detail"] and 0.25 <= waited < 5, waited
     assert post_referral(seed_referral).status_code == 201  # nothing was stored by the refused one
