@@ -89,25 +89,22 @@ def _wait_for_turn(fd: int, seconds: float, turn_path: str) -> bool:
         watch = None
     if watch is None:
         return _wait_in_helper(fd, seconds)
-    deadline = time.monotonic() + seconds
+    deadline, acquired = time.monotonic() + seconds, False
     try:
-        while True:
+        while not acquired:
             try:  # again now that the watch is set: a close since the caller's try is not missed
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
+                acquired = True
             except BlockingIOError:
-                pass
-            if (left := deadline - time.monotonic()) <= 0:
-                break
-            inotify.read(timeout=math.ceil(min(left, RECHECK_SECONDS) * 1000))  # at once if a close came since
-    except BaseException:
-        os.close(fd)
-        raise
+                if (left := deadline - time.monotonic()) <= 0:
+                    break
+                inotify.read(timeout=math.ceil(min(left, RECHECK_SECONDS) * 1000))  # at once if a close came
     finally:
         with suppress(OSError):  # gone already if the file was deleted meanwhile
             inotify.rm_watch(watch)
-    os.close(fd)
-    return False
+        if not acquired:
+            os.close(fd)
+    return acquired
 
 
 def _wait_in_helper(fd: int, seconds: float) -> bool:
