@@ -5,6 +5,9 @@ counter is unchanged the answer is an empty 204, so polling costs one Redis GET.
 """
 
 import logging
+import os
+import threading
+import time
 
 import redis
 from flask import current_app, g
@@ -17,11 +20,80 @@ log = logging.getLogger(__name__)
 def bump(topic: str) -> int | None:
     """Tell live pages on `topic` that something changed; the new version, or None when Redis did not
     answer (an outage only delays the pages)."""
+    return _incr(redis_client(), topic)
+
+
+def _incr(client: redis.Redis, topic: str) -> int | None:
     try:
-        return redis_client().incr(f"live:{topic}")
+        return client.incr(f"live:{topic}")
     except redis.RedisError:
         log.warning("could not bump live topic %s; pages refresh on the next change", topic)
         return None
+
+
+# Referrals arrive by the hundred a second under load, each a change to the screening queue, whose pages
+# ask once a second. `bump_coalesced` bumps such a topic at once when this process has not in the last
+# COALESCE_SECONDS, and otherwise leaves one bump to follow at the end of that window: one INCR per window
+# per process instead of one per request, and no change without a bump after it.
+COALESCE_SECONDS = 0.1
+
+
+class _Coalescing:
+    """One process's bumps of coalesced topics: when each was last sent, and the timers of those with a bump
+    to follow."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.sent: dict[str, float] = {}
+        self.following: dict[str, threading.Timer] = {}
+
+
+_coalescing = _Coalescing()
+
+
+def _afresh_in_child() -> None:
+    """A forked child (a gunicorn worker) keeps none of its parent's timers or lock: it starts its own."""
+    global _coalescing
+    _coalescing = _Coalescing()
+
+
+os.register_at_fork(after_in_child=_afresh_in_child)
+
+
+def bump_coalesced(topic: str) -> None:
+    """`bump` for a topic that many requests in a row change: at once after a quiet COALESCE_SECONDS,
+    otherwise once at the end of the window for all the changes within it (a timer thread, not a daemon:
+    a worker that exits sends it first). A page sees a change at most COALESCE_SECONDS later than with
+    `bump`."""
+    state, client = _coalescing, redis_client()
+    with state.lock:
+        if topic in state.following:
+            return
+        wait = state.sent.get(topic, float("-inf")) + COALESCE_SECONDS - time.monotonic()
+        if wait > 0:
+            timer = state.following[topic] = threading.Timer(wait, _bump_following, (state, client, topic))
+            timer.start()
+            return
+        state.sent[topic] = time.monotonic()
+    _incr(client, topic)
+
+
+def _bump_following(state: _Coalescing, client: redis.Redis, topic: str) -> None:
+    with state.lock:  # a change from now on finds no bump to follow, and starts the next window
+        del state.following[topic]
+        state.sent[topic] = time.monotonic()
+    _incr(client, topic)
+
+
+def settle_coalesced_bumps(timeout: float = 5.0) -> None:
+    """Wait until this process's bumps still to follow are sent, and let its next change be bumped at once
+    (tests: one test's bump never lands in the next)."""
+    with _coalescing.lock:
+        timers = list(_coalescing.following.values())
+    for timer in timers:
+        timer.join(timeout)
+    with _coalescing.lock:
+        _coalescing.sent.clear()
 
 
 # The counter raised to a value unless it is already there or past it, in one round trip.

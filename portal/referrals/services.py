@@ -99,7 +99,7 @@ def receive_referral(incoming: ReferralIn) -> tuple[int, bool]:
     referral_id, patient_id = stored
     audit.record_and_commit("referral.received", subject=("Referral", referral_id), patient_id=patient_id,
                             actor=WEBHOOK_ACTOR)
-    live.bump(QUEUE_TOPIC)
+    live.bump_coalesced(QUEUE_TOPIC)  # referrals come in bursts; the queue's pages ask once a second
     return referral_id, True
 
 
