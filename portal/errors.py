@@ -1,6 +1,7 @@
 """Friendly error pages for people, RFC 9457 problem+json for API clients. Never a stack trace."""
 
 import logging
+import sqlite3
 
 from flask import jsonify, make_response, render_template, request
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -102,7 +103,8 @@ def handle_unexpected(exc: Exception):
 
 def handle_database_busy(exc: Exception):
     """A write waited its bounded time for another transaction (SQLite): 503, never a hang or a 500."""
-    if isinstance(exc, OperationalError) and "database is locked" not in str(exc.orig):
+    detail = exc.orig if isinstance(exc, OperationalError) else exc  # SQLAlchemy's wraps sqlite3's
+    if not isinstance(exc, WriterTurnTimeout) and "database is locked" not in str(detail):
         return handle_unexpected(exc)
     log.warning("database busy on %s %s: %s", request.method, request.endpoint, type(exc).__name__)
     response = make_response(_render(503, _("The database is busy finishing another change. Nothing was saved; "
@@ -126,6 +128,7 @@ def init_app(app):
     app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(WriterTurnTimeout, handle_database_busy)
     app.register_error_handler(OperationalError, handle_database_busy)
+    app.register_error_handler(sqlite3.OperationalError, handle_database_busy)  # a BEGIN that found it locked
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)
