@@ -230,7 +230,7 @@ def test_an_audited_page_reads_and_writes_its_event_in_one_writer_transaction_th
     def traced(sql):  # what SQLite itself ran: the BEGINs go to pysqlite directly, past SQLAlchemy's events
         if sql.startswith(("BEGIN", "COMMIT")) or sql.startswith("INSERT INTO audit_events"):
             step = sql.split()[0] + (" " + sql.split()[1] if sql.startswith("BEGIN IMMEDIATE") else "")
-            if not began or began[-1] != step:  # pysqlite traces a statement again as each trigger of it runs
+            if not began or began[-1] != step:  # pysqlite traces it again for its trigger and the trigger's UPDATE
                 began.append(step)
 
     def trace(dbapi_connection, record, proxy):
