@@ -65,17 +65,19 @@ def bump_coalesced(topic: str) -> None:
     otherwise once at the end of the window for all the changes within it (a timer thread, not a daemon:
     a worker that exits sends it first). A page sees a change at most COALESCE_SECONDS later than with
     `bump`."""
-    state, client = _coalescing, redis_client()
+    state = _coalescing
     with state.lock:
-        if topic in state.following:
+        if topic in state.following:  # under load, most calls: nothing more to do
             return
-        wait = state.sent.get(topic, float("-inf")) + COALESCE_SECONDS - time.monotonic()
+        now = time.monotonic()
+        wait = state.sent.get(topic, float("-inf")) + COALESCE_SECONDS - now
         if wait > 0:
-            timer = state.following[topic] = threading.Timer(wait, _bump_following, (state, client, topic))
+            timer = threading.Timer(wait, _bump_following, (state, redis_client(), topic))
+            state.following[topic] = timer
             timer.start()
             return
-        state.sent[topic] = time.monotonic()
-    _incr(client, topic)
+        state.sent[topic] = now
+    _incr(redis_client(), topic)
 
 
 def _bump_following(state: _Coalescing, client: redis.Redis, topic: str) -> None:
