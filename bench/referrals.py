@@ -47,7 +47,9 @@ DOCTOR = "doctor@bench.example"
 PASSWORD = "bench-password-1"
 USER_AGENT = "care-portal-bench/1"  # the same for requests and wrk: sessions are bound to it
 
-INTAKE_TARGET_RPS = 800
+# Issue 17: intake at 32 clients at least a quarter of hello-world's rate in the same run (the median round).
+# A rate in requests/s alone (800/s, an older target) says more about the machine than about the portal.
+INTAKE_TARGET_RATIO = 0.25
 QUEUE_TARGET_P99_MS = 30.0
 
 FIRST_NAMES = ["Line", "Ola", "Kari", "Per", "Ingrid", "Nils", "Astrid", "Lars", "Sofie", "Emil", "Nora", "Jonas"]
@@ -436,7 +438,7 @@ def print_report(results: dict, median_ratio: float, ratios: list[float], args, 
              f"p99 <= {QUEUE_TARGET_P99_MS:.0f} ms: {target(doctors4['p99_ms'] <= QUEUE_TARGET_P99_MS)}"),
         ]),
         ("POST /api/referrals", "wrk", 32, intake32,
-         f">= {INTAKE_TARGET_RPS}/s: {target(intake32['rps'] >= INTAKE_TARGET_RPS)}"),
+         f">= {INTAKE_TARGET_RATIO}x hello: {target(median_ratio >= INTAKE_TARGET_RATIO)}"),
         ("POST /api/referrals", "wrk", 4, intake4, ""),
     ]
     for name, driver, conc, r, note in rows:
@@ -445,10 +447,12 @@ def print_report(results: dict, median_ratio: float, ratios: list[float], args, 
               f"{_fmt(r['server_cpu_ms_per_req'], '', 2):>6} {_fmt(r['loadgen_cpu'], '', 2):>7} "
               f"{_fmt(r['other_cpu'], '', 2):>5}  {note}")
     print()
-    print(f"intake req/s @32 {intake32['rps']:,.0f} (target >= {INTAKE_TARGET_RPS})"
+    print(f"intake req/s @32 {intake32['rps']:,.0f}"
           + ("" if queue4 is None else
-             f"; queue p99 @4 {queue4['p99_ms']:.2f} ms (target <= {QUEUE_TARGET_P99_MS:.0f} ms)"))
-    print(f"intake/hello ratio @32: {median_ratio:.3f}, the median of {len(ratios)} alternated "
+             f"; queue p99 @4 {queue4['p99_ms']:.2f} ms, doctors' queue p99 @4 {doctors4['p99_ms']:.2f} ms "
+             f"(target <= {QUEUE_TARGET_P99_MS:.0f} ms)"))
+    print(f"intake/hello ratio @32: {median_ratio:.3f} (target >= {INTAKE_TARGET_RATIO}: "
+          f"{target(median_ratio >= INTAKE_TARGET_RATIO)}), the median of {len(ratios)} alternated "
           f"rounds ({', '.join(f'{r:.3f}' for r in ratios)}; min {min(ratios):.3f}, max {max(ratios):.3f}); both "
           f"driven by wrk; the table's hello and intake @32 rows are that round's")
     print("req/s counts only successes (200; 201 for the webhook) finished inside the window; p50/p99/max are of "
