@@ -83,7 +83,9 @@ class UnknownPatient(SchedulingError, LookupError):
 
 
 class InvalidSchedule(SchedulingError, ValueError):
-    pass
+    def __init__(self, message, field: str | None = None):
+        super().__init__(message)
+        self.field = field  # the form field it is about, where one is
 
 
 def _actor_label(actor: tuple[str, str | None]) -> str:
@@ -403,6 +405,14 @@ def add_weekly_template(schedule_id: int, *, weekday: int, start_time: time, end
         raise InvalidSchedule(_l("slots must be 5 to 480 minutes long"))
     if end_time <= start_time:
         raise InvalidSchedule(_l("the end must be after the start"))
+    # One schedule is one diary (a practitioner's, a room's): hours that overlap would offer the same time twice.
+    same_day = select(WeeklyTemplate).where(
+        WeeklyTemplate.schedule_id == schedule_id, WeeklyTemplate.weekday == weekday,
+        WeeklyTemplate.start_time < end_time, WeeklyTemplate.end_time > start_time)
+    if (taken := db.session.scalars(same_day.order_by(WeeklyTemplate.start_time).limit(1)).first()) is not None:
+        raise InvalidSchedule(_l("These hours overlap %(start)s–%(end)s, already set for this weekday.",
+                                 start=taken.start_time.strftime("%H:%M"), end=taken.end_time.strftime("%H:%M")),
+                              field="start_time")
     template = WeeklyTemplate(schedule_id=schedule_id, weekday=weekday, start_time=start_time, end_time=end_time,
                               slot_minutes=slot_minutes)
     db.session.add(template)
@@ -436,16 +446,23 @@ def planned_slots(schedule: Schedule, first_day: date, last_day: date) -> list[t
     planned = []
     day = first_day
     while day <= last_day:
-        for template in by_weekday.get(day.weekday(), []):
+        previous_end = None  # of the day's last slot so far: none begins before it (the day's hours in order)
+        for template in sorted(by_weekday.get(day.weekday(), []), key=lambda t: t.start_time):
             length = timedelta(minutes=template.slot_minutes)
             begin = datetime.combine(day, template.start_time)
             close = datetime.combine(day, template.end_time)
             while begin + length <= close:
                 start, end = _to_utc(day, begin.time(), zone), _to_utc(day, (begin + length).time(), zone)
                 # A daylight-saving change skips or repeats an hour of the wall clock: a slot that starts
-                # in the skipped hour does not exist, and one across the change is not its length.
-                if end - start == length and _exists(start, begin, zone):
+                # in the skipped hour does not exist, and one across the change is not its length. One that
+                # ends in the skipped hour lasts its length but ends later on the clock than the grid says
+                # (00:45-01:30 GMT ends at 02:30 BST), so the grid's next slot that exists (02:15 BST) would
+                # begin before it ended: such a slot is left out, not booked twice over. So is one of hours that
+                # overlap hours added before add_weekly_template refused them.
+                if (end - start == length and _exists(start, begin, zone)
+                        and (previous_end is None or start >= previous_end)):
                     planned.append((start, end))
+                    previous_end = end
                 begin += length
         day += timedelta(days=1)
     return planned

@@ -201,7 +201,7 @@ def add_template(schedule_id: int):
         services.add_weekly_template(schedule.id, weekday=int(form.weekday.data), start_time=form.start_time.data,
                                      end_time=form.end_time.data, slot_minutes=form.slot_minutes.data)
     except services.InvalidSchedule as exc:
-        form.slot_minutes.errors.append(str(exc))
+        getattr(form, exc.field or "slot_minutes").errors.append(str(exc))
         return _admin_page(422, failed=(schedule.id, form))
     flash(_("Weekly hours added."))
     return redirect(url_for("scheduling.admin"))

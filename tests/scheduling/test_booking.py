@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.patients.services import fetch_or_create_patient_by_nhs_number
 from portal.scheduling import services
-from portal.scheduling.models import Appointment, Slot
+from portal.scheduling.models import Appointment, Slot, WeeklyTemplate
 from portal.security.models import AuditEvent
 from tests.conftest import VALID_NHS_NUMBER, slot_ids
 
@@ -151,6 +151,26 @@ def test_weekly_hours_must_make_sense(app_ctx, diary_set_up):
         values = {"weekday": 0, "start_time": time(9), "end_time": time(12), "slot_minutes": 15, **kwargs}
         with pytest.raises(services.InvalidSchedule):
             services.add_weekly_template(schedule_id, **values)
+
+
+def test_weekly_hours_may_not_overlap_hours_of_the_same_weekday(app_ctx, diary_set_up):
+    schedule_id = diary_set_up["schedule_id"]  # Monday to Friday 09:00-12:00
+    with pytest.raises(services.InvalidSchedule, match="09:00–12:00") as refused:
+        services.add_weekly_template(schedule_id, weekday=0, start_time=time(11, 30), end_time=time(13),
+                                     slot_minutes=15)
+    assert refused.value.field == "start_time"
+    with pytest.raises(services.InvalidSchedule):  # inside
+        services.add_weekly_template(schedule_id, weekday=0, start_time=time(10), end_time=time(11), slot_minutes=15)
+    with pytest.raises(services.InvalidSchedule):  # around
+        services.add_weekly_template(schedule_id, weekday=0, start_time=time(8), end_time=time(13), slot_minutes=15)
+    # right after, right before, and another day are fine
+    services.add_weekly_template(schedule_id, weekday=0, start_time=time(12), end_time=time(13), slot_minutes=15)
+    services.add_weekly_template(schedule_id, weekday=0, start_time=time(8), end_time=time(9), slot_minutes=15)
+    services.add_weekly_template(schedule_id, weekday=5, start_time=time(10), end_time=time(11), slot_minutes=15)
+    monday = db.session.scalars(select(WeeklyTemplate).where(WeeklyTemplate.schedule_id == schedule_id,
+                                                             WeeklyTemplate.weekday == 0)).all()
+    assert sorted((t.start_time, t.end_time) for t in monday) == [
+        (time(8), time(9)), (time(9), time(12)), (time(12), time(13))]
 
 
 def test_generate_slots_command(app, diary_set_up):

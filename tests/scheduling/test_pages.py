@@ -1,6 +1,7 @@
 """The secretary's diary and the admin's set-up, through the test client."""
 
 import re
+from datetime import time
 
 from sqlalchemy import select
 
@@ -140,12 +141,20 @@ def test_admin_form_errors_are_shown_next_to_the_fields(app, staff_client, diary
         f"g{sid}-csrf_token": _token(page, f"g{sid}-csrf_token"), f"g{sid}-first_day": "2030-01-01",
         f"g{sid}-last_day": "2032-01-01"})
     assert too_long.status_code == 422 and "at most 366 days" in too_long.get_data(as_text=True)
+    overlapping = admin.post(f"/scheduling/admin/schedules/{sid}/templates", data={
+        f"t{sid}-csrf_token": _token(page, f"t{sid}-csrf_token"), f"t{sid}-weekday": "0",
+        f"t{sid}-start_time": "11:00", f"t{sid}-end_time": "13:00", f"t{sid}-slot_minutes": "20"})
+    assert overlapping.status_code == 422
+    answer = overlapping.get_data(as_text=True)
+    start_error = re.search(rf'id="t{sid}-start_time-error"[^>]*>(.*?)</', answer, re.S)
+    assert start_error and "overlap 09:00–12:00" in start_error.group(1)
     half_name = admin.post("/scheduling/admin/schedules", data={
         "csrf_token": _token(page, "csrf_token"), "name": "X", "service_name": "Y", "organisation_code": "Z",
         "practitioner_given": "Only", "timezone": "Mars/Base"})
     assert half_name.status_code == 422
     with app.app_context():
         assert db.session.scalar(select(WeeklyTemplate).where(WeeklyTemplate.weekday == 9)) is None
+        assert db.session.scalar(select(WeeklyTemplate).where(WeeklyTemplate.start_time == time(11))) is None
         assert len(list(db.session.scalars(select(Schedule)))) == 1
 
 
