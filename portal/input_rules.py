@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 from wtforms import IntegerField
-from wtforms.validators import ValidationError
+from wtforms.validators import Optional, StopValidation, ValidationError
 
 # JSON bodies. Our bodies are a few levels deep (a FHIR Appointment's contained Patient's identifier
 # type coding is 7); numbers are ids, ages and counts.
@@ -229,10 +229,25 @@ def clean_text(value, *, max_length: int, multiline: bool = False, required: boo
     return value
 
 
+class OptionalText(Optional):
+    """WTForms' Optional for a text field: an empty answer, or one of only blanks, stops the chain and is
+    stored as "" (nothing). Optional alone stops the chain before PlainText and leaves the blanks as the data,
+    so "   ", a U+3000 or a U+001F (str.strip() takes all three as blank) came through as a name."""
+
+    def __call__(self, form, field):
+        try:
+            super().__call__(form, field)
+        except StopValidation:
+            if isinstance(field.data, str):
+                field.data = ""
+            raise
+
+
 class PlainText:
     """WTForms validator: the field's text through clean_text, stored back normalised.
 
-    Put it after DataRequired/Optional (an empty optional field stops the chain before it).
+    Put it after DataRequired, or after OptionalText for a field that may be left empty (an empty optional
+    field stops the chain before it; WTForms' own Optional would keep its blanks).
     """
 
     def __init__(self, max_length: int, multiline: bool = False):

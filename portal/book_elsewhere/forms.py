@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from portal.input_rules import PlainText
+from portal.input_rules import OptionalText, PlainText
 from portal.patients.identifiers import InvalidIdentifier, normalise_nhs_number
 
 
@@ -38,4 +38,4 @@ class BookRemoteSlotForm(ChooseServiceForm):
     start = HiddenField(validators=[DataRequired(), Length(max=40)])
     end = HiddenField(validators=[DataRequired(), Length(max=40)])
     description = StringField(_l("Reason for the appointment"),
-                              validators=[Optional(), Length(max=200), PlainText(200)])
+                              validators=[OptionalText(), Length(max=200), PlainText(200)])

@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from portal.consultations.results import OUTCOMES
 from portal.consultations.services import ANY_DOCTOR
 from portal.i18n.languages import speaking
-from portal.input_rules import PlainText
+from portal.input_rules import OptionalText, PlainText
 
 CANCEL_REASONS = [
     ("patient_request", _l("The patient asked to cancel")),
@@ -35,7 +35,7 @@ class AssignForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     reason = SelectField(_l("Reason for cancelling"), choices=CANCEL_REASONS, validators=[DataRequired()])
-    details = TextAreaField(_l("Details"), validators=[Optional(), Length(max=400), PlainText(400, multiline=True)])
+    details = TextAreaField(_l("Details"), validators=[OptionalText(), Length(max=400), PlainText(400, multiline=True)])
 
     def reason_text(self) -> str:
         """The reason as stored: in English whatever the page's language, like every stored record."""
@@ -81,7 +81,7 @@ class ReviewForm(FlaskForm):
     rating = RadioField(_l("How was your consultation? (1 = poor, 5 = very good)"),
                         choices=[(str(n), str(n)) for n in range(1, 6)], validators=[InputRequired()])
     comment = TextAreaField(_l("Anything you want to tell us (optional)"),
-                            validators=[Optional(), Length(max=2000), PlainText(2000, multiline=True)])
+                            validators=[OptionalText(), Length(max=2000), PlainText(2000, multiline=True)])
 
 
 class ReportForm(FlaskForm):
@@ -91,6 +91,6 @@ class ReportForm(FlaskForm):
                           validators=[DataRequired(message=_l("Choose an outcome."))])
     patient_national_id = StringField(_l("Patient’s national id (only when the patient is someone else, e.g. a child)"),
                                       validators=[Optional(), Length(max=20)], render_kw={"inputmode": "numeric"})
-    job_description = StringField(_l("Patient’s job"), validators=[Optional(), Length(max=200), PlainText(200)])
-    policy_number = StringField(_l("Policy number"), validators=[Optional(), Length(max=60), PlainText(60)])
-    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000), PlainText(5000, multiline=True)])
+    job_description = StringField(_l("Patient’s job"), validators=[OptionalText(), Length(max=200), PlainText(200)])
+    policy_number = StringField(_l("Policy number"), validators=[OptionalText(), Length(max=60), PlainText(60)])
+    notes = TextAreaField(_l("Notes"), validators=[OptionalText(), Length(max=5000), PlainText(5000, multiline=True)])

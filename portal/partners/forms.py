@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp
 
-from portal.input_rules import BoundedIntegerField, PlainText
+from portal.input_rules import BoundedIntegerField, OptionalText, PlainText
 from portal.partners.models import PARTNER_ROLES, TENANT_PATTERN
 
 ROLE_LABELS = {"partner_admin": _l("Partner admin"), "scheduler": _l("Scheduler"), "viewer": _l("Viewer")}
@@ -24,7 +24,7 @@ class EmptyForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=200), PlainText(200)])
+    name = StringField(_l("Name"), validators=[OptionalText(), Length(max=200), PlainText(200)])
     notification_email = StringField(_l("Notification e-mail"),
                                      validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
     default_service_id = SelectField(_l("Default service line"), coerce=int, validators=[Optional()])
@@ -45,7 +45,7 @@ class PartnerSettingsForm(FlaskForm):
     idp_client_secret = PasswordField(_l("Client secret"), validators=[Optional(), Length(max=500)])
     self_scheduling = BooleanField(_l("Self-scheduling: partner users may book free slots themselves"))
     triage_symptoms = TextAreaField(_l("Symptoms that go to triage, one per line"),
-                                    validators=[Optional(), Length(max=6000), PlainText(6000, multiline=True)])
+                                    validators=[OptionalText(), Length(max=6000), PlainText(6000, multiline=True)])
     triage_min_age = BoundedIntegerField(_l("Patients this age or older go to triage"), validators=[
         Optional(), NumberRange(0, 130, message=_l("Enter an age from 0 to %(max)d.", max=130))])
     triage_max_age = BoundedIntegerField(_l("Patients this age or younger go to triage"), validators=[

@@ -1,12 +1,12 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.consultations.models import CATEGORIES, CATEGORY_LABELS, CHANNEL_LABELS, CHANNELS
 from portal.i18n.languages import speaking
-from portal.input_rules import PlainText
+from portal.input_rules import OptionalText, PlainText
 from portal.referrals.models import CALL_OUTCOMES, KEPT, UPDATED
 
 DECLINE_REASONS = [
@@ -22,7 +22,7 @@ DECLINE_REASONS = [
 
 class CallAttemptForm(FlaskForm):
     outcome = RadioField(_l("What happened?"), choices=list(CALL_OUTCOMES.items()), validators=[InputRequired()])
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000), PlainText(1000, multiline=True)])
+    note = TextAreaField(_l("Note"), validators=[OptionalText(), Length(max=1000), PlainText(1000, multiline=True)])
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -40,7 +40,7 @@ class ConsultationForm(FlaskForm):
                            default="insurance")
     urgent = BooleanField(_l("Urgent"))
     interpreter_language = StringField(_l("Interpreter needed (language)"),
-                                       validators=[Optional(), Length(max=60), PlainText(60)])
+                                       validators=[OptionalText(), Length(max=60), PlainText(60)])
 
     def validate(self, extra_validators=None):
         if not super().validate(extra_validators):
@@ -62,7 +62,7 @@ class ConsultationForm(FlaskForm):
 
 class DeclineForm(FlaskForm):
     reason = SelectField(_l("Reason"), choices=DECLINE_REASONS, validators=[DataRequired()])
-    details = TextAreaField(_l("Details"), validators=[Optional(), Length(max=400), PlainText(400, multiline=True)])
+    details = TextAreaField(_l("Details"), validators=[OptionalText(), Length(max=400), PlainText(400, multiline=True)])
 
     def reason_text(self) -> str:
         """The reason as stored: in English whatever the page's language, like every stored record."""

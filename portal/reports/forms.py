@@ -6,7 +6,7 @@ from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.ids import MAX_ID
-from portal.input_rules import BoundedIntegerField, PlainText
+from portal.input_rules import BoundedIntegerField, OptionalText, PlainText
 
 
 class AuditFilterForm(FlaskForm):
@@ -17,7 +17,7 @@ class AuditFilterForm(FlaskForm):
 
     staff = SelectField(_l("Staff member"), coerce=str, validators=[Optional()])
     patient = BoundedIntegerField(_l("Patient number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
-    action = StringField(_l("Action starts with"), validators=[Optional(), Length(max=64), PlainText(64)])
+    action = StringField(_l("Action starts with"), validators=[OptionalText(), Length(max=64), PlainText(64)])
     about_patients = BooleanField(_l("Only events about a patient"))
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])

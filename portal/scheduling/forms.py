@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.input_rules import BoundedIntegerField, PlainText
+from portal.input_rules import BoundedIntegerField, OptionalText, PlainText
 
 WEEKDAYS = [("0", _l("Monday")), ("1", _l("Tuesday")), ("2", _l("Wednesday")), ("3", _l("Thursday")),
             ("4", _l("Friday")), ("5", _l("Saturday")), ("6", _l("Sunday"))]
@@ -15,11 +15,11 @@ class ScheduleForm(FlaskForm):
     service_name = StringField(_l("Healthcare service"), validators=[DataRequired(), Length(max=200), PlainText(200)])
     organisation_code = StringField(_l("Organisation code (ODS)"),
                                     validators=[DataRequired(), Length(max=20), PlainText(20)])
-    location_name = StringField(_l("Location"), validators=[Optional(), Length(max=200), PlainText(200)])
+    location_name = StringField(_l("Location"), validators=[OptionalText(), Length(max=200), PlainText(200)])
     practitioner_given = StringField(_l("Practitioner given name"),
-                                     validators=[Optional(), Length(max=100), PlainText(100)])
+                                     validators=[OptionalText(), Length(max=100), PlainText(100)])
     practitioner_family = StringField(_l("Practitioner family name"),
-                                      validators=[Optional(), Length(max=100), PlainText(100)])
+                                      validators=[OptionalText(), Length(max=100), PlainText(100)])
     # IANA zone ids are names, not words: a translation tool must leave them alone.
     timezone = SelectField(_l("Time zone"), choices=TIMEZONES, default="Europe/London",
                            render_kw={"translate": "no"})
@@ -66,10 +66,10 @@ class StaffBookingForm(FlaskForm):
     national_id = StringField(_l("Patient's fødselsnummer or NHS number"), validators=[DataRequired(), Length(max=20)],
                               render_kw={"inputmode": "numeric", "autocomplete": "off"})
     description = StringField(_l("Reason for the appointment"),
-                              validators=[Optional(), Length(max=200), PlainText(200)])
+                              validators=[OptionalText(), Length(max=200), PlainText(200)])
     # Only for a patient not known here yet: the patient is created with the booking.
-    first_name = StringField(_l("First name"), validators=[Optional(), Length(max=200), PlainText(200)])
-    last_name = StringField(_l("Last name"), validators=[Optional(), Length(max=200), PlainText(200)])
+    first_name = StringField(_l("First name"), validators=[OptionalText(), Length(max=200), PlainText(200)])
+    last_name = StringField(_l("Last name"), validators=[OptionalText(), Length(max=200), PlainText(200)])
     birth_date = DateField(_l("Date of birth"), validators=[Optional()])
     phone = StringField(_l("Mobile phone"), validators=[Optional(), Length(max=32)], render_kw={"inputmode": "tel"})
 

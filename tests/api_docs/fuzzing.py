@@ -19,6 +19,9 @@ from portal.referrals.intake import sign
 from tests.conftest import GENERATED_BUDGET
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or GENERATED_BUDGET)
+# FUZZ_RANDOM=1 (`bench/fuzz.py --random`): other requests every run, to find what the fixed ones never send;
+# a failure prints the blob that replays it (@reproduce_failure). CI stays deterministic.
+FUZZ_RANDOM = os.environ.get("FUZZ_RANDOM") == "1"
 # Every answer of every generated request, by operation ("POST /api/referrals") and status code.
 TALLY: dict[str, Counter] = defaultdict(Counter)
 
@@ -32,15 +35,15 @@ def load_schema():
 
     schema = schemathesis.openapi.from_dict(openapi_document())
     schema.config.generation.update(modes=["positive", "negative"], max_examples=FUZZ_EXAMPLES,
-                                    deterministic=True, database="none")
+                                    deterministic=not FUZZ_RANDOM, database="none")
     schema.auth()(PortalCredentials)
     return schema
 
 
 def fuzz_settings(examples: int = FUZZ_EXAMPLES) -> settings:
-    """Deterministic: the same requests every run (derandomize, no example database), so a failure in CI
-    reproduces on a laptop; no deadline, because a shared CI machine is slow at times."""
-    return settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+    """Deterministic unless FUZZ_RANDOM: the same requests every run (derandomize, no example database), so a
+    failure in CI reproduces on a laptop; no deadline, because a shared CI machine is slow at times."""
+    return settings(max_examples=examples, derandomize=not FUZZ_RANDOM, database=None, deadline=None,
                     suppress_health_check=list(HealthCheck), print_blob=True)
 
 

@@ -105,12 +105,13 @@ def test_admin_sets_up_a_schedule_with_weekly_hours_and_generates_slots(app, sta
     page = admin.get("/scheduling/admin").get_data(as_text=True)
     created = admin.post("/scheduling/admin/schedules", data={
         "csrf_token": _token(page, "csrf_token"), "name": "Physio", "service_name": "Physiotherapy",
-        "organisation_code": "rxx02", "location_name": "", "practitioner_given": "", "practitioner_family": "",
+        "organisation_code": "rxx02", "location_name": "\u3000 ", "practitioner_given": "", "practitioner_family": "",
         "timezone": "Europe/London"})
     assert created.status_code == 302
     with app.app_context():
         schedule = db.session.scalar(select(Schedule))
         assert schedule.healthcare_service.organisation_code == "RXX02"
+        assert schedule.location_id is None  # a location of only blanks is no location
     sid = schedule.id
     page = admin.get("/scheduling/admin").get_data(as_text=True)
     hours = admin.post(f"/scheduling/admin/schedules/{sid}/templates", data={
