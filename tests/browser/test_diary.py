@@ -57,3 +57,29 @@ def test_scheduling_pages_have_no_axe_violations(app, page, diary_set_up):
         page.goto(url)
         results = axe.run(page)
         assert results.violations_count == 0, (url, results.generate_report())
+
+
+def test_admin_types_hours_that_overlap_and_is_told_next_to_the_opening_time(app, page, diary_set_up):
+    make_staff(app, "admin", "hours@test.example")
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto("/login")
+    page.get_by_label("E-mail").fill("hours@test.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    pass_code_step(page, app, "hours@test.example")
+    page.goto("/scheduling/admin")
+    page.get_by_label("Weekday").select_option(label="Monday")
+    opens = page.get_by_label("Opens")
+    opens.fill("11:00")
+    page.get_by_label("Closes").fill("13:00")
+    page.get_by_label("Slot length (minutes)").fill("20")
+    page.get_by_role("button", name="Add weekly hours").click()
+    # Monday 09:00-12:00 is set already (diary_set_up): the page says so where the opening time is typed.
+    opens = page.get_by_label("Opens")
+    assert opens.get_attribute("aria-invalid") == "true"
+    error = page.locator(f"#{opens.get_attribute('aria-describedby')}")
+    assert "overlap 09:00–12:00" in error.inner_text()
+    opens.fill("12:00")
+    page.get_by_role("button", name="Add weekly hours").click()
+    page.get_by_text("Weekly hours added.").wait_for()
+    assert page.get_by_text("12:00").first.is_visible()
