@@ -1,11 +1,12 @@
-"""Every form on every swept page, sent back with hostile values by the role that was shown it: never a 5xx.
+"""Every form on every swept page, sent back with hostile values by the role that was shown it: never a 500.
 
 The sweep's world (tests/browser/test_sweep.py: the demo data plus one of everything, each role signed in
 as a person does) in Debian's Chromium. On each page a role may open, every form that posts (method="post"
 or hx-post) is read from the page as rendered: its action, its hidden fields (CSRF token, ids) kept as they
 are, every other field filled with one hostile value, and sent through the browser's own cookies, once per
 value. Answers may be anything a person can act on (a redirect, 4xx with the form's errors, 200 with them,
-or the page after a change) but never a server error. Sign-out is left out (it would end the role's visit).
+or the page after a change) but never a server error (a 500; 502-504 are the portal's own pages for a
+failed external system or a busy database). Sign-out is left out (it would end the role's visit).
 
 Runs once per CI run, on the SQLite pass, like the sweep.
 """
@@ -27,6 +28,10 @@ HOSTILE = [
     "-99999999999999999999999999",       # a number beyond any column
     "2030-02-30T25:61:00+99:99",         # a moment that is none
 ]
+# The portal's own answers when another system failed or the database is busy, each a page saying so: this
+# world serves no NHS directories, so a value that passes as an NHS number ("2147483648") meets "the
+# demographics service could not be reached" (502), as it should.
+GATEWAY = (502, 503, 504)
 LAST = ("partner_admin", "reporting", "doctor", "secretary", "admin")
 FORMS_PER_PAGE = 8  # list pages repeat one form per row: the first few distinct ones stand for the rest
 SKIPPED_ACTIONS = ("/logout", "/partner/logout")
@@ -94,7 +99,7 @@ def test_every_form_on_every_page_answers_hostile_values_without_a_server_error(
                                                           headers=headers, max_redirects=0)
                             sent += 1
                             statuses[answer.status] = statuses.get(answer.status, 0) + 1
-                            if answer.status >= 500:
+                            if answer.status >= 500 and answer.status not in GATEWAY:
                                 errors.append(f"{role} on {endpoint}: POST {form['action']} with {value[:30]!r} "
                                               f"answered {answer.status}")
                 context.close()
